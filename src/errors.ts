@@ -1,0 +1,11 @@
+/**
+ * A user-facing failure: bad input, a missing file, a config outside the supported space.
+ * The CLI prints only `message` (one line, naming the file, key or flag and what was
+ * expected) and exits non-zero; anything else escaping is a bug and keeps its stack.
+ */
+export class Dd3dError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Dd3dError';
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * CLIPTextModel (transformers), as Stable Diffusion uses it: token + position embeddings,
+ * pre-LN transformer layers with a causal mask, a final layer norm, and the pooled output
+ * at the first EOS token. Read top to bottom, it is the whole model.
+ *
+ * Two entry points: `forward(ids)` for prompts, and `forwardEmbeddings(tokenEmbeds, eos)`
+ * for soft prompts, whose learned context vectors replace some token embeddings.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { activation, layerNorm, linear, Params } from './nn.js';
+
+export interface ClipTextConfig {
+  hidden_size: number;
+  intermediate_size: number;
+  num_attention_heads: number;
+  num_hidden_layers: number;
+  max_position_embeddings: number;
+  vocab_size: number;
+  hidden_act: 'quick_gelu' | 'gelu';
+  layer_norm_eps: number;
+  eos_token_id: number;
+}
+
+export interface ClipTextOutput {
+  /** [B, T, D] after the final layer norm: what the UNet cross-attends to. */
+  lastHiddenState: tf.Tensor3D;
+  /** [B, D] the final state at each sequence's first EOS token. */
+  pooled: tf.Tensor2D;
+}
+
+export class ClipTextModel {
+  /** transformers 4 saves keys under "text_model."; transformers 5 saves them bare. Both are used as they are. */
+  private readonly prefix: string;
+
+  constructor(
+    readonly config: ClipTextConfig,
+    readonly params: Params,
+  ) {
+    this.prefix = params.has('text_model.embeddings.token_embedding.weight') ? 'text_model.' : '';
+    const { vocab_size: v, hidden_size: d, max_position_embeddings: t } = config;
+    params.get(this.key('embeddings.token_embedding.weight'), [v, d]);
+    params.get(this.key('embeddings.position_embedding.weight'), [t, d]);
+  }
+
+  private key(name: string): string {
+    return this.prefix + name;
+  }
+
+  get hiddenSize(): number {
+    return this.config.hidden_size;
+  }
+
+  get maxLength(): number {
+    return this.config.max_position_embeddings;
+  }
+
+  /** The token embedding table [V, D], for building soft prompts. */
+  get tokenEmbedding(): tf.Tensor2D {
+    return this.params.get(this.key('embeddings.token_embedding.weight')) as tf.Tensor2D;
+  }
+
+  /** Token embeddings [B, T, D] for ids [B, T] (position embeddings not yet added). */
+  embedTokens(ids: number[][] | tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const idsT = Array.isArray(ids) ? tf.tensor2d(ids, undefined, 'int32') : ids.toInt();
+      const [b, t] = idsT.shape;
+      return tf.gather(this.tokenEmbedding, idsT.reshape([-1])).reshape([b, t, this.hiddenSize]) as tf.Tensor3D;
+    });
+  }
+
+  /** Runs the model on prompt ids [B, T]; the pooled output is taken at the first EOS. */
+  forward(ids: number[][]): ClipTextOutput {
+    return tf.tidy(() => this.forwardEmbeddings(this.embedTokens(ids), ids.map((row) => poolIndex(row, this.config.eos_token_id))));
+  }
+
+  /**
+   * Runs the model from token embeddings [B, T, D]. Position embeddings are added here,
+   * once, to the whole sequence. `eosIndex[b]` is where sequence b's pooled output is read.
+   */
+  forwardEmbeddings(tokenEmbeds: tf.Tensor3D, eosIndex: number[]): ClipTextOutput {
+    return tf.tidy(() => {
+      const [b, t, d] = tokenEmbeds.shape;
+      const positions = this.params.get(this.key('embeddings.position_embedding.weight')).slice([0, 0], [t, d]);
+      let h: tf.Tensor = tf.add(tokenEmbeds, positions);
+      const mask = causalMask(t);
+      for (let i = 0; i < this.config.num_hidden_layers; i++) h = this.layer(h, `encoder.layers.${i}`, mask);
+      const last = layerNorm(h, this.params, this.key('final_layer_norm'), this.config.layer_norm_eps) as tf.Tensor3D;
+      const rows = eosIndex.map((e, i) => i * t + e);
+      const pooled = tf.gather(last.reshape([b * t, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+      return { lastHiddenState: last, pooled };
+    });
+  }
+
+  private layer(h: tf.Tensor, name: string, mask: tf.Tensor): tf.Tensor {
+    const eps = this.config.layer_norm_eps;
+    const p = this.params;
+    const attn = this.attention(layerNorm(h, p, this.key(`${name}.layer_norm1`), eps), `${name}.self_attn`, mask);
+    h = tf.add(h, attn);
+    const x = layerNorm(h, p, this.key(`${name}.layer_norm2`), eps);
+    const mlp = linear(activation(this.config.hidden_act, linear(x, p, this.key(`${name}.mlp.fc1`))), p, this.key(`${name}.mlp.fc2`));
+    return tf.add(h, mlp);
+  }
+
+  private attention(x: tf.Tensor, name: string, mask: tf.Tensor): tf.Tensor {
+    const [b, t, d] = x.shape;
+    const heads = this.config.num_attention_heads;
+    const hd = d / heads;
+    const split = (y: tf.Tensor) => y.reshape([b, t, heads, hd]).transpose([0, 2, 1, 3]);
+    const q = split(tf.mul(linear(x, this.params, this.key(`${name}.q_proj`)), 1 / Math.sqrt(hd)));
+    const k = split(linear(x, this.params, this.key(`${name}.k_proj`)));
+    const v = split(linear(x, this.params, this.key(`${name}.v_proj`)));
+    const weights = tf.softmax(tf.add(tf.matMul(q, k, false, true), mask));
+    const out = tf.matMul(weights, v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
+    return linear(out, this.params, this.key(`${name}.out_proj`));
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
+
+/**
+ * Where transformers reads the pooled output: the first EOS id. Configs from the original
+ * CLIP release say eos_token_id 2, which is wrong for their vocabulary; there transformers
+ * takes the position of the largest id, which is EOS (49407) in CLIP's vocabulary.
+ */
+export function poolIndex(ids: ArrayLike<number>, eosId: number): number {
+  const target = eosId === 2 ? Math.max(...Array.from(ids)) : eosId;
+  for (let i = 0; i < ids.length; i++) if (ids[i] === target) return i;
+  return 0;
+}
+
+/** [T, T] additive mask: 0 on and below the diagonal, a large negative above it. */
+function causalMask(t: number): tf.Tensor2D {
+  const m = new Float32Array(t * t);
+  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = -1e9;
+  return tf.tensor2d(m, [t, t]);
+}
