@@ -21,12 +21,12 @@ export interface ClipTextConfig {
   eos_token_id: number;
 }
 
-export interface ClipTextOutput {
+export type ClipTextOutput = {
   /** [B, T, D] after the final layer norm: what the UNet cross-attends to. */
   lastHiddenState: tf.Tensor3D;
   /** [B, D] the final state at each sequence's first EOS token. */
   pooled: tf.Tensor2D;
-}
+};
 
 export class ClipTextModel {
   /** transformers 4 saves keys under "text_model."; transformers 5 saves them bare. Both are used as they are. */

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/**
+ * The dd3d command line. It only wires: each command lives in src/cli/<name>.ts and calls
+ * the library. A Dd3dError is the user's problem and prints as one line; anything else is
+ * a bug and keeps its stack.
+ */
+import { Command, Option } from 'commander';
+import { BACKEND_CHOICES } from './backend/backend.js';
+import { registerDoctor } from './cli/doctor.js';
+import { registerParity } from './cli/parity.js';
+import { Dd3dError } from './errors.js';
+import { packageVersion } from './paths.js';
+
+const program = new Command('dd3d')
+  .description('Learn a distribution of prompts for a visual concept, then turn it into many different 3D objects.')
+  .version(packageVersion())
+  .addOption(
+    new Option('--backend <name>', 'tensor backend; also read from env DD3D_BACKEND (default: auto)')
+      .choices([...BACKEND_CHOICES]),
+  )
+  .showHelpAfterError('(run with --help for usage)');
+
+registerDoctor(program);
+registerParity(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof Dd3dError) {
+    process.stderr.write(`dd3d: error: ${e.message}\n`);
+    process.exit(1);
+  }
+  throw e;
+}

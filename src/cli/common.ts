@@ -1,0 +1,10 @@
+/** What every command shares: starting the backend the user chose. */
+import type { Command } from 'commander';
+import { initBackend, parseBackendChoice, type BackendInfo } from '../backend/backend.js';
+
+/** Starts the backend from --backend, else DD3D_BACKEND, else auto. */
+export async function startBackend(cmd: Command): Promise<BackendInfo> {
+  const flag = cmd.optsWithGlobals().backend as string | undefined;
+  const choice = flag !== undefined ? parseBackendChoice(flag, '--backend') : parseBackendChoice(process.env.DD3D_BACKEND, 'DD3D_BACKEND');
+  return initBackend(choice);
+}
