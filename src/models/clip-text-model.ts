@@ -119,6 +119,40 @@ export class ClipTextModel {
   }
 }
 
+/** Every checkpoint key of a CLIPTextModel with its shape, in transformers 5 naming (no "text_model." prefix). */
+export function clipTextParamShapes(c: ClipTextConfig): Map<string, number[]> {
+  const d = c.hidden_size;
+  const shapes = new Map<string, number[]>([
+    ['embeddings.token_embedding.weight', [c.vocab_size, d]],
+    ['embeddings.position_embedding.weight', [c.max_position_embeddings, d]],
+  ]);
+  const dense = (name: string, out: number, inp: number) => {
+    shapes.set(`${name}.weight`, [out, inp]);
+    shapes.set(`${name}.bias`, [out]);
+  };
+  const norm = (name: string) => {
+    shapes.set(`${name}.weight`, [d]);
+    shapes.set(`${name}.bias`, [d]);
+  };
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const l = `encoder.layers.${i}`;
+    norm(`${l}.layer_norm1`);
+    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) dense(`${l}.self_attn.${p}`, d, d);
+    norm(`${l}.layer_norm2`);
+    dense(`${l}.mlp.fc1`, c.intermediate_size, d);
+    dense(`${l}.mlp.fc2`, d, c.intermediate_size);
+  }
+  norm('final_layer_norm');
+  return shapes;
+}
+
+/** Multiply-adds ×2 of one forward pass over [batch, seq] tokens (matmuls only; norms and softmax are noise). */
+export function clipTextFlops(c: ClipTextConfig, batch: number, seq: number): number {
+  const d = c.hidden_size;
+  const perLayer = 2 * seq * d * d * 4 + 2 * seq * d * c.intermediate_size * 2 + 2 * 2 * seq * seq * d;
+  return batch * c.num_hidden_layers * perLayer;
+}
+
 /**
  * Where transformers reads the pooled output: the first EOS id. Configs from the original
  * CLIP release say eos_token_id 2, which is wrong for their vocabulary; there transformers
