@@ -11,8 +11,8 @@
  * which assumes a little-endian host (every platform Node ships on in practice).
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Dd3dError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
 
 /**
  * An in-memory tensor. `dtype` describes `data`, not the file: F16/BF16 load as 'F32'
@@ -350,31 +350,12 @@ export function serializeSafetensors(
   return out;
 }
 
-/**
- * Write a safetensors file. Data goes to a temporary name in the same folder and is renamed
- * into place, so readers never see a half-written file and a crash leaves the old one intact.
- */
+/** Write a safetensors file atomically (temporary name, then rename). */
 export function writeSafetensors(
   file: string,
   tensors: Record<string, Tensor> | Map<string, Tensor>,
   metadata?: Record<string, string>,
 ): void {
   const { head, bytes } = layout(tensors, metadata);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'wx');
-    for (const b of [head, ...bytes]) {
-      for (let done = 0; done < b.length; ) done += fs.writeSync(fd, b, done, Math.min(b.length - done, 1 << 30));
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    throw err.code ? new Dd3dError(`${file}: cannot write (${err.message.split(',')[0]})`) : e;
-  }
+  writeFileAtomic(file, [head, ...bytes]);
 }
