@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend/backend.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerParity } from './cli/parity.js';
+import { registerSample } from './cli/sample.js';
 import { Dd3dError } from './errors.js';
 import { packageVersion } from './paths.js';
 
@@ -18,10 +19,12 @@ const program = new Command('dd3d')
     new Option('--backend <name>', 'tensor backend; also read from env DD3D_BACKEND (default: auto)')
       .choices([...BACKEND_CHOICES]),
   )
-  .showHelpAfterError('(run with --help for usage)');
+  // commander's own usage errors ("error: option '--steps <n>' argument 'x' is invalid...") get our prefix and stay one line
+  .configureOutput({ outputError: (text, write) => write(`dd3d: ${text}`) });
 
 registerDoctor(program);
 registerParity(program);
+registerSample(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -249,3 +249,18 @@ describe('errors', () => {
     });
   });
 });
+
+describe('configs as Python writes them', () => {
+  it('reads bare -Infinity / NaN tokens (diffusers saves lambda_min_clipped = -inf so)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-pyjson-'));
+    fs.writeFileSync(
+      path.join(dir, 'scheduler_config.json'),
+      '{"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -Infinity, "note": "-Infinity in a string", "x": NaN}',
+    );
+    const c = getComponent(openModelFolder(dir), 'scheduler');
+    expect(c.config!.lambda_min_clipped).toBe(-Infinity);
+    expect(c.config!.note).toBe('-Infinity in a string');
+    expect(Number.isNaN(c.config!.x)).toBe(true);
+    fs.rmSync(dir, { recursive: true });
+  });
+});

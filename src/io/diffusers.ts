@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Dd3dError } from '../errors.js';
+import { parsePythonJson } from './json.js';
 import { openSafetensors, type SafetensorsFile, type Tensor } from './safetensors.js';
 
 export interface ModelComponent {
@@ -48,7 +49,7 @@ const isDir = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.isDirect
 function readJson(file: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+    value = parsePythonJson(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new Dd3dError(`${file}: not valid JSON (${(e as Error).message})`);
   }

@@ -6,7 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../errors.js';
 import { configValue, getComponent, openModelFolder, openWeights, type ModelComponent, type ModelFolder } from '../io/diffusers.js';
 import { ClipTextModel, type ClipTextConfig } from './clip-text-model.js';
-import { Params } from './nn.js';
+import { Params, toNhwcConvWeights } from './nn.js';
+import { unetConfig } from './unet-config.js';
+import { UNet2DConditionModel } from './unet.js';
+import { AutoencoderKL, vaeConfig } from './vae.js';
 
 /** Every tensor of a component's checkpoint, keyed as in the file. */
 export function loadParams(c: ModelComponent): Params {
@@ -56,6 +59,39 @@ export function loadClipTextModel(folder: string | ModelFolder): ClipTextModel {
   const params = loadParams(c);
   try {
     return new ClipTextModel(config, params);
+  } catch (e) {
+    params.dispose();
+    throw e;
+  }
+}
+
+/** A convolutional model's checkpoint, conv weights transposed once to [kh, kw, in, out] under their own keys. */
+export function loadNhwcParams(c: ModelComponent): Params {
+  return toNhwcConvWeights(loadParams(c));
+}
+
+/** Accepts a model folder (uses its unet/) or a bare unet folder. */
+export function loadUNet(folder: string | ModelFolder): UNet2DConditionModel {
+  const f = typeof folder === 'string' ? openModelFolder(folder) : folder;
+  const c = getComponent(f, 'unet');
+  const config = unetConfig(c);
+  const params = loadNhwcParams(c);
+  try {
+    return new UNet2DConditionModel(config, params, c.configPath);
+  } catch (e) {
+    params.dispose();
+    throw e;
+  }
+}
+
+/** Accepts a model folder (uses its vae/) or a bare vae folder. */
+export function loadVae(folder: string | ModelFolder): AutoencoderKL {
+  const f = typeof folder === 'string' ? openModelFolder(folder) : folder;
+  const c = getComponent(f, 'vae');
+  const config = vaeConfig(c);
+  const params = loadNhwcParams(c);
+  try {
+    return new AutoencoderKL(config, params);
   } catch (e) {
     params.dispose();
     throw e;

@@ -65,3 +65,138 @@ export function activation(name: string, x: tf.Tensor): tf.Tensor {
       throw new Error(`unsupported activation ${name}`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Image-model layers (UNet, VAE). Activations are NHWC: tfjs runs convolutions channels-last
+// only. Conv weights are transposed once at load from PyTorch [out, in, kh, kw] to tfjs
+// [kh, kw, in, out] and kept under their checkpoint keys (see `toNhwcConvWeights`).
+
+/** x·σ(x). */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/**
+ * Replaces every 4-D tensor (a conv weight) by its [kh, kw, in, out] transpose, in place,
+ * under the same key. Call once, right after loading a convolutional model's checkpoint.
+ */
+export function toNhwcConvWeights(p: Params): Params {
+  for (const [key, t] of [...p.tensors]) {
+    if (t.rank !== 4) continue;
+    p.tensors.set(key, tf.transpose(t, [2, 3, 1, 0]));
+    t.dispose();
+  }
+  return p;
+}
+
+/**
+ * A conv weight loaded through `toNhwcConvWeights`, checked against its PyTorch shape
+ * [out, in, kh, kw] (errors quote that layout, as the checkpoint has it).
+ */
+export function convWeight(p: Params, key: string, torchShape: [number, number, number, number]): tf.Tensor4D {
+  const t = p.get(key);
+  const [o, i, kh, kw] = torchShape;
+  const expected = [kh, kw, i, o];
+  if (t.rank !== 4 || t.shape.some((d, j) => d !== expected[j])) {
+    const stored = t.rank === 4 ? [t.shape[3], t.shape[2], t.shape[0], t.shape[1]] : t.shape;
+    throw new Dd3dError(`${p.source}: weight "${key}" has shape [${stored}], expected [${torchShape}]`);
+  }
+  return t as tf.Tensor4D;
+}
+
+/** Padding as PyTorch states it: one number for all sides, or [top, bottom, left, right]. */
+export type ConvPadding = number | [number, number, number, number];
+
+/** NHWC conv with a [kh, kw, in, out] filter, stride and PyTorch-style zero padding, plus bias. */
+export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor | null, stride = 1, padding: ConvPadding = 0): tf.Tensor4D {
+  const [t, b, l, r] = typeof padding === 'number' ? [padding, padding, padding, padding] : padding;
+  const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
+    t === 0 && b === 0 && l === 0 && r === 0 ? 'valid' : [[0, 0], [t, b], [l, r], [0, 0]];
+  const y = tf.conv2d(x, filter, stride, pad);
+  return bias ? tf.add(y, bias) : y;
+}
+
+/**
+ * An op with a hand-written gradient (tf.customGrad, typed): `f(inputs, save)` returns the value
+ * and a function giving the gradient for each input from dy and the tensors `save`d.
+ */
+export function customOp(
+  f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] },
+): (...inputs: tf.Tensor[]) => tf.Tensor {
+  const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
+    f(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc)) as Parameters<typeof tf.customGrad>[0]);
+  return (...inputs: tf.Tensor[]) => op(...inputs);
+}
+
+/**
+ * GroupNorm over NHWC x, as torch.nn.GroupNorm: channels split into `groups` contiguous groups,
+ * each normalised over (H, W, its channels) with the biased variance, then a per-channel
+ * affine; `act` "silu" applies x·σ(x) to the result (the norm → silu pair every resnet uses).
+ *
+ * One fused op with a hand-written gradient with respect to x: autodiff through the dozen
+ * elementwise ops costs about twice as much on wasm (each product's gradient copies its other
+ * operand). gamma and beta are constants here: no gradient flows to them.
+ */
+export function groupNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  groups: number,
+  eps: number,
+  act: 'none' | 'silu' = 'none',
+): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const cg = c / groups;
+  const grouped = [n, h * w, groups, cg];
+  const gm = gamma.reshape([1, 1, groups, cg]);
+  const bt = beta.reshape([1, 1, groups, cg]);
+  const op = customOp(([xi], save) => {
+    const xg = xi.reshape(grouped);
+    const d = tf.sub(xg, tf.mean(xg, [1, 3], true));
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(d), [1, 3], true), eps));
+    const z = tf.add(tf.mul(d, tf.mul(r, gm)), bt);
+    save(act === 'silu' ? [d, r, z] : [d, r]);
+    return {
+      value: (act === 'silu' ? tf.mul(z, tf.sigmoid(z)) : z).reshape([n, h, w, c]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sd, sr, sz] = saved;
+        let dz = dy.reshape(grouped);
+        if (act === 'silu') {
+          // d/dz z·σ(z) = σ(z)·(1 + z·(1 − σ(z)))
+          const s = tf.sigmoid(sz);
+          dz = tf.mul(dz, tf.mul(s, tf.add(1, tf.mul(sz, tf.sub(1, s)))));
+        }
+        // With x̂ = d·r and g = dz·γ: dx = r·(g − mean(g) − x̂·mean(g·x̂)) = r·(g − mean(g)) − d·r³·mean(g·d).
+        const g = tf.mul(dz, gm);
+        const centred = tf.mul(tf.sub(g, tf.mean(g, [1, 3], true)), sr);
+        const coef = tf.mul(tf.pow(sr, 3), tf.mean(tf.mul(g, sd), [1, 3], true));
+        return [tf.sub(centred, tf.mul(sd, coef)).reshape([n, h, w, c])];
+      },
+    };
+  });
+  return op(x) as tf.Tensor4D;
+}
+
+/**
+ * LayerNorm over the last axis (biased variance, as torch.nn.LayerNorm) as one op with a
+ * hand-written gradient with respect to x; gamma and beta are constants (no gradient).
+ */
+export function layerNormLastAxis(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  const axis = x.rank - 1;
+  const op = customOp(([xi], save) => {
+    const d = tf.sub(xi, tf.mean(xi, axis, true));
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(d), axis, true), eps));
+    const xhat = tf.mul(d, r);
+    save([xhat, r]);
+    return {
+      value: tf.add(tf.mul(xhat, gamma), beta),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sr] = saved;
+        const g = tf.mul(dy, gamma);
+        const inner = tf.sub(tf.sub(g, tf.mean(g, axis, true)), tf.mul(sx, tf.mean(tf.mul(g, sx), axis, true)));
+        return [tf.mul(inner, sr)];
+      },
+    };
+  });
+  return op(x);
+}

@@ -1,0 +1,273 @@
+/**
+ * Attention blocks of the UNet and the VAE, NHWC, weights fetched and shape-checked at
+ * construction.
+ *
+ * - `Transformer2D` is diffusers' Transformer2DModel as SD 1.x/2.x use it: GroupNorm (eps 1e-6),
+ *   proj_in (1×1 conv, or linear with use_linear_projection), BasicTransformerBlocks
+ *   (LayerNorm + self-attention, LayerNorm + cross-attention, LayerNorm + GEGLU feed-forward,
+ *   each residual), proj_out, plus the input.
+ * - `SpatialSelfAttention` is the VAE mid-block attention: GroupNorm, one head over the H·W
+ *   tokens with biased to_q/to_k/to_v/to_out.0, plus the input.
+ *
+ * Tokens are kept as 2-D [B·N, C] for every projection, so each is one plain matmul.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Dd3dError } from '../errors.js';
+import { convWeight, customOp, groupNorm, layerNormLastAxis, type Params } from './nn.js';
+import { normParams } from './resnet.js';
+
+type Dense = { w: tf.Tensor2D; b: tf.Tensor1D | null };
+
+/** A torch Linear [out, in]; `bias` false for to_q/to_k/to_v in the UNet. */
+function dense(p: Params, prefix: string, inDim: number, outDim: number, bias = true): Dense {
+  return {
+    w: p.get(`${prefix}.weight`, [outDim, inDim]) as tf.Tensor2D,
+    b: bias ? (p.get(`${prefix}.bias`, [outDim]) as tf.Tensor1D) : null,
+  };
+}
+
+function applyDense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
+  const y = tf.matMul(x, d.w, false, true) as tf.Tensor2D;
+  return d.b ? (tf.add(y, d.b) as tf.Tensor2D) : y;
+}
+
+/**
+ * softmax(q·kᵀ / √d)·v per head. q [B·N, H·d], k and v [B·M, H·d] → [B·N, H·d].
+ *
+ * One op with a hand-written gradient, arranged so that no product transposes the large
+ * [N, M] attention matrix: dv and dk are computed transposed (dvᵀ = doᵀ·p, dkᵀ = qᵀ·ds),
+ * which transposes only the small [N, d] operands. Every batched matmul has equal batch
+ * dims on both sides, so nothing needs reducing over a broadcast batch.
+ */
+export function multiHeadAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+  const inner = q.shape[1];
+  const d = inner / heads;
+  const n = q.shape[0] / batch;
+  const m = k.shape[0] / batch;
+  // [B·L, H·d] → [B, H, L, d], and back; a reshape alone with one head.
+  const split = (x: tf.Tensor, len: number) =>
+    heads === 1 ? x.reshape([batch, 1, len, d]) : x.reshape([batch, len, heads, d]).transpose([0, 2, 1, 3]);
+  const merge = (x: tf.Tensor, len: number) =>
+    (heads === 1 ? x.reshape([batch * len, inner]) : x.transpose([0, 2, 1, 3]).reshape([batch * len, inner])) as tf.Tensor2D;
+  /** [B, H, d, L] (a transposed per-head result) → [B·L, H·d]. */
+  const mergeTransposed = (x: tf.Tensor, len: number) =>
+    x.transpose([0, 3, 1, 2]).reshape([batch * len, inner]) as tf.Tensor2D;
+  const op = customOp(([qi, ki, vi], save) => {
+    const [q4, k4, v4] = [split(tf.mul(qi, 1 / Math.sqrt(d)), n), split(ki, m), split(vi, m)];
+    const p = tf.softmax(tf.matMul(q4, k4, false, true));
+    save([q4, k4, v4, p]);
+    return {
+      value: merge(tf.matMul(p, v4), n),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp] = saved;
+        const dO = split(dy, n);
+        const dp = tf.matMul(dO, sv, false, true);
+        const dvT = tf.matMul(dO, sp, true, false);
+        const ds = tf.mul(sp, tf.sub(dp, tf.sum(tf.mul(dp, sp), -1, true)));
+        // q was scaled before the product, so dq carries the scale once more.
+        const dq = tf.mul(merge(tf.matMul(ds, sk), n), 1 / Math.sqrt(d));
+        const dkT = tf.matMul(sq, ds, true, false);
+        return [dq, mergeTransposed(dkT, m), mergeTransposed(dvT, m)];
+      },
+    };
+  });
+  return op(q, k, v) as tf.Tensor2D;
+}
+
+type LayerNormParams = { gamma: tf.Tensor1D; beta: tf.Tensor1D };
+
+function layerNorm2d(x: tf.Tensor2D, ln: LayerNormParams, eps: number): tf.Tensor2D {
+  return layerNormLastAxis(x, ln.gamma, ln.beta, eps) as tf.Tensor2D;
+}
+
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** GEGLU's product value · gelu(gate), exact (erf) GELU as torch's F.gelu, with a hand-written gradient. */
+function geglu(value: tf.Tensor, gate: tf.Tensor): tf.Tensor {
+  const op = customOp(([a, b], save) => {
+    const cdf = tf.mul(tf.add(1, tf.erf(tf.mul(b, Math.SQRT1_2))), 0.5);
+    const gelu = tf.mul(b, cdf);
+    save([a, b, cdf, gelu]);
+    return {
+      value: tf.mul(a, gelu),
+      gradFunc: (dy: tf.Tensor, [sa, sb, scdf, sgelu]: tf.Tensor[]) => {
+        // gelu'(b) = Φ(b) + b·φ(b)
+        const pdf = tf.mul(tf.exp(tf.mul(tf.square(sb), -0.5)), INV_SQRT_2PI);
+        const dgelu = tf.add(scdf, tf.mul(sb, pdf));
+        return [tf.mul(dy, sgelu), tf.mul(tf.mul(dy, sa), dgelu)];
+      },
+    };
+  });
+  return op(value, gate);
+}
+
+/** diffusers' Attention with the q/k/v projections the UNet uses (no bias) and to_out.0 (bias). */
+class CrossAttention {
+  private readonly q: Dense;
+  private readonly k: Dense;
+  private readonly v: Dense;
+  private readonly out: Dense;
+
+  constructor(
+    p: Params,
+    prefix: string,
+    dim: number,
+    contextDim: number,
+    private readonly heads: number,
+    headDim: number,
+  ) {
+    const inner = heads * headDim;
+    this.q = dense(p, `${prefix}.to_q`, dim, inner, false);
+    this.k = dense(p, `${prefix}.to_k`, contextDim, inner, false);
+    this.v = dense(p, `${prefix}.to_v`, contextDim, inner, false);
+    this.out = dense(p, `${prefix}.to_out.0`, inner, dim);
+  }
+
+  /** x [B·N, dim], context [B·M, contextDim] (x itself for self-attention). */
+  forward(x: tf.Tensor2D, context: tf.Tensor2D, batch: number): tf.Tensor2D {
+    const o = multiHeadAttention(applyDense(x, this.q), applyDense(context, this.k), applyDense(context, this.v), batch, this.heads);
+    return applyDense(o, this.out);
+  }
+}
+
+/** LayerNorm eps of BasicTransformerBlock (diffusers' default norm_eps, which the UNet does not override). */
+const LAYER_NORM_EPS = 1e-5;
+
+class BasicTransformerBlock {
+  private readonly norm1: LayerNormParams;
+  private readonly norm2: LayerNormParams;
+  private readonly norm3: LayerNormParams;
+  private readonly attn1: CrossAttention;
+  private readonly attn2: CrossAttention;
+  /** GEGLU: one [2F, dim] projection whose first half is the value and second half the gate. */
+  private readonly ffValue: Dense;
+  private readonly ffGate: Dense;
+  private readonly ffOut: Dense;
+
+  /** `owned` collects the tensors this block derives from the checkpoint's, for its model to dispose. */
+  constructor(p: Params, prefix: string, dim: number, contextDim: number, heads: number, headDim: number, owned: tf.Tensor[]) {
+    this.norm1 = normParams(p, `${prefix}.norm1`, dim);
+    this.norm2 = normParams(p, `${prefix}.norm2`, dim);
+    this.norm3 = normParams(p, `${prefix}.norm3`, dim);
+    this.attn1 = new CrossAttention(p, `${prefix}.attn1`, dim, dim, heads, headDim);
+    this.attn2 = new CrossAttention(p, `${prefix}.attn2`, dim, contextDim, heads, headDim);
+    const ff = 4 * dim;
+    const proj = dense(p, `${prefix}.ff.net.0.proj`, dim, 2 * ff);
+    // Slicing rows of the [2F, dim] weight once here is the same as chunking the output in two.
+    this.ffValue = { w: proj.w.slice([0, 0], [ff, dim]), b: proj.b!.slice([0], [ff]) };
+    this.ffGate = { w: proj.w.slice([ff, 0], [ff, dim]), b: proj.b!.slice([ff], [ff]) };
+    owned.push(this.ffValue.w, this.ffValue.b!, this.ffGate.w, this.ffGate.b!);
+    this.ffOut = dense(p, `${prefix}.ff.net.2`, ff, dim);
+  }
+
+  forward(h: tf.Tensor2D, context: tf.Tensor2D, batch: number): tf.Tensor2D {
+    const n1 = layerNorm2d(h, this.norm1, LAYER_NORM_EPS);
+    h = tf.add(h, this.attn1.forward(n1, n1, batch));
+    h = tf.add(h, this.attn2.forward(layerNorm2d(h, this.norm2, LAYER_NORM_EPS), context, batch));
+    const n3 = layerNorm2d(h, this.norm3, LAYER_NORM_EPS);
+    const ff = applyDense(geglu(applyDense(n3, this.ffValue), applyDense(n3, this.ffGate)) as tf.Tensor2D, this.ffOut);
+    return tf.add(h, ff);
+  }
+}
+
+export interface TransformerSpec {
+  prefix: string;
+  channels: number;
+  heads: number;
+  headDim: number;
+  layers: number;
+  contextDim: number;
+  linearProjection: boolean;
+  groups: number;
+}
+
+/** GroupNorm eps of Transformer2DModel, fixed in diffusers. */
+const TRANSFORMER_NORM_EPS = 1e-6;
+
+export class Transformer2D {
+  private readonly norm: { gamma: tf.Tensor1D; beta: tf.Tensor1D };
+  /** proj_in / proj_out as [in, out] matrices (a 1×1 conv's [1, 1, in, out] reshaped) or torch [out, in] Linears. */
+  private readonly projIn: { w: tf.Tensor2D; b: tf.Tensor1D; transposed: boolean };
+  private readonly projOut: { w: tf.Tensor2D; b: tf.Tensor1D; transposed: boolean };
+  private readonly blocks: BasicTransformerBlock[] = [];
+
+  /**
+   * `owned` collects the tensors derived from the checkpoint's (GEGLU halves, 1×1 conv weights
+   * as matrices): the model disposes them, also when a later weight check fails.
+   */
+  constructor(
+    p: Params,
+    readonly spec: TransformerSpec,
+    owned: tf.Tensor[],
+  ) {
+    const { prefix, channels: c, heads, headDim, layers, contextDim, linearProjection } = spec;
+    const inner = heads * headDim;
+    this.norm = normParams(p, `${prefix}.norm`, c);
+    const proj = (name: string, inDim: number, outDim: number) => {
+      const key = `${prefix}.${name}`;
+      const b = p.get(`${key}.bias`, [outDim]) as tf.Tensor1D;
+      const w = p.get(`${key}.weight`);
+      if (linearProjection && w.rank === 4) {
+        const torchShape = [w.shape[3], w.shape[2], w.shape[0], w.shape[1]];
+        throw new Dd3dError(`${p.source}: weight "${key}.weight" has shape [${torchShape}], a 1×1 conv: the config must say "use_linear_projection": false`);
+      }
+      if (!linearProjection && w.rank === 2) {
+        throw new Dd3dError(`${p.source}: weight "${key}.weight" has shape [${w.shape}], a Linear: the config must say "use_linear_projection": true`);
+      }
+      if (linearProjection) return { w: p.get(`${key}.weight`, [outDim, inDim]) as tf.Tensor2D, b, transposed: true };
+      const matrix = convWeight(p, `${key}.weight`, [outDim, inDim, 1, 1]).reshape([inDim, outDim]) as tf.Tensor2D;
+      owned.push(matrix);
+      return { w: matrix, b, transposed: false };
+    };
+    this.projIn = proj('proj_in', c, inner);
+    this.projOut = proj('proj_out', inner, c);
+    for (let i = 0; i < layers; i++) {
+      this.blocks.push(new BasicTransformerBlock(p, `${prefix}.transformer_blocks.${i}`, inner, contextDim, heads, headDim, owned));
+    }
+  }
+
+  /** x [B, H, W, C], context [B·T, D] (already flattened by the caller, once per forward). */
+  forward(x: tf.Tensor4D, context: tf.Tensor2D): tf.Tensor4D {
+    const [b, h, w, c] = x.shape;
+    const normed = groupNorm(x, this.norm.gamma, this.norm.beta, this.spec.groups, TRANSFORMER_NORM_EPS);
+    const project = (t: tf.Tensor2D, pr: typeof this.projIn) => tf.add(tf.matMul(t, pr.w, false, pr.transposed), pr.b) as tf.Tensor2D;
+    let tokens = project(normed.reshape([b * h * w, c]), this.projIn);
+    for (const block of this.blocks) tokens = block.forward(tokens, context, b);
+    return tf.add(project(tokens, this.projOut).reshape([b, h, w, c]), x);
+  }
+}
+
+/** VAE mid-block attention: single head over H·W tokens, residual; diffusers' Attention with group_norm. */
+export class SpatialSelfAttention {
+  private readonly norm: { gamma: tf.Tensor1D; beta: tf.Tensor1D };
+  private readonly q: Dense;
+  private readonly k: Dense;
+  private readonly v: Dense;
+  private readonly out: Dense;
+
+  constructor(
+    p: Params,
+    readonly prefix: string,
+    readonly channels: number,
+    readonly groups: number,
+    readonly eps: number,
+  ) {
+    if (p.has(`${prefix}.query.weight`)) {
+      throw new Dd3dError(
+        `${p.source}: "${prefix}" uses the legacy attention key names (query/key/value/proj_attn); re-save the VAE with a current diffusers`,
+      );
+    }
+    this.norm = normParams(p, `${prefix}.group_norm`, channels);
+    this.q = dense(p, `${prefix}.to_q`, channels, channels);
+    this.k = dense(p, `${prefix}.to_k`, channels, channels);
+    this.v = dense(p, `${prefix}.to_v`, channels, channels);
+    this.out = dense(p, `${prefix}.to_out.0`, channels, channels);
+  }
+
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    const [b, h, w, c] = x.shape;
+    const tokens = groupNorm(x, this.norm.gamma, this.norm.beta, this.groups, this.eps).reshape([b * h * w, c]) as tf.Tensor2D;
+    const o = multiHeadAttention(applyDense(tokens, this.q), applyDense(tokens, this.k), applyDense(tokens, this.v), b, 1);
+    return tf.add(applyDense(o, this.out).reshape([b, h, w, c]), x);
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * UNet2DConditionModel (diffusers) for the SD 1.x / 2.x config space, NHWC.
+ *
+ *   sinusoidal(t) → linear_1 → silu → linear_2 = emb
+ *   conv_in → down blocks (resnets [+ transformers], downsampler) → mid block
+ *   → up blocks (each resnet takes the matching down-path output concatenated on channels,
+ *     then [transformer], upsampler) → GroupNorm → silu → conv_out
+ *
+ * The architecture comes from the plan in unet-config.ts; weights are fetched and shape-checked
+ * at construction (conv weights already in [kh, kw, in, out], see `toNhwcConvWeights`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Dd3dError } from '../errors.js';
+import { Transformer2D } from './attention.js';
+import { conv2d, groupNorm, silu, type Params } from './nn.js';
+import { convParams, Downsample, normParams, ResnetBlock, Upsample, type Conv } from './resnet.js';
+import { unetPlan, type DownBlockPlan, type MidBlockPlan, type UNetConfig, type UNetPlan, type UpBlockPlan } from './unet-config.js';
+
+export type { UNetConfig } from './unet-config.js';
+
+/** Timesteps: one for the whole batch, or one per sample (a list or a 1-D tensor). */
+export type Timesteps = number | number[] | tf.Tensor1D;
+
+class DownBlock {
+  readonly resnets: ResnetBlock[];
+  readonly attentions: Transformer2D[];
+  readonly downsample: Downsample | null;
+
+  constructor(p: Params, plan: DownBlockPlan, owned: tf.Tensor[]) {
+    this.resnets = plan.resnets.map((s) => new ResnetBlock(p, s));
+    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s, owned));
+    this.downsample = plan.downsample && new Downsample(p, plan.downsample.prefix, plan.downsample.channels, plan.downsample.padding);
+  }
+
+  /** Appends every output the up path will take as a skip connection to `skips`. */
+  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D, skips: tf.Tensor4D[]): tf.Tensor4D {
+    this.resnets.forEach((resnet, i) => {
+      h = resnet.forward(h, temb);
+      if (this.attentions.length) h = this.attentions[i].forward(h, context);
+      skips.push(h);
+    });
+    if (this.downsample) {
+      h = this.downsample.forward(h);
+      skips.push(h);
+    }
+    return h;
+  }
+}
+
+class MidBlock {
+  readonly resnets: ResnetBlock[];
+  readonly attentions: Transformer2D[];
+
+  constructor(p: Params, plan: MidBlockPlan, owned: tf.Tensor[]) {
+    this.resnets = plan.resnets.map((s) => new ResnetBlock(p, s));
+    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s, owned));
+  }
+
+  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D): tf.Tensor4D {
+    h = this.resnets[0].forward(h, temb);
+    this.attentions.forEach((attn, i) => {
+      h = this.resnets[i + 1].forward(attn.forward(h, context), temb);
+    });
+    return h;
+  }
+}
+
+class UpBlock {
+  readonly resnets: ResnetBlock[];
+  readonly attentions: Transformer2D[];
+  readonly upsample: Upsample | null;
+
+  constructor(p: Params, plan: UpBlockPlan, owned: tf.Tensor[]) {
+    this.resnets = plan.resnets.map((s) => new ResnetBlock(p, s));
+    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s, owned));
+    this.upsample = plan.upsample && new Upsample(p, plan.upsample.prefix, plan.upsample.channels);
+  }
+
+  /** Pops its skip connections off the end of `skips`. */
+  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D, skips: tf.Tensor4D[]): tf.Tensor4D {
+    this.resnets.forEach((resnet, i) => {
+      h = resnet.forward(tf.concat([h, skips.pop()!], 3), temb);
+      if (this.attentions.length) h = this.attentions[i].forward(h, context);
+    });
+    if (this.upsample) {
+      // Upsample to the size of the next skip connection (×2 for the sizes forward() accepts).
+      const next = skips[skips.length - 1];
+      h = this.upsample.forward(h, [next.shape[1], next.shape[2]]);
+    }
+    return h;
+  }
+}
+
+export class UNet2DConditionModel {
+  readonly plan: UNetPlan;
+  private readonly convIn: Conv;
+  private readonly convOut: Conv;
+  private readonly normOut: { gamma: tf.Tensor1D; beta: tf.Tensor1D };
+  private readonly time1: { w: tf.Tensor2D; b: tf.Tensor1D };
+  private readonly time2: { w: tf.Tensor2D; b: tf.Tensor1D };
+  private readonly down: DownBlock[];
+  private readonly mid: MidBlock | null;
+  private readonly up: UpBlock[];
+  /** exp(−ln(10000) · i / (half − freq_shift)), rounded step by step to float32 as torch computes it. */
+  private readonly frequencies: Float32Array;
+  /** Tensors derived from the checkpoint's at construction; disposed with the model. */
+  private readonly owned: tf.Tensor[] = [];
+
+  constructor(
+    readonly config: UNetConfig,
+    readonly params: Params,
+    where = params.source,
+  ) {
+    const plan = unetPlan(config, where);
+    this.plan = plan;
+    const p = params;
+    const c0 = config.block_out_channels[0];
+    this.convIn = convParams(p, 'conv_in', config.in_channels, c0, config.conv_in_kernel);
+    this.time1 = {
+      w: p.get('time_embedding.linear_1.weight', [config.time_embed_dim, plan.timeProjDim]) as tf.Tensor2D,
+      b: p.get('time_embedding.linear_1.bias', [config.time_embed_dim]) as tf.Tensor1D,
+    };
+    this.time2 = {
+      w: p.get('time_embedding.linear_2.weight', [config.time_embed_dim, config.time_embed_dim]) as tf.Tensor2D,
+      b: p.get('time_embedding.linear_2.bias', [config.time_embed_dim]) as tf.Tensor1D,
+    };
+    this.normOut = normParams(p, 'conv_norm_out', c0);
+    this.convOut = convParams(p, 'conv_out', c0, config.out_channels, config.conv_out_kernel);
+    // Blocks last: they derive tensors (see `owned`), which a failed check must not leak.
+    try {
+      this.down = plan.down.map((b) => new DownBlock(p, b, this.owned));
+      this.mid = plan.mid && new MidBlock(p, plan.mid, this.owned);
+      this.up = plan.up.map((b) => new UpBlock(p, b, this.owned));
+    } catch (e) {
+      tf.dispose(this.owned);
+      throw e;
+    }
+
+    const half = Math.floor(plan.timeProjDim / 2);
+    const f = Math.fround;
+    const logMax = f(-Math.log(10000));
+    this.frequencies = Float32Array.from({ length: half }, (_, i) => f(Math.exp(f(f(logMax * i) / (half - config.freq_shift)))));
+  }
+
+  /** Height and width must be multiples of this: 2^(number of downsamplers). */
+  get sizeMultiple(): number {
+    return this.plan.sizeMultiple;
+  }
+
+  /** Checks a sample size; a one-line error naming the height or width and the required multiple. */
+  checkSize(height: number, width: number): void {
+    const m = this.plan.sizeMultiple;
+    for (const [name, v] of [['height', height], ['width', width]] as const) {
+      if (!Number.isInteger(v) || v < m || v % m !== 0) {
+        throw new Dd3dError(`unet: sample ${name} ${v} is not a positive multiple of ${m} (the UNet downsamples ${Math.log2(m)} times)`);
+      }
+    }
+  }
+
+  /**
+   * Predicts the model output for `sample` [B, H, W, in_channels] at `timestep`, cross-attending
+   * to `encoderHiddenStates` [B, T, cross_attention_dim]. Returns [B, H, W, out_channels].
+   */
+  forward(sample: tf.Tensor4D, timestep: Timesteps, encoderHiddenStates: tf.Tensor3D): tf.Tensor4D {
+    const [b, h, w, c] = sample.shape;
+    const cfg = this.config;
+    if (sample.rank !== 4 || c !== cfg.in_channels) {
+      throw new Dd3dError(`unet: sample has shape [${sample.shape}], expected [batch, height, width, ${cfg.in_channels}] (NHWC)`);
+    }
+    this.checkSize(h, w);
+    const [eb, t, d] = encoderHiddenStates.shape;
+    const contextDim = cfg.cross_attention_dim[0];
+    if (encoderHiddenStates.rank !== 3 || eb !== b || d !== contextDim) {
+      throw new Dd3dError(`unet: encoder hidden states have shape [${encoderHiddenStates.shape}], expected [${b}, tokens, ${contextDim}]`);
+    }
+    return tf.tidy(() => {
+      const x = cfg.center_input_sample ? (tf.sub(tf.mul(sample, 2), 1) as tf.Tensor4D) : sample;
+      const temb = silu(this.timeEmbedding(this.timestepTensor(timestep, b))) as tf.Tensor2D;
+      const context = encoderHiddenStates.reshape([b * t, d]) as tf.Tensor2D;
+
+      let hs = conv2d(x, this.convIn.w, this.convIn.b, 1, (cfg.conv_in_kernel - 1) / 2);
+      const skips: tf.Tensor4D[] = [hs];
+      for (const block of this.down) hs = block.forward(hs, temb, context, skips);
+      if (this.mid) hs = this.mid.forward(hs, temb, context);
+      for (const block of this.up) hs = block.forward(hs, temb, context, skips);
+      hs = groupNorm(hs, this.normOut.gamma, this.normOut.beta, cfg.norm_num_groups, cfg.norm_eps, 'silu');
+      return conv2d(hs, this.convOut.w, this.convOut.b, 1, (cfg.conv_out_kernel - 1) / 2);
+    });
+  }
+
+  /** The time embedding MLP's output [B, time_embed_dim] (before the blocks' own silu). */
+  timeEmbedding(timesteps: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const feats = this.timestepFeatures(timesteps);
+      const h1 = silu(tf.add(tf.matMul(feats, this.time1.w, false, true), this.time1.b));
+      return tf.add(tf.matMul(h1 as tf.Tensor2D, this.time2.w, false, true), this.time2.b) as tf.Tensor2D;
+    });
+  }
+
+  /** diffusers' get_timestep_embedding: [sin | cos] of t·frequency (cos first with flip_sin_to_cos), zero-padded to an odd width. */
+  timestepFeatures(timesteps: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const half = this.frequencies.length;
+      const args = tf.mul(timesteps.toFloat().reshape([-1, 1]), tf.tensor2d(this.frequencies, [1, half]));
+      const [sin, cos] = [tf.sin(args), tf.cos(args)];
+      let feats = tf.concat(this.config.flip_sin_to_cos ? [cos, sin] : [sin, cos], 1);
+      if (this.plan.timeProjDim % 2 === 1) feats = tf.pad(feats, [[0, 0], [0, 1]]);
+      return feats as tf.Tensor2D;
+    });
+  }
+
+  private timestepTensor(timestep: Timesteps, batch: number): tf.Tensor1D {
+    if (typeof timestep === 'number') return tf.fill([batch], timestep, 'float32');
+    const n = Array.isArray(timestep) ? timestep.length : timestep.size;
+    if ((Array.isArray(timestep) ? false : timestep.rank !== 1) || (n !== 1 && n !== batch)) {
+      throw new Dd3dError(`unet: got ${n} timesteps for a batch of ${batch} (expected 1 or ${batch})`);
+    }
+    const t = Array.isArray(timestep) ? tf.tensor1d(timestep, 'float32') : timestep.toFloat();
+    return n === batch ? t : tf.tile(t, [batch]);
+  }
+
+  /** Frees the weights (the Params this model was built on included). */
+  dispose(): void {
+    tf.dispose(this.owned);
+    this.owned.length = 0;
+    this.params.dispose();
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * VAE parity: encodes the golden `image` (NCHW, transposed to our NHWC) and compares
+ *   latent_mean, latent_logvar   forward
+ *   grad_image                   d sum(latent_mean · loss_weights) / d image
+ *   decode_out                   forward, decoding `decode_in` (unscaled latents)
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readSafetensors } from '../io/safetensors.js';
+import { loadVae } from '../models/load.js';
+import { compare, report, type ParityReport, type ParityResult } from './compare.js';
+import { goldenTensor, nchwToNhwc, nhwcToNchwData } from './unet.js';
+
+export function vaeParity(modelDir: string, goldenFile: string): ParityReport {
+  const golden = readSafetensors(goldenFile).tensors;
+  const need = (name: string) => goldenTensor(golden, goldenFile, name, 'vae');
+  const image = need('image');
+  const model = loadVae(modelDir);
+  try {
+    const results: ParityResult[] = [];
+    tf.tidy(() => {
+      const x = nchwToNhwc(image);
+      const { mean, logvar } = model.encode(x);
+      results.push(
+        compare('latent_mean', nhwcToNchwData(mean), need('latent_mean').data, 'forward'),
+        compare('latent_logvar', nhwcToNchwData(logvar), need('latent_logvar').data, 'forward'),
+      );
+      const weights = golden.get('loss_weights');
+      const refGrad = golden.get('grad_image');
+      if (weights && refGrad) {
+        const w = nchwToNhwc(weights);
+        const grad = tf.grad((im: tf.Tensor) => tf.sum(tf.mul(model.encode(im as tf.Tensor4D).mean, w)))(x);
+        results.push(compare('grad_image', nhwcToNchwData(grad), refGrad.data, 'gradient'));
+      }
+      const decodeIn = golden.get('decode_in');
+      const decodeOut = golden.get('decode_out');
+      if (decodeIn && decodeOut) {
+        results.push(compare('decode_out', nhwcToNchwData(model.decode(nchwToNhwc(decodeIn))), decodeOut.data, 'forward'));
+      }
+    });
+    return report('vae', results);
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Text-to-image sampling with classifier-free guidance, as diffusers'
+ * StableDiffusionPipeline does it: conditions [negative, positive] share one UNet batch,
+ * noise_pred = uncond + g·(cond − uncond), the scheduler steps, and the result is decoded.
+ * The conditions are prompt states, so learned prompt distributions plug in directly.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Dd3dError } from '../errors.js';
+import { createScheduler, type SchedulerKind } from '../schedulers/index.js';
+import type { DiffusionModel } from './diffusion-model.js';
+
+export interface SampleOptions {
+  /** Positive conditions [n, 77, D]: one image per row. */
+  cond: tf.Tensor3D;
+  /** Negative condition [1 or n, 77, D]. */
+  uncond: tf.Tensor3D;
+  steps: number;
+  guidance: number;
+  /** Default: the folder's scheduler class. */
+  scheduler?: SchedulerKind;
+  height: number;
+  width: number;
+  seed: number;
+  /** Starting noise NHWC [n, h/f, w/f, C] (unit variance); default drawn from `seed`. */
+  latents?: tf.Tensor4D;
+  onStep?: (done: number, total: number) => void;
+}
+
+/** Image sizes must survive the VAE and every UNet downsampler: a clear error otherwise. */
+export function checkImageSize(model: DiffusionModel, height: number, width: number): void {
+  const multiple = model.unet.sizeMultiple * model.vaeScale;
+  for (const [flag, v] of [['--height', height], ['--width', width]] as const) {
+    if (!Number.isInteger(v) || v <= 0 || v % multiple !== 0) {
+      throw new Dd3dError(`${flag}: ${v} is not a positive multiple of ${multiple} (this model downsamples images by ${multiple})`);
+    }
+  }
+}
+
+/** Runs the sampler and returns images NHWC in [0, 1]. Leaves the tensor count as it found it (plus the result). */
+export function sampleImages(model: DiffusionModel, opts: SampleOptions): tf.Tensor4D {
+  const n = opts.cond.shape[0];
+  const f = model.vaeScale;
+  checkImageSize(model, opts.height, opts.width);
+  const scheduler = createScheduler(model.schedulerConfig, opts.scheduler);
+  try {
+    scheduler.setTimesteps(opts.steps);
+    const shape: [number, number, number, number] = [n, opts.height / f, opts.width / f, model.unet.config.in_channels];
+    let latents = tf.tidy(() =>
+      tf.mul(opts.latents ?? tf.randomNormal(shape, 0, 1, 'float32', opts.seed), scheduler.initNoiseSigma),
+    ) as tf.Tensor4D;
+    const context = tf.tidy(() => tf.concat([opts.uncond.shape[0] === n ? opts.uncond : tf.tile(opts.uncond, [n, 1, 1]), opts.cond]));
+    const timesteps = scheduler.timesteps;
+    timesteps.forEach((t, i) => {
+      const next = tf.tidy(() => {
+        const input = scheduler.scaleModelInput(tf.concat([latents, latents]), t) as tf.Tensor4D;
+        const pred = model.unet.forward(input, t, context as tf.Tensor3D);
+        const [u, c] = tf.split(pred, 2);
+        const guided = tf.add(u, tf.mul(tf.sub(c, u), opts.guidance));
+        return scheduler.step(guided, t, latents) as tf.Tensor4D;
+      });
+      latents.dispose();
+      latents = next;
+      opts.onStep?.(i + 1, timesteps.length);
+    });
+    context.dispose();
+    const images = model.decode(latents);
+    latents.dispose();
+    return images;
+  } finally {
+    scheduler.dispose();
+  }
+}
