@@ -23,7 +23,7 @@ describe('backend selection', () => {
     expect(info.requested).toBe('auto');
     if (info.name === 'wasm') {
       expect(info.reason).toMatch(/@tensorflow\/tfjs-node-gpu .*; @tensorflow\/tfjs-node .*; using wasm/);
-      expect(info.patchedKernels.length).toBe(5);
+      expect(info.patchedKernels).toContain('Conv2DBackpropFilter');
     } else {
       expect(info.name).toBe('tensorflow');
       expect(info.reason).toMatch(/auto: @tensorflow\/tfjs-node(-gpu)? loaded/);

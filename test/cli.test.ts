@@ -28,7 +28,7 @@ describe('dd3d CLI', () => {
     const j = JSON.parse(r.stdout);
     expect(j.backend).toBe('wasm');
     expect(j.reason).toMatch(/requested/);
-    expect(j.patched_kernels).toEqual(['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum']);
+    expect(j.patched_kernels).toEqual(['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'Identity', 'Cast', 'Conv2D']);
     expect(j.kernels.map((k: { name: string }) => k.name)).toEqual([
       'matmul',
       'matmul transposeA',
@@ -59,6 +59,22 @@ describe('dd3d CLI', () => {
     expect(j.ok).toBe(true);
     expect(j.results.map((x: { name: string }) => x.name)).toEqual(['last_hidden_state', 'pooler_output', 'grad_token_embeddings']);
     for (const x of j.results) expect(x.max_abs_err).toBeLessThanOrEqual(x.tolerance);
+  });
+
+  it('parity covers unet, vae, pipeline and schedulers too', () => {
+    const check = (args: string[], names: string[]) => {
+      const r = runCli(['parity', ...args, '--json']);
+      expect(r.status, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.ok).toBe(true);
+      expect(j.results.map((x: { name: string }) => x.name)).toEqual(names);
+    };
+    check(['--model', path.join(fixtures, 'pixel-tiny'), '--component', 'unet'], ['out', 'grad_sample', 'grad_encoder_hidden_states']);
+    check(['--model', path.join(fixtures, 'sd2-tiny'), '--component', 'vae'], ['latent_mean', 'latent_logvar', 'grad_image', 'decode_out']);
+    check(['--model', sd1, '--component', 'pipeline'], ['image']);
+    const r = runCli(['parity', '--component', 'schedulers', '--golden', path.join(fixtures, 'schedulers', 'schedulers.safetensors'), '--json']);
+    expect(JSON.parse(r.stdout).results.length).toBe(15);
+    expectOneLineError(runCli(['parity', '--component', 'unet']), /--model: required for --component unet/);
   });
 
   it('parity exits 1 and says FAIL when the model does not match', () => {

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headChunks, multiHeadAttention } from '../src/models/attention.js';
 import { initBackend } from '../src/backend/backend.js';
 import { Dd3dError } from '../src/errors.js';
 import { loadUNet } from '../src/models/load.js';
@@ -250,5 +251,32 @@ describe('unetFlops', () => {
     } finally {
       unet.dispose();
     }
+  });
+});
+
+describe('attention over many tokens', () => {
+  it('chunked over heads equals the one-shot computation, values and gradients', () => {
+    const [batch, heads, n, m, d] = [2, 3, 24, 20, 8];
+    const q = tf.randomNormal([batch * n, heads * d], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const k = tf.randomNormal([batch * m, heads * d], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const v = tf.randomNormal([batch * m, heads * d], 0, 1, 'float32', 3) as tf.Tensor2D;
+    const w = tf.randomNormal([batch * n, heads * d], 0, 1, 'float32', 4);
+    // a budget of two heads' [N, M] blocks gives chunks of 2, 2, 2 over B·H = 6
+    expect(headChunks(batch * heads, n, m, 2 * n * m)).toEqual([[0, 2], [2, 2], [4, 2]]);
+    const run = (budget: number) =>
+      tf.tidy(() => {
+        const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          tf.sum(tf.mul(multiHeadAttention(a as tf.Tensor2D, b as tf.Tensor2D, c as tf.Tensor2D, batch, heads, budget), w));
+        const out = multiHeadAttention(q, k, v, batch, heads, budget);
+        return [out, ...tf.grads(f)([q, k, v])].map((t) => t.dataSync().slice());
+      });
+    const whole = run(Infinity);
+    const chunked = run(2 * n * m);
+    for (let i = 0; i < whole.length; i++) {
+      const scale = Math.max(...Array.from(whole[i], Math.abs));
+      const err = Math.max(...Array.from(whole[i], (x, j) => Math.abs(x - chunked[i][j])));
+      expect(err, `output ${i}`).toBeLessThan(1e-5 * Math.max(1, scale));
+    }
+    tf.dispose([q, k, v, w]);
   });
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { PATCHED_KERNELS } from '../src/backend/wasm-kernels.js';
+import { PATCHED_KERNELS, TRANSIENT_FILTER_FLOATS } from '../src/backend/wasm-kernels.js';
 
 /**
  * Every patched wasm kernel must equal the pure-JS cpu backend, forward and backward.
@@ -77,6 +77,7 @@ beforeAll(async () => {
 describe('patched wasm kernels equal the cpu backend', () => {
   it('registers every replacement', () => {
     for (const name of PATCHED_KERNELS) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+    expect(3 * 3 * 192 * 160).toBeGreaterThan(TRANSIENT_FILTER_FLOATS);
   });
 
   describe('matMul', () => {
@@ -125,11 +126,37 @@ describe('patched wasm kernels equal the cpu backend', () => {
         configs.push([[1, 8, 8, 5], [1, 1, 5, 6], stride, pad]);
         configs.push([[2, 10, 11, 4], [4, 3, 4, 2], stride, pad]);
       }
+    // a filter over TRANSIENT_FILTER_FLOATS, which Conv2D passes as a per-call copy
+    configs.push([[1, 6, 5, 192], [3, 3, 192, 160], 1, 'same']);
     for (const [x, w, stride, pad] of configs) {
       it(`x ${x} filter ${w} stride ${stride} ${pad}`, async () => {
         await expectSameOnWasmAndCpu(makeCase([x, w], (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, stride, pad)));
       });
     }
+  });
+
+  describe('Identity and Cast share data instead of copying', () => {
+    it('clone and same-dtype cast add no backend data, survive disposing the source, and free it last', async () => {
+      await tf.setBackend('wasm');
+      const backend = tf.backend() as unknown as { numDataIds(): number };
+      const x = tf.tensor1d([1.5, -2.5, 3]);
+      const ids = backend.numDataIds();
+      const clone = tf.clone(x);
+      const same = tf.cast(x, 'float32');
+      expect(backend.numDataIds()).toBe(ids);
+      x.dispose();
+      expect(Array.from(clone.dataSync())).toEqual([1.5, -2.5, 3]);
+      expect(Array.from(same.dataSync())).toEqual([1.5, -2.5, 3]);
+      clone.dispose();
+      same.dispose();
+      expect(backend.numDataIds()).toBe(ids - 1);
+    });
+    it('a cast to another dtype still converts', async () => {
+      await tf.setBackend('wasm');
+      const y = tf.cast(tf.tensor1d([1.7, -2.7, 3]), 'int32');
+      expect(y.dtype).toBe('int32');
+      expect(Array.from(y.dataSync())).toEqual([1, -2, 3]);
+    });
   });
 
   describe('gather gradient (UnsortedSegmentSum)', () => {

@@ -7,6 +7,11 @@
  * loop too, and Conv2DBackpropFilter / UnsortedSegmentSum (the gradient of gather)
  * are missing. Each replacement below reshapes the problem onto the fast path:
  * explicit transposes, per-batch slices, a backward conv written as a forward conv.
+ * Identity and same-dtype Cast share the input's data as the cpu backend does, instead of
+ * copying it: tfjs clones every tensor it saves for the backward pass through Identity.
+ * Conv2D is the native kernel, except that a large filter is passed as a transient copy:
+ * XNNPACK keeps a packed copy of every filter it sees until the tensor dies, which doubles
+ * the memory of a model whose weights fill most of wasm's 4 GB (Stable Diffusion's UNet).
  *
  * Pitfalls (measured): re-registering needs `unregisterKernel` first; the native
  * kernels' `setupFunc` must be kept (it binds the wasm entry points); intermediates
@@ -26,6 +31,9 @@ export const PATCHED_KERNELS = [
   'Conv2DBackpropInput',
   'Conv2DBackpropFilter',
   'UnsortedSegmentSum',
+  'Identity',
+  'Cast',
+  'Conv2D',
 ] as const;
 
 /** The native wasm kernels our replacements call into, captured before patching. */
@@ -335,12 +343,46 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): Info {
   return out;
 }
 
+/** Filters of at least this many floats are packed per call instead of cached (1 MB). */
+export const TRANSIENT_FILTER_FLOATS = 256 * 1024;
+
+function conv2D({ inputs, backend, attrs }: KernelArgs): Info {
+  const { x, filter } = inputs;
+  if (size(filter.shape) < TRANSIENT_FILTER_FLOATS) return run(backend, 'Conv2D', inputs, attrs);
+  // Packing costs one pass over the filter, nothing next to the conv's arithmetic at these sizes.
+  const copy = backend.makeOutput(filter.shape, 'float32');
+  heap(backend, copy).set(heap(backend, filter));
+  const out = run(backend, 'Conv2D', { x, filter: copy }, attrs);
+  free(backend, copy);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Copies that need not be
+
+function identity({ inputs, backend }: KernelArgs): Info {
+  const { x } = inputs;
+  if (x.dtype === 'string') return run(backend, 'Identity', inputs);
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+function cast({ inputs, backend, attrs }: KernelArgs): Info {
+  const { x } = inputs;
+  if (attrs.dtype !== x.dtype || x.dtype === 'string') return run(backend, 'Cast', inputs, attrs);
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 const replacements: Record<(typeof PATCHED_KERNELS)[number], KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
   UnsortedSegmentSum: unsortedSegmentSum,
+  Identity: identity,
+  Cast: cast,
+  Conv2D: conv2D,
 };
 
 /**

@@ -3,7 +3,7 @@
  * Numbers only, never asserts: these machines are noisy, so compare ratios within one run.
  *
  *   npm run bench                 every section
- *   npm run bench -- kernels      one section (kernels, text)
+ *   npm run bench -- kernels      one section (kernels, text, unet, sd15)
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/backend.js';
@@ -11,7 +11,11 @@ import { measureKernelRates, timeMs } from '../backend/gflops.js';
 import { fmt, formatTable } from '../cli/table.js';
 import { ClipTextModel, clipTextFlops, clipTextParamShapes, type ClipTextConfig } from '../models/clip-text-model.js';
 import { loadClipTextModel } from '../models/load.js';
-import { Params } from '../models/nn.js';
+import { Params, randomInit } from '../models/nn.js';
+import { unetConfig } from '../models/unet-config.js';
+import { unetFlops } from '../models/unet-flops.js';
+import { UNet2DConditionModel } from '../models/unet.js';
+import { loadUNet } from '../models/load.js';
 import { packageRoot } from '../paths.js';
 
 /** CLIP ViT-L/14's text tower, the text encoder of Stable Diffusion 1.x. */
@@ -60,6 +64,46 @@ function textEncoderRows(model: ClipTextModel, name: string, batch: number, reps
   return [row([name, String(batch), 'forward'], flops, forward, reps), row([name, String(batch), 'forward+backward'], 2 * flops, backward, reps)];
 }
 
+/** Stable Diffusion 1.5's UNet config (runwayml/stable-diffusion-v1-5, unet/config.json). */
+const SD15_UNET = {
+  _class_name: 'UNet2DConditionModel',
+  act_fn: 'silu',
+  attention_head_dim: 8,
+  block_out_channels: [320, 640, 1280, 1280],
+  center_input_sample: false,
+  cross_attention_dim: 768,
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  downsample_padding: 1,
+  flip_sin_to_cos: true,
+  freq_shift: 0,
+  in_channels: 4,
+  layers_per_block: 2,
+  mid_block_scale_factor: 1,
+  norm_eps: 1e-5,
+  norm_num_groups: 32,
+  out_channels: 4,
+  sample_size: 64,
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+};
+
+function unetRows(unet: UNet2DConditionModel, name: string, size: [number, number], batch: number, reps: number, backward = true): Row[] {
+  const [h, w] = size;
+  const c = unet.config;
+  const sample = tf.randomNormal([batch, h, w, c.in_channels], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const states = tf.randomNormal([batch, 77, c.cross_attention_dim[0]], 0, 1, 'float32', 2) as tf.Tensor3D;
+  const t = Array.from({ length: batch }, (_, i) => (97 * i + 500) % 1000);
+  const flops = unetFlops(c, h, w, batch);
+  const label = [name, `${h}x${w}`, String(batch)];
+  const rows = [row([...label, 'forward'], flops, () => unet.forward(sample, t, states), reps)];
+  if (backward) {
+    // Gradients to the inputs (sample and conditioning), the weights frozen, as in prompt learning.
+    const grads = tf.grads((x: tf.Tensor, e: tf.Tensor) => unet.forward(x as tf.Tensor4D, t, e as tf.Tensor3D).sum());
+    rows.push(row([...label, 'forward+backward'], 2 * flops, () => grads([sample, states]), reps));
+  }
+  tf.dispose([sample, states]);
+  return rows;
+}
+
 async function main(): Promise<void> {
   const only = new Set(process.argv.slice(2));
   const want = (s: string) => only.size === 0 || only.has(s);
@@ -86,6 +130,31 @@ async function main(): Promise<void> {
     big.dispose();
     console.log('Text encoder (77 tokens)');
     console.log(formatTable(['model', 'batch', 'pass', 'ms', 'GFLOPS', 'tensors before', 'after'], rows));
+    console.log();
+  }
+
+  const unetHeader = ['model', 'latents', 'batch', 'pass', 'ms', 'GFLOPS', 'tensors before', 'after'];
+  if (want('unet')) {
+    const rows: Row[] = [];
+    for (const [name, size] of [['sd1-tiny', [16, 16]], ['pixel-tiny', [32, 32]]] as const) {
+      const unet = loadUNet(`${packageRoot()}/test/fixtures/${name}`);
+      for (const batch of [1, 8, 32]) rows.push(...unetRows(unet, name, [...size], batch, batch === 32 ? 2 : 3));
+      unet.dispose();
+    }
+    console.log('UNet (77 conditioning tokens; backward = gradients to sample and conditioning)');
+    console.log(formatTable(unetHeader, rows));
+    console.log();
+  }
+
+  if (want('sd15')) {
+    const component = { name: 'unet', dir: '(built in)', config: SD15_UNET, configPath: 'SD 1.5 unet config' };
+    const unet = new UNet2DConditionModel(unetConfig(component), new Params(new Map(), 'random SD 1.5 UNet', randomInit()));
+    // 64×64 latents do not fit: tfjs-wasm's heap stops at 4 GB and the fp32 weights take 3.2 GB
+    // of it before XNNPACK's packing buffers and the activations (see README, Limits).
+    const rows = unetRows(unet, 'SD 1.5 (random weights)', [16, 16], 1, 1, false);
+    unet.dispose();
+    console.log('Full-size UNet (16×16 latents: the largest that fits in the wasm heap next to 3.2 GB of fp32 weights)');
+    console.log(formatTable(unetHeader, rows));
     console.log();
   }
 }

@@ -39,39 +39,85 @@ function applyDense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
  * which transposes only the small [N, d] operands. Every batched matmul has equal batch
  * dims on both sides, so nothing needs reducing over a broadcast batch.
  */
-export function multiHeadAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+export function multiHeadAttention(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  v: tf.Tensor2D,
+  batch: number,
+  heads: number,
+  chunkFloats = ATTENTION_CHUNK_FLOATS,
+): tf.Tensor2D {
   const inner = q.shape[1];
   const d = inner / heads;
   const n = q.shape[0] / batch;
   const m = k.shape[0] / batch;
-  // [B·L, H·d] → [B, H, L, d], and back; a reshape alone with one head.
+  // [B·L, H·d] → [B·H, L, d], and back; a reshape alone with one head.
   const split = (x: tf.Tensor, len: number) =>
-    heads === 1 ? x.reshape([batch, 1, len, d]) : x.reshape([batch, len, heads, d]).transpose([0, 2, 1, 3]);
+    (heads === 1 ? x.reshape([batch, len, d]) : x.reshape([batch, len, heads, d]).transpose([0, 2, 1, 3]).reshape([batch * heads, len, d])) as tf.Tensor3D;
   const merge = (x: tf.Tensor, len: number) =>
-    (heads === 1 ? x.reshape([batch * len, inner]) : x.transpose([0, 2, 1, 3]).reshape([batch * len, inner])) as tf.Tensor2D;
-  /** [B, H, d, L] (a transposed per-head result) → [B·L, H·d]. */
+    (heads === 1 ? x.reshape([batch * len, inner]) : x.reshape([batch, heads, len, d]).transpose([0, 2, 1, 3]).reshape([batch * len, inner])) as tf.Tensor2D;
+  /** [B·H, d, L] (a transposed per-head result) → [B·L, H·d]. */
   const mergeTransposed = (x: tf.Tensor, len: number) =>
-    x.transpose([0, 3, 1, 2]).reshape([batch * len, inner]) as tf.Tensor2D;
+    x.reshape([batch, heads, d, len]).transpose([0, 3, 1, 2]).reshape([batch * len, inner]) as tf.Tensor2D;
+  const chunks = headChunks(batch * heads, n, m, chunkFloats);
   const op = customOp(([qi, ki, vi], save) => {
-    const [q4, k4, v4] = [split(tf.mul(qi, 1 / Math.sqrt(d)), n), split(ki, m), split(vi, m)];
-    const p = tf.softmax(tf.matMul(q4, k4, false, true));
-    save([q4, k4, v4, p]);
+    const [q3, k3, v3] = [split(tf.mul(qi, 1 / Math.sqrt(d)), n), split(ki, m), split(vi, m)];
+    const probs = (qc: tf.Tensor3D, kc: tf.Tensor3D) => tf.softmax(tf.matMul(qc, kc, false, true)) as tf.Tensor3D;
+    if (chunks.length === 1) {
+      const p = probs(q3, k3);
+      save([q3, k3, v3, p]);
+      return {
+        value: merge(tf.matMul(p, v3), n),
+        gradFunc: (dy: tf.Tensor, [sq, sk, sv, sp]: tf.Tensor[]) => {
+          const g = attentionGrad(split(dy, n), sq as tf.Tensor3D, sk as tf.Tensor3D, sv as tf.Tensor3D, sp as tf.Tensor3D);
+          return [tf.mul(merge(g.dq, n), 1 / Math.sqrt(d)), mergeTransposed(g.dkT, m), mergeTransposed(g.dvT, m)];
+        },
+      };
+    }
+    // Too many tokens for every head's [N, M] matrix at once (SD at 64×64 latents: 8 × 4096² floats
+    // = 512 MB): a few heads at a time, and the backward pass recomputes probabilities per chunk.
+    save([q3, k3, v3]);
+    const slice = (x: tf.Tensor3D, [from, size]: [number, number]) => x.slice([from, 0, 0], [size, -1, -1]) as tf.Tensor3D;
+    const out = tf.concat(chunks.map((c) => tf.tidy(() => tf.matMul(probs(slice(q3, c), slice(k3, c)), slice(v3, c)))));
     return {
-      value: merge(tf.matMul(p, v4), n),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sq, sk, sv, sp] = saved;
+      value: merge(out, n),
+      gradFunc: (dy: tf.Tensor, [sq, sk, sv]: tf.Tensor[]) => {
         const dO = split(dy, n);
-        const dp = tf.matMul(dO, sv, false, true);
-        const dvT = tf.matMul(dO, sp, true, false);
-        const ds = tf.mul(sp, tf.sub(dp, tf.sum(tf.mul(dp, sp), -1, true)));
-        // q was scaled before the product, so dq carries the scale once more.
-        const dq = tf.mul(merge(tf.matMul(ds, sk), n), 1 / Math.sqrt(d));
-        const dkT = tf.matMul(sq, ds, true, false);
-        return [dq, mergeTransposed(dkT, m), mergeTransposed(dvT, m)];
+        const parts = chunks.map((c) =>
+          tf.tidy(() => {
+            const [qc, kc, vc] = [slice(sq as tf.Tensor3D, c), slice(sk as tf.Tensor3D, c), slice(sv as tf.Tensor3D, c)];
+            const g = attentionGrad(slice(dO, c), qc, kc, vc, probs(qc, kc));
+            return [g.dq, g.dkT, g.dvT];
+          }),
+        );
+        const joined = [0, 1, 2].map((i) => tf.concat(parts.map((p) => p[i])));
+        return [tf.mul(merge(joined[0], n), 1 / Math.sqrt(d)), mergeTransposed(joined[1], m), mergeTransposed(joined[2], m)];
       },
     };
   });
   return op(q, k, v) as tf.Tensor2D;
+}
+
+/**
+ * Gradients of o = p·v with p = softmax(q·kᵀ), for upstream dO. dv and dk come out
+ * transposed (dvᵀ = dOᵀ·p, dkᵀ = qᵀ·ds) so no product transposes the large [N, M] matrix.
+ */
+function attentionGrad(dO: tf.Tensor3D, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, p: tf.Tensor3D) {
+  const dp = tf.matMul(dO, v, false, true);
+  const dvT = tf.matMul(dO, p, true, false);
+  const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))) as tf.Tensor3D;
+  return { dq: tf.matMul(ds, k), dkT: tf.matMul(q, ds, true, false), dvT };
+}
+
+/** Largest [N, M] attention block, summed over the heads computed together: 64 MB of float32 (one head at 4096 tokens). */
+export const ATTENTION_CHUNK_FLOATS = 16 * 1024 * 1024;
+
+/** [from, size] ranges over the B·H axis so that size·N·M stays within `budget` floats. */
+export function headChunks(total: number, n: number, m: number, budget = ATTENTION_CHUNK_FLOATS): Array<[number, number]> {
+  const per = Math.max(1, Math.floor(budget / (n * m)));
+  const out: Array<[number, number]> = [];
+  for (let from = 0; from < total; from += per) out.push([from, Math.min(per, total - from)]);
+  return out;
 }
 
 type LayerNormParams = { gamma: tf.Tensor1D; beta: tf.Tensor1D };
@@ -140,23 +186,18 @@ class BasicTransformerBlock {
   private readonly attn1: CrossAttention;
   private readonly attn2: CrossAttention;
   /** GEGLU: one [2F, dim] projection whose first half is the value and second half the gate. */
-  private readonly ffValue: Dense;
-  private readonly ffGate: Dense;
+  private readonly ffProj: Dense;
   private readonly ffOut: Dense;
 
-  /** `owned` collects the tensors this block derives from the checkpoint's, for its model to dispose. */
-  constructor(p: Params, prefix: string, dim: number, contextDim: number, heads: number, headDim: number, owned: tf.Tensor[]) {
+  constructor(p: Params, prefix: string, dim: number, contextDim: number, heads: number, headDim: number) {
     this.norm1 = normParams(p, `${prefix}.norm1`, dim);
     this.norm2 = normParams(p, `${prefix}.norm2`, dim);
     this.norm3 = normParams(p, `${prefix}.norm3`, dim);
     this.attn1 = new CrossAttention(p, `${prefix}.attn1`, dim, dim, heads, headDim);
     this.attn2 = new CrossAttention(p, `${prefix}.attn2`, dim, contextDim, heads, headDim);
     const ff = 4 * dim;
-    const proj = dense(p, `${prefix}.ff.net.0.proj`, dim, 2 * ff);
-    // Slicing rows of the [2F, dim] weight once here is the same as chunking the output in two.
-    this.ffValue = { w: proj.w.slice([0, 0], [ff, dim]), b: proj.b!.slice([0], [ff]) };
-    this.ffGate = { w: proj.w.slice([ff, 0], [ff, dim]), b: proj.b!.slice([ff], [ff]) };
-    owned.push(this.ffValue.w, this.ffValue.b!, this.ffGate.w, this.ffGate.b!);
+    // The output is split, not the weight: copies of the weight halves would cost 400 MB at SD 1.5 size.
+    this.ffProj = dense(p, `${prefix}.ff.net.0.proj`, dim, 2 * ff);
     this.ffOut = dense(p, `${prefix}.ff.net.2`, ff, dim);
   }
 
@@ -165,7 +206,8 @@ class BasicTransformerBlock {
     h = tf.add(h, this.attn1.forward(n1, n1, batch));
     h = tf.add(h, this.attn2.forward(layerNorm2d(h, this.norm2, LAYER_NORM_EPS), context, batch));
     const n3 = layerNorm2d(h, this.norm3, LAYER_NORM_EPS);
-    const ff = applyDense(geglu(applyDense(n3, this.ffValue), applyDense(n3, this.ffGate)) as tf.Tensor2D, this.ffOut);
+    const [value, gate] = tf.split(applyDense(n3, this.ffProj), 2, 1);
+    const ff = applyDense(geglu(value, gate) as tf.Tensor2D, this.ffOut);
     return tf.add(h, ff);
   }
 }
@@ -192,7 +234,7 @@ export class Transformer2D {
   private readonly blocks: BasicTransformerBlock[] = [];
 
   /**
-   * `owned` collects the tensors derived from the checkpoint's (GEGLU halves, 1×1 conv weights
+   * `owned` collects the tensors derived from the checkpoint's (1×1 conv weights
    * as matrices): the model disposes them, also when a later weight check fails.
    */
   constructor(
@@ -206,6 +248,7 @@ export class Transformer2D {
     const proj = (name: string, inDim: number, outDim: number) => {
       const key = `${prefix}.${name}`;
       const b = p.get(`${key}.bias`, [outDim]) as tf.Tensor1D;
+      p.declare(`${key}.weight`, linearProjection ? [outDim, inDim] : [1, 1, inDim, outDim]);
       const w = p.get(`${key}.weight`);
       if (linearProjection && w.rank === 4) {
         const torchShape = [w.shape[3], w.shape[2], w.shape[0], w.shape[1]];
@@ -222,7 +265,7 @@ export class Transformer2D {
     this.projIn = proj('proj_in', c, inner);
     this.projOut = proj('proj_out', inner, c);
     for (let i = 0; i < layers; i++) {
-      this.blocks.push(new BasicTransformerBlock(p, `${prefix}.transformer_blocks.${i}`, inner, contextDim, heads, headDim, owned));
+      this.blocks.push(new BasicTransformerBlock(p, `${prefix}.transformer_blocks.${i}`, inner, contextDim, heads, headDim));
     }
   }
 

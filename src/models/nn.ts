@@ -5,15 +5,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../errors.js';
 
+/** Makes a missing parameter from its key and shape: models built from a config alone. */
+export type ParamInit = (key: string, shape: number[]) => tf.Tensor;
+
 /** A model's parameters by checkpoint key, exactly as the file names them. */
 export class Params {
   constructor(
     readonly tensors: Map<string, tf.Tensor>,
     /** Where they came from, for error messages. */
     readonly source: string,
+    /** Only for parameter sets built from a config (benchmarks, training from scratch). */
+    private readonly init?: ParamInit,
   ) {}
 
   get(key: string, shape?: number[]): tf.Tensor {
+    if (shape) this.declare(key, shape);
     const t = this.tensors.get(key);
     if (!t) throw new Dd3dError(`${this.source}: missing weight "${key}"`);
     if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
@@ -26,10 +32,29 @@ export class Params {
     return this.tensors.has(key);
   }
 
+  /** Creates `key` with `shape` when this set has an initializer and lacks it; a no-op for a loaded checkpoint. */
+  declare(key: string, shape: number[]): void {
+    if (this.init && !this.tensors.has(key)) this.tensors.set(key, this.init(key, shape));
+  }
+
   dispose(): void {
     for (const t of this.tensors.values()) t.dispose();
     this.tensors.clear();
   }
+}
+
+/**
+ * Random weights that keep activations at a sane scale: norms' weights 1, biases 0, other
+ * weights uniform with variance 1/fan_in. Linear is [out, in]; convs are NHWC [kh, kw, in, out].
+ */
+export function randomInit(seed = 1): ParamInit {
+  let next = seed;
+  return (key, shape) => {
+    if (shape.length === 1) return key.endsWith('.bias') ? tf.zeros(shape) : tf.ones(shape);
+    const fanIn = shape.length === 4 ? shape[0] * shape[1] * shape[2] : shape.slice(1).reduce((a, b) => a * b, 1);
+    const limit = Math.sqrt(3 / fanIn);
+    return tf.randomUniform(shape, -limit, limit, 'float32', next++);
+  };
 }
 
 /** y = x Wᵀ + b over the last axis, for x of any rank. */
@@ -94,9 +119,10 @@ export function toNhwcConvWeights(p: Params): Params {
  * [out, in, kh, kw] (errors quote that layout, as the checkpoint has it).
  */
 export function convWeight(p: Params, key: string, torchShape: [number, number, number, number]): tf.Tensor4D {
-  const t = p.get(key);
   const [o, i, kh, kw] = torchShape;
   const expected = [kh, kw, i, o];
+  p.declare(key, expected);
+  const t = p.get(key);
   if (t.rank !== 4 || t.shape.some((d, j) => d !== expected[j])) {
     const stored = t.rank === 4 ? [t.shape[3], t.shape[2], t.shape[0], t.shape[1]] : t.shape;
     throw new Dd3dError(`${p.source}: weight "${key}" has shape [${stored}], expected [${torchShape}]`);

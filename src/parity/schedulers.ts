@@ -11,9 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../errors.js';
-import { readSafetensors, type Tensor } from '../io/safetensors.js';
 import { createScheduler, DDPMScheduler, type Scheduler, type SchedulerKind } from '../schedulers/index.js';
-import { parsePythonJson } from '../io/json.js';
+import { Golden } from './golden.js';
 import { compare, report, type ParityReport, type ParityResult } from './compare.js';
 
 export const STAND_IN_DENOISER = '0.3*sample + 0.1*sin(3*sample + t/100)';
@@ -56,17 +55,10 @@ export function runStandIn(scheduler: Scheduler, xT: tf.Tensor, steps: number): 
 }
 
 export function schedulersParity(goldenFile: string): ParityReport {
-  const { tensors, metadata } = readSafetensors(goldenFile);
-  const need = (name: string): Tensor => {
-    const t = tensors.get(name);
-    if (!t) throw new Dd3dError(`${goldenFile}: golden file has no tensor "${name}" (is it schedulers.safetensors?)`);
-    return t;
-  };
-  const meta = (key: string): unknown => {
-    const v = metadata[key];
-    if (v === undefined) throw new Dd3dError(`${goldenFile}: metadata has no "${key}"`);
-    return parsePythonJson(v);
-  };
+  const golden = new Golden(goldenFile, 'schedulers');
+  const need = (name: string) => golden.need(name);
+  const meta = (key: string) => golden.meta(key);
+  const tensors = golden.tensors;
   const model = meta('fake_model');
   if (model !== STAND_IN_DENOISER) {
     throw new Dd3dError(`${goldenFile}: metadata "fake_model" is ${JSON.stringify(model)}, expected "${STAND_IN_DENOISER}"`);

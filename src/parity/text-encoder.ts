@@ -5,21 +5,14 @@
  * (before position embeddings), which is exactly what a soft prompt receives.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
-import { readSafetensors, type Tensor } from '../io/safetensors.js';
 import { poolIndex } from '../models/clip-text-model.js';
 import { loadClipTextModel } from '../models/load.js';
+import { Golden } from './golden.js';
 import { compare, report, type ParityReport, type ParityResult } from './compare.js';
 
-function need(golden: Map<string, Tensor>, file: string, name: string): Tensor {
-  const t = golden.get(name);
-  if (!t) throw new Dd3dError(`${file}: golden file has no tensor "${name}" (is it a text_encoder golden file?)`);
-  return t;
-}
-
 export function textEncoderParity(modelDir: string, goldenFile: string): ParityReport {
-  const golden = readSafetensors(goldenFile).tensors;
-  const ids = need(golden, goldenFile, 'input_ids');
+  const golden = new Golden(goldenFile, 'text_encoder');
+  const ids = golden.need('input_ids');
   const [b, t] = ids.shape;
   const rows = Array.from({ length: b }, (_, i) => Array.from(ids.data.subarray(i * t, (i + 1) * t), Math.round));
   const model = loadClipTextModel(modelDir);
@@ -29,11 +22,11 @@ export function textEncoderParity(modelDir: string, goldenFile: string): ParityR
       const eos = rows.map((r) => poolIndex(r, model.config.eos_token_id));
       const out = model.forwardEmbeddings(model.embedTokens(rows), eos);
       results.push(
-        compare('last_hidden_state', out.lastHiddenState.dataSync(), need(golden, goldenFile, 'last_hidden_state').data, 'forward'),
-        compare('pooler_output', out.pooled.dataSync(), need(golden, goldenFile, 'pooler_output').data, 'forward'),
+        compare('last_hidden_state', out.lastHiddenState.dataSync(), golden.need('last_hidden_state').data, 'forward'),
+        compare('pooler_output', out.pooled.dataSync(), golden.need('pooler_output').data, 'forward'),
       );
-      const weights = golden.get('loss_weights');
-      const refGrad = golden.get('grad_token_embeddings');
+      const weights = golden.maybe('loss_weights');
+      const refGrad = golden.maybe('grad_token_embeddings');
       if (weights && refGrad) {
         const w = tf.tensor(weights.data, weights.shape);
         const loss = (e: tf.Tensor) => tf.sum(tf.mul(model.forwardEmbeddings(e as tf.Tensor3D, eos).lastHiddenState, w));

@@ -5,15 +5,13 @@
  *   decode_out                   forward, decoding `decode_in` (unscaled latents)
  */
 import * as tf from '@tensorflow/tfjs';
-import { readSafetensors } from '../io/safetensors.js';
 import { loadVae } from '../models/load.js';
 import { compare, report, type ParityReport, type ParityResult } from './compare.js';
-import { goldenTensor, nchwToNhwc, nhwcToNchwData } from './unet.js';
+import { Golden, nchwToNhwc, nhwcToNchwData } from './golden.js';
 
 export function vaeParity(modelDir: string, goldenFile: string): ParityReport {
-  const golden = readSafetensors(goldenFile).tensors;
-  const need = (name: string) => goldenTensor(golden, goldenFile, name, 'vae');
-  const image = need('image');
+  const golden = new Golden(goldenFile, 'vae');
+  const image = golden.need('image');
   const model = loadVae(modelDir);
   try {
     const results: ParityResult[] = [];
@@ -21,18 +19,18 @@ export function vaeParity(modelDir: string, goldenFile: string): ParityReport {
       const x = nchwToNhwc(image);
       const { mean, logvar } = model.encode(x);
       results.push(
-        compare('latent_mean', nhwcToNchwData(mean), need('latent_mean').data, 'forward'),
-        compare('latent_logvar', nhwcToNchwData(logvar), need('latent_logvar').data, 'forward'),
+        compare('latent_mean', nhwcToNchwData(mean), golden.need('latent_mean').data, 'forward'),
+        compare('latent_logvar', nhwcToNchwData(logvar), golden.need('latent_logvar').data, 'forward'),
       );
-      const weights = golden.get('loss_weights');
-      const refGrad = golden.get('grad_image');
+      const weights = golden.maybe('loss_weights');
+      const refGrad = golden.maybe('grad_image');
       if (weights && refGrad) {
         const w = nchwToNhwc(weights);
         const grad = tf.grad((im: tf.Tensor) => tf.sum(tf.mul(model.encode(im as tf.Tensor4D).mean, w)))(x);
         results.push(compare('grad_image', nhwcToNchwData(grad), refGrad.data, 'gradient'));
       }
-      const decodeIn = golden.get('decode_in');
-      const decodeOut = golden.get('decode_out');
+      const decodeIn = golden.maybe('decode_in');
+      const decodeOut = golden.maybe('decode_out');
       if (decodeIn && decodeOut) {
         results.push(compare('decode_out', nhwcToNchwData(model.decode(nchwToNhwc(decodeIn))), decodeOut.data, 'forward'));
       }
