@@ -28,7 +28,7 @@ describe('dd3d CLI', () => {
     const j = JSON.parse(r.stdout);
     expect(j.backend).toBe('wasm');
     expect(j.reason).toMatch(/requested/);
-    expect(j.patched_kernels).toEqual(['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'Identity', 'Cast', 'Conv2D']);
+    expect(j.patched_kernels).toEqual(['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'Identity', 'Cast', 'Conv2D', 'Slice', 'SplitV']);
     expect(j.kernels.map((k: { name: string }) => k.name)).toEqual([
       'matmul',
       'matmul transposeA',

@@ -172,3 +172,29 @@ describe('patched wasm kernels equal the cpu backend', () => {
     });
   });
 });
+
+describe('slicing reads the heap in place', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+  const cases: Array<[number[], number[], number[]]> = [
+    [[7, 5], [2, 1], [3, 4]],
+    [[3, 4, 40], [1, 0, 3], [2, 4, 35]],
+    [[2, 5, 6, 3], [1, 1, 2, 0], [1, 3, 4, 2]],
+    [[2, 5, 6, 64], [0, 2, 0, 16], [2, 2, 6, 40]],
+    [[9], [3], [4]],
+  ];
+  for (const [shape, begin, size] of cases) {
+    it(`slice ${shape} from ${begin} size ${size}, and its gradient`, async () => {
+      await expectSameOnWasmAndCpu(makeCase([shape], (x) => tf.slice(x, begin, size)));
+    });
+  }
+  it('split along any axis, and concat gradients', async () => {
+    await expectSameOnWasmAndCpu(makeCase([[2, 3, 4, 10]], (x) => tf.split(x, [3, 7], 3)[1]));
+    await expectSameOnWasmAndCpu(makeCase([[2, 6, 4, 3]], (x) => tf.split(x, 3, 1)[2]));
+    await expectSameOnWasmAndCpu(makeCase([[2, 3, 4, 5], [2, 3, 4, 7]], (a, b) => tf.mul(tf.concat([a, b], 3), 2)));
+    await tf.setBackend('wasm');
+    const ints = tf.split(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), [1, 2], 1);
+    expect(ints.map((t) => Array.from(t.dataSync()))).toEqual([[1, 4], [2, 3, 5, 6]]);
+  });
+});

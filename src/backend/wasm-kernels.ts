@@ -9,6 +9,8 @@
  * explicit transposes, per-batch slices, a backward conv written as a forward conv.
  * Identity and same-dtype Cast share the input's data as the cpu backend does, instead of
  * copying it: tfjs clones every tensor it saves for the backward pass through Identity.
+ * Slice and SplitV (the gradient of every concat, e.g. UNet skip connections) read the
+ * input in place; the stock kernels copy the whole input out of the heap for every piece.
  * Conv2D is the native kernel, except that a large filter is passed as a transient copy:
  * XNNPACK keeps a packed copy of every filter it sees until the tensor dies, which doubles
  * the memory of a model whose weights fill most of wasm's 4 GB (Stable Diffusion's UNet).
@@ -34,6 +36,8 @@ export const PATCHED_KERNELS = [
   'Identity',
   'Cast',
   'Conv2D',
+  'Slice',
+  'SplitV',
 ] as const;
 
 /** The native wasm kernels our replacements call into, captured before patching. */
@@ -358,6 +362,55 @@ function conv2D({ inputs, backend, attrs }: KernelArgs): Info {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Slicing
+
+/** Copies the box [begin, begin + size) of x into a new tensor, reading the heap in place. */
+function sliceBox(backend: BackendWasm, x: Info, begin: number[], size: number[]): Info {
+  const out = backend.makeOutput(size, x.dtype);
+  // Pad to 4-D: [a, b, c, d] with d the contiguous axis.
+  const pad = 4 - x.shape.length;
+  const shape = [...Array(pad).fill(1), ...x.shape];
+  const b = [...Array(pad).fill(0), ...begin];
+  const n = [...Array(pad).fill(1), ...size];
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  const [s0, s1, s2] = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3]];
+  const row = n[3];
+  let o = 0;
+  for (let i = b[0]; i < b[0] + n[0]; i++)
+    for (let j = b[1]; j < b[1] + n[1]; j++)
+      for (let k = b[2]; k < b[2] + n[2]; k++) {
+        const from = i * s0 + j * s1 + k * s2 + b[3];
+        if (row >= 32) dst.set(src.subarray(from, from + row), o);
+        else for (let l = 0; l < row; l++) dst[o + l] = src[from + l];
+        o += row;
+      }
+  return out;
+}
+
+function slice({ inputs, backend, attrs }: KernelArgs): Info {
+  const { x } = inputs;
+  if (x.dtype === 'string' || x.shape.length > 4) return run(backend, 'Slice', inputs, attrs);
+  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, attrs.begin as number[], attrs.size as number[]);
+  return sliceBox(backend, x, begin, size);
+}
+
+function splitV({ inputs, backend, attrs }: KernelArgs): Info[] {
+  const { x } = inputs;
+  if (x.dtype === 'string' || x.shape.length > 4) return nativeKernel('SplitV')({ inputs, backend, attrs }) as unknown as Info[];
+  const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.TensorInfo as tf.Tensor, attrs.numOrSizeSplits as number[] | number, axis);
+  const begin = x.shape.map(() => 0);
+  return sizes.map((s) => {
+    const size = [...x.shape];
+    size[axis] = s;
+    const piece = sliceBox(backend, x, [...begin], size);
+    begin[axis] += s;
+    return piece;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Copies that need not be
 
 function identity({ inputs, backend }: KernelArgs): Info {
@@ -383,6 +436,8 @@ const replacements: Record<(typeof PATCHED_KERNELS)[number], KernelFn> = {
   Identity: identity,
   Cast: cast,
   Conv2D: conv2D,
+  Slice: slice,
+  SplitV: splitV as unknown as KernelFn,
 };
 
 /**

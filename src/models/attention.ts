@@ -196,7 +196,7 @@ class BasicTransformerBlock {
     this.attn1 = new CrossAttention(p, `${prefix}.attn1`, dim, dim, heads, headDim);
     this.attn2 = new CrossAttention(p, `${prefix}.attn2`, dim, contextDim, heads, headDim);
     const ff = 4 * dim;
-    // The output is split, not the weight: copies of the weight halves would cost 400 MB at SD 1.5 size.
+    // Split per call (contiguous row halves of the weight): kept copies would cost 400 MB at SD 1.5 size.
     this.ffProj = dense(p, `${prefix}.ff.net.0.proj`, dim, 2 * ff);
     this.ffOut = dense(p, `${prefix}.ff.net.2`, ff, dim);
   }
@@ -206,8 +206,12 @@ class BasicTransformerBlock {
     h = tf.add(h, this.attn1.forward(n1, n1, batch));
     h = tf.add(h, this.attn2.forward(layerNorm2d(h, this.norm2, LAYER_NORM_EPS), context, batch));
     const n3 = layerNorm2d(h, this.norm3, LAYER_NORM_EPS);
-    const [value, gate] = tf.split(applyDense(n3, this.ffProj), 2, 1);
-    const ff = applyDense(geglu(value, gate) as tf.Tensor2D, this.ffOut);
+    const half = (i: number): Dense => {
+      const { w, b } = this.ffProj;
+      const f = w.shape[0] / 2;
+      return { w: w.slice([i * f, 0], [f, -1]), b: b!.slice([i * f], [f]) };
+    };
+    const ff = applyDense(geglu(applyDense(n3, half(0)), applyDense(n3, half(1))) as tf.Tensor2D, this.ffOut);
     return tf.add(h, ff);
   }
 }
