@@ -9,6 +9,7 @@ import { BACKEND_CHOICES } from './backend/backend.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerParity } from './cli/parity.js';
 import { registerSample } from './cli/sample.js';
+import { registerScenes } from './cli/scenes.js';
 import { Dd3dError } from './errors.js';
 import { packageVersion } from './paths.js';
 
@@ -25,6 +26,7 @@ const program = new Command('dd3d')
 registerDoctor(program);
 registerParity(program);
 registerSample(program);
+registerScenes(program);
 
 try {
   await program.parseAsync(process.argv);

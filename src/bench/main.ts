@@ -3,9 +3,15 @@
  * Numbers only, never asserts: these machines are noisy, so compare ratios within one run.
  *
  *   npm run bench                 every section
- *   npm run bench -- kernels      one section (kernels, text, unet, sd15)
+ *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes)
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { measureRenderThroughput } from '../../renderers/index.js';
+import { FAMILY_NAMES, disposeObject, makeObject, triangleCount } from '../../scenes/index.js';
+import { writeSceneDataset } from '../dataset/scene-dataset.js';
 import { initBackend } from '../backend/backend.js';
 import { measureKernelRates, timeMs } from '../backend/gflops.js';
 import { fmt, formatTable } from '../cli/table.js';
@@ -104,6 +110,30 @@ function unetRows(unet: UNet2DConditionModel, name: string, size: [number, numbe
   return rows;
 }
 
+/**
+ * Renderer images/s for one typical object (seed 1) of each family at 32×32 and 128×128
+ * (3×3 supersampling, as the dataset renders), then `scenes dataset` end to end: 5k images
+ * at 32×32 into a temporary folder (objects built, rendered, captioned, shards written).
+ */
+async function sceneRows(): Promise<{ render: Row[]; dataset: Row[] }> {
+  const render: Row[] = [];
+  for (const family of FAMILY_NAMES) {
+    const { group } = makeObject(family, 1);
+    const at = (res: number) => measureRenderThroughput(group, { width: res, height: res, budgetMs: 400 }).imagesPerSecond;
+    render.push([family, triangleCount(group), fmt(at(32)), fmt(at(128))]);
+    disposeObject(group);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-bench-scenes-'));
+  try {
+    const n = 5000;
+    const s = await writeSceneDataset({ out: path.join(dir, 'ds'), n, res: 32, seed: 0 });
+    const bytes = fs.readdirSync(path.join(dir, 'ds')).reduce((a, f) => a + fs.statSync(path.join(dir, 'ds', f)).size, 0);
+    return { render, dataset: [[n, '32x32', s.shards, fmt(s.seconds), fmt(s.images_per_s), fmt((100_000 / s.images_per_s) / 60), fmt(bytes / n)]] };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const only = new Set(process.argv.slice(2));
   const want = (s: string) => only.size === 0 || only.has(s);
@@ -155,6 +185,16 @@ async function main(): Promise<void> {
     unet.dispose();
     console.log('Full-size UNet (16×16 latents: the largest that fits in the wasm heap next to 3.2 GB of fp32 weights)');
     console.log(formatTable(unetHeader, rows));
+    console.log();
+  }
+
+  if (want('scenes')) {
+    const { render, dataset } = await sceneRows();
+    console.log('Scene renderer (one object of each family, seed 1; 3×3 supersampling; images/s on one core)');
+    console.log(formatTable(['family', 'triangles', '32x32 img/s', '128x128 img/s'], render));
+    console.log();
+    console.log('scenes dataset (build object, render, caption, write shards; one core)');
+    console.log(formatTable(['images', 'res', 'shards', 's', 'images/s', 'min per 100k', 'bytes/image'], dataset));
     console.log();
   }
 }

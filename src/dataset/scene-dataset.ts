@@ -1,0 +1,626 @@
+/**
+ * Captioned image datasets of the procedural scenes: the built-in model's training data.
+ *
+ * On disk (`dd3d scenes dataset --out DIR`):
+ * - `DIR/dataset.json`: the settings that determine every byte of the images (format,
+ *   version, n, res, seed, families, shard size, camera ranges, render and caption settings).
+ * - `DIR/shard-00000.safetensors`: one U8 tensor `images`, shape [k, res, res, 3], NHWC,
+ *   sRGB over a white background; k = shard size except in the last shard.
+ * - `DIR/shard-00000.jsonl`: k lines, one per image, in the same order:
+ *   `{"index", "caption", "view", "attributes", "camera": {"azimuth", "elevation", "radius", "fov"}, "seed"}`
+ *   (index is the image's position in the whole dataset, seed the object's makeObject seed).
+ *
+ * Image i is a pure function of (seed, i): its family, object seed, camera and caption seed
+ * all come from `deriveSeed(seed, "dataset/<i>")`. So a shard has the same bytes however the
+ * run was split, killed or resumed, and resuming only has to find which shards are complete.
+ * Every file is written atomically (temporary name, then rename).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Rasterizer, orbitCamera, toRGB8 } from '../../renderers/index.js';
+import {
+  FAMILY_NAMES,
+  caption,
+  deriveSeed,
+  disposeObject,
+  makeObject,
+  mulberry32,
+  viewPhrase,
+  type Attributes,
+  type Rng,
+} from '../../scenes/index.js';
+import { Dd3dError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
+
+// ---------------------------------------------------------------------------------------
+// Cameras
+// ---------------------------------------------------------------------------------------
+
+/** An orbit camera as the dataset records it: degrees and scene units, about the origin. */
+export interface SceneCamera {
+  azimuth: number;
+  elevation: number;
+  radius: number;
+  fov: number;
+}
+
+/**
+ * The camera distribution of the dataset, which the 3D side reuses. Objects fill a unit
+ * bounding sphere, so text-to-3D's usual radius 1.5–2.0 at fov 40–70° would crop them (the
+ * sphere needs radius ≥ 1/sin(fov/2): 2.92 at 40°, 1.74 at 70°). Instead the radius follows
+ * the fov: `radius = framing / sin(fov / 2)` with framing in [1.05, 1.25], so the whole
+ * sphere is always in view and fills 76–93% of the frame's half-width (radius 1.83–2.18 at
+ * fov 70°, 3.07–3.65 at fov 40°; 1.83–3.65 overall). Wider fovs get more perspective.
+ */
+export const CAMERA_RANGES = Object.freeze({
+  /** Uniform over (−180°, 180°]; 0 looks at the object's front. */
+  azimuth: [-180, 180] as const,
+  /** Elevation of the ordinary views, uniform. */
+  elevation: [-10, 45] as const,
+  /** Share of overhead views ("overhead view" captions need elevation > 60°). */
+  overheadProbability: 0.1,
+  /** Elevation of overhead views, uniform over (60°, 90°]. */
+  overheadElevation: [60, 90] as const,
+  /** Vertical field of view, uniform, degrees. */
+  fov: [40, 70] as const,
+  /** radius · sin(fov/2), uniform: how far the unit sphere sits inside the frame (≥ 1: fully). */
+  framing: [1.05, 1.25] as const,
+});
+
+export interface CameraRanges {
+  azimuth: readonly [number, number];
+  elevation: readonly [number, number];
+  overheadProbability: number;
+  overheadElevation: readonly [number, number];
+  fov: readonly [number, number];
+  framing: readonly [number, number];
+}
+
+const DEG = Math.PI / 180;
+const round = (x: number, step: number): number => Math.round(x / step) * step;
+// round() leaves float noise (0.1 * 3 = 0.30000000000000004); toFixed-then-Number prints cleanly in JSON
+const clean = (x: number, digits: number): number => Number(x.toFixed(digits));
+
+/** The orbit radius at which the unit sphere sits `framing` times inside a `fov`-degree frame. */
+export function frameRadius(fov: number, framing: number): number {
+  return framing / Math.sin((fov * DEG) / 2);
+}
+
+/**
+ * Rounds a camera to what the JSONL stores (0.01° for angles, 1e-4 for the radius), keeping
+ * the azimuth in (−180, 180]. Renders use the rounded camera, so the recorded camera is
+ * exactly the one the image was drawn with.
+ */
+export function roundCamera(c: SceneCamera): SceneCamera {
+  let azimuth = clean(round(c.azimuth, 0.01), 2);
+  if (azimuth <= -180) azimuth += 360;
+  return { azimuth, elevation: clean(round(c.elevation, 0.01), 2), radius: clean(round(c.radius, 1e-4), 4), fov: clean(round(c.fov, 0.01), 2) };
+}
+
+/**
+ * Draws one camera from `ranges` (always five draws, so what follows in the stream does
+ * not depend on the outcome). Overhead elevations stay strictly above 60° after rounding.
+ */
+export function sampleCamera(rng: Rng, ranges: CameraRanges = CAMERA_RANGES): SceneCamera {
+  const [azLo, azHi] = ranges.azimuth;
+  const azimuth = azHi - (azHi - azLo) * rng.next(); // (lo, hi]
+  const overhead = rng.next() < ranges.overheadProbability;
+  const u = rng.next();
+  const [oLo, oHi] = ranges.overheadElevation;
+  const [eLo, eHi] = ranges.elevation;
+  const elevation = overhead ? oHi - (oHi - oLo) * u : eLo + (eHi - eLo) * u;
+  const fov = ranges.fov[0] + (ranges.fov[1] - ranges.fov[0]) * rng.next();
+  const framing = ranges.framing[0] + (ranges.framing[1] - ranges.framing[0]) * rng.next();
+  const c = roundCamera({ azimuth, elevation, radius: 1, fov });
+  if (overhead && c.elevation <= oLo) c.elevation = clean(oLo + 0.01, 2);
+  // radius from the rounded fov, rounded up so radius · sin(fov/2) never drops below framing
+  c.radius = clean(Math.ceil(frameRadius(c.fov, framing) * 1e4) / 1e4, 4);
+  return c;
+}
+
+/** A three.js PerspectiveCamera for a recorded camera (square images). */
+export function sceneCamera(c: SceneCamera, aspect = 1) {
+  return orbitCamera({ azimuth: c.azimuth, elevation: c.elevation, radius: c.radius, fov: c.fov, aspect });
+}
+
+// ---------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------
+
+export const DATASET_FORMAT = 'dd3d-scene-dataset';
+export const DATASET_VERSION = 1;
+/** Anti-aliasing of dataset renders: 3×3 samples per pixel. */
+export const DATASET_SUPERSAMPLE = 3;
+
+/** dataset.json. Every field but `shards` (derived) is compared when a run resumes. */
+export interface DatasetSettings {
+  format: typeof DATASET_FORMAT;
+  version: number;
+  n: number;
+  res: number;
+  seed: number;
+  families: string[];
+  shard_size: number;
+  shards: number;
+  images: { tensor: 'images'; dtype: 'U8'; layout: 'NHWC'; channels: 3; color: 'sRGB'; background: 'white' };
+  render: { supersample: number; light: string };
+  camera: {
+    azimuth: readonly [number, number];
+    elevation: readonly [number, number];
+    overhead_probability: number;
+    overhead_elevation: readonly [number, number];
+    fov: readonly [number, number];
+    framing: readonly [number, number];
+    radius: string;
+  };
+  captions: { attribute_dropout: string; view_phrase: string };
+}
+
+/**
+ * The default shard size: the largest power of two whose images stay under 64 MB, at most
+ * 8192 (8192 at 32×32 = 24 MB, 4096 at 64×64, 1024 at 128×128, 256 at 256×256).
+ */
+export function defaultShardSize(res: number): number {
+  const fit = Math.floor((64 << 20) / (res * res * 3));
+  let k = 1;
+  while (k * 2 <= Math.min(8192, fit)) k *= 2;
+  return k;
+}
+
+/** Resolves a --families list to canonical names, in registry order, without duplicates. */
+export function resolveFamilies(list: readonly string[] | undefined, flag = '--families'): string[] {
+  if (list === undefined) return [...FAMILY_NAMES];
+  const want = new Set<string>();
+  for (const raw of list) {
+    const name = raw.trim().toLowerCase();
+    if (name === '') continue;
+    if (!FAMILY_NAMES.includes(name)) throw new Dd3dError(`${flag}: unknown family "${raw.trim()}"; valid families: ${FAMILY_NAMES.join(', ')}`);
+    want.add(name);
+  }
+  if (want.size === 0) throw new Dd3dError(`${flag}: no family given; valid families: ${FAMILY_NAMES.join(', ')}`);
+  return FAMILY_NAMES.filter((f) => want.has(f));
+}
+
+export interface DatasetOptions {
+  /** Output folder; created if missing. */
+  out: string;
+  /** Number of images. */
+  n: number;
+  /** Image width and height in pixels. */
+  res: number;
+  /** Default 0. */
+  seed?: number;
+  /** Family names (default: all), drawn uniformly. */
+  families?: readonly string[];
+  /** Images per shard (default: `defaultShardSize(res)`). */
+  shardSize?: number;
+  /** Called as images are done (skipped shards count as done). */
+  onProgress?: (done: number, total: number) => void;
+  /** Stops the run between images; complete shards stay on disk and a rerun resumes. */
+  signal?: AbortSignal;
+}
+
+function checkInt(flag: string, v: number, lo: number, hi = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new Dd3dError(`${flag} ${v}: expected an integer from ${lo} to ${hi}`);
+}
+
+/** The dataset.json a run with these options writes (and compares against on resume). */
+export function datasetSettings(opts: Pick<DatasetOptions, 'n' | 'res' | 'seed' | 'families' | 'shardSize'>): DatasetSettings {
+  const seed = opts.seed ?? 0;
+  checkInt('--n', opts.n, 1);
+  checkInt('--res', opts.res, 1, 4096);
+  checkInt('--seed', seed, 0);
+  const shardSize = opts.shardSize ?? defaultShardSize(opts.res);
+  checkInt('--shard-size', shardSize, 1);
+  const r = CAMERA_RANGES;
+  return {
+    format: DATASET_FORMAT,
+    version: DATASET_VERSION,
+    n: opts.n,
+    res: opts.res,
+    seed,
+    families: resolveFamilies(opts.families),
+    shard_size: shardSize,
+    shards: Math.ceil(opts.n / shardSize),
+    images: { tensor: 'images', dtype: 'U8', layout: 'NHWC', channels: 3, color: 'sRGB', background: 'white' },
+    render: { supersample: DATASET_SUPERSAMPLE, light: 'renderers DEFAULT_LIGHT: direction (0.4, 1, 0.6), intensity 0.7, ambient 0.3' },
+    camera: {
+      azimuth: r.azimuth,
+      elevation: r.elevation,
+      overhead_probability: r.overheadProbability,
+      overhead_elevation: r.overheadElevation,
+      fov: r.fov,
+      framing: r.framing,
+      radius: 'framing / sin(fov / 2)',
+    },
+    captions: {
+      attribute_dropout: 'each attribute kept with probability p, p uniform in [0, 1) per caption',
+      view_phrase: 'front view |azimuth| < 45, back view > 135, overhead view elevation > 60, else side view',
+    },
+  };
+}
+
+/** Which flag to blame when a stored setting differs from this run's. */
+const SETTING_FLAGS: Record<string, string> = { n: '--n', res: '--res', seed: '--seed', families: '--families', shard_size: '--shard-size' };
+const COMPARED: Array<keyof DatasetSettings> = ['format', 'version', 'n', 'res', 'seed', 'families', 'shard_size', 'images', 'render', 'camera', 'captions'];
+
+function describeSetting(v: unknown): string {
+  return Array.isArray(v) ? v.join(',') : typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+function checkSameSettings(file: string, stored: Record<string, unknown>, want: DatasetSettings): void {
+  for (const key of COMPARED) {
+    if (JSON.stringify(stored[key]) === JSON.stringify(want[key])) continue;
+    const flag = SETTING_FLAGS[key];
+    const dir = path.dirname(file);
+    if (flag) {
+      throw new Dd3dError(
+        `${file} holds a dataset made with ${flag} ${describeSetting(stored[key])}, but this run asks for ${flag} ${describeSetting(want[key])}; ` +
+          `rerun with the same settings to resume it, or choose a new --out than ${dir}`,
+      );
+    }
+    throw new Dd3dError(`${file}: its "${key}" setting differs from this dd3d's (${describeSetting(stored[key])}); it was written by another version: choose a new --out than ${dir}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Images
+// ---------------------------------------------------------------------------------------
+
+/** One JSONL line. */
+export interface SceneRecord {
+  /** Position in the whole dataset. */
+  index: number;
+  caption: string;
+  /** The view phrase of `camera` (also the end of `caption`). */
+  view: string;
+  attributes: Attributes;
+  camera: SceneCamera;
+  /** The object's makeObject seed. */
+  seed: number;
+}
+
+/** What image `index` will show: a pure function of (dataset seed, families, index). */
+export interface ItemPlan {
+  index: number;
+  family: string;
+  seed: number;
+  captionSeed: number;
+  camera: SceneCamera;
+}
+
+export function planItem(settings: Pick<DatasetSettings, 'seed' | 'families'>, index: number): ItemPlan {
+  const base = deriveSeed(settings.seed, `dataset/${index}`);
+  const rng = mulberry32(base);
+  const family = settings.families[Math.floor(rng.next() * settings.families.length)]!;
+  const camera = sampleCamera(rng);
+  return { index, family, seed: deriveSeed(base, 'object'), captionSeed: deriveSeed(base, 'caption'), camera };
+}
+
+/**
+ * Renders one planned image into `out` at `offset` (res·res·3 sRGB bytes over white) and
+ * returns its record. The object's geometries are disposed before returning.
+ */
+export function renderItem(rasterizer: Rasterizer, plan: ItemPlan, res: number, out: Uint8Array, offset: number): SceneRecord {
+  const { group, attributes } = makeObject(plan.family, plan.seed);
+  try {
+    const img = rasterizer.render(group, sceneCamera(plan.camera), { width: res, height: res, supersample: DATASET_SUPERSAMPLE });
+    out.set(toRGB8(img), offset);
+  } finally {
+    disposeObject(group);
+  }
+  const view = { azimuthDeg: plan.camera.azimuth, elevationDeg: plan.camera.elevation };
+  return {
+    index: plan.index,
+    caption: caption(attributes, view, plan.captionSeed),
+    view: viewPhrase(view.azimuthDeg, view.elevationDeg),
+    attributes,
+    camera: plan.camera,
+    seed: plan.seed,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Shards
+// ---------------------------------------------------------------------------------------
+
+export const shardName = (s: number): string => `shard-${String(s).padStart(5, '0')}`;
+const TEMP_FILE = /^\.(shard-\d+\.(safetensors|jsonl)|dataset\.json)\.(\d+)\.\d+\.tmp$/;
+
+function shardRange(settings: Pick<DatasetSettings, 'n' | 'shard_size'>, s: number): { start: number; count: number } {
+  const start = s * settings.shard_size;
+  return { start, count: Math.min(settings.shard_size, settings.n - start) };
+}
+
+/**
+ * Whether shard `s` is on disk and whole: both files exist, the tensor `images` is U8 of
+ * shape [k, res, res, 3], and the JSONL has k lines whose first and last indices are right.
+ */
+export function shardComplete(dir: string, settings: DatasetSettings, s: number): boolean {
+  const { start, count } = shardRange(settings, s);
+  const base = path.join(dir, shardName(s));
+  if (!fs.existsSync(`${base}.safetensors`) || !fs.existsSync(`${base}.jsonl`)) return false;
+  try {
+    const f = openSafetensors(`${base}.safetensors`);
+    try {
+      if (!f.names.includes('images')) return false;
+      const info = f.info('images');
+      const want = [count, settings.res, settings.res, 3];
+      if (info.dtype !== 'U8' || JSON.stringify(info.shape) !== JSON.stringify(want)) return false;
+    } finally {
+      f.close();
+    }
+    const lines = splitLines(fs.readFileSync(`${base}.jsonl`, 'utf8'));
+    if (lines.length !== count) return false;
+    const first = JSON.parse(lines[0]!) as SceneRecord;
+    const last = JSON.parse(lines[count - 1]!) as SceneRecord;
+    return first.index === start && last.index === start + count - 1;
+  } catch (e) {
+    if (e instanceof Dd3dError || e instanceof SyntaxError) return false;
+    throw e;
+  }
+}
+
+function splitLines(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+/** Removes temporary files that a killed run left behind (not those of a live process). */
+function removeStaleTemps(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const m = TEMP_FILE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[3]);
+    if (pid !== process.pid && processAlive(pid)) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Creates `dir` or checks that it is either empty (but for our temporary files) or one of our datasets. */
+function prepareFolder(dir: string, settings: DatasetSettings): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new Dd3dError(`--out ${dir}: expected a folder, got a file`);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'dataset.json');
+  if (fs.existsSync(file)) {
+    let stored: unknown;
+    try {
+      stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      throw new Dd3dError(`${file}: not valid JSON; choose a new --out, or delete the folder to start over`);
+    }
+    if (typeof stored !== 'object' || stored === null || (stored as { format?: unknown }).format !== DATASET_FORMAT) {
+      throw new Dd3dError(`${file}: not a dd3d scene dataset (expected "format": "${DATASET_FORMAT}"); choose a new --out`);
+    }
+    checkSameSettings(file, stored as Record<string, unknown>, settings);
+    return;
+  }
+  const foreign = fs.readdirSync(dir).filter((name) => !TEMP_FILE.test(name));
+  if (foreign.length > 0) {
+    throw new Dd3dError(`--out ${dir}: the folder holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}) and no dataset.json; choose a new or empty folder`);
+  }
+  writeFileAtomic(file, `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+export interface DatasetSummary {
+  out: string;
+  n: number;
+  res: number;
+  shards: number;
+  /** Shards rendered by this run. */
+  written: number;
+  /** Complete shards found on disk and kept. */
+  skipped: number;
+  /** Images rendered by this run. */
+  images_written: number;
+  seconds: number;
+  /** Images rendered per second of this run (0 when nothing was rendered). */
+  images_per_s: number;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Writes (or finishes) a dataset. Complete shards already in `out` are kept; the rest are
+ * rendered. Throws a Dd3dError when `out` holds a dataset with different settings.
+ */
+export async function writeSceneDataset(opts: DatasetOptions): Promise<DatasetSummary> {
+  const started = performance.now();
+  const settings = datasetSettings(opts);
+  const dir = opts.out;
+  prepareFolder(dir, settings);
+  removeStaleTemps(dir);
+
+  const rasterizer = new Rasterizer();
+  const frame = settings.res * settings.res * 3;
+  let done = 0;
+  let written = 0;
+  let skipped = 0;
+  let rendered = 0;
+  opts.onProgress?.(0, settings.n);
+  for (let s = 0; s < settings.shards; s++) {
+    const { start, count } = shardRange(settings, s);
+    if (shardComplete(dir, settings, s)) {
+      skipped++;
+      done += count;
+      opts.onProgress?.(done, settings.n);
+      continue;
+    }
+    const images = new Uint8Array(count * frame);
+    const lines: string[] = [];
+    for (let k = 0; k < count; k++) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+      lines.push(JSON.stringify(renderItem(rasterizer, planItem(settings, start + k), settings.res, images, k * frame)));
+      done++;
+      rendered++;
+      if ((k & 63) === 63) {
+        opts.onProgress?.(done, settings.n);
+        await yieldToEventLoop(); // lets progress output, signals and aborts through
+      }
+    }
+    const base = path.join(dir, shardName(s));
+    // the JSONL goes second: a shard without one is incomplete and gets redone
+    writeSafetensors(`${base}.safetensors`, { images: { dtype: 'U8', shape: [count, settings.res, settings.res, 3], data: images } }, {
+      format: DATASET_FORMAT,
+      shard: String(s),
+      first_index: String(start),
+      count: String(count),
+    });
+    writeFileAtomic(`${base}.jsonl`, `${lines.join('\n')}\n`);
+    written++;
+    opts.onProgress?.(done, settings.n);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    out: dir,
+    n: settings.n,
+    res: settings.res,
+    shards: settings.shards,
+    written,
+    skipped,
+    images_written: rendered,
+    seconds,
+    images_per_s: rendered > 0 ? rendered / seconds : 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------
+
+export interface SceneShard {
+  /** The shard's .safetensors path. */
+  file: string;
+  res: number;
+  count: number;
+  /** All images, [count, res, res, 3] sRGB bytes. */
+  images: Uint8Array;
+  records: SceneRecord[];
+  /** Image k of this shard as a view into `images` (res·res·3 bytes). */
+  image(k: number): Uint8Array;
+}
+
+/** Reads one shard (`shard-00000.safetensors`, its `.jsonl`, or the path without extension). */
+export function readSceneShard(file: string): SceneShard {
+  const base = file.replace(/\.(safetensors|jsonl)$/, '');
+  const st = `${base}.safetensors`;
+  const f = openSafetensors(st);
+  let images: Uint8Array;
+  let shape: number[];
+  try {
+    if (!f.names.includes('images')) throw new Dd3dError(`${st}: no tensor "images"; not a dd3d scene shard`);
+    const t = f.get('images');
+    shape = t.shape;
+    if (t.dtype !== 'U8' || shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3) {
+      throw new Dd3dError(`${st}: "images" is ${t.dtype} [${shape}], expected U8 [k, res, res, 3]`);
+    }
+    images = t.data as Uint8Array;
+  } finally {
+    f.close();
+  }
+  const jsonl = `${base}.jsonl`;
+  if (!fs.existsSync(jsonl)) throw new Dd3dError(`${jsonl}: file not found (every shard has a .safetensors and a .jsonl)`);
+  const lines = splitLines(fs.readFileSync(jsonl, 'utf8'));
+  const [count, res] = shape as [number, number];
+  if (lines.length !== count) throw new Dd3dError(`${jsonl}: ${lines.length} lines for ${count} images; the shard is incomplete (rerun the dataset command to redo it)`);
+  const records = lines.map((line, i) => {
+    try {
+      return JSON.parse(line) as SceneRecord;
+    } catch {
+      throw new Dd3dError(`${jsonl}: line ${i + 1} is not valid JSON`);
+    }
+  });
+  const frame = res * res * 3;
+  return { file: st, res, count, images, records, image: (k) => images.subarray(k * frame, (k + 1) * frame) };
+}
+
+export interface SceneItem {
+  index: number;
+  /** res·res·3 sRGB bytes, row 0 at the top. */
+  image: Uint8Array;
+  caption: string;
+  record: SceneRecord;
+}
+
+/**
+ * A dataset folder for training: `length`, random access with `get(i)` (one shard cached),
+ * and shard-by-shard iteration with `for (const item of ds)`.
+ */
+export class SceneDataset implements Iterable<SceneItem> {
+  private cached: { s: number; shard: SceneShard } | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly settings: DatasetSettings,
+  ) {}
+
+  /** Opens a finished dataset; a missing shard is an error that says how to finish it. */
+  static open(dir: string): SceneDataset {
+    const file = path.join(dir, 'dataset.json');
+    if (!fs.existsSync(file)) throw new Dd3dError(`${dir}: no dataset.json; not a dd3d scene dataset (make one with "dd3d scenes dataset")`);
+    let settings: DatasetSettings;
+    try {
+      settings = JSON.parse(fs.readFileSync(file, 'utf8')) as DatasetSettings;
+    } catch {
+      throw new Dd3dError(`${file}: not valid JSON`);
+    }
+    if (settings.format !== DATASET_FORMAT) throw new Dd3dError(`${file}: not a dd3d scene dataset (expected "format": "${DATASET_FORMAT}")`);
+    if (settings.version !== DATASET_VERSION) throw new Dd3dError(`${file}: dataset version ${settings.version}, this dd3d reads version ${DATASET_VERSION}`);
+    for (let s = 0; s < settings.shards; s++) {
+      for (const ext of ['safetensors', 'jsonl']) {
+        const f = path.join(dir, `${shardName(s)}.${ext}`);
+        if (!fs.existsSync(f)) throw new Dd3dError(`${f}: missing; the dataset is unfinished: rerun "dd3d scenes dataset" with its settings to complete it`);
+      }
+    }
+    return new SceneDataset(dir, settings);
+  }
+
+  get length(): number {
+    return this.settings.n;
+  }
+
+  get res(): number {
+    return this.settings.res;
+  }
+
+  get shardCount(): number {
+    return this.settings.shards;
+  }
+
+  /** Shard `s`, read whole (the last one read is cached). */
+  shard(s: number): SceneShard {
+    if (this.cached?.s === s) return this.cached.shard;
+    if (!Number.isInteger(s) || s < 0 || s >= this.settings.shards) throw new RangeError(`shard ${s} out of range 0..${this.settings.shards - 1}`);
+    const shard = readSceneShard(path.join(this.dir, `${shardName(s)}.safetensors`));
+    const want = shardRange(this.settings, s).count;
+    if (shard.count !== want || shard.res !== this.settings.res) {
+      throw new Dd3dError(`${shard.file}: holds ${shard.count} images of ${shard.res}px, dataset.json expects ${want} of ${this.settings.res}px`);
+    }
+    this.cached = { s, shard };
+    return shard;
+  }
+
+  get(index: number): SceneItem {
+    if (!Number.isInteger(index) || index < 0 || index >= this.settings.n) throw new RangeError(`image ${index} out of range 0..${this.settings.n - 1}`);
+    const s = Math.floor(index / this.settings.shard_size);
+    const shard = this.shard(s);
+    const k = index - s * this.settings.shard_size;
+    const record = shard.records[k]!;
+    return { index, image: shard.image(k), caption: record.caption, record };
+  }
+
+  *[Symbol.iterator](): Iterator<SceneItem> {
+    for (let i = 0; i < this.settings.n; i++) yield this.get(i);
+  }
+}

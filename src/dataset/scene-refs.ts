@@ -1,0 +1,209 @@
+/**
+ * Reference sets for train-dist (`dd3d scenes refs`) and the family contact sheet
+ * (`dd3d scenes sheet`), both drawn from the procedural scenes.
+ *
+ * A reference set stands in for the user's 5–20 photos of a concept, so every image is a
+ * *distinct instance* matching the --where constraints, each seen once: what train-dist
+ * has to learn is the spread of the concept (colours, proportions, optional parts), and
+ * several views of one object would teach that spread less than the same number of
+ * different objects. Views are mostly front and side at elevation 0–30°, as people
+ * photograph things; each instance is also written as a GLB, the ground truth a 3D result
+ * can be compared with.
+ *
+ * On disk: `ref-000.png` (sRGB over white), `ref-000.glb` (the same object, unit bounding
+ * sphere, +Y up, front +Z; asset extras hold its attributes and seed), and
+ * `attributes.json`: `{format, version, family, where, constraints, seed, n, res, views,
+ * images: [{file, glb, attributes, camera, view, seed, description}]}`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Rasterizer, toRGB8 } from '../../renderers/index.js';
+import { FAMILY_NAMES, caption, deriveSeed, disposeObject, makeObject, mulberry32, parseWhere, viewPhrase, type Attributes, type Rng } from '../../scenes/index.js';
+import { Dd3dError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { groupToMeshes, writeGlb } from '../io/glb.js';
+import { type ImageBatch, writePng } from '../io/image.js';
+import { CAMERA_RANGES, DATASET_SUPERSAMPLE, frameRadius, roundCamera, sceneCamera, type SceneCamera } from './scene-dataset.js';
+
+export const REFS_FORMAT = 'dd3d-scene-refs';
+export const REFS_VERSION = 1;
+
+/** Reference views: mostly front and side, a few from the back, elevation 0–30°. */
+export const REF_VIEWS = Object.freeze({
+  /** Shares of front (|azimuth| ≤ 40°), side (50–130°) and back (140–180°) views; margins keep them clear of the 45°/135° thresholds. */
+  front: 0.45,
+  side: 0.45,
+  back: 0.1,
+  elevation: [0, 30] as const,
+  fov: CAMERA_RANGES.fov,
+  framing: CAMERA_RANGES.framing,
+});
+
+/** One reference camera: always the same six draws from `rng`. */
+export function refCamera(rng: Rng): SceneCamera {
+  const kind = rng.next();
+  const u = rng.next();
+  const sign = rng.next() < 0.5 ? -1 : 1;
+  const azimuth = kind < REF_VIEWS.front ? sign * 40 * u : kind < REF_VIEWS.front + REF_VIEWS.side ? sign * (50 + 80 * u) : sign * (140 + 40 * u);
+  const [eLo, eHi] = REF_VIEWS.elevation;
+  const elevation = eLo + (eHi - eLo) * rng.next();
+  const fov = REF_VIEWS.fov[0] + (REF_VIEWS.fov[1] - REF_VIEWS.fov[0]) * rng.next();
+  const framing = REF_VIEWS.framing[0] + (REF_VIEWS.framing[1] - REF_VIEWS.framing[0]) * rng.next();
+  const c = roundCamera({ azimuth, elevation, radius: 1, fov });
+  c.radius = Number((Math.ceil(frameRadius(c.fov, framing) * 1e4) / 1e4).toFixed(4));
+  return c;
+}
+
+/** `--family` checked with an error that lists the valid families. */
+export function checkFamily(name: string, flag = '--family'): string {
+  const family = name.trim().toLowerCase();
+  if (!FAMILY_NAMES.includes(family)) throw new Dd3dError(`${flag}: unknown family "${name.trim()}"; valid families: ${FAMILY_NAMES.join(', ')}`);
+  return family;
+}
+
+export interface RefsOptions {
+  family: string;
+  /** Constraints such as "color=red|blue; back=tall" (see parseWhere). */
+  where?: string;
+  n: number;
+  res: number;
+  out: string;
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RefImage {
+  file: string;
+  glb: string;
+  attributes: Attributes;
+  camera: SceneCamera;
+  view: string;
+  /** The object's makeObject seed. */
+  seed: number;
+  /** A caption naming every attribute, for people reading the file (train-dist does not use it). */
+  description: string;
+}
+
+export interface RefsManifest {
+  format: typeof REFS_FORMAT;
+  version: number;
+  family: string;
+  where: string;
+  constraints: Record<string, string[]>;
+  seed: number;
+  n: number;
+  res: number;
+  views: typeof REF_VIEWS;
+  images: RefImage[];
+}
+
+const REF_FILE = /^ref-\d+\.(png|glb)$/;
+const TEMP = /^\..+\.\d+\.\d+\.tmp$/;
+
+/** Files of an earlier set in `dir` that this one does not rewrite; refuses folders that hold anything else. */
+function prepareRefsFolder(dir: string): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new Dd3dError(`--out ${dir}: expected a folder, got a file`);
+  fs.mkdirSync(dir, { recursive: true });
+  const foreign = fs.readdirSync(dir).filter((f) => f !== 'attributes.json' && !REF_FILE.test(f) && !TEMP.test(f));
+  if (foreign.length > 0) {
+    throw new Dd3dError(`--out ${dir}: the folder holds files that are not a reference set (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); choose a new or empty folder`);
+  }
+}
+
+/** Writes a reference set; returns its manifest (also written as attributes.json). */
+export async function writeReferenceSet(opts: RefsOptions): Promise<RefsManifest> {
+  const family = checkFamily(opts.family);
+  const where = opts.where ?? '';
+  const constraints = parseWhere(family, where, '--where');
+  const seed = opts.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Dd3dError(`--seed ${seed}: expected an integer ≥ 0`);
+  if (!Number.isSafeInteger(opts.n) || opts.n < 1) throw new Dd3dError(`--n ${opts.n}: expected an integer ≥ 1`);
+  if (!Number.isSafeInteger(opts.res) || opts.res < 1 || opts.res > 4096) throw new Dd3dError(`--res ${opts.res}: expected an integer from 1 to 4096`);
+  const dir = opts.out;
+  prepareRefsFolder(dir);
+
+  const digits = Math.max(3, String(opts.n - 1).length);
+  const rasterizer = new Rasterizer();
+  const images: RefImage[] = [];
+  opts.onProgress?.(0, opts.n);
+  for (let i = 0; i < opts.n; i++) {
+    const stem = `ref-${String(i).padStart(digits, '0')}`;
+    const objectSeed = deriveSeed(seed, `refs/${family}/${i}`);
+    const camera = refCamera(mulberry32(deriveSeed(seed, `refs/${family}/${i}/camera`)));
+    const { group, attributes } = makeObject(family, objectSeed, constraints);
+    try {
+      const img = rasterizer.render(group, sceneCamera(camera), { width: opts.res, height: opts.res, supersample: DATASET_SUPERSAMPLE });
+      await writePng(path.join(dir, `${stem}.png`), bytesToBatch(toRGB8(img), opts.res));
+      await writeGlb(path.join(dir, `${stem}.glb`), groupToMeshes(group), { name: `${family} ${stem}`, extras: { attributes, seed: objectSeed } });
+    } finally {
+      disposeObject(group);
+    }
+    const view = { azimuthDeg: camera.azimuth, elevationDeg: camera.elevation };
+    images.push({
+      file: `${stem}.png`,
+      glb: `${stem}.glb`,
+      attributes,
+      camera,
+      view: viewPhrase(view.azimuthDeg, view.elevationDeg),
+      seed: objectSeed,
+      description: caption(attributes, view, objectSeed, { keep: 1 }),
+    });
+    opts.onProgress?.(i + 1, opts.n);
+  }
+
+  // an earlier, larger set in the same folder must not leave extra references behind
+  const keep = new Set(images.flatMap((im) => [im.file, im.glb]));
+  for (const f of fs.readdirSync(dir)) if (REF_FILE.test(f) && !keep.has(f)) fs.rmSync(path.join(dir, f), { force: true });
+
+  const manifest: RefsManifest = { format: REFS_FORMAT, version: REFS_VERSION, family, where, constraints, seed, n: opts.n, res: opts.res, views: REF_VIEWS, images };
+  writeFileAtomic(path.join(dir, 'attributes.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+/** sRGB bytes (one square RGB image) as the float batch writePng takes. */
+export function bytesToBatch(bytes: Uint8Array, res: number, n = 1): ImageBatch {
+  const data = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) data[i] = bytes[i]! / 255;
+  return { data, n, height: res, width: res, channels: 3 };
+}
+
+export interface SheetOptions {
+  perFamily?: number;
+  res?: number;
+  seed?: number;
+  families?: readonly string[];
+}
+
+/** Contact-sheet views: front three-quarter views from alternating sides at varying heights. */
+export function sheetCamera(j: number): SceneCamera {
+  const side = j % 2 === 0 ? 1 : -1;
+  const fov = 50;
+  return roundCamera({ azimuth: side * (25 + ((j * 23) % 50)), elevation: 12 + ((j * 11) % 20), radius: frameRadius(fov, 1.1), fov });
+}
+
+/**
+ * One row per family (registry order unless `families` says otherwise), `perFamily`
+ * distinct instances per row, each from a different view. Returns the images as a batch of
+ * families × perFamily tiles; write it with `writePng(file, batch, perFamily)`.
+ */
+export function renderContactSheet(opts: SheetOptions = {}): ImageBatch {
+  const per = opts.perFamily ?? 6;
+  const res = opts.res ?? 128;
+  const seed = opts.seed ?? 0;
+  const families = opts.families ?? FAMILY_NAMES;
+  const frame = res * res * 3;
+  const bytes = new Uint8Array(families.length * per * frame);
+  const rasterizer = new Rasterizer();
+  families.forEach((family, f) => {
+    for (let j = 0; j < per; j++) {
+      const { group } = makeObject(family, deriveSeed(seed, `sheet/${family}/${j}`));
+      try {
+        const img = rasterizer.render(group, sceneCamera(sheetCamera(j)), { width: res, height: res, supersample: DATASET_SUPERSAMPLE });
+        bytes.set(toRGB8(img), (f * per + j) * frame);
+      } finally {
+        disposeObject(group);
+      }
+    }
+  });
+  return bytesToBatch(bytes, res, families.length * per);
+}
