@@ -9,12 +9,12 @@ import type { ClipTextModel } from '../models/clip-text-model.js';
 import { loadClipTextModel, loadUNet, loadVae } from '../models/load.js';
 import type { UNet2DConditionModel } from '../models/unet.js';
 import type { AutoencoderKL } from '../models/vae.js';
-import { ClipTokenizer } from '../text/clip-tokenizer.js';
+import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 
 export class DiffusionModel {
   private constructor(
     readonly dir: string,
-    readonly tokenizer: ClipTokenizer,
+    readonly tokenizer: TextTokenizer,
     readonly textEncoder: ClipTextModel,
     readonly unet: UNet2DConditionModel,
     readonly vae: AutoencoderKL | null,
@@ -24,7 +24,7 @@ export class DiffusionModel {
   static load(dir: string): DiffusionModel {
     const folder = openModelFolder(dir);
     const scheduler = getComponent(folder, 'scheduler');
-    const tokenizer = ClipTokenizer.fromFolder(getComponent(folder, 'tokenizer').dir);
+    const tokenizer = loadTokenizer(getComponent(folder, 'tokenizer').dir);
     const textEncoder = loadClipTextModel(folder);
     const unet = loadUNet(folder);
     const vae = folder.components.has('vae') ? loadVae(folder) : null;
