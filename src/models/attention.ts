@@ -10,13 +10,18 @@
  *   tokens with biased to_q/to_k/to_v/to_out.0, plus the input.
  *
  * Tokens are kept as 2-D [B·N, C] for every projection, so each is one plain matmul.
+ *
+ * Blocks keep the checkpoint's own tensors and derive nothing at construction: anything
+ * derived (a 1×1 conv weight as a matrix, the GEGLU weight's halves) is a reshape or split
+ * inside forward, cheap and differentiable, so training reaches the stored variables.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../errors.js';
-import { convWeight, customOp, groupNorm, layerNormLastAxis, type Params } from './nn.js';
+import { addBias, convWeight, customOp, groupNorm, isTrainable, layerNormLastAxis, type Params } from './nn.js';
 import { normParams } from './resnet.js';
 
-type Dense = { w: tf.Tensor2D; b: tf.Tensor1D | null };
+/** `learnBias`: b is derived from a trainable variable (see `addBias`). */
+type Dense = { w: tf.Tensor2D; b: tf.Tensor1D | null; learnBias?: boolean };
 
 /** A torch Linear [out, in]; `bias` false for to_q/to_k/to_v in the UNet. */
 function dense(p: Params, prefix: string, inDim: number, outDim: number, bias = true): Dense {
@@ -28,7 +33,7 @@ function dense(p: Params, prefix: string, inDim: number, outDim: number, bias = 
 
 function applyDense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
   const y = tf.matMul(x, d.w, false, true) as tf.Tensor2D;
-  return d.b ? (tf.add(y, d.b) as tf.Tensor2D) : y;
+  return d.b ? (addBias(y, d.b, d.learnBias ?? isTrainable(d.b)) as tf.Tensor2D) : y;
 }
 
 /**
@@ -128,7 +133,10 @@ function layerNorm2d(x: tf.Tensor2D, ln: LayerNormParams, eps: number): tf.Tenso
 
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** GEGLU's product value · gelu(gate), exact (erf) GELU as torch's F.gelu, with a hand-written gradient. */
+/**
+ * GEGLU's product value · gelu(gate), exact (erf) GELU as torch's F.gelu, with a hand-written
+ * gradient. Both inputs are activations (the projection's halves), so weights get theirs by autodiff.
+ */
 function geglu(value: tf.Tensor, gate: tf.Tensor): tf.Tensor {
   const op = customOp(([a, b], save) => {
     const cdf = tf.mul(tf.add(1, tf.erf(tf.mul(b, Math.SQRT1_2))), 0.5);
@@ -206,12 +214,11 @@ class BasicTransformerBlock {
     h = tf.add(h, this.attn1.forward(n1, n1, batch));
     h = tf.add(h, this.attn2.forward(layerNorm2d(h, this.norm2, LAYER_NORM_EPS), context, batch));
     const n3 = layerNorm2d(h, this.norm3, LAYER_NORM_EPS);
-    const half = (i: number): Dense => {
-      const { w, b } = this.ffProj;
-      const f = w.shape[0] / 2;
-      return { w: w.slice([i * f, 0], [f, -1]), b: b!.slice([i * f], [f]) };
-    };
-    const ff = applyDense(geglu(applyDense(n3, half(0)), applyDense(n3, half(1))) as tf.Tensor2D, this.ffOut);
+    // Value and gate halves of the projection (split, whose gradient is one concat).
+    const [wv, wg] = tf.split(this.ffProj.w, 2, 0) as tf.Tensor2D[];
+    const [bv, bg] = tf.split(this.ffProj.b!, 2, 0) as tf.Tensor1D[];
+    const learnBias = isTrainable(this.ffProj.b!);
+    const ff = applyDense(geglu(applyDense(n3, { w: wv, b: bv, learnBias }), applyDense(n3, { w: wg, b: bg, learnBias })) as tf.Tensor2D, this.ffOut);
     return tf.add(h, ff);
   }
 }
@@ -227,29 +234,30 @@ export interface TransformerSpec {
   groups: number;
 }
 
+/** A Transformer2D projection as stored: torch Linear [out, in] (`transposed`) or 1×1 conv [1, 1, in, out]. */
+type Projection = { b: tf.Tensor1D } & ({ w: tf.Tensor2D; transposed: true } | { w: tf.Tensor4D; transposed: false });
+
 /** GroupNorm eps of Transformer2DModel, fixed in diffusers. */
 const TRANSFORMER_NORM_EPS = 1e-6;
 
 export class Transformer2D {
   private readonly norm: { gamma: tf.Tensor1D; beta: tf.Tensor1D };
-  /** proj_in / proj_out as [in, out] matrices (a 1×1 conv's [1, 1, in, out] reshaped) or torch [out, in] Linears. */
-  private readonly projIn: { w: tf.Tensor2D; b: tf.Tensor1D; transposed: boolean };
-  private readonly projOut: { w: tf.Tensor2D; b: tf.Tensor1D; transposed: boolean };
+  /**
+   * proj_in / proj_out: a 1×1 conv's [1, 1, in, out] weight, reshaped to an [in, out] matrix in
+   * forward (free: the same data), or a torch [out, in] Linear (`transposed`).
+   */
+  private readonly projIn: Projection;
+  private readonly projOut: Projection;
   private readonly blocks: BasicTransformerBlock[] = [];
 
-  /**
-   * `owned` collects the tensors derived from the checkpoint's (1×1 conv weights
-   * as matrices): the model disposes them, also when a later weight check fails.
-   */
   constructor(
     p: Params,
     readonly spec: TransformerSpec,
-    owned: tf.Tensor[],
   ) {
     const { prefix, channels: c, heads, headDim, layers, contextDim, linearProjection } = spec;
     const inner = heads * headDim;
     this.norm = normParams(p, `${prefix}.norm`, c);
-    const proj = (name: string, inDim: number, outDim: number) => {
+    const proj = (name: string, inDim: number, outDim: number): Projection => {
       const key = `${prefix}.${name}`;
       const b = p.get(`${key}.bias`, [outDim]) as tf.Tensor1D;
       p.declare(`${key}.weight`, linearProjection ? [outDim, inDim] : [1, 1, inDim, outDim]);
@@ -262,9 +270,7 @@ export class Transformer2D {
         throw new Dd3dError(`${p.source}: weight "${key}.weight" has shape [${w.shape}], a Linear: the config must say "use_linear_projection": true`);
       }
       if (linearProjection) return { w: p.get(`${key}.weight`, [outDim, inDim]) as tf.Tensor2D, b, transposed: true };
-      const matrix = convWeight(p, `${key}.weight`, [outDim, inDim, 1, 1]).reshape([inDim, outDim]) as tf.Tensor2D;
-      owned.push(matrix);
-      return { w: matrix, b, transposed: false };
+      return { w: convWeight(p, `${key}.weight`, [outDim, inDim, 1, 1]), b, transposed: false };
     };
     this.projIn = proj('proj_in', c, inner);
     this.projOut = proj('proj_out', inner, c);
@@ -277,7 +283,10 @@ export class Transformer2D {
   forward(x: tf.Tensor4D, context: tf.Tensor2D): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
     const normed = groupNorm(x, this.norm.gamma, this.norm.beta, this.spec.groups, TRANSFORMER_NORM_EPS);
-    const project = (t: tf.Tensor2D, pr: typeof this.projIn) => tf.add(tf.matMul(t, pr.w, false, pr.transposed), pr.b) as tf.Tensor2D;
+    const project = (t: tf.Tensor2D, pr: Projection) => {
+      const w = pr.transposed ? pr.w : pr.w.reshape([pr.w.shape[2], pr.w.shape[3]]);
+      return addBias(tf.matMul(t, w, false, pr.transposed), pr.b) as tf.Tensor2D;
+    };
     let tokens = project(normed.reshape([b * h * w, c]), this.projIn);
     for (const block of this.blocks) tokens = block.forward(tokens, context, b);
     return tf.add(project(tokens, this.projOut).reshape([b, h, w, c]), x);

@@ -8,8 +8,20 @@ import { Dd3dError } from '../errors.js';
 /** Makes a missing parameter from its key and shape: models built from a config alone. */
 export type ParamInit = (key: string, shape: number[]) => tf.Tensor;
 
-/** A model's parameters by checkpoint key, exactly as the file names them. */
+/**
+ * A model's parameters by checkpoint key, exactly as the file names them.
+ *
+ * Frozen by default: plain tensors, which no gradient computation watches. For training,
+ * `toVariables()` turns them into trainable tf.Variables under the same keys, before a model
+ * is built on them (models keep the tensors they fetch at construction). Models derive nothing
+ * from their weights at construction (a 1×1 conv's matrix form is a reshape inside forward), so
+ * every weight reaches the loss through differentiable ops on the stored variable.
+ */
 export class Params {
+  private isTrainable = false;
+  /** Set once `get` has handed a tensor out: from then on the stored tensors must not change identity. */
+  private handedOut = false;
+
   constructor(
     readonly tensors: Map<string, tf.Tensor>,
     /** Where they came from, for error messages. */
@@ -25,6 +37,7 @@ export class Params {
     if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
       throw new Dd3dError(`${this.source}: weight "${key}" has shape [${t.shape}], expected [${shape}]`);
     }
+    this.handedOut = true;
     return t;
   }
 
@@ -34,13 +47,60 @@ export class Params {
 
   /** Creates `key` with `shape` when this set has an initializer and lacks it; a no-op for a loaded checkpoint. */
   declare(key: string, shape: number[]): void {
-    if (this.init && !this.tensors.has(key)) this.tensors.set(key, this.init(key, shape));
+    if (!this.init || this.tensors.has(key)) return;
+    const t = this.init(key, shape);
+    this.tensors.set(key, this.isTrainable ? toVariable(t) : t);
+  }
+
+  /** True after `toVariables()`: every stored tensor is a trainable tf.Variable. */
+  get trainable(): boolean {
+    return this.isTrainable;
+  }
+
+  /**
+   * Makes every parameter a trainable tf.Variable under its key (no copy: a variable shares its
+   * tensor's data), and every parameter `declare` creates later too. Call it before building a
+   * model on this set, and after `toNhwcConvWeights` for a loaded convolutional checkpoint.
+   * For a set built from a config, call it on the empty set:
+   * `new UNet2DConditionModel(cfg, new Params(new Map(), 'random', randomInit(1)).toVariables())`.
+   */
+  toVariables(): this {
+    if (this.isTrainable) return this;
+    if (this.handedOut) {
+      throw new Dd3dError(`${this.source}: toVariables() must come before a model is built on these weights (the model keeps the tensors it fetched)`);
+    }
+    for (const [key, t] of [...this.tensors]) this.tensors.set(key, toVariable(t));
+    this.isTrainable = true;
+    return this;
+  }
+
+  /** The trainable variables by key, in key order of the set ([] while frozen): pass `[...values()]` to tf.variableGrads. */
+  variables(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [key, t] of this.tensors) if (isTrainable(t)) out.set(key, t);
+    return out;
   }
 
   dispose(): void {
     for (const t of this.tensors.values()) t.dispose();
     this.tensors.clear();
   }
+}
+
+/** A trainable variable holding `t`'s data (shared, not copied); `t` itself is released. */
+function toVariable(t: tf.Tensor): tf.Variable {
+  if (t instanceof tf.Variable) {
+    t.trainable = true;
+    return t;
+  }
+  const v = tf.variable(t, true);
+  t.dispose();
+  return v;
+}
+
+/** Whether gradient computations (tf.variableGrads, optimizers) may ask for `t`'s gradient. */
+export function isTrainable(t: tf.Tensor): t is tf.Variable {
+  return t instanceof tf.Variable && t.trainable;
 }
 
 /**
@@ -64,7 +124,7 @@ export function linear(x: tf.Tensor, p: Params, prefix: string, bias = true): tf
   if (w.shape[1] !== inDim) throw new Dd3dError(`${p.source}: weight "${prefix}.weight" has shape [${w.shape}], expected [*, ${inDim}]`);
   const x2 = x.reshape([-1, inDim]);
   let y = tf.matMul(x2, w, false, true);
-  if (bias) y = tf.add(y, p.get(`${prefix}.bias`));
+  if (bias) y = addBias(y, p.get(`${prefix}.bias`));
   return y.reshape([...x.shape.slice(0, -1), w.shape[0]]);
 }
 
@@ -139,19 +199,56 @@ export function conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor | nu
   const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
     t === 0 && b === 0 && l === 0 && r === 0 ? 'valid' : [[0, 0], [t, b], [l, r], [0, 0]];
   const y = tf.conv2d(x, filter, stride, pad);
-  return bias ? tf.add(y, bias) : y;
+  return bias ? (addBias(y, bias) as tf.Tensor4D) : y;
+}
+
+/**
+ * y + b, b a vector over y's last axis. A trainable b gets its gradient (the sum of dy over every
+ * other axis) as a column sum, a matmul by a row of ones: tf's own Add gradient sums over the
+ * leading axes, which costs 10–50× more on wasm. A frozen b is a plain tf.add. `trainable`
+ * says it for a b derived from a variable (a slice of one), which is not a variable itself.
+ */
+export function addBias(y: tf.Tensor, b: tf.Tensor, trainable = isTrainable(b)): tf.Tensor {
+  if (!trainable) return tf.add(y, b);
+  const op = customOp(([yi, bi]) => ({
+    value: tf.add(yi, bi),
+    gradFunc: (dy: tf.Tensor) => [dy.reshape(yi.shape), columnSum(dy.reshape([-1, bi.size]) as tf.Tensor2D).reshape(bi.shape)],
+  }));
+  return op(y, b);
+}
+
+/** Σ over rows of x [R, C] → [C], as ones[1, R]·x: XNNPACK's fast matmul instead of a strided reduction. */
+export function columnSum(x: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.matMul(tf.ones([1, x.shape[0]]), x).reshape([x.shape[1]]) as tf.Tensor1D);
+}
+
+let customGradients = true;
+
+/**
+ * Turns the hand-written gradients of `customOp` off (false) or back on (true); returns the
+ * previous setting. Off, every custom op runs its forward computation as ordinary taped ops, so
+ * tf's autodiff differentiates it: the reference the hand-written gradients are tested against.
+ * Same forward numbers; slower and more memory in the backward pass. For tests only.
+ */
+export function setCustomGradients(enabled: boolean): boolean {
+  const previous = customGradients;
+  customGradients = enabled;
+  return previous;
 }
 
 /**
  * An op with a hand-written gradient (tf.customGrad, typed): `f(inputs, save)` returns the value
- * and a function giving the gradient for each input from dy and the tensors `save`d.
+ * and a function giving the gradient for each input from dy and the tensors `save`d. tf calls
+ * that function for every input on the path to the loss, so an op whose parameter inputs may be
+ * frozen takes them as inputs only when they are trainable (see `groupNorm`): a frozen model's
+ * backward pass then computes no weight gradient.
  */
 export function customOp(
   f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] },
 ): (...inputs: tf.Tensor[]) => tf.Tensor {
   const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
     f(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc)) as Parameters<typeof tf.customGrad>[0]);
-  return (...inputs: tf.Tensor[]) => op(...inputs);
+  return (...inputs: tf.Tensor[]) => (customGradients ? op(...inputs) : f(inputs, () => {}).value);
 }
 
 /**
@@ -159,9 +256,10 @@ export function customOp(
  * each normalised over (H, W, its channels) with the biased variance, then a per-channel
  * affine; `act` "silu" applies x·σ(x) to the result (the norm → silu pair every resnet uses).
  *
- * One fused op with a hand-written gradient with respect to x: autodiff through the dozen
- * elementwise ops costs about twice as much on wasm (each product's gradient copies its other
- * operand). gamma and beta are constants here: no gradient flows to them.
+ * One fused op with a hand-written gradient: autodiff through the dozen elementwise ops costs
+ * about twice as much on wasm (each product's gradient copies its other operand). The gradient
+ * reaches gamma and beta (dγ = Σ_{N,H,W} dz·x̂, dβ = Σ_{N,H,W} dz, z the pre-activation) when
+ * they are trainable variables; frozen, they are constants and only dx is computed.
  */
 export function groupNorm(
   x: tf.Tensor4D,
@@ -176,6 +274,8 @@ export function groupNorm(
   const grouped = [n, h * w, groups, cg];
   const gm = gamma.reshape([1, 1, groups, cg]);
   const bt = beta.reshape([1, 1, groups, cg]);
+  const learn = isTrainable(gamma) || isTrainable(beta);
+  // gamma and beta are inputs of the op only when trainable: tf asks no gradient of a constant.
   const op = customOp(([xi], save) => {
     const xg = xi.reshape(grouped);
     const d = tf.sub(xg, tf.mean(xg, [1, 3], true));
@@ -195,20 +295,32 @@ export function groupNorm(
         // With x̂ = d·r and g = dz·γ: dx = r·(g − mean(g) − x̂·mean(g·x̂)) = r·(g − mean(g)) − d·r³·mean(g·d).
         const g = tf.mul(dz, gm);
         const centred = tf.mul(tf.sub(g, tf.mean(g, [1, 3], true)), sr);
-        const coef = tf.mul(tf.pow(sr, 3), tf.mean(tf.mul(g, sd), [1, 3], true));
-        return [tf.sub(centred, tf.mul(sd, coef)).reshape([n, h, w, c])];
+        if (!learn) {
+          const coef = tf.mul(tf.pow(sr, 3), tf.mean(tf.mul(g, sd), [1, 3], true));
+          return [tf.sub(centred, tf.mul(sd, coef)).reshape([n, h, w, c])];
+        }
+        // Σ_{H,W} dz·d per sample and channel serves both mean(g·d) = Σ_c γ·(Σ_{H,W} dz·d) / (H·W·cg)
+        // and dγ = Σ_N r·(Σ_{H,W} dz·d): one full-size product, as the frozen path.
+        const dzd = tf.sum(tf.mul(dz, sd), 1, true);
+        const coef = tf.mul(tf.pow(sr, 3), tf.div(tf.sum(tf.mul(dzd, gm), 3, true), h * w * cg));
+        const dx = tf.sub(centred, tf.mul(sd, coef)).reshape([n, h, w, c]);
+        const dbeta = columnSum(dz.reshape([-1, c]) as tf.Tensor2D).reshape([1, 1, groups, cg]);
+        return [dx, tf.sum(tf.mul(dzd, sr), 0, true), dbeta];
       },
     };
   });
-  return op(x) as tf.Tensor4D;
+  return (learn ? op(x, gm, bt) : op(x)) as tf.Tensor4D;
 }
 
 /**
  * LayerNorm over the last axis (biased variance, as torch.nn.LayerNorm) as one op with a
- * hand-written gradient with respect to x; gamma and beta are constants (no gradient).
+ * hand-written gradient; it reaches gamma and beta (dγ = Σ dy·x̂, dβ = Σ dy over the leading
+ * axes) when they are trainable variables, else they are constants and only dx is computed.
  */
 export function layerNormLastAxis(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
   const axis = x.rank - 1;
+  const dim = x.shape[axis];
+  const learn = isTrainable(gamma) || isTrainable(beta);
   const op = customOp(([xi], save) => {
     const d = tf.sub(xi, tf.mean(xi, axis, true));
     const r = tf.rsqrt(tf.add(tf.mean(tf.square(d), axis, true), eps));
@@ -220,9 +332,12 @@ export function layerNormLastAxis(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
         const [sx, sr] = saved;
         const g = tf.mul(dy, gamma);
         const inner = tf.sub(tf.sub(g, tf.mean(g, axis, true)), tf.mul(sx, tf.mean(tf.mul(g, sx), axis, true)));
-        return [tf.mul(inner, sr)];
+        const dx = tf.mul(inner, sr);
+        if (!learn) return [dx];
+        const rows = (t: tf.Tensor) => columnSum(t.reshape([-1, dim]) as tf.Tensor2D);
+        return [dx, rows(tf.mul(dy, sx)), rows(dy)];
       },
     };
   });
-  return op(x);
+  return learn ? op(x, gamma, beta) : op(x);
 }

@@ -26,9 +26,9 @@ class DownBlock {
   readonly attentions: Transformer2D[];
   readonly downsample: Downsample | null;
 
-  constructor(p: Params, plan: DownBlockPlan, owned: tf.Tensor[]) {
+  constructor(p: Params, plan: DownBlockPlan) {
     this.resnets = plan.resnets.map((s) => new ResnetBlock(p, s));
-    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s, owned));
+    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s));
     this.downsample = plan.downsample && new Downsample(p, plan.downsample.prefix, plan.downsample.channels, plan.downsample.padding);
   }
 
@@ -51,9 +51,9 @@ class MidBlock {
   readonly resnets: ResnetBlock[];
   readonly attentions: Transformer2D[];
 
-  constructor(p: Params, plan: MidBlockPlan, owned: tf.Tensor[]) {
+  constructor(p: Params, plan: MidBlockPlan) {
     this.resnets = plan.resnets.map((s) => new ResnetBlock(p, s));
-    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s, owned));
+    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s));
   }
 
   forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D): tf.Tensor4D {
@@ -70,9 +70,9 @@ class UpBlock {
   readonly attentions: Transformer2D[];
   readonly upsample: Upsample | null;
 
-  constructor(p: Params, plan: UpBlockPlan, owned: tf.Tensor[]) {
+  constructor(p: Params, plan: UpBlockPlan) {
     this.resnets = plan.resnets.map((s) => new ResnetBlock(p, s));
-    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s, owned));
+    this.attentions = plan.attentions.map((s) => new Transformer2D(p, s));
     this.upsample = plan.upsample && new Upsample(p, plan.upsample.prefix, plan.upsample.channels);
   }
 
@@ -103,8 +103,6 @@ export class UNet2DConditionModel {
   private readonly up: UpBlock[];
   /** exp(−ln(10000) · i / (half − freq_shift)), rounded step by step to float32 as torch computes it. */
   private readonly frequencies: Float32Array;
-  /** Tensors derived from the checkpoint's at construction; disposed with the model. */
-  private readonly owned: tf.Tensor[] = [];
 
   constructor(
     readonly config: UNetConfig,
@@ -126,15 +124,10 @@ export class UNet2DConditionModel {
     };
     this.normOut = normParams(p, 'conv_norm_out', c0);
     this.convOut = convParams(p, 'conv_out', c0, config.out_channels, config.conv_out_kernel);
-    // Blocks last: they derive tensors (see `owned`), which a failed check must not leak.
-    try {
-      this.down = plan.down.map((b) => new DownBlock(p, b, this.owned));
-      this.mid = plan.mid && new MidBlock(p, plan.mid, this.owned);
-      this.up = plan.up.map((b) => new UpBlock(p, b, this.owned));
-    } catch (e) {
-      tf.dispose(this.owned);
-      throw e;
-    }
+    // The blocks keep the checkpoint's tensors as they are (see attention.ts): nothing derived to own.
+    this.down = plan.down.map((b) => new DownBlock(p, b));
+    this.mid = plan.mid && new MidBlock(p, plan.mid);
+    this.up = plan.up.map((b) => new UpBlock(p, b));
 
     const half = Math.floor(plan.timeProjDim / 2);
     const f = Math.fround;
@@ -221,8 +214,6 @@ export class UNet2DConditionModel {
 
   /** Frees the weights (the Params this model was built on included). */
   dispose(): void {
-    tf.dispose(this.owned);
-    this.owned.length = 0;
     this.params.dispose();
   }
 }
