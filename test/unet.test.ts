@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headChunks, multiHeadAttention } from '../src/models/attention.js';
 import { initBackend } from '../src/backend/backend.js';
-import { Dd3dError } from '../src/errors.js';
+import { componentWithConfig, dd3dError } from './helpers/fixtures.js';
 import { loadUNet } from '../src/models/load.js';
 import type { UNetConfig } from '../src/models/unet-config.js';
 import { unetFlopBreakdown, unetFlops } from '../src/models/unet-flops.js';
@@ -16,28 +16,8 @@ const FIX = 'test/fixtures';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-unet-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** A copy of a fixture's unet/ folder with config keys overridden; the weights are symlinked. */
-function unetWithConfig(fixture: string, name: string, changes: Record<string, unknown>): string {
-  const src = path.resolve(FIX, fixture, 'unet');
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir, { recursive: true });
-  const config = { ...JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')), ...changes };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  fs.symlinkSync(path.join(src, 'diffusion_pytorch_model.safetensors'), path.join(dir, 'diffusion_pytorch_model.safetensors'));
-  return dir;
-}
+const unetWithConfig = (fixture: string, name: string, changes: Record<string, unknown>) => componentWithConfig(tmp, name, fixture, 'unet', changes);
 
-/** The Dd3dError `f` throws; fails the test if it throws anything else or nothing. */
-function dd3dError(f: () => unknown): Dd3dError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(Dd3dError);
-    expect((e as Error).message).not.toContain('\n');
-    return e as Dd3dError;
-  }
-  throw new Error('expected a Dd3dError, nothing was thrown');
-}
 
 function randomInputs(unet: UNet2DConditionModel, b: number, h: number, w: number) {
   const x = tf.randomNormal([b, h, w, unet.config.in_channels], 0, 1, 'float32', 1) as tf.Tensor4D;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { Dd3dError } from '../src/errors.js';
+import { componentWithConfig, dd3dError } from './helpers/fixtures.js';
 import { loadVae } from '../src/models/load.js';
 import { vaeParity } from '../src/parity/vae.js';
 
@@ -12,27 +12,8 @@ const FIX = 'test/fixtures';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-vae-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** A copy of a fixture's vae/ folder with config keys overridden; the weights are symlinked. */
-function vaeWithConfig(name: string, changes: Record<string, unknown>): string {
-  const src = path.resolve(FIX, 'sd1-tiny', 'vae');
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir, { recursive: true });
-  const config = { ...JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')), ...changes };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  fs.symlinkSync(path.join(src, 'diffusion_pytorch_model.safetensors'), path.join(dir, 'diffusion_pytorch_model.safetensors'));
-  return dir;
-}
+const vaeWithConfig = (name: string, changes: Record<string, unknown>) => componentWithConfig(tmp, name, 'sd1-tiny', 'vae', changes);
 
-function dd3dError(f: () => unknown): Dd3dError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(Dd3dError);
-    expect((e as Error).message).not.toContain('\n');
-    return e as Dd3dError;
-  }
-  throw new Error('expected a Dd3dError, nothing was thrown');
-}
 
 beforeAll(async () => {
   await initBackend('wasm');
