@@ -8,6 +8,8 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend/backend.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerParity } from './cli/parity.js';
+import { registerPretrain } from './cli/pretrain.js';
+import { registerProbe } from './cli/probe.js';
 import { registerSample } from './cli/sample.js';
 import { registerScenes } from './cli/scenes.js';
 import { Dd3dError } from './errors.js';
@@ -25,6 +27,8 @@ const program = new Command('dd3d')
 
 registerDoctor(program);
 registerParity(program);
+registerPretrain(program);
+registerProbe(program);
 registerSample(program);
 registerScenes(program);
 

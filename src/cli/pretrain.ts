@@ -1,0 +1,93 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { SceneDataset } from '../dataset/scene-dataset.js';
+import { Dd3dError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { writeLineChart } from '../io/plot.js';
+import { exportTinyModel } from '../train/export.js';
+import { pretrain } from '../train/pretrain.js';
+import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
+import { startBackend } from './common.js';
+import { intOption } from './options.js';
+import { progressBar } from './progress.js';
+
+interface PretrainFlags {
+  data: string;
+  out: string;
+  config: string;
+  steps?: number;
+  batch?: number;
+  seed: number;
+  resume?: boolean;
+  json?: boolean;
+}
+
+/** Mean of the last `n` values: the progress bar and the loss curve show a smoothed loss. */
+const trailingMean = (xs: number[], n: number) => {
+  const tail = xs.slice(-n);
+  return tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length);
+};
+
+export function registerPretrain(program: Command): void {
+  program
+    .command('pretrain')
+    .description('train the built-in text-to-image model (CLIPTextModel + pixel-space UNet) on a scene dataset')
+    .requiredOption('--data <dir>', 'scene dataset from "dd3d scenes dataset" (its resolution must match the config)')
+    .requiredOption('--out <dir>', 'model folder to write (diffusers layout); checkpoints go to <out>/checkpoint/')
+    .addOption(new Option('--config <name>', 'model and training configuration').choices(Object.keys(PRETRAIN_CONFIGS)).default('tiny32'))
+    .option('--steps <n>', 'optimizer steps (default: the config\'s)', intOption(1))
+    .option('--batch <n>', 'images per step (default: the config\'s)', intOption(1))
+    .option('--seed <n>', 'seed for weights, batches, noise and timesteps', intOption(0), 0)
+    .option('--resume', 'continue from <out>/checkpoint/ (a resumed run loses at most one checkpoint interval)')
+    .option('--json', 'print a JSON summary on stdout')
+    .addHelpText('after', '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32')
+    .action(async (opts: PretrainFlags, cmd: Command) => {
+      const config = PRETRAIN_CONFIGS[opts.config]!;
+      const dataset = SceneDataset.open(opts.data);
+      const checkpoint = path.join(opts.out, 'checkpoint', 'state.json');
+      if (fs.existsSync(checkpoint) && !opts.resume) {
+        throw new Dd3dError(`--out: ${opts.out} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
+      }
+      await startBackend(cmd);
+      const steps = opts.steps ?? config.steps;
+      const bar = progressBar('pretrain', steps, { quiet: opts.json });
+      let result;
+      try {
+        result = await pretrain({
+          config,
+          dataset,
+          out: opts.out,
+          seed: opts.seed,
+          steps,
+          batch: opts.batch,
+          resume: Boolean(opts.resume),
+          onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),
+        });
+      } finally {
+        bar.stop();
+      }
+      const meta = { dd3d_config: config.name, steps: String(result.steps), seed: String(opts.seed) };
+      exportTinyModel(opts.out, result.model, result.ema.shadow, config, meta);
+      const trainDir = path.join(opts.out, 'train');
+      fs.mkdirSync(trainDir, { recursive: true });
+      const smooth = result.losses.map((_, i) => trailingMean(result.losses.slice(0, i + 1), 50));
+      await writeLineChart(path.join(trainDir, 'loss.png'), [
+        { y: result.losses, color: [0.75, 0.8, 0.95] },
+        { y: smooth, color: [0.1, 0.25, 0.7] },
+      ]);
+      const summary = {
+        out: opts.out,
+        config: config.name,
+        steps: result.steps,
+        batch: opts.batch ?? config.batch,
+        seed: opts.seed,
+        data: { dir: opts.data, n: dataset.length, res: dataset.res },
+        final_loss: trailingMean(result.losses, 50),
+        seconds: result.seconds,
+      };
+      writeFileAtomic(path.join(trainDir, 'record.json'), JSON.stringify({ ...summary, losses: result.losses }) + '\n');
+      if (opts.json) console.log(JSON.stringify(summary));
+      else console.error(`wrote ${opts.out} (${result.steps} steps, loss ${summary.final_loss.toFixed(4)}, ${(result.seconds / 60).toFixed(1)} min)`);
+    });
+}

@@ -1,0 +1,108 @@
+/**
+ * Named configurations of the built-in model: the same classes as Stable Diffusion
+ * (CLIPTextModel + UNet2DConditionModel), small, in pixel space (no VAE), with diffusers
+ * config keys so the exported folder loads like any model folder.
+ */
+export interface PretrainConfig {
+  name: string;
+  /** Image side in pixels: the UNet works on RGB directly. */
+  resolution: number;
+  /** diffusers UNet2DConditionModel config (sample_size is set from `resolution`). */
+  unet: Record<string, unknown>;
+  /** transformers CLIPTextModel config, less the vocabulary keys, which come from the tokenizer. */
+  textEncoder: Record<string, unknown>;
+  /** DDPM noise schedule for training; sampling reuses it with DDIM. */
+  scheduler: Record<string, unknown>;
+  batch: number;
+  steps: number;
+  lr: number;
+  warmupSteps: number;
+  minLrRatio: number;
+  weightDecay: number;
+  emaDecay: number;
+  /** Probability of training on the empty prompt, for classifier-free guidance. */
+  captionDropout: number;
+  gradClip: number;
+  checkpointEvery: number;
+}
+
+const TEXT_ENCODER = {
+  architectures: ['CLIPTextModel'],
+  model_type: 'clip_text_model',
+  hidden_size: 128,
+  intermediate_size: 512,
+  num_attention_heads: 4,
+  num_hidden_layers: 3,
+  max_position_embeddings: 77,
+  hidden_act: 'gelu',
+  layer_norm_eps: 1e-5,
+};
+
+const SCHEDULER = {
+  _class_name: 'DDIMScheduler',
+  num_train_timesteps: 1000,
+  beta_schedule: 'squaredcos_cap_v2',
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  prediction_type: 'v_prediction',
+  timestep_spacing: 'trailing',
+  steps_offset: 0,
+  clip_sample: true,
+  clip_sample_range: 1.0,
+  set_alpha_to_one: false,
+};
+
+function unet(channels: number[], resolution: number, layersPerBlock: number): Record<string, unknown> {
+  const attn = channels.map((_, i) => i > 0);
+  return {
+    _class_name: 'UNet2DConditionModel',
+    sample_size: resolution,
+    in_channels: 3,
+    out_channels: 3,
+    block_out_channels: channels,
+    down_block_types: attn.map((a) => (a ? 'CrossAttnDownBlock2D' : 'DownBlock2D')),
+    up_block_types: [...attn].reverse().map((a) => (a ? 'CrossAttnUpBlock2D' : 'UpBlock2D')),
+    mid_block_type: 'UNetMidBlock2DCrossAttn',
+    layers_per_block: layersPerBlock,
+    attention_head_dim: 4,
+    cross_attention_dim: TEXT_ENCODER.hidden_size,
+    norm_num_groups: 32,
+    norm_eps: 1e-5,
+    use_linear_projection: true,
+    flip_sin_to_cos: true,
+    freq_shift: 0,
+    act_fn: 'silu',
+  };
+}
+
+const common = {
+  textEncoder: TEXT_ENCODER,
+  scheduler: SCHEDULER,
+  lr: 3e-4,
+  warmupSteps: 200,
+  minLrRatio: 0.1,
+  weightDecay: 1e-2,
+  emaDecay: 0.999,
+  captionDropout: 0.1,
+  gradClip: 1.0,
+  checkpointEvery: 200,
+};
+
+export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
+  // 17 MB of UNet weights; a step at batch 16 takes about 3.8 s on one wasm core. Wider
+  // models or 64×64 at batch 16 exceed tfjs-wasm's 4 GB heap during the backward pass.
+  tiny32: { name: 'tiny32', resolution: 32, unet: unet([32, 64, 128], 32, 1), batch: 16, steps: 6000, ...common },
+  tiny64: { name: 'tiny64', resolution: 64, unet: unet([32, 64, 128], 64, 1), batch: 4, steps: 6000, ...common },
+  /** For tests: a few seconds a step at most. */
+  test: {
+    name: 'test',
+    resolution: 32,
+    unet: { ...unet([32, 32], 32, 1), norm_num_groups: 8 },
+    batch: 4,
+    steps: 4,
+    ...common,
+    textEncoder: { ...TEXT_ENCODER, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1 },
+    warmupSteps: 1,
+    checkpointEvery: 2,
+  },
+};

@@ -1,0 +1,202 @@
+/**
+ * Pretraining the built-in model on a scene dataset: a CLIPTextModel and a pixel-space
+ * UNet2DConditionModel trained together from scratch with the DDPM loss (epsilon or v,
+ * from the scheduler config), caption dropout, AdamW with warm-up and cosine decay, global
+ * gradient clipping and EMA weights. Checkpoints hold everything a resume needs; a batch,
+ * its noise and its timesteps depend only on (seed, step), so a resumed run continues
+ * exactly as the uninterrupted one would have.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { deriveSeed, mulberry32, vocabulary } from '../../scenes/index.js';
+import type { SceneDataset } from '../dataset/scene-dataset.js';
+import { Dd3dError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
+import { ClipTextModel, clipTextParamShapes } from '../models/clip-text-model.js';
+import { clipTextConfig } from '../models/load.js';
+import { Params, randomInit } from '../models/nn.js';
+import { unetConfig } from '../models/unet-config.js';
+import { UNet2DConditionModel } from '../models/unet.js';
+import { DDPMScheduler } from '../schedulers/index.js';
+import { WordTokenizer } from '../text/word-tokenizer.js';
+import { AdamW, clipGlobalNorm } from './adamw.js';
+import { Ema } from './ema.js';
+import { warmupCosine } from './lr-schedule.js';
+import type { PretrainConfig } from './pretrain-configs.js';
+import { SceneBatches } from './scene-batches.js';
+
+export interface PretrainOptions {
+  config: PretrainConfig;
+  dataset: SceneDataset;
+  out: string;
+  seed: number;
+  /** Overrides of the config's step count and batch size. */
+  steps?: number;
+  batch?: number;
+  resume: boolean;
+  onStep?: (step: number, total: number, loss: number) => void;
+}
+
+/** What a checkpoint's JSON half records; the tensors live beside it in state.safetensors. */
+interface CheckpointState {
+  format: 'dd3d-pretrain-checkpoint';
+  version: 1;
+  config: string;
+  seed: number;
+  step: number;
+  steps: number;
+  batch: number;
+  /** Loss of every step so far, for the loss curve. */
+  losses: number[];
+  seconds: number;
+}
+
+/** The two trainable models and the tokenizer, built from a config with fresh random weights. */
+export interface TinyModel {
+  tokenizer: WordTokenizer;
+  textConfig: Record<string, unknown>;
+  unetConfig: Record<string, unknown>;
+  text: ClipTextModel;
+  unet: UNet2DConditionModel;
+  textParams: Params;
+  unetParams: Params;
+}
+
+export function buildTinyModel(config: PretrainConfig, seed: number): TinyModel {
+  const tokenizer = WordTokenizer.build(vocabulary());
+  const textConfig = {
+    ...config.textEncoder,
+    vocab_size: tokenizer.vocabSize,
+    bos_token_id: tokenizer.bosId,
+    eos_token_id: tokenizer.eosId,
+    pad_token_id: tokenizer.padId,
+  };
+  const unetJson = { ...config.unet, sample_size: config.resolution, cross_attention_dim: config.textEncoder.hidden_size };
+  const textComponent = { name: 'text_encoder', dir: '(config)', config: textConfig, configPath: `${config.name} text_encoder config` };
+  const unetComponent = { name: 'unet', dir: '(config)', config: unetJson, configPath: `${config.name} unet config` };
+  const tc = clipTextConfig(textComponent);
+  const textParams = new Params(new Map(), 'text_encoder (training)', randomInit(deriveSeed(seed, 'init/text'))).toVariables();
+  for (const [key, shape] of clipTextParamShapes(tc)) textParams.declare(key, shape);
+  const unetParams = new Params(new Map(), 'unet (training)', randomInit(deriveSeed(seed, 'init/unet'))).toVariables();
+  const unet = new UNet2DConditionModel(unetConfig(unetComponent), unetParams);
+  return { tokenizer, textConfig, unetConfig: unetJson, text: new ClipTextModel(tc, textParams), unet, textParams, unetParams };
+}
+
+/** All trainable weights under one namespace: "text_encoder/<key>", "unet/<key>". */
+function allVariables(m: TinyModel): Map<string, tf.Variable> {
+  const out = new Map<string, tf.Variable>();
+  for (const [k, v] of m.textParams.variables()) out.set(`text_encoder/${k}`, v);
+  for (const [k, v] of m.unetParams.variables()) out.set(`unet/${k}`, v);
+  return out;
+}
+
+const CHECKPOINT = 'checkpoint';
+
+function toTensorMap(tensors: Map<string, tf.Tensor>): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k, t] of tensors) out.set(k, { dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array });
+  return out;
+}
+
+function saveCheckpoint(dir: string, state: CheckpointState, weights: Map<string, tf.Variable>, ema: Ema, adam: AdamW): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const tensors = new Map<string, tf.Tensor>();
+  for (const [k, v] of weights) tensors.set(`w/${k}`, v);
+  for (const [k, v] of ema.shadow) tensors.set(`ema/${k}`, v);
+  for (const [k, v] of adam.state()) tensors.set(`adam/${k}`, v);
+  writeSafetensors(path.join(dir, 'state.safetensors'), toTensorMap(tensors));
+  // The JSON goes last: a checkpoint whose JSON exists is complete.
+  writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify({ ...state, adam_steps: adam.stepCount }));
+}
+
+function loadCheckpoint(dir: string, weights: Map<string, tf.Variable>, ema: Ema, adam: AdamW): CheckpointState & { adam_steps: number } {
+  const file = path.join(dir, 'state.json');
+  const state = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointState & { adam_steps: number };
+  if (state.format !== 'dd3d-pretrain-checkpoint') throw new Dd3dError(`${file}: not a dd3d pretrain checkpoint`);
+  const { tensors } = readSafetensors(path.join(dir, 'state.safetensors'));
+  const take = (key: string, target: tf.Variable) => {
+    const t = tensors.get(key);
+    if (!t) throw new Dd3dError(`${dir}/state.safetensors: missing "${key}" (the checkpoint is from another config)`);
+    if (t.shape.join() !== target.shape.join()) throw new Dd3dError(`${dir}/state.safetensors: "${key}" has shape [${t.shape}], the model needs [${target.shape}]`);
+    target.assign(tf.tensor(t.data, t.shape, 'float32'));
+  };
+  for (const [k, v] of weights) take(`w/${k}`, v);
+  for (const [k, v] of ema.shadow) take(`ema/${k}`, v);
+  const adamState = new Map<string, tf.Tensor>();
+  for (const [k, t] of tensors) if (k.startsWith('adam/')) adamState.set(k.slice(5), tf.tensor(t.data, t.shape, 'float32'));
+  adam.loadState(adamState, state.adam_steps);
+  tf.dispose([...adamState.values()]);
+  return state;
+}
+
+/** The DDPM loss of one batch: MSE between the UNet's prediction and the noise or velocity. */
+function lossFn(m: TinyModel, ddpm: DDPMScheduler, prediction: string, x0: tf.Tensor4D, ids: number[][], t: number[], noiseSeed: number): () => tf.Scalar {
+  return () => {
+    const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', noiseSeed);
+    const xt = ddpm.addNoise(x0, noise, t) as tf.Tensor4D;
+    const states = m.text.forward(ids);
+    states.pooled.dispose();
+    const pred = m.unet.forward(xt, t, states.lastHiddenState);
+    const target = prediction === 'epsilon' ? noise : ddpm.getVelocity(x0, noise, t);
+    return tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar;
+  };
+}
+
+export interface PretrainResult {
+  steps: number;
+  finalLoss: number;
+  seconds: number;
+  losses: number[];
+  model: TinyModel;
+  ema: Ema;
+}
+
+export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
+  const { config } = opts;
+  const steps = opts.steps ?? config.steps;
+  const batch = opts.batch ?? config.batch;
+  if (opts.dataset.res !== config.resolution) {
+    throw new Dd3dError(`--data: the dataset is ${opts.dataset.res}px, config "${config.name}" trains at ${config.resolution}px (make the dataset with --res ${config.resolution})`);
+  }
+  const model = buildTinyModel(config, opts.seed);
+  const ddpm = DDPMScheduler.fromConfig(config.scheduler);
+  const prediction = String(config.scheduler.prediction_type ?? 'epsilon');
+  const weights = allVariables(model);
+  const ema = new Ema(weights, config.emaDecay);
+  const adam = new AdamW(weights, { lr: config.lr, weightDecay: config.weightDecay, noDecay: (k) => k.endsWith('.bias') || /norm/.test(k) });
+  const batches = new SceneBatches(opts.dataset, model.tokenizer, { seed: opts.seed, captionDropout: config.captionDropout });
+  const ckpt = path.join(opts.out, CHECKPOINT);
+
+  let state: CheckpointState = { format: 'dd3d-pretrain-checkpoint', version: 1, config: config.name, seed: opts.seed, step: 0, steps, batch, losses: [], seconds: 0 };
+  if (opts.resume && fs.existsSync(path.join(ckpt, 'state.json'))) {
+    const saved = loadCheckpoint(ckpt, weights, ema, adam);
+    for (const key of ['config', 'seed', 'batch'] as const) {
+      if (saved[key] !== state[key]) throw new Dd3dError(`--resume: the checkpoint in ${ckpt} was made with ${key} ${saved[key]}, this run asks for ${state[key]}`);
+    }
+    state = { ...saved, steps };
+  }
+
+  const started = performance.now() - state.seconds * 1000;
+  for (let step = state.step; step < steps; step++) {
+    const rng = mulberry32(deriveSeed(opts.seed, `step/${step}`));
+    const t = Array.from({ length: batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps));
+    const { images, ids } = batches.batch(step, batch);
+    adam.lr = warmupCosine({ lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio }, step);
+    const { value, grads } = tf.variableGrads(lossFn(model, ddpm, prediction, images, ids, t, deriveSeed(opts.seed, `noise/${step}`)), [...weights.values()]);
+    const loss = value.dataSync()[0];
+    if (!Number.isFinite(loss)) throw new Dd3dError(`pretrain: the loss became ${loss} at step ${step}; lower --lr or check the data`);
+    const clipped = clipGlobalNorm(grads, config.gradClip);
+    adam.step(clipped.grads);
+    tf.dispose([value, images, ...Object.values(grads), ...Object.values(clipped.grads)]);
+    ema.update(weights, step);
+    state.losses.push(loss);
+    state.step = step + 1;
+    state.seconds = (performance.now() - started) / 1000;
+    opts.onStep?.(step + 1, steps, loss);
+    if (state.step % config.checkpointEvery === 0 || state.step === steps) saveCheckpoint(ckpt, state, weights, ema, adam);
+  }
+  adam.dispose();
+  return { steps, finalLoss: state.losses.at(-1) ?? NaN, seconds: state.seconds, losses: state.losses, model, ema };
+}

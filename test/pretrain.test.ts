@@ -1,0 +1,79 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/backend/backend.js';
+import { SceneDataset, writeSceneDataset } from '../src/dataset/scene-dataset.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
+import { pretrain } from '../src/train/pretrain.js';
+import { PRETRAIN_CONFIGS } from '../src/train/pretrain-configs.js';
+import { expectOneLineError, runCli } from './helpers/cli.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-pretrain-'));
+const data = path.join(tmp, 'data');
+const config = PRETRAIN_CONFIGS.test!;
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  await writeSceneDataset({ n: 48, res: 32, out: data, seed: 4 });
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('pretraining the built-in model', () => {
+  it('learns: finite losses, a steady tensor count, and a resumed run equal to an uninterrupted one', async () => {
+    const dataset = SceneDataset.open(data);
+    const counts: number[] = [];
+    const whole = await pretrain({ config, dataset, out: path.join(tmp, 'a'), seed: 1, steps: 4, resume: false, onStep: () => counts.push(tf.memory().numTensors) });
+    expect(whole.losses.length).toBe(4);
+    expect(whole.losses.every(Number.isFinite)).toBe(true);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+
+    // killed during step 3, after the step-2 checkpoint: the resume redoes steps 3 and 4
+    await expect(
+      pretrain({ config, dataset, out: path.join(tmp, 'b'), seed: 1, steps: 4, resume: false, onStep: (s) => { if (s === 3) throw new Error('killed'); } }),
+    ).rejects.toThrow('killed');
+    const resumed = await pretrain({ config, dataset, out: path.join(tmp, 'b'), seed: 1, steps: 4, resume: true });
+    expect(resumed.losses).toEqual(whole.losses);
+    for (const [key, v] of whole.ema.shadow) {
+      expect(Array.from(resumed.ema.shadow.get(key)!.dataSync()), key).toEqual(Array.from(v.dataSync()));
+    }
+  });
+
+  it('refuses a dataset at another resolution, naming both', async () => {
+    const dataset = SceneDataset.open(data);
+    await expect(pretrain({ config: PRETRAIN_CONFIGS.tiny64!, dataset, out: path.join(tmp, 'c'), seed: 1, steps: 1, resume: false })).rejects.toThrow(
+      /the dataset is 32px, config "tiny64" trains at 64px/,
+    );
+  });
+});
+
+describe('dd3d pretrain', () => {
+  const out = path.join(tmp, 'model');
+  it('writes a diffusers-layout model that dd3d sample loads, a loss curve and a record', async () => {
+    const r = runCli(['pretrain', '--data', data, '--out', out, '--config', 'test', '--steps', '2', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ config: 'test', steps: 2, data: { n: 48, res: 32 } });
+    const unet = readSafetensors(path.join(out, 'unet', 'diffusion_pytorch_model.safetensors')).tensors;
+    // conv weights are stored in PyTorch's [out, in, kh, kw] layout
+    expect(unet.get('conv_in.weight')!.shape).toEqual([32, 3, 3, 3]);
+    expect((await sharp(path.join(out, 'train', 'loss.png')).metadata()).format).toBe('png');
+    const model = DiffusionModel.load(out);
+    expect(model.vae).toBeNull();
+    expect(model.defaultSize).toEqual([32, 32]);
+    model.dispose();
+    const s = runCli(['sample', '--model', out, '--prompt', 'a red chair, front view', '--steps', '3', '--out', path.join(tmp, 's.png')]);
+    expect(s.status, s.stderr).toBe(0);
+    expectOneLineError(runCli(['sample', '--model', out, '--prompt', 'a red chiar', '--out', path.join(tmp, 's.png')]), /unknown word "chiar" \(did you mean chair/);
+  });
+
+  it('will not overwrite a run without --resume, and checks its flags', () => {
+    expectOneLineError(runCli(['pretrain', '--data', data, '--out', out, '--config', 'test']), /holds a training checkpoint; pass --resume/);
+    expectOneLineError(runCli(['pretrain', '--data', path.join(tmp, 'nope'), '--out', out]), /no dataset\.json/);
+    const r = runCli(['pretrain', '--data', data, '--out', out, '--config', 'huge']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--config <name>' argument 'huge' is invalid/);
+  });
+});
