@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend/backend.js';
 import { registerDoctor } from './cli/doctor.js';
+import { registerEvalPrompt } from './cli/eval-prompt.js';
 import { registerParity } from './cli/parity.js';
 import { registerPretrain } from './cli/pretrain.js';
 import { registerProbe } from './cli/probe.js';
@@ -26,6 +27,7 @@ const program = new Command('dd3d')
   .configureOutput({ outputError: (text, write) => write(`dd3d: ${text}`) });
 
 registerDoctor(program);
+registerEvalPrompt(program);
 registerParity(program);
 registerPretrain(program);
 registerProbe(program);

@@ -20,3 +20,8 @@ export function packageRoot(): string {
 export function packageVersion(): string {
   return JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
 }
+
+/** Where the built-in model lives: models/dd3d-tiny in the package. */
+export function builtinModelDir(): string {
+  return path.join(packageRoot(), 'models', 'dd3d-tiny');
+}

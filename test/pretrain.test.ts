@@ -67,6 +67,12 @@ describe('dd3d pretrain', () => {
     const s = runCli(['sample', '--model', out, '--prompt', 'a red chair, front view', '--steps', '3', '--out', path.join(tmp, 's.png')]);
     expect(s.status, s.stderr).toBe(0);
     expectOneLineError(runCli(['sample', '--model', out, '--prompt', 'a red chiar', '--out', path.join(tmp, 's.png')]), /unknown word "chiar" \(did you mean chair/);
+    const e = runCli(['eval-prompt', '--model', out, '--prompt', 'a red chair with four legs, front view', '--n', '4', '--steps', '2', '--json']);
+    expect(e.status, e.stderr).toBe(0);
+    const j = JSON.parse(e.stdout);
+    expect(j).toMatchObject({ n: 4, terms: { family: 'chair', color: 'red', attributes: { legs: 'four legs' } } });
+    for (const k of ['family_acc', 'color_acc', 'attr_acc']) expect(j[k]).toBeGreaterThanOrEqual(0), expect(j[k]).toBeLessThanOrEqual(1);
+    expect(j.diversity).toBeGreaterThan(0);
   });
 
   it('will not overwrite a run without --resume, and checks its flags', () => {

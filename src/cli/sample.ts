@@ -7,11 +7,12 @@ import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { checkImageSize, sampleImages } from '../pipeline/text-to-image.js';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../schedulers/index.js';
 import { startBackend } from './common.js';
+import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
 interface SampleFlags {
-  model: string;
+  model?: string;
   prompt: string;
   negative: string;
   steps: number;
@@ -29,7 +30,7 @@ export function registerSample(program: Command): void {
   program
     .command('sample')
     .description('text-to-image: sample images from a model folder with classifier-free guidance')
-    .requiredOption('--model <dir>', 'model folder in the diffusers layout (Stable Diffusion 1.x/2.x, or a pixel-space model without vae/)')
+    .option('--model <dir>', MODEL_FLAG_HELP)
     .requiredOption('--prompt <text>', 'what to draw')
     .option('--negative <text>', 'negative prompt (what to steer away from)', '')
     .option('--steps <n>', 'denoising steps', intOption(1, 1000), 25)
@@ -47,7 +48,7 @@ export function registerSample(program: Command): void {
       if (!fs.existsSync(outDir)) throw new Dd3dError(`--out: folder does not exist: ${outDir}`);
       await startBackend(cmd);
       const started = performance.now();
-      const model = DiffusionModel.load(opts.model);
+      const model = DiffusionModel.load(resolveModelDir(opts.model));
       const [dh, dw] = model.defaultSize;
       const height = opts.height ?? dh;
       const width = opts.width ?? dw;
