@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headChunks, multiHeadAttention } from '../src/models/attention.js';
+import { WeightOffload } from '../src/models/weight-offload.js';
 import { initBackend } from '../src/backend/backend.js';
 import { componentWithConfig, dd3dError } from './helpers/fixtures.js';
 import { loadUNet } from '../src/models/load.js';
@@ -258,5 +259,29 @@ describe('attention over many tokens', () => {
       expect(err, `output ${i}`).toBeLessThan(1e-5 * Math.max(1, scale));
     }
     tf.dispose([q, k, v, w]);
+  });
+});
+
+describe('weights parked outside the wasm heap', () => {
+  it('a parked block is moved back in when used, with identical outputs, and parks again', () => {
+    const unet = loadUNet(path.join(FIX, 'sd1-tiny'));
+    const x = tf.randomNormal([1, 16, 16, 4], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const ctx = tf.randomNormal([1, 77, 32], 0, 1, 'float32', 4) as tf.Tensor3D;
+    const before = tf.tidy(() => unet.forward(x, 500, ctx).dataSync().slice());
+    const prefixes = [...unet.plan.down.map((b) => b.prefix), unet.plan.mid!.prefix, ...unet.plan.up.map((b) => b.prefix)];
+    const offload = new WeightOffload(unet.params, prefixes);
+    const backendOf = (t: tf.Tensor) =>
+      (tf.engine().state as unknown as { tensorInfo: WeakMap<object, { backend: unknown }> }).tensorInfo.get(t.dataId)!.backend;
+    const parked = unet.params.get('down_blocks.1.attentions.0.proj_in.weight');
+    expect(backendOf(parked)).toBe(tf.findBackend('cpu'));
+    expect(backendOf(unet.params.get('conv_in.weight'))).toBe(tf.backend());
+    const after = tf.tidy(() => unet.forward(x, 500, ctx).dataSync().slice());
+    expect(after).toEqual(before);
+    expect(backendOf(parked)).toBe(tf.backend());
+    offload.park('down_blocks.1');
+    expect(backendOf(parked)).toBe(tf.findBackend('cpu'));
+    expect(WeightOffload.wanted(unet.params)).toBe(false);
+    tf.dispose([x, ctx]);
+    unet.dispose();
   });
 });

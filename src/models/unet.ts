@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../errors.js';
+import { WeightOffload } from './weight-offload.js';
 import { Transformer2D } from './attention.js';
 import { conv2d, groupNorm, silu, type Params } from './nn.js';
 import { convParams, Downsample, normParams, ResnetBlock, Upsample, type Conv } from './resnet.js';
@@ -103,6 +104,8 @@ export class UNet2DConditionModel {
   private readonly up: UpBlock[];
   /** exp(−ln(10000) · i / (half − freq_shift)), rounded step by step to float32 as torch computes it. */
   private readonly frequencies: Float32Array;
+  /** For models too big for the wasm heap next to their activations (full-size Stable Diffusion). */
+  private readonly offload: WeightOffload | null;
 
   constructor(
     readonly config: UNetConfig,
@@ -128,11 +131,17 @@ export class UNet2DConditionModel {
     this.down = plan.down.map((b) => new DownBlock(p, b));
     this.mid = plan.mid && new MidBlock(p, plan.mid);
     this.up = plan.up.map((b) => new UpBlock(p, b));
+    this.offload = WeightOffload.wanted(p) ? new WeightOffload(p, this.blockPrefixes()) : null;
 
     const half = Math.floor(plan.timeProjDim / 2);
     const f = Math.fround;
     const logMax = f(-Math.log(10000));
     this.frequencies = Float32Array.from({ length: half }, (_, i) => f(Math.exp(f(f(logMax * i) / (half - config.freq_shift)))));
+  }
+
+  /** The checkpoint prefixes of the down, mid and up blocks, in order. */
+  private blockPrefixes(): string[] {
+    return [...this.plan.down.map((b) => b.prefix), ...(this.plan.mid ? [this.plan.mid.prefix] : []), ...this.plan.up.map((b) => b.prefix)];
   }
 
   /** Height and width must be multiples of this: 2^(number of downsamplers). */
@@ -173,9 +182,19 @@ export class UNet2DConditionModel {
 
       let hs = conv2d(x, this.convIn.w, this.convIn.b, 1, (cfg.conv_in_kernel - 1) / 2);
       const skips: tf.Tensor4D[] = [hs];
-      for (const block of this.down) hs = block.forward(hs, temb, context, skips);
-      if (this.mid) hs = this.mid.forward(hs, temb, context);
-      for (const block of this.up) hs = block.forward(hs, temb, context, skips);
+      const [down, mid, up] = [this.plan.down.map((b) => b.prefix), this.plan.mid?.prefix, this.plan.up.map((b) => b.prefix)];
+      this.down.forEach((block, i) => {
+        hs = block.forward(hs, temb, context, skips);
+        this.offload?.park(down[i]!);
+      });
+      if (this.mid) {
+        hs = this.mid.forward(hs, temb, context);
+        this.offload?.park(mid!);
+      }
+      this.up.forEach((block, i) => {
+        hs = block.forward(hs, temb, context, skips);
+        this.offload?.park(up[i]!);
+      });
       hs = groupNorm(hs, this.normOut.gamma, this.normOut.beta, cfg.norm_num_groups, cfg.norm_eps, 'silu');
       return conv2d(hs, this.convOut.w, this.convOut.b, 1, (cfg.conv_out_kernel - 1) / 2);
     });
