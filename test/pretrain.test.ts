@@ -42,6 +42,24 @@ describe('pretraining the built-in model', () => {
     }
   });
 
+  it('with a worker thread taking half of each batch, computes the same training', async () => {
+    const dataset = SceneDataset.open(data);
+    const one = await pretrain({ config, dataset, out: path.join(tmp, 'w1'), seed: 2, steps: 2, resume: false });
+    const counts: number[] = [];
+    const two = await pretrain({ config, dataset, out: path.join(tmp, 'w2'), seed: 2, steps: 2, resume: false, workers: 2, onStep: () => counts.push(tf.memory().numTensors) });
+    expect(counts[1]).toBe(counts[0]);
+    for (let i = 0; i < 2; i++) expect(Math.abs(two.losses[i]! - one.losses[i]!)).toBeLessThan(1e-5 * one.losses[i]!);
+    for (const [key, v] of one.ema.shadow) {
+      const a = v.dataSync();
+      const b = two.ema.shadow.get(key)!.dataSync();
+      // Adam turns float noise in a (mathematically) zero gradient, such as CLIP's k_proj.bias,
+      // into steps of about lr: judge near-zero weights on an absolute floor.
+      const scale = Math.max(0.05, ...Array.from(a, Math.abs));
+      const err = Math.max(...Array.from(a, (x, j) => Math.abs(x - b[j]!)));
+      expect(err, key).toBeLessThan(1e-4 * scale);
+    }
+  });
+
   it('refuses a dataset at another resolution, naming both', async () => {
     const dataset = SceneDataset.open(data);
     await expect(pretrain({ config: PRETRAIN_CONFIGS.tiny64!, dataset, out: path.join(tmp, 'c'), seed: 1, steps: 1, resume: false })).rejects.toThrow(

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { SceneDataset } from '../dataset/scene-dataset.js';
@@ -20,6 +21,7 @@ interface PretrainFlags {
   batch?: number;
   seed: number;
   resume?: boolean;
+  workers: number;
   json?: boolean;
 }
 
@@ -40,6 +42,7 @@ export function registerPretrain(program: Command): void {
     .option('--batch <n>', 'images per step (default: the config\'s)', intOption(1))
     .option('--seed <n>', 'seed for weights, batches, noise and timesteps', intOption(0), 0)
     .option('--resume', 'continue from <out>/checkpoint/ (a resumed run loses at most one checkpoint interval)')
+    .option('--workers <n>', 'threads, each with its own wasm backend, splitting every batch (1 or 2; two measured 1.8× faster)', intOption(1, 2), Math.min(2, os.availableParallelism()))
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText('after', '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32')
     .action(async (opts: PretrainFlags, cmd: Command) => {
@@ -62,6 +65,7 @@ export function registerPretrain(program: Command): void {
           steps,
           batch: opts.batch,
           resume: Boolean(opts.resume),
+          workers: opts.workers,
           onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),
         });
       } finally {

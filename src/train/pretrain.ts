@@ -25,6 +25,7 @@ import { AdamW, clipGlobalNorm } from './adamw.js';
 import { Ema } from './ema.js';
 import { warmupCosine } from './lr-schedule.js';
 import type { PretrainConfig } from './pretrain-configs.js';
+import { GradWorker } from './grad-worker-client.js';
 import { SceneBatches } from './scene-batches.js';
 
 export interface PretrainOptions {
@@ -36,6 +37,8 @@ export interface PretrainOptions {
   steps?: number;
   batch?: number;
   resume: boolean;
+  /** 2 runs half of every batch in a worker thread with its own wasm backend. */
+  workers?: number;
   onStep?: (step: number, total: number, loss: number) => void;
 }
 
@@ -85,7 +88,7 @@ export function buildTinyModel(config: PretrainConfig, seed: number): TinyModel 
 }
 
 /** All trainable weights under one namespace: "text_encoder/<key>", "unet/<key>". */
-function allVariables(m: TinyModel): Map<string, tf.Variable> {
+export function allVariables(m: TinyModel): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>();
   for (const [k, v] of m.textParams.variables()) out.set(`text_encoder/${k}`, v);
   for (const [k, v] of m.unetParams.variables()) out.set(`unet/${k}`, v);
@@ -131,17 +134,39 @@ function loadCheckpoint(dir: string, weights: Map<string, tf.Variable>, ema: Ema
   return state;
 }
 
-/** The DDPM loss of one batch: MSE between the UNet's prediction and the noise or velocity. */
-function lossFn(m: TinyModel, ddpm: DDPMScheduler, prediction: string, x0: tf.Tensor4D, ids: number[][], t: number[], noiseSeed: number): () => tf.Scalar {
+/**
+ * The DDPM loss of rows [from, to) of step `step`'s batch: MSE between the UNet's prediction
+ * and the noise or velocity. The whole batch, its timesteps and its noise are drawn from
+ * (seed, step) and then sliced, so two processes that each take half compute the two halves
+ * of exactly the batch one process would.
+ */
+export function partLoss(m: TinyModel, ddpm: DDPMScheduler, config: PretrainConfig, batches: SceneBatches, seed: number, step: number, batch: number, from: number, to: number): () => tf.Scalar {
+  const rng = mulberry32(deriveSeed(seed, `step/${step}`));
+  const t = Array.from({ length: batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps)).slice(from, to);
+  const prediction = String(config.scheduler.prediction_type ?? 'epsilon');
   return () => {
-    const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', noiseSeed);
+    const { images, ids } = batches.batch(step, batch);
+    const x0 = images.slice([from, 0, 0, 0], [to - from, -1, -1, -1]) as tf.Tensor4D;
+    const noise = tf.randomNormal(images.shape, 0, 1, 'float32', deriveSeed(seed, `noise/${step}`)).slice([from, 0, 0, 0], [to - from, -1, -1, -1]);
+    images.dispose();
     const xt = ddpm.addNoise(x0, noise, t) as tf.Tensor4D;
-    const states = m.text.forward(ids);
+    const states = m.text.forward(ids.slice(from, to));
     states.pooled.dispose();
     const pred = m.unet.forward(xt, t, states.lastHiddenState);
     const target = prediction === 'epsilon' ? noise : ddpm.getVelocity(x0, noise, t);
     return tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar;
   };
+}
+
+/** Loss and gradients (keyed "text_encoder/…", "unet/…") of one part of a step's batch. */
+export function partGrads(m: TinyModel, weights: Map<string, tf.Variable>, loss: () => tf.Scalar): { loss: number; grads: Map<string, tf.Tensor> } {
+  const { value, grads } = tf.variableGrads(loss, [...weights.values()]);
+  const byName = new Map([...weights].map(([k, v]) => [v.name, k]));
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, g] of Object.entries(grads)) out.set(byName.get(name)!, g);
+  const l = value.dataSync()[0];
+  value.dispose();
+  return { loss: l, grads: out };
 }
 
 export interface PretrainResult {
@@ -162,7 +187,6 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   }
   const model = buildTinyModel(config, opts.seed);
   const ddpm = DDPMScheduler.fromConfig(config.scheduler);
-  const prediction = String(config.scheduler.prediction_type ?? 'epsilon');
   const weights = allVariables(model);
   const ema = new Ema(weights, config.emaDecay);
   const adam = new AdamW(weights, { lr: config.lr, weightDecay: config.weightDecay, noDecay: (k) => k.endsWith('.bias') || /norm/.test(k) });
@@ -179,23 +203,38 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   }
 
   const started = performance.now() - state.seconds * 1000;
-  for (let step = state.step; step < steps; step++) {
-    const rng = mulberry32(deriveSeed(opts.seed, `step/${step}`));
-    const t = Array.from({ length: batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps));
-    const { images, ids } = batches.batch(step, batch);
-    adam.lr = warmupCosine({ lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio }, step);
-    const { value, grads } = tf.variableGrads(lossFn(model, ddpm, prediction, images, ids, t, deriveSeed(opts.seed, `noise/${step}`)), [...weights.values()]);
-    const loss = value.dataSync()[0];
-    if (!Number.isFinite(loss)) throw new Dd3dError(`pretrain: the loss became ${loss} at step ${step}; lower --lr or check the data`);
-    const clipped = clipGlobalNorm(grads, config.gradClip);
-    adam.step(clipped.grads);
-    tf.dispose([value, images, ...Object.values(grads), ...Object.values(clipped.grads)]);
-    ema.update(weights, step);
-    state.losses.push(loss);
-    state.step = step + 1;
-    state.seconds = (performance.now() - started) / 1000;
-    opts.onStep?.(step + 1, steps, loss);
-    if (state.step % config.checkpointEvery === 0 || state.step === steps) saveCheckpoint(ckpt, state, weights, ema, adam);
+  const helper = opts.workers && opts.workers > 1 && batch > 1 ? await GradWorker.start({ config: config.name, seed: opts.seed, data: opts.dataset.dir }) : null;
+  try {
+    for (let step = state.step; step < steps; step++) {
+      adam.lr = warmupCosine({ lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio }, step);
+      // With a helper thread, each side takes half the batch; the mean of the halves' gradients is the batch's.
+      const split = helper ? Math.floor(batch / 2) : batch;
+      const remote = helper?.grads(step, batch, split, batch, weights);
+      const local = partGrads(model, weights, partLoss(model, ddpm, config, batches, opts.seed, step, batch, 0, split));
+      let loss = local.loss;
+      const grads: tf.NamedTensorMap = {};
+      if (remote) {
+        const other = await remote;
+        const [a, b] = [split / batch, (batch - split) / batch];
+        loss = a * local.loss + b * other.loss;
+        for (const [k, g] of local.grads) grads[weights.get(k)!.name] = tf.tidy(() => tf.add(tf.mul(g, a), tf.mul(other.grads.get(k)!, b)));
+        tf.dispose([...local.grads.values(), ...other.grads.values()]);
+      } else {
+        for (const [k, g] of local.grads) grads[weights.get(k)!.name] = g;
+      }
+      if (!Number.isFinite(loss)) throw new Dd3dError(`pretrain: the loss became ${loss} at step ${step}; lower --lr or check the data`);
+      const clipped = clipGlobalNorm(grads, config.gradClip);
+      adam.step(clipped.grads);
+      tf.dispose([...Object.values(grads), ...Object.values(clipped.grads)]);
+      ema.update(weights, step);
+      state.losses.push(loss);
+      state.step = step + 1;
+      state.seconds = (performance.now() - started) / 1000;
+      opts.onStep?.(step + 1, steps, loss);
+      if (state.step % config.checkpointEvery === 0 || state.step === steps) saveCheckpoint(ckpt, state, weights, ema, adam);
+    }
+  } finally {
+    await helper?.stop();
   }
   adam.dispose();
   return { steps, finalLoss: state.losses.at(-1) ?? NaN, seconds: state.seconds, losses: state.losses, model, ema };
