@@ -21,6 +21,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { Dd3dError } from '../errors.js';
+import { escapeRegExp, frameIds, oneLine, readJsonFile, shorten } from './text-util.js';
 
 /** Options common to both constructors. */
 export interface ClipTokenizerOptions {
@@ -102,34 +103,9 @@ const BYTE_ENCODER = buildByteEncoder();
 const BYTE_DECODER = new Map<string, number>(BYTE_ENCODER.map((c, b) => [c, b]));
 const UTF8 = new TextEncoder();
 
-function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
-}
 
-function shorten(s: string, max = 60): string {
-  const flat = oneLine(s);
-  const chars = Array.from(flat);
-  return chars.length <= max ? flat : `${chars.slice(0, max - 1).join('')}…`;
-}
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
-function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Dd3dError(`${path}: cannot be read (${oneLine((err as Error).message)})`);
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new Dd3dError(`${path}: invalid JSON (${oneLine((err as Error).message)})`);
-  }
-}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -448,24 +424,7 @@ export class ClipTokenizer {
    * padded with the pad id. A truncation reports once through `onWarning`.
    */
   call(text: string, options: ClipCallOptions = {}): ClipCallResult {
-    const maxLength = options.maxLength ?? this.maxLength;
-    if (!Number.isInteger(maxLength) || maxLength < 2) {
-      throw new Dd3dError(`ClipTokenizer.call maxLength: expected a whole number >= 2, got ${maxLength}`);
-    }
-    const body = this.encode(text);
-    const room = maxLength - 2;
-    const truncated = body.length > room;
-    if (truncated) {
-      const dropped = body.slice(room);
-      this.onWarning(
-        `Prompt "${shorten(text)}" has ${body.length} tokens but only ${room} fit in ${maxLength} ` +
-          `(with start/end tokens); dropped the last ${dropped.length} token${dropped.length === 1 ? '' : 's'}: ` +
-          `"${shorten(this.decode(dropped), 40)}"`,
-      );
-    }
-    const ids = [this.bosId, ...(truncated ? body.slice(0, room) : body), this.eosId];
-    if (options.padding ?? true) while (ids.length < maxLength) ids.push(this.padId);
-    return { ids, truncated };
+    return frameIds(this, text, this.encode(text), options.maxLength ?? this.maxLength, options.padding ?? true, this.onWarning, 'ClipTokenizer');
   }
 
   /** {@link call} for several texts. */

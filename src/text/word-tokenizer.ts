@@ -23,10 +23,11 @@
  * The normalised text (what `decode` returns) joins tokens with single spaces, punctuation
  * attached to the word before it: "A  Red CHAIR , front view." → "a red chair, front view".
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { Dd3dError } from '../errors.js';
+import { escapeRegExp, frameIds, oneLine, readJsonFile, shorten } from './text-util.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { TextTokenizer, TokenizerCallOptions, TokenizerCallResult, TokenizerDecodeOptions } from './tokenizer.js';
 
@@ -82,19 +83,8 @@ interface Setup {
   onWarning: (msg: string) => void;
 }
 
-function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
-}
 
-function shorten(s: string, max = 60): string {
-  const flat = oneLine(s);
-  const chars = Array.from(flat);
-  return chars.length <= max ? flat : `${chars.slice(0, max - 1).join('')}…`;
-}
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -105,19 +95,7 @@ function show(v: unknown): string {
 }
 
 function readJsonObject(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Dd3dError(`${path}: cannot be read (${oneLine((err as Error).message)})`);
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new Dd3dError(`${path}: invalid JSON (${oneLine((err as Error).message)})`);
-  }
+  const raw = readJsonFile(path);
   if (!isPlainObject(raw)) throw new Dd3dError(`${path}: expected a JSON object`);
   return raw;
 }
@@ -421,24 +399,7 @@ export class WordTokenizer implements TextTokenizer {
    * through `onWarning`), then padded with the pad id unless `padding: false`.
    */
   call(text: string, options: TokenizerCallOptions = {}): TokenizerCallResult {
-    const maxLength = options.maxLength ?? this.maxLength;
-    if (!Number.isInteger(maxLength) || maxLength < 2) {
-      throw new Dd3dError(`WordTokenizer.call maxLength: expected a whole number >= 2, got ${maxLength}`);
-    }
-    const body = this.encode(text);
-    const room = maxLength - 2;
-    const truncated = body.length > room;
-    if (truncated) {
-      const dropped = body.slice(room);
-      this.onWarning(
-        `Prompt "${shorten(text)}" has ${body.length} tokens but only ${room} fit in ${maxLength} ` +
-          `(with start/end tokens); dropped the last ${dropped.length} token${dropped.length === 1 ? '' : 's'}: ` +
-          `"${shorten(this.decode(dropped), 40)}"`,
-      );
-    }
-    const ids = [this.bosId, ...(truncated ? body.slice(0, room) : body), this.eosId];
-    if (options.padding ?? true) while (ids.length < maxLength) ids.push(this.padId);
-    return { ids, truncated };
+    return frameIds(this, text, this.encode(text), options.maxLength ?? this.maxLength, options.padding ?? true, this.onWarning, 'WordTokenizer');
   }
 
   /** {@link call} for several texts. */
