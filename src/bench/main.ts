@@ -3,7 +3,7 @@
  * Numbers only, never asserts: these machines are noisy, so compare ratios within one run.
  *
  *   npm run bench                 every section
- *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes)
+ *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes, pretrain)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { measureRenderThroughput } from '../../renderers/index.js';
 import { FAMILY_NAMES, disposeObject, makeObject, triangleCount } from '../../scenes/index.js';
-import { writeSceneDataset } from '../dataset/scene-dataset.js';
+import { SceneDataset, writeSceneDataset } from '../dataset/scene-dataset.js';
 import { initBackend } from '../backend/backend.js';
 import { measureKernelRates, timeMs } from '../backend/gflops.js';
 import { fmt, formatTable } from '../cli/table.js';
@@ -23,6 +23,8 @@ import { unetFlops } from '../models/unet-flops.js';
 import { UNet2DConditionModel } from '../models/unet.js';
 import { loadUNet } from '../models/load.js';
 import { packageRoot } from '../paths.js';
+import { pretrain } from '../train/pretrain.js';
+import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
 
 /** CLIP ViT-L/14's text tower, the text encoder of Stable Diffusion 1.x. */
 const CLIP_VIT_L14: ClipTextConfig = {
@@ -184,6 +186,37 @@ async function main(): Promise<void> {
     unet.dispose();
     console.log('Full-size UNet');
     console.log(formatTable(unetHeader, rows));
+    console.log();
+  }
+
+  if (want('pretrain')) {
+    // Training steps of the built-in model's config on a small dataset: one thread, then two.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-bench-pretrain-'));
+    await writeSceneDataset({ n: 1024, res: 32, out: path.join(dir, 'data'), seed: 1 });
+    const dataset = SceneDataset.open(path.join(dir, 'data'));
+    const config = PRETRAIN_CONFIGS.tiny32!;
+    const rows: Row[] = [];
+    let single = 0;
+    for (const workers of [1, 2]) {
+      const times: number[] = [];
+      let last = performance.now();
+      const onStep = () => {
+        const now = performance.now();
+        times.push(now - last);
+        last = now;
+      };
+      const r = await pretrain({ config, dataset, out: path.join(dir, `w${workers}`), seed: 1, steps: 6, resume: false, workers, onStep });
+      r.ema.dispose();
+      r.model.textParams.dispose();
+      r.model.unetParams.dispose();
+      const steady = times.slice(2); // the first steps warm up kernels and the worker
+      const ms = steady.reduce((a, b) => a + b, 0) / steady.length;
+      if (workers === 1) single = ms;
+      rows.push([config.name, String(config.batch), String(workers), fmt(ms), fmt(single / ms)]);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    console.log('Pretraining steps (forward, backward to every weight, AdamW, EMA; steps 3–6 of 6)');
+    console.log(formatTable(['config', 'batch', 'threads', 'ms/step', 'speed-up'], rows));
     console.log();
   }
 
