@@ -40,6 +40,15 @@ describe('dd3d CLI', () => {
     for (const k of j.kernels) expect(k.gflops).toBeGreaterThan(0);
   });
 
+  it('doctor --stock measures tfjs\'s own wasm kernels, reporting the missing one as null', () => {
+    const j = JSON.parse(runCli(['doctor', '--stock', '--json']).stdout);
+    expect(j.patched_kernels).toEqual([]);
+    expect(j.reason).toMatch(/stock|requested/);
+    const byName = Object.fromEntries(j.kernels.map((k: { name: string; gflops: number | null }) => [k.name, k.gflops]));
+    expect(byName['conv2d forward+backward']).toBeNull();
+    expect(byName['matmul']).toBeGreaterThan(0);
+  });
+
   it('an unknown backend in DD3D_BACKEND or --backend is a one-line error', () => {
     expectOneLineError(runCli(['doctor'], { DD3D_BACKEND: 'tpu' }), /DD3D_BACKEND: unknown backend "tpu"/);
     const r = runCli(['--backend', 'tpu', 'doctor']);

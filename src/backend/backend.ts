@@ -52,9 +52,9 @@ export function backendInfo(): BackendInfo | undefined {
   return current;
 }
 
-async function useWasm(): Promise<string[]> {
+async function useWasm(stock: boolean): Promise<string[]> {
   await import('@tensorflow/tfjs-backend-wasm');
-  const patched = patchWasmKernels();
+  const patched = stock ? [] : patchWasmKernels();
   if (!(await tf.setBackend('wasm'))) throw new Dd3dError('backend: the wasm backend failed to initialize');
   return patched;
 }
@@ -63,7 +63,8 @@ async function useWasm(): Promise<string[]> {
  * Starts the requested backend. The choice comes from the argument, else env DD3D_BACKEND,
  * else `auto`. A backend that was asked for by name and cannot load is an error.
  */
-export async function initBackend(choice?: BackendChoice): Promise<BackendInfo> {
+export async function initBackend(choice?: BackendChoice, opts: { stockKernels?: boolean } = {}): Promise<BackendInfo> {
+  const stock = Boolean(opts.stockKernels);
   const requested = choice ?? parseBackendChoice(process.env.DD3D_BACKEND, 'DD3D_BACKEND');
   // PROD silences tfjs's console adverts and debug checks; they are noise for a CLI.
   tf.env().set('PROD', true);
@@ -74,7 +75,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendInfo> 
       info = { requested, name: 'cpu', reason: 'requested (pure JavaScript, slow: for checking results)', patchedKernels: [] };
       break;
     case 'wasm':
-      info = { requested, name: 'wasm', reason: 'requested', patchedKernels: await useWasm() };
+      info = { requested, name: 'wasm', reason: 'requested', patchedKernels: await useWasm(stock) };
       break;
     case 'tensorflow':
     case 'tensorflow-gpu': {
@@ -98,8 +99,8 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendInfo> 
       info ??= {
         requested,
         name: 'wasm',
-        reason: `auto: ${skipped.join('; ')}; using wasm (XNNPACK, single thread) with patched kernels`,
-        patchedKernels: await useWasm(),
+        reason: `auto: ${skipped.join('; ')}; using wasm (XNNPACK, single thread) with ${stock ? 'its stock' : 'patched'} kernels`,
+        patchedKernels: await useWasm(stock),
       };
     }
   }

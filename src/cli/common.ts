@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import { initBackend, parseBackendChoice, type BackendInfo } from '../backend/backend.js';
 
 /** Starts the backend from --backend, else DD3D_BACKEND, else auto. */
-export async function startBackend(cmd: Command): Promise<BackendInfo> {
+export async function startBackend(cmd: Command, stockKernels = false): Promise<BackendInfo> {
   const flag = cmd.optsWithGlobals().backend as string | undefined;
-  const choice = flag !== undefined ? parseBackendChoice(flag, '--backend') : parseBackendChoice(process.env.DD3D_BACKEND, 'DD3D_BACKEND');
-  return initBackend(choice);
+  return initBackend(flag === undefined ? undefined : parseBackendChoice(flag, '--backend'), { stockKernels });
 }

@@ -8,8 +8,9 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .description('show the compute backend, why it was chosen, the kernels dd3d patched, and measured GFLOPS')
     .option('--json', 'print one JSON object instead of text')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const info = await startBackend(cmd);
+    .option('--stock', 'measure tfjs\'s own wasm kernels, without dd3d\'s rewrites (to see what they buy; NaN = missing)')
+    .action(async (opts: { json?: boolean; stock?: boolean }, cmd: Command) => {
+      const info = await startBackend(cmd, opts.stock);
       if (!opts.json) process.stderr.write('measuring kernel throughput (a few seconds)...\n');
       const rates = measureKernelRates();
       if (opts.json) {

@@ -53,7 +53,7 @@ export function registerSample(program: Command): void {
       const height = opts.height ?? dh;
       const width = opts.width ?? dw;
       checkImageSize(model, height, width);
-      const cond = model.encodePrompts(Array(opts.n).fill(opts.prompt));
+      const cond = model.encodePrompt(opts.prompt, opts.n);
       const uncond = model.encodePrompts([opts.negative]);
       const bar = progressBar('sampling', opts.steps, { quiet: opts.json });
       let images;

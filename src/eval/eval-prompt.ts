@@ -54,7 +54,7 @@ export function evaluatePrompt(model: DiffusionModel, probe: Probe, prompt: stri
   const features: tf.Tensor2D[] = [];
   for (let done = 0, b = 0; done < opts.n; done += batch, b++) {
     const k = Math.min(batch, opts.n - done);
-    const cond = model.encodePrompts(Array(k).fill(prompt));
+    const cond = model.encodePrompt(prompt, k);
     const images = sampleImages(model, { cond, uncond, steps: opts.steps, guidance: opts.guidance, height, width, seed: opts.seed + b });
     predictions.push(...probe.predict(images));
     features.push(probe.features(images));

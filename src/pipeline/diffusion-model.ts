@@ -58,6 +58,11 @@ export class DiffusionModel {
     });
   }
 
+  /** One prompt's states repeated for n images [n, 77, D]: the encoder runs once. */
+  encodePrompt(prompt: string, n: number): tf.Tensor3D {
+    return tf.tidy(() => tf.tile(this.encodePrompts([prompt]), [n, 1, 1]) as tf.Tensor3D);
+  }
+
   dispose(): void {
     this.textEncoder.dispose();
     this.unet.params.dispose();
