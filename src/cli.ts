@@ -7,12 +7,16 @@
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend/backend.js';
 import { registerDoctor } from './cli/doctor.js';
+import { registerEval2d } from './cli/eval-2d.js';
 import { registerEvalPrompt } from './cli/eval-prompt.js';
+import { registerImportDist } from './cli/import-dist.js';
 import { registerParity } from './cli/parity.js';
 import { registerPretrain } from './cli/pretrain.js';
 import { registerProbe } from './cli/probe.js';
 import { registerSample } from './cli/sample.js';
 import { registerScenes } from './cli/scenes.js';
+import { registerTrainDist } from './cli/train-dist.js';
+import { registerView } from './cli/view.js';
 import { Dd3dError } from './errors.js';
 import { packageVersion } from './paths.js';
 
@@ -27,12 +31,16 @@ const program = new Command('dd3d')
   .configureOutput({ outputError: (text, write) => write(`dd3d: ${text}`) });
 
 registerDoctor(program);
+registerEval2d(program);
 registerEvalPrompt(program);
+registerImportDist(program);
 registerParity(program);
 registerPretrain(program);
 registerProbe(program);
 registerSample(program);
 registerScenes(program);
+registerTrainDist(program);
+registerView(program);
 
 try {
   await program.parseAsync(process.argv);

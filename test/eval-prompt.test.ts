@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { meanPairwiseDistance } from '../src/eval/eval-prompt.js';
+import { meanPairwiseDistance, summarizePromptEvals, type PromptEval } from '../src/eval/eval-prompt.js';
 import { promptTerms } from '../src/eval/prompt-terms.js';
 
 beforeAll(async () => {
@@ -37,5 +37,33 @@ describe('diversity', () => {
     expect(meanPairwiseDistance(f)).toBeCloseTo(6, 4);
     expect(meanPairwiseDistance(tf.tensor2d([1, 2, 1, 2], [2, 2]))).toBeCloseTo(0, 5);
     expect(meanPairwiseDistance(tf.tensor2d([1, 2], [1, 2]))).toBe(0);
+  });
+});
+
+describe('several prompts', () => {
+  const result = (prompt: string, family: number, color: number | null, attr: number | null, diversity: number): PromptEval => ({
+    prompt,
+    n: 8,
+    terms: promptTerms(prompt),
+    family_acc: family,
+    color_acc: color,
+    attr_acc: attr,
+    per_attribute: {},
+    diversity,
+  });
+
+  it('averages each score over the prompts that name it', () => {
+    const s = summarizePromptEvals([
+      result('a red chair with four legs', 1, 0.5, 0.25, 2),
+      result('a mug', 0.5, null, null, 4),
+      result('a blue lamp', 0.75, 1, null, 3),
+    ]);
+    expect(s.n).toBe(24);
+    expect(s.family_acc).toBeCloseTo(0.75, 10);
+    expect(s.color_acc).toBeCloseTo(0.75, 10);
+    expect(s.attr_acc).toBeCloseTo(0.25, 10);
+    expect(s.diversity).toBeCloseTo(3, 10);
+    expect(s.prompts.map((p) => p.prompt)).toEqual(['a red chair with four legs', 'a mug', 'a blue lamp']);
+    expect(summarizePromptEvals([result('a vase', 1, null, null, 1)]).color_acc).toBeNull();
   });
 });

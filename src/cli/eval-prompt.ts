@@ -1,10 +1,11 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { evaluatePrompt } from '../eval/eval-prompt.js';
+import { evaluatePrompt, summarizePromptEvals, type PromptEval } from '../eval/eval-prompt.js';
 import { promptTerms } from '../eval/prompt-terms.js';
 import { builtinModelDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { loadProbe } from '../probe/index.js';
+import { Dd3dError } from '../errors.js';
 import { startBackend } from './common.js';
 import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
@@ -12,7 +13,7 @@ import { progressBar } from './progress.js';
 import { fmt, formatTable } from './table.js';
 
 interface EvalFlags {
-  prompt: string;
+  prompt: string[];
   model?: string;
   probe?: string;
   n: number;
@@ -26,7 +27,12 @@ export function registerEvalPrompt(program: Command): void {
   program
     .command('eval-prompt')
     .description('sample a prompt n times and score adherence (family, colour, named attributes) and diversity with the attribute probe')
-    .requiredOption('--prompt <text>', 'a prompt in the procedural world\'s words, e.g. "a red chair with four legs, front view"')
+    .option(
+      '--prompt <text>',
+      'a prompt in the procedural world\'s words, e.g. "a red chair with four legs, front view"; repeat it to score several prompts and their mean',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option('--model <dir>', MODEL_FLAG_HELP)
     .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
     .option('--n <count>', 'images to sample', intOption(2, 4096), 64)
@@ -35,32 +41,53 @@ export function registerEvalPrompt(program: Command): void {
     .option('--guidance <scale>', 'classifier-free guidance scale', floatOption(0), 7.5)
     .option('--json', 'print one JSON object: {"n", "family_acc", "color_acc", "attr_acc", "diversity", ...}')
     .action(async (opts: EvalFlags, cmd: Command) => {
-      promptTerms(opts.prompt); // a prompt without a family is an error before anything loads
+      if (opts.prompt.length === 0) throw new Dd3dError('--prompt: expected at least one prompt, e.g. --prompt "a red chair, front view"');
+      for (const p of opts.prompt) promptTerms(p); // a prompt without a family is an error before anything loads
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
       const probe = loadProbe(opts.probe ?? path.join(builtinModelDir(), 'probe'));
       const model = DiffusionModel.load(modelDir);
-      const bar = progressBar('sampling', opts.n, { quiet: opts.json });
-      let result;
+      const total = opts.n * opts.prompt.length;
+      const bar = progressBar('sampling', total, { quiet: opts.json });
+      const evals: PromptEval[] = [];
       try {
-        result = evaluatePrompt(model, probe, opts.prompt, { ...opts, onProgress: (done) => bar.update(done) });
+        for (const [i, prompt] of opts.prompt.entries()) {
+          evals.push(evaluatePrompt(model, probe, prompt, { ...opts, onProgress: (done) => bar.update(i * opts.n + done) }));
+        }
       } finally {
         bar.stop();
         model.dispose();
         probe.dispose();
       }
-      if (opts.json) {
-        console.log(JSON.stringify(result));
+      if (evals.length === 1) {
+        printOne(evals[0], Boolean(opts.json));
         return;
       }
-      const pct = (x: number | null) => (x === null ? 'not named' : `${(100 * x).toFixed(1)}%`);
-      const rows: Array<[string, string, string]> = [
-        ['family', result.terms.family, pct(result.family_acc)],
-        ['colour', result.terms.color ?? '-', pct(result.color_acc)],
-        ...Object.entries(result.terms.attributes).map(([k, v]) => [k, v, pct(result.per_attribute[k] ?? 0)] as [string, string, string]),
-      ];
-      console.log(`"${result.prompt}", ${result.n} samples\n`);
-      console.log(formatTable(['asked', 'value', 'probe agrees'], rows));
-      console.log(`\nattributes: ${pct(result.attr_acc)}   diversity (mean pairwise probe-feature distance): ${fmt(result.diversity)}`);
+      const summary = summarizePromptEvals(evals);
+      if (opts.json) {
+        console.log(JSON.stringify(summary));
+        return;
+      }
+      const rows = evals.map((e) => [e.prompt, pct(e.family_acc), pct(e.color_acc), pct(e.attr_acc), fmt(e.diversity)]);
+      rows.push([`mean of ${evals.length} prompts, ${opts.n} samples each`, pct(summary.family_acc), pct(summary.color_acc), pct(summary.attr_acc), fmt(summary.diversity)]);
+      console.log(formatTable(['prompt', 'family', 'colour', 'attributes', 'diversity'], rows));
     });
+}
+
+const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
+
+function printOne(result: PromptEval, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const named = (x: number | null) => (x === null ? 'not named' : pct(x));
+  const rows: Array<[string, string, string]> = [
+    ['family', result.terms.family, named(result.family_acc)],
+    ['colour', result.terms.color ?? '-', named(result.color_acc)],
+    ...Object.entries(result.terms.attributes).map(([k, v]) => [k, v, named(result.per_attribute[k] ?? 0)] as [string, string, string]),
+  ];
+  console.log(`"${result.prompt}", ${result.n} samples\n`);
+  console.log(formatTable(['asked', 'value', 'probe agrees'], rows));
+  console.log(`\nattributes: ${named(result.attr_acc)}   diversity (mean pairwise probe-feature distance): ${fmt(result.diversity)}`);
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { Dd3dError } from '../errors.js';
 import type { ParityReport } from '../parity/compare.js';
 import { pipelineParity } from '../parity/pipeline.js';
+import { promptDistributionParity } from '../parity/prompt-distribution.js';
 import { schedulersParity } from '../parity/schedulers.js';
 import { textEncoderParity } from '../parity/text-encoder.js';
 import { unetParity } from '../parity/unet.js';
@@ -17,6 +18,7 @@ const COMPONENTS: Record<string, { run: (model: string, golden: string) => Parit
   unet: { run: unetParity, needsModel: true },
   vae: { run: vaeParity, needsModel: true },
   pipeline: { run: pipelineParity, needsModel: true },
+  prompt_distribution: { run: promptDistributionParity, needsModel: true },
   schedulers: { run: (_model, golden) => schedulersParity(golden), needsModel: false },
 };
 

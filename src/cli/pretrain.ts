@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { SceneDataset } from '../dataset/scene-dataset.js';
 import { Dd3dError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { writeLineChart } from '../io/plot.js';
+import { trailingMean, writeLossCurve } from '../io/plot.js';
 import { exportTinyModel } from '../train/export.js';
 import { pretrain } from '../train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
@@ -24,12 +24,6 @@ interface PretrainFlags {
   workers: number;
   json?: boolean;
 }
-
-/** Mean of the last `n` values: the progress bar and the loss curve show a smoothed loss. */
-const trailingMean = (xs: number[], n: number) => {
-  const tail = xs.slice(-n);
-  return tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length);
-};
 
 export function registerPretrain(program: Command): void {
   program
@@ -54,7 +48,7 @@ export function registerPretrain(program: Command): void {
       }
       await startBackend(cmd);
       const steps = opts.steps ?? config.steps;
-      const bar = progressBar('pretrain', steps, { quiet: opts.json });
+      const bar = progressBar('pretrain', steps, { quiet: opts.json, resumable: true });
       let result;
       try {
         result = await pretrain({
@@ -75,11 +69,7 @@ export function registerPretrain(program: Command): void {
       exportTinyModel(opts.out, result.model, result.ema.shadow, config, meta);
       const trainDir = path.join(opts.out, 'train');
       fs.mkdirSync(trainDir, { recursive: true });
-      const smooth = result.losses.map((_, i) => trailingMean(result.losses.slice(0, i + 1), 50));
-      await writeLineChart(path.join(trainDir, 'loss.png'), [
-        { y: result.losses, color: [0.75, 0.8, 0.95] },
-        { y: smooth, color: [0.1, 0.25, 0.7] },
-      ]);
+      await writeLossCurve(path.join(trainDir, 'loss.png'), result.losses);
       const summary = {
         out: opts.out,
         config: config.name,

@@ -10,7 +10,11 @@ export interface Progress {
   stop(): void;
 }
 
-export function progressBar(label: string, total: number, opts: { quiet?: boolean } = {}): Progress {
+/**
+ * `resumable`: a step loop that may continue from a checkpoint; the bar then starts at its
+ * first update, from the step before it, so the ETA counts only the steps this process ran.
+ */
+export function progressBar(label: string, total: number, opts: { quiet?: boolean; resumable?: boolean } = {}): Progress {
   if (opts.quiet) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
@@ -23,13 +27,19 @@ export function progressBar(label: string, total: number, opts: { quiet?: boolea
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0, { info: '' });
+  let started = false;
+  const start = (from: number) => {
+    bar.start(total, from, { info: '' });
+    started = true;
+  };
   return {
     update(done, info) {
+      if (!started) start(opts.resumable ? Math.max(0, done - 1) : 0);
       bar.update(done, { info: info ? ` | ${info}` : '' });
     },
     stop() {
-      bar.stop();
+      // a loop that failed before its first step leaves no bar behind its error
+      if (started) bar.stop();
     },
   };
 }

@@ -2,7 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { Dd3dError } from '../errors.js';
-import { writePng } from '../io/image.js';
+import * as tf from '@tensorflow/tfjs';
+import { distributionGaussian, instanceConditions, mixGaussians, mixWeights, parseWeighted, type WeightedDistribution } from '../dist/conditions.js';
+import { checkDistributionModel, loadDistribution } from '../dist/distribution-file.js';
+import { IMAGE_EXTENSIONS } from '../dist/reference-images.js';
+import type { Gaussian } from '../dist/prompt-learner.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { writePng, type ImageBatch } from '../io/image.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { checkImageSize, sampleImages } from '../pipeline/text-to-image.js';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../schedulers/index.js';
@@ -13,13 +19,21 @@ import { progressBar } from './progress.js';
 
 interface SampleFlags {
   model?: string;
-  prompt: string;
+  prompt?: string;
+  dist?: string;
+  mix: string[];
+  stdScale: number;
+  prefix?: string;
+  suffix?: string;
+  instanceSeed?: number;
   negative: string;
   steps: number;
   guidance: number;
   scheduler?: SchedulerKind;
   seed: number;
   n: number;
+  batch: number;
+  cols?: number;
   height?: number;
   width?: number;
   out: string;
@@ -29,57 +43,142 @@ interface SampleFlags {
 export function registerSample(program: Command): void {
   program
     .command('sample')
-    .description('text-to-image: sample images from a model folder with classifier-free guidance')
+    .description('text-to-image: sample images from a prompt, or new instances from a learned prompt distribution (--dist)')
     .option('--model <dir>', MODEL_FLAG_HELP)
-    .requiredOption('--prompt <text>', 'what to draw')
+    .option('--prompt <text>', 'what to draw (or use --dist)')
+    .option('--dist <file.json>', 'a distribution from train-dist or import-dist: every image is a new prompt c = μ + γσ ⊙ ε')
+    .option('--mix <file.json=w>', 'mix in another distribution with weight w (repeatable); --dist gets the rest, or give it a weight too: --dist a.json=0.7', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--std-scale <gamma>', 'γ, the scale of σ: 0 gives the mean prompt, 1 the learned spread, 2 a wider one', floatOption(0), 1)
+    .option('--prefix <text>', 'edit: re-encode the learned context vectors after these words instead of the trained prefix')
+    .option('--suffix <text>', 'edit: re-encode with these words after the context vectors, e.g. ", side view"')
+    .option('--instance-seed <n>', 'seed of the instance noise ε (default: --seed); keep it to see the same instances across edits', intOption(0))
     .option('--negative <text>', 'negative prompt (what to steer away from)', '')
     .option('--steps <n>', 'denoising steps', intOption(1, 1000), 25)
     .option('--guidance <scale>', 'classifier-free guidance scale (1 = no guidance)', floatOption(0), 7.5)
     .addOption(new Option('--scheduler <name>', 'sampler (default: the folder\'s scheduler_config.json class)').choices([...SCHEDULER_KINDS]))
     .option('--seed <n>', 'random seed for the starting noise', intOption(0), 0)
-    .option('--n <count>', 'number of images; more than 1 writes a grid', intOption(1, 256), 1)
+    .option('--n <count>', 'number of images', intOption(1, 4096), 1)
+    .option('--cols <count>', 'grid columns (default: as square as possible)', intOption(1, 4096))
+    .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 16)
     .option('--height <px>', 'image height (default: the model\'s training size)', intOption(1))
     .option('--width <px>', 'image width (default: the model\'s training size)', intOption(1))
-    .requiredOption('--out <file.png>', 'output PNG (a grid when --n > 1)')
+    .requiredOption('--out <file.png|dir>', 'a .png (one image, or a grid when --n > 1), or a folder for one PNG per image and manifest.json')
     .option('--json', 'print a JSON summary on stdout')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dd3d sample --prompt "a red chair with four legs, front view" --n 16 --out grid.png\n  dd3d sample --dist chair.json --n 16 --out grid.png\n  dd3d sample --dist chair.json --std-scale 2 --mix lamp.json=0.3 --out mixed/ --n 8\n  dd3d sample --dist chair.json --suffix ", side view" --instance-seed 7 --n 8 --out side.png',
+    )
     .action(async (opts: SampleFlags, cmd: Command) => {
-      if (path.extname(opts.out).toLowerCase() !== '.png') throw new Dd3dError(`--out: expected a .png file name, got "${opts.out}"`);
-      const outDir = path.dirname(path.resolve(opts.out));
-      if (!fs.existsSync(outDir)) throw new Dd3dError(`--out: folder does not exist: ${outDir}`);
+      if (!opts.prompt === !opts.dist) throw new Dd3dError('--prompt/--dist: give exactly one of them');
+      if (opts.prompt && (opts.mix.length || opts.prefix !== undefined || opts.suffix !== undefined || opts.instanceSeed !== undefined)) {
+        throw new Dd3dError('--mix/--prefix/--suffix/--instance-seed: only with --dist');
+      }
+      const ext = path.extname(opts.out).toLowerCase();
+      if (IMAGE_EXTENSIONS.includes(ext) && ext !== '.png') throw new Dd3dError(`--out: expected a .png file name or a folder, got "${opts.out}"`);
+      const toFolder = ext !== '.png';
+      const outParent = path.dirname(path.resolve(opts.out));
+      if (!fs.existsSync(outParent)) throw new Dd3dError(`--out: folder does not exist: ${outParent}`);
+      if (toFolder) checkReplaceableFolder(opts.out);
+      const sources = opts.dist ? readSources(opts.dist, opts.mix) : [];
+      const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
       const started = performance.now();
-      const model = DiffusionModel.load(resolveModelDir(opts.model));
+      const model = DiffusionModel.load(modelDir);
       const [dh, dw] = model.defaultSize;
       const height = opts.height ?? dh;
       const width = opts.width ?? dw;
       checkImageSize(model, height, width);
-      const cond = model.encodePrompt(opts.prompt, opts.n);
+      const instanceSeed = opts.instanceSeed ?? opts.seed;
+      let gaussian: Gaussian | null = null;
+      if (sources.length) {
+        for (const s of sources) checkDistributionModel(s.file, s.dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, (m) => console.error(`dd3d: warning: ${m}`));
+        const edit = { prefix: opts.prefix, suffix: opts.suffix };
+        const parts = sources.map((s) => ({ g: distributionGaussian(model.textEncoder, model.tokenizer, s.file, s.dist, edit), weight: s.weight }));
+        gaussian = mixGaussians(parts, opts.stdScale);
+        for (const p of parts) tf.dispose([p.g.mu, p.g.sigma]);
+      }
       const uncond = model.encodePrompts([opts.negative]);
-      const bar = progressBar('sampling', opts.steps, { quiet: opts.json });
-      let images;
+      // a prompt is encoded once, before the bar, so an unknown word fails first
+      const promptStates = opts.prompt ? model.encodePrompts([opts.prompt]) : null;
+      const bar = progressBar('sampling', opts.n * opts.steps, { quiet: opts.json });
+      const data = new Float32Array(opts.n * height * width * 3);
       try {
-        images = sampleImages(model, {
-          cond,
-          uncond,
-          steps: opts.steps,
-          guidance: opts.guidance,
-          scheduler: opts.scheduler,
-          seed: opts.seed,
-          height,
-          width,
-          onStep: (done) => bar.update(done),
-        });
+        for (let first = 0, b = 0; first < opts.n; first += opts.batch, b++) {
+          const count = Math.min(opts.batch, opts.n - first);
+          const cond = gaussian ? instanceConditions(gaussian, instanceSeed, first, count) : (tf.tile(promptStates!, [count, 1, 1]) as tf.Tensor3D);
+          const images = sampleImages(model, {
+            cond,
+            uncond,
+            steps: opts.steps,
+            guidance: opts.guidance,
+            scheduler: opts.scheduler,
+            seed: opts.seed + b,
+            height,
+            width,
+            onStep: (done) => bar.update(first * opts.steps + done * count),
+          });
+          data.set(images.dataSync(), first * height * width * 3);
+          tf.dispose([cond, images]);
+        }
       } finally {
         bar.stop();
-        cond.dispose();
-        uncond.dispose();
+        tf.dispose([uncond, ...(promptStates ? [promptStates] : [])]);
+        if (gaussian) tf.dispose([gaussian.mu, gaussian.sigma]);
+        model.dispose();
       }
-      const [n, h, w, c] = images.shape;
-      await writePng(opts.out, { data: images.dataSync() as Float32Array, n, height: h, width: w, channels: c });
-      images.dispose();
-      model.dispose();
-      const summary = { out: opts.out, n, height, width, steps: opts.steps, guidance: opts.guidance, seed: opts.seed, seconds: (performance.now() - started) / 1000 };
+      const batch = { data, n: opts.n, height, width, channels: 3 };
+      const settings = {
+        model: modelDir,
+        ...(opts.prompt ? { prompt: opts.prompt } : { dist: sources.map((s) => ({ file: s.file, weight: s.weight })), std_scale: opts.stdScale, prefix: opts.prefix ?? null, suffix: opts.suffix ?? null, instance_seed: instanceSeed }),
+        negative: opts.negative,
+        steps: opts.steps,
+        guidance: opts.guidance,
+        seed: opts.seed,
+        batch: opts.batch,
+        height,
+        width,
+      };
+      if (toFolder) await writeImageFolder(opts.out, batch, settings);
+      else await writePng(opts.out, batch, opts.cols);
+      const summary = { out: opts.out, n: opts.n, ...settings, seconds: (performance.now() - started) / 1000 };
       if (opts.json) console.log(JSON.stringify(summary));
-      else console.error(`wrote ${opts.out} (${n} image${n > 1 ? 's' : ''}, ${width}×${height}, ${summary.seconds.toFixed(1)} s)`);
+      else console.error(`wrote ${opts.out} (${opts.n} image${opts.n > 1 ? 's' : ''}, ${width}×${height}, ${summary.seconds.toFixed(1)} s)`);
     });
+}
+
+/** The --dist file and the --mix files with their weights (summing to 1). */
+function readSources(dist: string, mix: string[]): WeightedDistribution[] {
+  const main = parseWeighted(dist, '--dist');
+  const others = mix.map((m) => parseWeighted(m, '--mix'));
+  const missing = others.find((o) => o.weight === null);
+  if (missing) throw new Dd3dError(`--mix: "${missing.file}" needs a weight, e.g. ${missing.file}=0.3`);
+  const weights = mixWeights(main.weight, others.map((o) => o.weight!));
+  return [main, ...others].map((s, i) => ({ file: s.file, dist: loadDistribution(s.file), weight: weights[i]! }));
+}
+
+/** A sample folder may replace only an empty folder or an earlier sample folder, never other files. */
+function checkReplaceableFolder(out: string): void {
+  if (!fs.existsSync(out)) return;
+  if (!fs.statSync(out).isDirectory()) throw new Dd3dError(`--out: ${out} is a file; give a .png name or a folder`);
+  const entries = fs.readdirSync(out);
+  const manifest = path.join(out, 'manifest.json');
+  const ours = fs.existsSync(manifest) && /"format": "dd3d-samples"/.test(fs.readFileSync(manifest, 'utf8'));
+  if (entries.length > 0 && !ours) throw new Dd3dError(`--out: ${out} is a folder with other files in it; give a new or empty folder (an earlier sample folder is replaced)`);
+}
+
+/** One PNG per image plus manifest.json, written into a fresh folder that is renamed into place. */
+async function writeImageFolder(out: string, batch: ImageBatch, settings: Record<string, unknown>): Promise<void> {
+  const tmp = `${out.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const size = batch.height * batch.width * batch.channels;
+  const images: string[] = [];
+  for (let i = 0; i < batch.n; i++) {
+    const file = `${String(i).padStart(4, '0')}.png`;
+    await writePng(path.join(tmp, file), { ...batch, n: 1, data: batch.data.subarray(i * size, (i + 1) * size) });
+    images.push(file);
+  }
+  writeFileAtomic(path.join(tmp, 'manifest.json'), JSON.stringify({ format: 'dd3d-samples', version: 1, ...settings, images }, null, 1) + '\n');
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.renameSync(tmp, out);
 }

@@ -82,3 +82,28 @@ export function evaluatePrompt(model: DiffusionModel, probe: Probe, prompt: stri
     diversity,
   };
 }
+
+/** Adherence and diversity over several prompts: the mean of each score over the prompts that define it. */
+export interface PromptEvalSummary {
+  n: number;
+  family_acc: number;
+  color_acc: number | null;
+  attr_acc: number | null;
+  diversity: number;
+  prompts: PromptEval[];
+}
+
+export function summarizePromptEvals(evals: PromptEval[]): PromptEvalSummary {
+  const mean = (xs: Array<number | null>): number | null => {
+    const defined = xs.filter((x): x is number => x !== null);
+    return defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : null;
+  };
+  return {
+    n: evals.reduce((a, e) => a + e.n, 0),
+    family_acc: mean(evals.map((e) => e.family_acc))!,
+    color_acc: mean(evals.map((e) => e.color_acc)),
+    attr_acc: mean(evals.map((e) => e.attr_acc)),
+    diversity: mean(evals.map((e) => e.diversity))!,
+    prompts: evals,
+  };
+}

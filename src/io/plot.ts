@@ -44,3 +44,23 @@ export async function writeLineChart(file: string, series: Series[], opts: { wid
   }
   await writePng(file, { data: img, n: 1, height: h, width: w, channels: 3 });
 }
+
+/** Mean of the last `n` values. */
+export function trailingMean(xs: number[], n: number): number {
+  const tail = xs.slice(-n);
+  return tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length);
+}
+
+/** A training loss curve: every step's loss in pale blue, its trailing mean over `window` steps in dark blue. */
+export async function writeLossCurve(file: string, losses: number[], window = 50): Promise<void> {
+  const smooth: number[] = [];
+  let sum = 0;
+  losses.forEach((l, i) => {
+    sum += l - (i >= window ? losses[i - window]! : 0);
+    smooth.push(sum / Math.min(i + 1, window));
+  });
+  await writeLineChart(file, [
+    { y: losses, color: [0.75, 0.8, 0.95] },
+    { y: smooth, color: [0.1, 0.25, 0.7] },
+  ]);
+}

@@ -91,7 +91,7 @@ const common = {
 export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
   // 17 MB of UNet weights; a step at batch 16 takes about 3.8 s on one wasm core. Wider
   // models or 64×64 at batch 16 exceed tfjs-wasm's 4 GB heap during the backward pass.
-  tiny32: { name: 'tiny32', resolution: 32, unet: unet([32, 64, 128], 32, 1), batch: 16, steps: 6000, ...common },
+  tiny32: { name: 'tiny32', resolution: 32, unet: unet([32, 64, 128], 32, 1), batch: 16, steps: 2000, ...common },
   tiny64: { name: 'tiny64', resolution: 64, unet: unet([32, 64, 128], 64, 1), batch: 4, steps: 6000, ...common },
   /** For tests: a few seconds a step at most. */
   test: {

@@ -6,14 +6,11 @@
  * its noise and its timesteps depend only on (seed, step), so a resumed run continues
  * exactly as the uninterrupted one would have.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed, mulberry32, vocabulary } from '../../scenes/index.js';
 import type { SceneDataset } from '../dataset/scene-dataset.js';
 import { Dd3dError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { ClipTextModel, clipTextParamShapes } from '../models/clip-text-model.js';
 import { clipTextConfig } from '../models/load.js';
 import { Params, randomInit } from '../models/nn.js';
@@ -22,6 +19,7 @@ import { UNet2DConditionModel } from '../models/unet.js';
 import { DDPMScheduler } from '../schedulers/index.js';
 import { WordTokenizer } from '../text/word-tokenizer.js';
 import { AdamW, clipGlobalNorm } from './adamw.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from './checkpoint.js';
 import { Ema } from './ema.js';
 import { warmupCosine } from './lr-schedule.js';
 import type { PretrainConfig } from './pretrain-configs.js';
@@ -43,18 +41,13 @@ export interface PretrainOptions {
 }
 
 /** What a checkpoint's JSON half records; the tensors live beside it in state.safetensors. */
-interface CheckpointState {
-  format: 'dd3d-pretrain-checkpoint';
-  version: 1;
+interface CheckpointState extends CheckpointProgress {
   config: string;
   seed: number;
-  step: number;
-  steps: number;
   batch: number;
-  /** Loss of every step so far, for the loss curve. */
-  losses: number[];
-  seconds: number;
 }
+
+const CHECKPOINT_FORMAT = 'dd3d-pretrain-checkpoint';
 
 /** The two trainable models and the tokenizer, built from a config with fresh random weights. */
 export interface TinyModel {
@@ -96,43 +89,6 @@ export function allVariables(m: TinyModel): Map<string, tf.Variable> {
 }
 
 const CHECKPOINT = 'checkpoint';
-
-function toTensorMap(tensors: Map<string, tf.Tensor>): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [k, t] of tensors) out.set(k, { dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array });
-  return out;
-}
-
-function saveCheckpoint(dir: string, state: CheckpointState, weights: Map<string, tf.Variable>, ema: Ema, adam: AdamW): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const tensors = new Map<string, tf.Tensor>();
-  for (const [k, v] of weights) tensors.set(`w/${k}`, v);
-  for (const [k, v] of ema.shadow) tensors.set(`ema/${k}`, v);
-  for (const [k, v] of adam.state()) tensors.set(`adam/${k}`, v);
-  writeSafetensors(path.join(dir, 'state.safetensors'), toTensorMap(tensors));
-  // The JSON goes last: a checkpoint whose JSON exists is complete.
-  writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify({ ...state, adam_steps: adam.stepCount }));
-}
-
-function loadCheckpoint(dir: string, weights: Map<string, tf.Variable>, ema: Ema, adam: AdamW): CheckpointState & { adam_steps: number } {
-  const file = path.join(dir, 'state.json');
-  const state = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointState & { adam_steps: number };
-  if (state.format !== 'dd3d-pretrain-checkpoint') throw new Dd3dError(`${file}: not a dd3d pretrain checkpoint`);
-  const { tensors } = readSafetensors(path.join(dir, 'state.safetensors'));
-  const take = (key: string, target: tf.Variable) => {
-    const t = tensors.get(key);
-    if (!t) throw new Dd3dError(`${dir}/state.safetensors: missing "${key}" (the checkpoint is from another config)`);
-    if (t.shape.join() !== target.shape.join()) throw new Dd3dError(`${dir}/state.safetensors: "${key}" has shape [${t.shape}], the model needs [${target.shape}]`);
-    target.assign(tf.tensor(t.data, t.shape, 'float32'));
-  };
-  for (const [k, v] of weights) take(`w/${k}`, v);
-  for (const [k, v] of ema.shadow) take(`ema/${k}`, v);
-  const adamState = new Map<string, tf.Tensor>();
-  for (const [k, t] of tensors) if (k.startsWith('adam/')) adamState.set(k.slice(5), tf.tensor(t.data, t.shape, 'float32'));
-  adam.loadState(adamState, state.adam_steps);
-  tf.dispose([...adamState.values()]);
-  return state;
-}
 
 /**
  * The DDPM loss of rows [from, to) of step `step`'s batch: MSE between the UNet's prediction
@@ -193,12 +149,9 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const batches = new SceneBatches(opts.dataset, model.tokenizer, { seed: opts.seed, captionDropout: config.captionDropout });
   const ckpt = path.join(opts.out, CHECKPOINT);
 
-  let state: CheckpointState = { format: 'dd3d-pretrain-checkpoint', version: 1, config: config.name, seed: opts.seed, step: 0, steps, batch, losses: [], seconds: 0 };
-  if (opts.resume && fs.existsSync(path.join(ckpt, 'state.json'))) {
-    const saved = loadCheckpoint(ckpt, weights, ema, adam);
-    for (const key of ['config', 'seed', 'batch'] as const) {
-      if (saved[key] !== state[key]) throw new Dd3dError(`--resume: the checkpoint in ${ckpt} was made with ${key} ${saved[key]}, this run asks for ${state[key]}`);
-    }
+  let state: CheckpointState = { format: CHECKPOINT_FORMAT, version: 1, config: config.name, seed: opts.seed, step: 0, steps, batch, losses: [], seconds: 0 };
+  if (opts.resume && hasCheckpoint(ckpt)) {
+    const saved = loadCheckpoint<CheckpointState>(ckpt, CHECKPOINT_FORMAT, { w: weights, ema: ema.shadow }, adam, { config: config.name, seed: opts.seed, batch });
     state = { ...saved, steps };
   }
 
@@ -231,7 +184,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       state.step = step + 1;
       state.seconds = (performance.now() - started) / 1000;
       opts.onStep?.(step + 1, steps, loss);
-      if (state.step % config.checkpointEvery === 0 || state.step === steps) saveCheckpoint(ckpt, state, weights, ema, adam);
+      if (state.step % config.checkpointEvery === 0 || state.step === steps) saveCheckpoint(ckpt, state, { w: weights, ema: ema.shadow }, adam);
     }
   } finally {
     await helper?.stop();

@@ -1,0 +1,150 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs';
+import { distributionGaussian, instanceConditions } from '../dist/conditions.js';
+import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../dist/distribution-file.js';
+import { loadReferenceImages } from '../dist/reference-images.js';
+import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../dist/train-dist.js';
+import { Dd3dError } from '../errors.js';
+import { referenceTruth, sampleAndProbe, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
+import { builtinModelDir } from '../paths.js';
+import { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { loadProbe } from '../probe/index.js';
+import { startBackend } from './common.js';
+import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { floatOption, intOption } from './options.js';
+import { progressBar } from './progress.js';
+import { fmt, formatTable } from './table.js';
+
+interface Eval2dFlags {
+  dist: string;
+  refs: string;
+  model?: string;
+  probe?: string;
+  baseline: string[];
+  n: number;
+  steps: number;
+  guidance: number;
+  seed: number;
+  batch: number;
+  json?: boolean;
+}
+
+type Baseline = { kind: 'caption'; prompt: string } | { kind: 'prompt-tuning'; file?: string };
+
+export function parseBaseline(spec: string): Baseline {
+  if (spec.startsWith('caption:')) {
+    const prompt = spec.slice('caption:'.length).trim();
+    if (!prompt) throw new Dd3dError('--baseline: caption needs a prompt, e.g. caption:"a chair"');
+    return { kind: 'caption', prompt };
+  }
+  if (spec === 'prompt-tuning') return { kind: 'prompt-tuning' };
+  if (spec.startsWith('prompt-tuning:')) return { kind: 'prompt-tuning', file: spec.slice('prompt-tuning:'.length) };
+  throw new Dd3dError(`--baseline: "${spec}" is not caption:"<prompt>", prompt-tuning or prompt-tuning:<file.json>`);
+}
+
+export function registerEval2d(program: Command): void {
+  program
+    .command('eval-2d')
+    .description('measure a prompt distribution against its reference images with the attribute probe, next to baselines')
+    .requiredOption('--dist <file.json>', 'the distribution to measure (from train-dist)')
+    .requiredOption('--refs <dir>', 'its reference images; a "dd3d scenes refs" folder gives ground-truth attributes')
+    .option('--model <dir>', MODEL_FLAG_HELP)
+    .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
+    .option(
+      '--baseline <spec>',
+      'also measure caption:"a chair" (a plain prompt) or prompt-tuning (one learned prompt, K = 1, no sampling: trained here with the distribution\'s settings and cached beside it as <name>.prompt-tuning.json; or prompt-tuning:<file.json>); repeatable',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--n <count>', 'images to generate for each row', intOption(4, 4096), 256)
+    .option('--steps <n>', 'denoising steps', intOption(1, 1000), 25)
+    .option('--guidance <scale>', 'classifier-free guidance scale', floatOption(0), 7.5)
+    .option('--seed <n>', 'seed of the instances and the sampling noise', intOption(0), 0)
+    .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 32)
+    .option('--json', 'print one JSON object: {"refs", "rows": [{"name", "tv_distance", "in_distribution", "attribute_coverage", "fid", "precision", "recall", "density", "coverage", "diversity", ...}]}')
+    .addHelpText('after', '\nExample:\n  dd3d eval-2d --dist chair.json --refs refs/chairs --baseline caption:"a chair" --baseline prompt-tuning')
+    .action(async (opts: Eval2dFlags, cmd: Command) => {
+      const baselines = opts.baseline.map(parseBaseline);
+      const dist = loadDistribution(opts.dist);
+      const modelDir = resolveModelDir(opts.model);
+      await startBackend(cmd);
+      const probe = loadProbe(opts.probe ?? path.join(builtinModelDir(), 'probe'));
+      const model = DiffusionModel.load(modelDir);
+      const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
+      checkDistributionModel(opts.dist, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);
+      const truth = await referenceTruth(opts.refs, probe);
+      const rows: Array<{ name: string } & Eval2dScores> = [];
+      try {
+        const measure = (name: string, conditions: (first: number, count: number) => tf.Tensor3D) => {
+          const bar = progressBar(name, opts.n, { quiet: opts.json });
+          try {
+            const gen = sampleAndProbe(model, probe, conditions, { ...opts, onProgress: (done) => bar.update(done) });
+            rows.push({ name, ...scoreAgainstReferences(gen, truth) });
+          } finally {
+            bar.stop();
+          }
+        };
+        const fromDistribution = (name: string, file: string, d: PromptDistribution) => {
+          const g = distributionGaussian(model.textEncoder, model.tokenizer, file, d);
+          try {
+            measure(name, (first, count) => instanceConditions(g, opts.seed, first, count));
+          } finally {
+            tf.dispose([g.mu, g.sigma]);
+          }
+        };
+        fromDistribution(`dist (${path.basename(opts.dist)})`, opts.dist, dist);
+        for (const b of baselines) {
+          if (b.kind === 'caption') {
+            measure(`caption "${b.prompt}"`, (_first, count) => model.encodePrompt(b.prompt, count));
+          } else {
+            const file = b.file ?? promptTuningFile(opts.dist);
+            const tuned = fs.existsSync(file) ? loadDistribution(file) : await trainPromptTuning(model, dist, opts.refs, file, opts.json);
+            fromDistribution('prompt-tuning (K = 1)', file, tuned);
+          }
+        }
+      } finally {
+        model.dispose();
+        probe.dispose();
+      }
+      if (opts.json) {
+        console.log(JSON.stringify({ refs: opts.refs, reference_combinations: truth.keys, n: opts.n, rows }));
+        return;
+      }
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      console.log(`${opts.refs}: ${truth.combinations.length} references, combinations of family + ${truth.keys.join(' + ')}; ${opts.n} samples per row\n`);
+      console.log(
+        formatTable(
+          ['', 'TV dist ↓', 'in-dist ↑', 'attr coverage ↑', 'FID ↓', 'precision', 'recall', 'density', 'coverage', 'diversity'],
+          rows.map((r) => [r.name, fmt(r.tv_distance), pct(r.in_distribution), pct(r.attribute_coverage), fmt(r.fid), fmt(r.precision), fmt(r.recall), fmt(r.density), fmt(r.coverage), fmt(r.diversity)]),
+        ),
+      );
+    });
+}
+
+/** chair.json → chair.prompt-tuning.json */
+export function promptTuningFile(distFile: string): string {
+  return path.join(path.dirname(distFile), `${path.basename(distFile, path.extname(distFile))}.prompt-tuning.json`);
+}
+
+/** The CoOp / textual-inversion baseline: the same trainer with one prompt and no sampling, on the same references and settings. */
+async function trainPromptTuning(model: DiffusionModel, dist: PromptDistribution, refsDir: string, out: string, quiet?: boolean): Promise<PromptDistribution> {
+  const settings = (dist.training.settings ?? {}) as Partial<typeof TRAIN_DIST_DEFAULTS> & { seed?: number; flip?: boolean };
+  const cfg = { ...TRAIN_DIST_DEFAULTS, ...settings, seed: settings.seed ?? 0, prompts: 1, samples: 1, prefix: dist.prefix, suffix: dist.suffix };
+  const [h, w] = model.defaultSize;
+  const refs = await loadReferenceImages(refsDir, h, w, { flip: settings.flip ?? true, flag: '--refs' });
+  const bar = progressBar('prompt-tuning', cfg.steps, { quiet, resumable: true });
+  try {
+    const result = await trainDistribution(model, refs, cfg, {
+      modelPath: dist.model.path,
+      trainDir: `${out.replace(/\.json$/, '')}.train`,
+      resume: true,
+      onStep: (step, _t, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),
+    });
+    saveDistribution(out, result.distribution);
+    return result.distribution;
+  } finally {
+    bar.stop();
+  }
+}

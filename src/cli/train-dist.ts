@@ -1,0 +1,140 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs';
+import { instanceConditions } from '../dist/conditions.js';
+import { saveDistribution } from '../dist/distribution-file.js';
+import { listReferenceImages, loadReferenceImages } from '../dist/reference-images.js';
+import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../dist/train-dist.js';
+import { Dd3dError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { writePng } from '../io/image.js';
+import { trailingMean, writeLossCurve } from '../io/plot.js';
+import { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { sampleImages } from '../pipeline/text-to-image.js';
+import { startBackend } from './common.js';
+import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { floatOption, intOption } from './options.js';
+import { progressBar } from './progress.js';
+
+interface TrainDistFlags {
+  images: string;
+  out: string;
+  model?: string;
+  prompts: number;
+  ctx: number;
+  steps: number;
+  batch: number;
+  samples: number;
+  ortho: number;
+  lr: number;
+  prefix: string;
+  suffix: string;
+  seed: number;
+  flip: boolean;
+  resume?: boolean;
+  validateEvery?: number;
+  json?: boolean;
+}
+
+const D = TRAIN_DIST_DEFAULTS;
+
+/** Where a distribution's checkpoints, validation grids and loss curve go: chair.json → chair.train/. */
+export function trainDirFor(out: string): string {
+  return path.join(path.dirname(out), `${path.basename(out, path.extname(out))}.train`);
+}
+
+export function registerTrainDist(program: Command): void {
+  program
+    .command('train-dist')
+    .description('learn a prompt distribution (DreamDistribution) from 5–20 reference images of a concept')
+    .requiredOption('--images <dir>', 'folder of reference images (png, jpg, webp, …; any size: resized and cropped to the model\'s resolution)')
+    .requiredOption('--out <file.json>', 'distribution file to write; checkpoints, validation grids and the loss curve go to <name>.train/ beside it')
+    .option('--model <dir>', MODEL_FLAG_HELP)
+    .option('--prompts <K>', 'number of soft prompts the Gaussian is fitted over', intOption(1, 1024), D.prompts)
+    .option('--ctx <M>', 'learned context vectors per prompt', intOption(1, 64), D.ctxLength)
+    .option('--steps <n>', 'optimizer steps', intOption(1), D.steps)
+    .option('--batch <n>', 'reference images per step', intOption(1, 64), D.batch)
+    .option('--samples <S>', 'reparameterized prompt samples per image', intOption(1, 64), D.samples)
+    .option('--ortho <lambda>', 'weight of the orthogonality loss on the prompts\' EOS features', floatOption(0), D.orthoLambda)
+    .option('--lr <rate>', 'AdamW learning rate (weight decay 1e-2, gradient clip 1.0)', floatOption(0), D.lr)
+    .option('--prefix <text>', 'fixed words before the context vectors', D.prefix)
+    .option('--suffix <text>', 'fixed words after the context vectors (e.g. the class noun)', D.suffix)
+    .option('--seed <n>', 'seed for the initial prompts, image order, timesteps and noise', intOption(0), 0)
+    .option('--no-flip', 'do not add mirrored copies of the references')
+    .option('--validate-every <n>', 'write a grid of 8 samples every n steps (default: 100 for pixel models, off for latent models, whose sampling is slow)', intOption(0))
+    .option('--resume', 'continue from <name>.train/checkpoint/')
+    .option('--json', 'print a JSON summary on stdout')
+    .addHelpText('after', '\nExample:\n  dd3d scenes refs --family chair --where "color=red|blue,back=tall" --n 12 --out refs/\n  dd3d train-dist --images refs/ --out chair.json')
+    .action(async (opts: TrainDistFlags, cmd: Command) => {
+      if (path.extname(opts.out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${opts.out}"`);
+      if (!fs.existsSync(path.dirname(path.resolve(opts.out)))) throw new Dd3dError(`--out: folder does not exist: ${path.dirname(path.resolve(opts.out))}`);
+      listReferenceImages(opts.images);
+      const trainDir = trainDirFor(opts.out);
+      if (fs.existsSync(path.join(trainDir, 'checkpoint', 'state.json')) && !opts.resume) {
+        throw new Dd3dError(`--out: ${trainDir} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
+      }
+      const modelDir = resolveModelDir(opts.model);
+      await startBackend(cmd);
+      const model = DiffusionModel.load(modelDir);
+      const [height, width] = model.defaultSize;
+      const refs = await loadReferenceImages(opts.images, height, width, { flip: opts.flip });
+      if (refs.files.length < 5 || refs.files.length > 20) {
+        console.error(`dd3d: warning: ${refs.files.length} reference images; DreamDistribution is meant for 5–20`);
+      }
+      fs.mkdirSync(trainDir, { recursive: true });
+      const cfg: TrainDistConfig = {
+        ...D,
+        prompts: opts.prompts,
+        ctxLength: opts.ctx,
+        steps: opts.steps,
+        batch: opts.batch,
+        samples: opts.samples,
+        orthoLambda: opts.ortho,
+        lr: opts.lr,
+        prefix: opts.prefix,
+        suffix: opts.suffix,
+        seed: opts.seed,
+      };
+      const uncond = model.encodePrompts(['']);
+      const bar = progressBar('train-dist', cfg.steps, { quiet: opts.json, resumable: true });
+      let result;
+      try {
+        result = await trainDistribution(model, refs, cfg, {
+          modelPath: opts.model ?? 'built-in (models/dd3d-tiny)',
+          trainDir,
+          resume: Boolean(opts.resume),
+          validateEvery: opts.validateEvery ?? (model.vae ? 0 : 100),
+          onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),
+          onValidate: async (step, g) => {
+            // the same 8 instances every time, so the grids show the distribution converging
+            const cond = instanceConditions(g, opts.seed, 0, 8);
+            const images = sampleImages(model, { cond, uncond, steps: 20, guidance: 7.5, height, width, seed: opts.seed });
+            await writePng(path.join(trainDir, `val-${String(step).padStart(6, '0')}.png`), { data: images.dataSync() as Float32Array, n: 8, height, width, channels: 3 }, 8);
+            tf.dispose([cond, images]);
+          },
+        });
+      } finally {
+        bar.stop();
+        uncond.dispose();
+      }
+      saveDistribution(opts.out, result.distribution);
+      await writeLossCurve(path.join(trainDir, 'loss.png'), result.losses);
+      const summary = {
+        out: opts.out,
+        model: modelDir,
+        images: refs.files.length,
+        views: refs.views.n,
+        prompts: cfg.prompts,
+        ctx: cfg.ctxLength,
+        steps: cfg.steps,
+        final_loss: trailingMean(result.losses, 20),
+        seconds: result.seconds,
+        peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      };
+      writeFileAtomic(path.join(trainDir, 'record.json'), JSON.stringify({ ...summary, losses: result.losses }) + '\n');
+      model.dispose();
+      if (opts.json) console.log(JSON.stringify(summary));
+      else console.error(`wrote ${opts.out} (${cfg.steps} steps, loss ${summary.final_loss.toFixed(4)}, ${(result.seconds / 60).toFixed(1)} min, peak memory ${summary.peak_rss_mb} MB)`);
+    });
+}

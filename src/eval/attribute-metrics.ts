@@ -1,0 +1,47 @@
+/**
+ * How well a set of generated images covers a multi-modal reference set, in the procedural
+ * world's attributes. An image's *combination* is its family plus the values of the
+ * attributes the reference set varies or constrains (e.g. colour and back for "red or blue
+ * chairs with tall backs"); a generated image's comes from the probe, a reference's from its
+ * ground truth.
+ *
+ * - TV distance: ½ Σ |p_gen(c) − p_ref(c)| over all combinations seen on either side.
+ * - In-distribution rate: the share of generated images whose combination occurs in the references.
+ * - Coverage: the share of the references' combinations that some generated image has.
+ */
+
+export type Combination = string;
+
+/** The key of an image: family, then each named attribute's value, in the order given. */
+export function combinationOf(family: string, values: Record<string, string | undefined>, keys: readonly string[]): Combination {
+  return [family, ...keys.map((k) => `${k}=${values[k] ?? '?'}`)].join(' | ');
+}
+
+export function histogram(items: readonly Combination[]): Map<Combination, number> {
+  const h = new Map<Combination, number>();
+  for (const c of items) h.set(c, (h.get(c) ?? 0) + 1 / items.length);
+  return h;
+}
+
+export interface AttributeMetrics {
+  tv_distance: number;
+  in_distribution: number;
+  coverage: number;
+  /** Share of each combination among the generated images and among the references. */
+  generated: Record<Combination, number>;
+  reference: Record<Combination, number>;
+}
+
+export function attributeMetrics(generated: readonly Combination[], reference: readonly Combination[]): AttributeMetrics {
+  const g = histogram(generated);
+  const r = histogram(reference);
+  let tv = 0;
+  for (const c of new Set([...g.keys(), ...r.keys()])) tv += Math.abs((g.get(c) ?? 0) - (r.get(c) ?? 0));
+  return {
+    tv_distance: tv / 2,
+    in_distribution: generated.filter((c) => r.has(c)).length / generated.length,
+    coverage: [...r.keys()].filter((c) => g.has(c)).length / r.size,
+    generated: Object.fromEntries(g),
+    reference: Object.fromEntries(r),
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * Measuring a prompt distribution (or a baseline) against its reference set in 2D: sample n
+ * images, classify them with the attribute probe, and compare with the references in
+ * attribute combinations (TV distance, in-distribution rate, coverage) and in probe-feature
+ * space (Fréchet distance, precision/recall/density/coverage, diversity).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadReferenceImages } from '../dist/reference-images.js';
+import type { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { sampleImages } from '../pipeline/text-to-image.js';
+import type { Probe, ProbePrediction } from '../probe/index.js';
+import { readJsonFile } from '../text/text-util.js';
+import { attributeMetrics, combinationOf, type AttributeMetrics } from './attribute-metrics.js';
+import { meanPairwiseDistance } from './eval-prompt.js';
+import { frechetDistance, prdc, type Prdc } from './feature-metrics.js';
+
+export interface GeneratedSet {
+  predictions: ProbePrediction[];
+  features: number[][];
+}
+
+export interface SampleSettings {
+  n: number;
+  steps: number;
+  guidance: number;
+  seed: number;
+  batch: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Samples n images, `conditions(first, count)` giving each batch's prompts, and runs the probe on them. */
+export function sampleAndProbe(model: DiffusionModel, probe: Probe, conditions: (first: number, count: number) => tf.Tensor3D, s: SampleSettings): GeneratedSet {
+  const [height, width] = model.defaultSize;
+  const uncond = model.encodePrompts(['']);
+  const out: GeneratedSet = { predictions: [], features: [] };
+  try {
+    for (let first = 0, b = 0; first < s.n; first += s.batch, b++) {
+      const count = Math.min(s.batch, s.n - first);
+      const cond = conditions(first, count);
+      const images = sampleImages(model, { cond, uncond, steps: s.steps, guidance: s.guidance, height, width, seed: s.seed + b });
+      out.predictions.push(...probe.predict(images));
+      const f = probe.features(images);
+      out.features.push(...(f.arraySync() as number[][]));
+      tf.dispose([cond, images, f]);
+      s.onProgress?.(first + count, s.n);
+    }
+  } finally {
+    uncond.dispose();
+  }
+  return out;
+}
+
+export interface ReferenceTruth {
+  family: string;
+  /** The attributes whose values make a combination (the ones the set constrains). */
+  keys: string[];
+  combinations: string[];
+  features: number[][];
+}
+
+/**
+ * The references' combinations and probe features. A `dd3d scenes refs` folder has ground
+ * truth in attributes.json; its constraints name the attributes that matter (colour always
+ * counts). Any other folder of images is classified by the probe, keyed by family and colour.
+ */
+export async function referenceTruth(dir: string, probe: Probe): Promise<ReferenceTruth> {
+  const refs = await loadReferenceImages(dir, probe.config.res, probe.config.res, { flip: false, flag: '--refs' });
+  const images = tf.tensor4d(refs.views.data, [refs.views.n, refs.views.height, refs.views.width, 3]);
+  const f = probe.features(images);
+  const features = f.arraySync() as number[][];
+  const predictions = probe.predict(images);
+  tf.dispose([images, f]);
+  const manifest = path.join(dir, 'attributes.json');
+  if (fs.existsSync(manifest)) {
+    const j = readJsonFile(manifest) as { family: string; constraints?: Record<string, unknown>; images: Array<{ file: string; attributes: Record<string, string> }> };
+    const keys = ['color', ...Object.keys(j.constraints ?? {}).filter((k) => k !== 'color')];
+    const byFile = new Map(j.images.map((im) => [im.file, im.attributes]));
+    const combinations = refs.files.map((file) => {
+      const a = byFile.get(path.basename(file)) ?? {};
+      return combinationOf(a.family ?? j.family, a, keys);
+    });
+    return { family: j.family, keys, combinations, features };
+  }
+  const family = mostCommon(predictions.map((p) => p.family));
+  return { family, keys: ['color'], combinations: predictions.map((p) => combinationOf(p.family, { color: p.color }, ['color'])), features };
+}
+
+function mostCommon(xs: string[]): string {
+  const counts = new Map<string, number>();
+  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]![0];
+}
+
+export interface Eval2dScores extends Omit<AttributeMetrics, 'coverage'>, Prdc {
+  n: number;
+  /** Attribute-combination coverage (feature-space coverage is `coverage`). */
+  attribute_coverage: number;
+  fid: number;
+  diversity: number;
+}
+
+export function scoreAgainstReferences(gen: GeneratedSet, ref: ReferenceTruth, k = 3): Eval2dScores {
+  const combos = gen.predictions.map((p) => combinationOf(p.family, { color: p.color, ...p.attributes }, ref.keys));
+  const attributes = attributeMetrics(combos, ref.combinations);
+  const diversity = tf.tidy(() => meanPairwiseDistance(tf.tensor2d(gen.features)));
+  const { coverage: attributeCoverage, ...rest } = attributes;
+  return {
+    n: gen.predictions.length,
+    ...rest,
+    attribute_coverage: attributeCoverage,
+    fid: frechetDistance(gen.features, ref.features),
+    ...prdc(ref.features, gen.features, Math.min(k, ref.features.length - 1)),
+    diversity,
+  };
+}

@@ -1,0 +1,216 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/backend/backend.js';
+import { writeReferenceSet } from '../src/dataset/scene-refs.js';
+import { instanceConditions, mixGaussians, mixWeights, parseWeighted } from '../src/dist/conditions.js';
+import { loadDistribution, saveDistribution, type PromptDistribution } from '../src/dist/distribution-file.js';
+import { loadReferenceImages } from '../src/dist/reference-images.js';
+import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../src/dist/train-dist.js';
+import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
+import { exportTinyModel } from '../src/train/export.js';
+import { allVariables, buildTinyModel } from '../src/train/pretrain.js';
+import { PRETRAIN_CONFIGS } from '../src/train/pretrain-configs.js';
+import { expectOneLineError, runCli } from './helpers/cli.js';
+import { FIXTURES } from './helpers/fixtures.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-dist-'));
+const modelDir = path.join(tmp, 'model');
+const refs = path.join(tmp, 'refs');
+const cfg = (over: Partial<TrainDistConfig> = {}): TrainDistConfig => ({ ...TRAIN_DIST_DEFAULTS, prompts: 3, steps: 4, checkpointEvery: 2, seed: 1, ...over });
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  // a tiny random-weight pixel model built like dd3d-tiny (the `test` config), and six chairs at 48 px
+  const config = PRETRAIN_CONFIGS.test!;
+  const m = buildTinyModel(config, 3);
+  exportTinyModel(modelDir, m, allVariables(m), config, {});
+  await writeReferenceSet({ family: 'chair', where: 'color=red|blue', n: 6, res: 48, out: refs, seed: 2 });
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('reference images', () => {
+  it('are resized to the model resolution, cropped along the long side and mirrored', async () => {
+    const wide = path.join(tmp, 'wide');
+    fs.mkdirSync(wide);
+    // 64×32, left half black, right half white
+    const px = Buffer.alloc(64 * 32 * 3, 255);
+    for (let y = 0; y < 32; y++) px.fill(0, y * 64 * 3, y * 64 * 3 + 32 * 3);
+    await sharp(px, { raw: { width: 64, height: 32, channels: 3 } }).png().toFile(path.join(wide, 'a.png'));
+    const set = await loadReferenceImages(wide, 16, 16, { flip: true });
+    expect(set.views.n).toBe(6); // crops at left, centre, right, each mirrored
+    const at = (v: number, x: number) => set.views.data[(v * 16 * 16 + 8 * 16 + x) * 3]!;
+    expect([at(0, 0), at(0, 12)]).toEqual([0, 0]); // left crop: black (its last columns blend into the white half)
+    expect([at(1, 15), at(1, 3)]).toEqual([0, 0]); // its mirror
+    expect([at(4, 3), at(4, 15)]).toEqual([1, 1]); // right crop: white
+    expect(set.source).toEqual([0, 0, 0, 0, 0, 0]);
+    expect((await loadReferenceImages(wide, 16, 16, { flip: false })).views.n).toBe(3);
+    expect(set.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe('training a distribution', () => {
+  it('keeps the tensor count steady, learns finite ctx, and a resumed run equals an uninterrupted one', async () => {
+    const model = DiffusionModel.load(modelDir);
+    const set = await loadReferenceImages(refs, 32, 32, { flip: true });
+    const counts: number[] = [];
+    const whole = await trainDistribution(model, set, cfg(), { modelPath: modelDir, trainDir: path.join(tmp, 'a'), resume: false, onStep: () => counts.push(tf.memory().numTensors) });
+    expect(new Set(counts).size).toBe(1);
+    expect(whole.losses.length).toBe(4);
+    expect(whole.losses.every(Number.isFinite)).toBe(true);
+    const d = whole.distribution;
+    const width = model.textEncoder.hiddenSize;
+    expect(d.ctx!.shape).toEqual([3, 4, width]);
+    expect(d.mu.shape).toEqual([77, width]);
+    // BOS and the prefix "a" are the same in every prompt: σ ≈ 0 there (batched float32 rounding
+    // may differ by row), and large from the context on
+    const sigmaAt = (p: number) => Math.max(...d.sigma.data.subarray(p * width, (p + 1) * width));
+    expect(sigmaAt(2)).toBeGreaterThan(1e-3);
+    expect(Math.max(sigmaAt(0), sigmaAt(1))).toBeLessThan(1e-4 * sigmaAt(2));
+    expect(d.training).toMatchObject({ steps: 4, references: { images: 6, views: 12, hash: set.hash } });
+
+    await expect(
+      trainDistribution(model, set, cfg(), { modelPath: modelDir, trainDir: path.join(tmp, 'b'), resume: false, onStep: (s) => { if (s === 3) throw new Error('killed'); } }),
+    ).rejects.toThrow('killed');
+    const resumed = await trainDistribution(model, set, cfg(), { modelPath: modelDir, trainDir: path.join(tmp, 'b'), resume: true });
+    expect(resumed.losses).toEqual(whole.losses);
+    expect(Array.from(resumed.distribution.ctx!.data)).toEqual(Array.from(d.ctx!.data));
+    await expect(trainDistribution(model, set, cfg({ prompts: 5 }), { modelPath: modelDir, trainDir: path.join(tmp, 'b'), resume: true })).rejects.toThrow(
+      /--resume: the checkpoint in .* was made with prompts 3, this run asks for 5/,
+    );
+    model.dispose();
+  });
+});
+
+describe('mixing and instances', () => {
+  it('mixes by the official rule and keeps each instance\'s ε whatever the batch', () => {
+    const g = (mu: number, sigma: number) => ({ mu: tf.fill([1, 2], mu) as tf.Tensor2D, sigma: tf.fill([1, 2], sigma) as tf.Tensor2D });
+    const mixed = mixGaussians([{ g: g(1, 3), weight: 0.25 }, { g: g(5, 4), weight: 0.75 }], 2);
+    expect(mixed.mu.dataSync()[0]).toBeCloseTo(0.25 * 1 + 0.75 * 5, 6);
+    expect(mixed.sigma.dataSync()[0]).toBeCloseTo(Math.sqrt((0.25 * 2 * 3) ** 2 + (0.75 * 2 * 4) ** 2), 5);
+    const all = instanceConditions(g(0, 1), 9, 0, 4);
+    const third = instanceConditions(g(0, 1), 9, 2, 1);
+    expect(Array.from(third.dataSync())).toEqual(Array.from(all.slice([2, 0, 0], [1, -1, -1]).dataSync()));
+    expect(Array.from(instanceConditions(g(7, 0), 9, 0, 2).dataSync())).toEqual([7, 7, 7, 7]); // γσ = 0: the mean prompt
+  });
+
+  it('needs weights that sum to 1', () => {
+    expect(mixWeights(null, [0.3])).toEqual([0.7, 0.3]);
+    expect(mixWeights(0.5, [0.25, 0.25])).toEqual([0.5, 0.25, 0.25]);
+    expect(() => mixWeights(0.6, [0.3])).toThrow('--mix: the weights (0.6 + 0.3) must be positive and sum to 1');
+    expect(() => mixWeights(null, [0.7, 0.5])).toThrow(/must be positive and sum to 1/);
+    expect(parseWeighted('a=b.json=0.3', '--mix')).toEqual({ file: 'a=b.json', weight: 0.3 });
+    expect(() => parseWeighted('b.json=x', '--mix')).toThrow('--mix: "b.json=x" needs a weight in (0, 1] after "=", e.g. other.json=0.3');
+  });
+});
+
+describe('the distribution file', () => {
+  const file = path.join(tmp, 'd.json');
+  const dist: PromptDistribution = {
+    model: { path: 'm', text_encoder_hash: 'sha256:00' },
+    prompts: 2,
+    ctx_length: 1,
+    prefix: 'a',
+    suffix: '',
+    ctx: { shape: [2, 1, 2], data: Float32Array.from([1, 2, 3, 4]) },
+    mu: { shape: [3, 2], data: Float32Array.from([0, 1, 2, 3, 4, 5]) },
+    sigma: { shape: [3, 2], data: Float32Array.from([0, 0, 1, 1, 2, 2]) },
+    training: { steps: 1 },
+  };
+  const edited = (change: (j: Record<string, any>) => void) => {
+    saveDistribution(file, dist);
+    const j = JSON.parse(fs.readFileSync(file, 'utf8'));
+    change(j);
+    fs.writeFileSync(file, JSON.stringify(j));
+    return () => loadDistribution(file);
+  };
+
+  it('round-trips exactly', () => {
+    saveDistribution(file, dist);
+    const back = loadDistribution(file);
+    expect(back.ctx!.data).toEqual(dist.ctx!.data);
+    expect(back.sigma).toEqual(dist.sigma);
+    expect(back.prefix).toBe('a');
+  });
+
+  it('refuses bad files with one line naming the key', () => {
+    expect(edited((j) => (j.format = 'x'))).toThrow(/"format" must be "dd3d-distribution"/);
+    expect(edited((j) => (j.version = 2))).toThrow(/"version" is 2: written by a newer dd3d/);
+    expect(edited((j) => (j.mu.base64 = j.mu.base64.slice(0, 8)))).toThrow(/"mu.base64" holds 6 bytes, shape \[3,2\] needs 24/);
+    expect(edited((j) => (j.sigma.shape = [2, 3]))).toThrow(/"sigma" has shape \[2,3\], mu has \[3,2\]/);
+    expect(edited((j) => (j.ctx.shape = [3, 1, 2]))).toThrow(/"ctx.base64" holds|"ctx" has shape/);
+    expect(edited((j) => (j.mu.base64 = Buffer.from(Float32Array.from([0, NaN, 0, 0, 0, 0]).buffer).toString('base64')))).toThrow(/"mu" has a non-finite value \(NaN\) at element 1/);
+    expect(() => loadDistribution(path.join(tmp, 'none.json'))).toThrow(/none.json: distribution file not found/);
+  });
+});
+
+describe('the commands', () => {
+  const out = path.join(tmp, 'chair.json');
+
+  it('train-dist writes a distribution, validation grids and a loss curve; sample draws, mixes and edits it', async () => {
+    const r = runCli(['train-dist', '--images', refs, '--out', out, '--model', modelDir, '--prompts', '3', '--steps', '2', '--validate-every', '2', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ images: 6, views: 12, prompts: 3, steps: 2 });
+    expect(JSON.parse(r.stdout).peak_rss_mb).toBeGreaterThan(0);
+    expect(r.stderr).not.toMatch(/warning/); // 6 images is within 5–20
+    const train = path.join(tmp, 'chair.train');
+    for (const f of ['val-000002.png', 'loss.png', 'record.json']) expect(fs.existsSync(path.join(train, f)), f).toBe(true);
+    expect(await sharp(path.join(train, 'val-000002.png')).metadata()).toMatchObject({ width: 8 * 32 + 7 * 2, height: 32 });
+    expect(loadDistribution(out).ctx!.shape[0]).toBe(3);
+
+    const dir = path.join(tmp, 'samples');
+    const s = runCli(['sample', '--model', modelDir, '--dist', out, '--mix', `${out}=0.5`, '--suffix', ', side view', '--n', '3', '--steps', '2', '--out', dir, '--json']);
+    expect(s.status, s.stderr).toBe(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ format: 'dd3d-samples', images: ['0000.png', '0001.png', '0002.png'], suffix: ', side view', dist: [{ weight: 0.5 }, { weight: 0.5 }] });
+    expect(await sharp(path.join(dir, '0002.png')).metadata()).toMatchObject({ width: 32, height: 32 });
+  }, 300_000);
+
+  it('eval-2d scores the distribution and both baselines against the references', { timeout: 300_000 }, () => {
+    const r = runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--n', '6', '--steps', '2', '--baseline', 'caption:a chair', '--baseline', 'prompt-tuning', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.reference_combinations).toEqual(['color']);
+    expect(j.rows.map((row: { name: string }) => row.name)).toEqual(['dist (chair.json)', 'caption "a chair"', 'prompt-tuning (K = 1)']);
+    for (const row of j.rows) {
+      expect(row.n).toBe(6);
+      for (const k of ['tv_distance', 'in_distribution', 'attribute_coverage', 'precision', 'recall', 'coverage']) expect(row[k], k).toBeGreaterThanOrEqual(0), expect(row[k], k).toBeLessThanOrEqual(1);
+      expect(row.fid).toBeGreaterThan(0);
+    }
+    // the prompt-tuning baseline was trained once, with one prompt, and cached beside the distribution
+    expect(loadDistribution(path.join(tmp, 'chair.prompt-tuning.json')).ctx!.shape[0]).toBe(1);
+  });
+
+  it('errors are one line naming the flag or file', { timeout: 300_000 }, () => {
+    expectOneLineError(runCli(['train-dist', '--images', path.join(tmp, 'nope'), '--out', out, '--model', modelDir]), /--images: .*nope is not a folder of images/);
+    expectOneLineError(runCli(['train-dist', '--images', tmp, '--out', path.join(tmp, 'x.txt'), '--model', modelDir]), /--out: expected a \.json file name/);
+    expectOneLineError(runCli(['train-dist', '--images', refs, '--out', out, '--model', modelDir]), /chair\.train holds a training checkpoint; pass --resume/);
+    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--prompt', 'a chair', '--out', path.join(tmp, 'x.png')]), /--prompt\/--dist: give exactly one/);
+    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', `${out}=0.5`, '--mix', `${out}=0.2`, '--out', path.join(tmp, 'x.png')]), /--mix: the weights \(0\.5 \+ 0\.2\) must be positive and sum to 1/);
+    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--out', refs]), /--out: .* is a folder with other files in it/);
+    // same state shape, another text encoder: a warning naming both, then it samples anyway
+    const other = runCli(['sample', '--model', path.join(FIXTURES, 'sd1-tiny'), '--dist', out, '--steps', '1', '--out', path.join(tmp, 'x.png')]);
+    expect(other.status, other.stderr).toBe(0);
+    expect(other.stderr).toMatch(/warning: .*chair\.json was fitted with the text encoder of .*model \(sha256:.*\), not that of .*sd1-tiny/);
+    expectOneLineError(runCli(['sample', '--model', path.join(FIXTURES, 'sd2-tiny'), '--dist', out, '--out', path.join(tmp, 'x.png')]), /chair\.json: states are \[77, 32\], the model at .*sd2-tiny gives \[77, 24\]/);
+  });
+
+  it('import-dist reads the official .npz; it samples but cannot be edited', { timeout: 300_000 }, () => {
+    const sd1 = path.join(FIXTURES, 'sd1-tiny');
+    const npz = path.join(FIXTURES, 'dreamdistribution-npz', 'final-1000.npz');
+    const imported = path.join(tmp, 'imported.json');
+    const r = runCli(['import-dist', npz, '--model', sd1, '--out', imported, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ states: [77, 32], prompt_text: 'X X X X', editable: false });
+    const d = loadDistribution(imported);
+    expect(d.ctx).toBeNull();
+    expect(d.mu.shape).toEqual([77, 32]);
+    expect(runCli(['sample', '--model', sd1, '--dist', imported, '--n', '2', '--steps', '2', '--out', path.join(tmp, 'i.png')]).status).toBe(0);
+    expectOneLineError(runCli(['sample', '--model', sd1, '--dist', imported, '--suffix', 'at night', '--out', path.join(tmp, 'i.png')]), /imported\.json: an imported distribution has no raw context vectors/);
+    expectOneLineError(runCli(['import-dist', npz, '--model', path.join(FIXTURES, 'sd2-tiny'), '--out', imported]), /final-1000\.npz: states are \[77, 32\], the model at .*sd2-tiny gives \[77, 24\]/);
+    expectOneLineError(runCli(['import-dist', npz, '--model', sd1, '--class', '1', '--out', imported]), /--class: .* holds 1 class \(0: "X X X X"\), got 1/);
+  });
+});
