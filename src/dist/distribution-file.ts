@@ -1,0 +1,145 @@
+/**
+ * The prompt-distribution file (`chair.json`): versioned JSON holding what `sample` and
+ * `generate` need (the fitted μ and σ), what editing needs (the raw context vectors and the
+ * template they were fitted in), and which model it belongs to. Arrays are little-endian
+ * float32 in base64: {"shape": [...], "base64": "..."}.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { Dd3dError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { getComponent, openModelFolder } from '../io/diffusers.js';
+import { readJsonFile } from '../text/text-util.js';
+
+export const DISTRIBUTION_FORMAT = 'dd3d-distribution';
+export const DISTRIBUTION_VERSION = 1;
+
+export interface FloatArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface PromptDistribution {
+  /** The frozen model: the path as given, and a hash of its text encoder's config and weights. */
+  model: { path: string; text_encoder_hash: string };
+  /** K prompts of M context vectors; null for an imported distribution (no raw ctx). */
+  prompts: number | null;
+  ctx_length: number | null;
+  prefix: string;
+  suffix: string;
+  /** [K, M, D] the learned context vectors, or null when imported. */
+  ctx: FloatArray | null;
+  /** [L, D] fitted over the K prompts in the training template. */
+  mu: FloatArray;
+  sigma: FloatArray;
+  /** Where it came from: train-dist's steps, final loss and reference-set hash, or the imported file. */
+  training: Record<string, unknown>;
+}
+
+const encodeArray = (a: FloatArray) => ({
+  shape: a.shape,
+  base64: Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).toString('base64'),
+});
+
+export function saveDistribution(file: string, d: PromptDistribution): void {
+  const json = {
+    format: DISTRIBUTION_FORMAT,
+    version: DISTRIBUTION_VERSION,
+    model: d.model,
+    prompts: d.prompts,
+    ctx_length: d.ctx_length,
+    prefix: d.prefix,
+    suffix: d.suffix,
+    training: d.training,
+    ctx: d.ctx && encodeArray(d.ctx),
+    mu: encodeArray(d.mu),
+    sigma: encodeArray(d.sigma),
+  };
+  writeFileAtomic(file, JSON.stringify(json, null, 1) + '\n');
+}
+
+/** Reads and validates a distribution file; every problem is a one-line error naming the file and key. */
+export function loadDistribution(file: string): PromptDistribution {
+  if (!fs.existsSync(file)) throw new Dd3dError(`${file}: distribution file not found`);
+  const j = readJsonFile(file) as Record<string, unknown>;
+  const bad = (key: string, expected: string): never => {
+    throw new Dd3dError(`${file}: "${key}" ${expected}`);
+  };
+  if (typeof j !== 'object' || j === null || j.format !== DISTRIBUTION_FORMAT) bad('format', `must be "${DISTRIBUTION_FORMAT}" (is this a dd3d distribution file?)`);
+  if (j.version !== DISTRIBUTION_VERSION) {
+    bad('version', typeof j.version === 'number' && j.version > DISTRIBUTION_VERSION ? `is ${j.version}: written by a newer dd3d (this one reads ${DISTRIBUTION_VERSION})` : `must be ${DISTRIBUTION_VERSION}`);
+  }
+  const model = j.model as Record<string, unknown> | undefined;
+  if (!model || typeof model.path !== 'string' || typeof model.text_encoder_hash !== 'string') bad('model', 'must be {"path": string, "text_encoder_hash": string}');
+  for (const key of ['prefix', 'suffix'] as const) if (typeof j[key] !== 'string') bad(key, 'must be a string');
+  const count = (key: string): number | null => {
+    const v = j[key];
+    if (v === null) return null;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) bad(key, 'must be a positive integer or null');
+    return v as number;
+  };
+  const prompts = count('prompts');
+  const ctxLength = count('ctx_length');
+  const array = (key: string, rank: number): FloatArray => {
+    const v = j[key] as { shape?: unknown; base64?: unknown } | null | undefined;
+    if (!v || !Array.isArray(v.shape) || v.shape.length !== rank || !v.shape.every((n) => Number.isInteger(n) && n > 0) || typeof v.base64 !== 'string') {
+      bad(key, `must be {"shape": [${rank} positive integers], "base64": float32 data}`);
+    }
+    const shape = v!.shape as number[];
+    const bytes = Buffer.from(v!.base64 as string, 'base64');
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (bytes.length !== 4 * n) bad(`${key}.base64`, `holds ${bytes.length} bytes, shape [${shape}] needs ${4 * n}`);
+    const data = new Float32Array(n);
+    Buffer.from(data.buffer).set(bytes);
+    const at = data.findIndex((x) => !Number.isFinite(x));
+    if (at >= 0) bad(key, `has a non-finite value (${data[at]}) at element ${at}`);
+    return { shape, data };
+  };
+  const mu = array('mu', 2);
+  const sigma = array('sigma', 2);
+  if (sigma.shape.join() !== mu.shape.join()) bad('sigma', `has shape [${sigma.shape}], mu has [${mu.shape}]`);
+  if (sigma.data.some((x) => x < 0)) bad('sigma', 'has a negative standard deviation');
+  let ctx: FloatArray | null = null;
+  if (j.ctx !== null) {
+    ctx = array('ctx', 3);
+    if (ctx.shape[0] !== prompts || ctx.shape[1] !== ctxLength) bad('ctx', `has shape [${ctx.shape}], expected [prompts=${prompts}, ctx_length=${ctxLength}, D]`);
+    if (ctx.shape[2] !== mu.shape[1]) bad('ctx', `has width ${ctx.shape[2]}, mu has ${mu.shape[1]}`);
+  }
+  const training = typeof j.training === 'object' && j.training !== null ? (j.training as Record<string, unknown>) : {};
+  return { model: model as PromptDistribution['model'], prompts, ctx_length: ctxLength, prefix: j.prefix as string, suffix: j.suffix as string, ctx, mu, sigma, training };
+}
+
+/**
+ * sha256 of the text encoder's config and weights: a distribution only means something for
+ * the encoder it was fitted with. Weights are hashed in chunks, so multi-GB files are fine.
+ */
+export function textEncoderHash(modelDir: string): string {
+  const component = getComponent(openModelFolder(modelDir), 'text_encoder');
+  const hash = crypto.createHash('sha256');
+  if (component.configPath) hash.update(fs.readFileSync(component.configPath));
+  if (component.weightsPath) {
+    const fd = fs.openSync(component.weightsPath, 'r');
+    const chunk = Buffer.alloc(1 << 24);
+    try {
+      for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * Checks a distribution against the model it is about to condition: the state shape must
+ * match (an error otherwise); a different text encoder hash is a warning naming both.
+ */
+export function checkDistributionModel(file: string, d: PromptDistribution, modelDir: string, hiddenSize: number, maxLength: number, warn: (msg: string) => void): void {
+  const [l, dim] = d.mu.shape;
+  if (dim !== hiddenSize || l !== maxLength) {
+    throw new Dd3dError(`${file}: states are [${l}, ${dim}], the model at ${modelDir} gives [${maxLength}, ${hiddenSize}]: the distribution belongs to ${d.model.path}`);
+  }
+  const hash = textEncoderHash(modelDir);
+  if (hash !== d.model.text_encoder_hash) {
+    warn(`${file} was fitted with the text encoder of ${d.model.path} (${d.model.text_encoder_hash.slice(0, 19)}…), not that of ${modelDir} (${hash.slice(0, 19)}…); results may be meaningless`);
+  }
+}

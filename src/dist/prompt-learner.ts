@@ -1,0 +1,90 @@
+/**
+ * DreamDistribution's prompt learner: K soft prompts of M context vectors each, run through
+ * the frozen text encoder in a fixed token template, and the Gaussian fitted over the K
+ * prompts' per-token final states. Only the context vectors are trainable.
+ *
+ * One departure from the official code, on purpose: position embeddings are added once to
+ * the whole sequence (the official code adds them twice to the fixed tokens).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ClipTextModel } from '../models/clip-text-model.js';
+import type { PromptTemplate } from './prompt-template.js';
+
+export interface EncodedPrompts {
+  /** [K, L, D] final-layer-norm states, what the UNet cross-attends to. */
+  states: tf.Tensor3D;
+  /** [K, D] the states at the EOS position, for the orthogonality loss. */
+  eos: tf.Tensor2D;
+}
+
+export interface Gaussian {
+  /** [L, D] per-element mean over the K prompts. */
+  mu: tf.Tensor2D;
+  /** [L, D] per-element unbiased standard deviation over the K prompts. */
+  sigma: tf.Tensor2D;
+}
+
+/** Runs K prompts' context vectors `ctx` [K, M, D] through the encoder inside `template`. */
+export function encodeContext(encoder: ClipTextModel, template: PromptTemplate, ctx: tf.Tensor3D): EncodedPrompts {
+  return tf.tidy(() => {
+    const [k, m, d] = ctx.shape;
+    if (m !== template.ctxLength) throw new Error(`encodeContext: ctx has ${m} vectors, the template ${template.ctxLength}`);
+    const fixed = encoder.embedTokens([template.ids]);
+    const end = template.ctxStart + m;
+    const length = template.ids.length;
+    const embeds = tf.concat(
+      [
+        tf.tile(fixed.slice([0, 0, 0], [1, template.ctxStart, d]), [k, 1, 1]),
+        ctx,
+        tf.tile(fixed.slice([0, end, 0], [1, length - end, d]), [k, 1, 1]),
+      ],
+      1,
+    ) as tf.Tensor3D;
+    const out = encoder.forwardEmbeddings(embeds, new Array<number>(k).fill(template.eosIndex));
+    return { states: out.lastHiddenState, eos: out.pooled };
+  });
+}
+
+/**
+ * Mean and unbiased std over axis 0. Positions before the context (BOS, prefix) have the same
+ * state in every prompt under the causal mask, so their variance is exactly 0, where the
+ * square root's gradient is 0/0; {@link sqrtSafe} makes it 0 there.
+ */
+export function fitGaussian(states: tf.Tensor3D): Gaussian {
+  return tf.tidy(() => {
+    const k = states.shape[0];
+    const mu = tf.mean(states, 0) as tf.Tensor2D;
+    if (k < 2) return { mu, sigma: tf.zerosLike(mu) };
+    const variance = tf.div(tf.sum(tf.square(tf.sub(states, mu)), 0), k - 1);
+    return { mu, sigma: sqrtSafe(variance) as tf.Tensor2D };
+  });
+}
+
+/** √x whose gradient at x = 0 is 0 instead of NaN. */
+const sqrtSafe = tf.customGrad((x, save) => {
+  const y = tf.sqrt(x as tf.Tensor);
+  (save as tf.GradSaveFunc)([y]);
+  return {
+    value: y,
+    gradFunc: (dy, [root]) => tf.where(tf.greater(root!, 0), tf.div(dy, tf.mul(root!, 2)), tf.zerosLike(root!)),
+  };
+});
+
+/** Conditions μ + scale·σ ⊙ ε for noise `eps` [N, L, D]. */
+export function sampleConditions(g: Gaussian, eps: tf.Tensor3D, scale = 1): tf.Tensor3D {
+  return tf.tidy(() => tf.add(g.mu, tf.mul(tf.mul(g.sigma, scale), eps)) as tf.Tensor3D);
+}
+
+/**
+ * The orthogonality loss on the K prompts' EOS features: L2-normalize, cosine matrix with a
+ * zero diagonal, mean of the squared off-diagonal entries. It pushes the prompts apart.
+ */
+export function orthogonalityLoss(eos: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const k = eos.shape[0];
+    if (k < 2) return tf.scalar(0);
+    const f = tf.div(eos, tf.norm(eos, 'euclidean', 1, true));
+    const cos = tf.mul(tf.matMul(f, f, false, true), tf.sub(1, tf.eye(k)));
+    return tf.div(tf.sum(tf.square(cos)), k * (k - 1)) as tf.Scalar;
+  });
+}

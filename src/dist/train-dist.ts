@@ -1,0 +1,225 @@
+/**
+ * Learning a prompt distribution from reference images (DreamDistribution): K soft prompts
+ * of M context vectors go through the frozen text encoder; the Gaussian over their states
+ * conditions the frozen UNet through S reparameterized samples per image, and the denoising
+ * loss (Min-SNR-γ) plus λ × the orthogonality loss trains the context vectors alone with
+ * AdamW and gradient clipping. A step's images, timesteps and noise depend only on
+ * (seed, step), so a resumed run continues exactly as the uninterrupted one would have.
+ */
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { deriveSeed, mulberry32 } from '../../scenes/index.js';
+import { Dd3dError } from '../errors.js';
+import type { ClipTextModel } from '../models/clip-text-model.js';
+import type { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { readNoiseScheduleConfig } from '../schedulers/config.js';
+import { DDPMScheduler } from '../schedulers/ddpm.js';
+import { AdamW, clipGlobalNorm } from '../train/adamw.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';
+import { denoiseLoss } from './denoise-loss.js';
+import type { PromptDistribution } from './distribution-file.js';
+import { textEncoderHash } from './distribution-file.js';
+import { encodeContext, fitGaussian, orthogonalityLoss, sampleConditions, type Gaussian } from './prompt-learner.js';
+import { buildTemplate, type PromptTemplate } from './prompt-template.js';
+import type { ReferenceSet } from './reference-images.js';
+
+export interface TrainDistConfig {
+  /** K soft prompts. */
+  prompts: number;
+  /** M context vectors per prompt. */
+  ctxLength: number;
+  steps: number;
+  /** Reference images per step. */
+  batch: number;
+  /** Reparameterized samples per image. */
+  samples: number;
+  orthoLambda: number;
+  minSnrGamma: number;
+  lr: number;
+  weightDecay: number;
+  gradClip: number;
+  prefix: string;
+  suffix: string;
+  seed: number;
+  checkpointEvery: number;
+}
+
+export const TRAIN_DIST_DEFAULTS: Omit<TrainDistConfig, 'seed'> = {
+  prompts: 32,
+  ctxLength: 4,
+  steps: 300,
+  batch: 2,
+  samples: 4,
+  orthoLambda: 1e-3,
+  minSnrGamma: 5,
+  lr: 1e-3,
+  weightDecay: 1e-2,
+  gradClip: 1.0,
+  prefix: 'a',
+  suffix: '',
+  checkpointEvery: 50,
+};
+
+interface DistCheckpoint extends CheckpointProgress {
+  prompts: number;
+  ctx_length: number;
+  batch: number;
+  samples: number;
+  prefix: string;
+  suffix: string;
+  seed: number;
+  references: string;
+}
+
+const CHECKPOINT_FORMAT = 'dd3d-train-dist-checkpoint';
+
+export interface TrainDistOptions {
+  /** The model folder as the user gave it (recorded in the distribution file). */
+  modelPath: string;
+  /** Checkpoints go to `<trainDir>/checkpoint/`. */
+  trainDir: string;
+  resume: boolean;
+  onStep?: (step: number, total: number, loss: number) => void;
+  /** Called every `validateEvery` steps (and after the last) with the current Gaussian. */
+  validateEvery?: number;
+  onValidate?: (step: number, g: Gaussian, template: PromptTemplate) => Promise<void> | void;
+}
+
+export interface TrainDistResult {
+  distribution: PromptDistribution;
+  losses: number[];
+  seconds: number;
+}
+
+/** μ and σ of the prompts `ctx` in `template` (the caller disposes them). */
+export function currentGaussian(encoder: ClipTextModel, template: PromptTemplate, ctx: tf.Tensor3D): Gaussian {
+  const encoded = encodeContext(encoder, template, ctx);
+  const g = fitGaussian(encoded.states);
+  tf.dispose([encoded.states, encoded.eos]);
+  return g;
+}
+
+/** The references as the UNet sees them: pixels in [−1, 1], or VAE latent means × scaling factor. */
+export function referenceTargets(model: DiffusionModel, refs: ReferenceSet): tf.Tensor4D {
+  const { n, height, width } = refs.views;
+  const pixels = tf.tensor4d(refs.views.data, [n, height, width, 3]);
+  const scaled = tf.tidy(() => tf.sub(tf.mul(pixels, 2), 1) as tf.Tensor4D);
+  pixels.dispose();
+  const vae = model.vae;
+  if (!vae) return scaled;
+  const parts: tf.Tensor4D[] = [];
+  for (let i = 0; i < n; i += 4) {
+    parts.push(
+      tf.tidy(() => {
+        const dist = vae.encode(scaled.slice([i, 0, 0, 0], [Math.min(4, n - i), -1, -1, -1]));
+        return tf.mul(dist.mean, vae.scalingFactor) as tf.Tensor4D;
+      }),
+    );
+  }
+  scaled.dispose();
+  const latents = tf.concat(parts) as tf.Tensor4D;
+  tf.dispose(parts);
+  return latents;
+}
+
+export async function trainDistribution(model: DiffusionModel, refs: ReferenceSet, cfg: TrainDistConfig, opts: TrainDistOptions): Promise<TrainDistResult> {
+  const encoder = model.textEncoder;
+  const template = buildTemplate(model.tokenizer, cfg.prefix, cfg.suffix, cfg.ctxLength, encoder.maxLength);
+  const ddpm = DDPMScheduler.fromConfig(model.schedulerConfig);
+  const prediction = readNoiseScheduleConfig(model.schedulerConfig).predictionType;
+  const [h, w] = model.defaultSize;
+  if (refs.views.height !== h || refs.views.width !== w) throw new Error(`trainDistribution: references are ${refs.views.height}×${refs.views.width}, the model wants ${h}×${w}`);
+  const d = encoder.hiddenSize;
+  const length = template.ids.length;
+  const ctx = tf.variable(tf.randomNormal([cfg.prompts, cfg.ctxLength, d], 0, 0.02, 'float32', deriveSeed(cfg.seed, 'ctx')), true, 'ctx') as tf.Variable<tf.Rank.R3>;
+  const variables = new Map([['ctx', ctx]]);
+  const adam = new AdamW(variables, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+  const x0All = referenceTargets(model, refs);
+  const ckpt = path.join(opts.trainDir, 'checkpoint');
+  let state: DistCheckpoint = {
+    format: CHECKPOINT_FORMAT,
+    version: 1,
+    step: 0,
+    steps: cfg.steps,
+    losses: [],
+    seconds: 0,
+    prompts: cfg.prompts,
+    ctx_length: cfg.ctxLength,
+    batch: cfg.batch,
+    samples: cfg.samples,
+    prefix: cfg.prefix,
+    suffix: cfg.suffix,
+    seed: cfg.seed,
+    references: refs.hash,
+  };
+  if (opts.resume && hasCheckpoint(ckpt)) {
+    const { prompts, ctx_length, batch, samples, prefix, suffix, seed, references } = state;
+    const saved = loadCheckpoint<DistCheckpoint>(ckpt, CHECKPOINT_FORMAT, { w: variables }, adam, { prompts, ctx_length, batch, samples, prefix, suffix, seed, references });
+    state = { ...saved, steps: cfg.steps };
+  }
+
+  const started = performance.now() - state.seconds * 1000;
+  const views = x0All.shape[0];
+  const validateEvery = opts.validateEvery ?? 0;
+  try {
+    for (let step = state.step; step < cfg.steps; step++) {
+      const rng = mulberry32(deriveSeed(cfg.seed, `dist-step/${step}`));
+      const pick = Array.from({ length: cfg.batch }, () => rng.int(0, views - 1));
+      const t = Array.from({ length: cfg.batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps));
+      const { value, grads } = tf.variableGrads(() => {
+        const x0 = tf.gather(x0All, pick) as tf.Tensor4D;
+        const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', deriveSeed(cfg.seed, `dist-noise/${step}`)) as tf.Tensor4D;
+        const eps = tf.randomNormal([cfg.batch * cfg.samples, length, d], 0, 1, 'float32', deriveSeed(cfg.seed, `dist-eps/${step}`)) as tf.Tensor3D;
+        const encoded = encodeContext(encoder, template, ctx);
+        const conditions = sampleConditions(fitGaussian(encoded.states), eps);
+        const loss = denoiseLoss(model.unet, ddpm, prediction, { x0, noise, t }, conditions, cfg.minSnrGamma);
+        return tf.add(loss, tf.mul(orthogonalityLoss(encoded.eos), cfg.orthoLambda)) as tf.Scalar;
+      }, [ctx]);
+      const loss = value.dataSync()[0];
+      value.dispose();
+      if (!Number.isFinite(loss)) {
+        tf.dispose(Object.values(grads));
+        throw new Dd3dError(`train-dist: the loss became ${loss} at step ${step}; lower --lr`);
+      }
+      const clipped = clipGlobalNorm(grads, cfg.gradClip);
+      adam.step(clipped.grads);
+      tf.dispose([...Object.values(grads), ...Object.values(clipped.grads)]);
+      state.losses.push(loss);
+      state.step = step + 1;
+      state.seconds = (performance.now() - started) / 1000;
+      opts.onStep?.(state.step, cfg.steps, loss);
+      if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) saveCheckpoint(ckpt, state, { w: variables }, adam);
+      if (opts.onValidate && validateEvery > 0 && (state.step % validateEvery === 0 || state.step === cfg.steps)) {
+        const g = currentGaussian(encoder, template, ctx);
+        try {
+          await opts.onValidate(state.step, g, template);
+        } finally {
+          tf.dispose([g.mu, g.sigma]);
+        }
+      }
+    }
+    const g = currentGaussian(encoder, template, ctx);
+    const distribution: PromptDistribution = {
+      model: { path: opts.modelPath, text_encoder_hash: textEncoderHash(model.dir) },
+      prompts: cfg.prompts,
+      ctx_length: cfg.ctxLength,
+      prefix: cfg.prefix,
+      suffix: cfg.suffix,
+      ctx: { shape: ctx.shape, data: ctx.dataSync() as Float32Array },
+      mu: { shape: g.mu.shape, data: g.mu.dataSync() as Float32Array },
+      sigma: { shape: g.sigma.shape, data: g.sigma.dataSync() as Float32Array },
+      training: {
+        steps: cfg.steps,
+        final_loss: state.losses.at(-1) ?? null,
+        seconds: Math.round(state.seconds * 10) / 10,
+        references: { dir: refs.dir, images: refs.files.length, views: views, hash: refs.hash },
+        settings: { ...cfg },
+      },
+    };
+    tf.dispose([g.mu, g.sigma]);
+    return { distribution, losses: state.losses, seconds: state.seconds };
+  } finally {
+    tf.dispose([ctx, x0All]);
+    adam.dispose();
+  }
+}
