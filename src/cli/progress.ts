@@ -11,6 +11,8 @@ export interface Progress {
 }
 
 /**
+ * The bar appears at the first update, so an error found before any work starts (bad
+ * settings, an unknown word) stays the one line the user sees.
  * `resumable`: a step loop that may continue from a checkpoint; the bar then starts at its
  * first update, from the step before it, so the ETA counts only the steps this process ran.
  */

@@ -12,7 +12,7 @@ import { renderContactSheet, writeReferenceSet } from '../dataset/scene-refs.js'
 import { Dd3dError } from '../errors.js';
 import { writePng } from '../io/image.js';
 import { intOption } from './options.js';
-import { progressBar, type Progress } from './progress.js';
+import { progressBar } from './progress.js';
 import { fmt, formatTable } from './table.js';
 
 interface DatasetFlags {
@@ -42,23 +42,6 @@ interface SheetFlags {
   seed: number;
   families?: string;
   json?: boolean;
-}
-
-/**
- * A progress bar that appears on the first update, so errors found before any work starts
- * (bad settings, a folder mismatch) stay the one line the user sees.
- */
-function lazyBar(label: string, total: number, quiet: boolean | undefined): Progress {
-  let bar: Progress | undefined;
-  return {
-    update(done, info) {
-      bar ??= progressBar(label, total, { quiet });
-      bar.update(done, info);
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
 }
 
 const hex = (c: number): string => `#${c.toString(16).padStart(6, '0')}`;
@@ -115,7 +98,7 @@ Examples:
     )
     .action(async (opts: DatasetFlags) => {
       const families = opts.families === undefined ? undefined : resolveFamilies(opts.families.split(','));
-      const bar = lazyBar('rendering', opts.n, opts.json);
+      const bar = progressBar('rendering', opts.n, { quiet: opts.json });
       let summary;
       try {
         summary = await writeSceneDataset({
@@ -162,7 +145,7 @@ Examples:
   dd3d scenes refs --family lamp --where "shade=cone" --n 8 --res 128 --seed 3 --out refs/lamps`,
     )
     .action(async (opts: RefsFlags) => {
-      const bar = lazyBar('rendering', opts.n, opts.json);
+      const bar = progressBar('rendering', opts.n, { quiet: opts.json });
       let manifest;
       const started = performance.now();
       try {
