@@ -7,7 +7,8 @@ import { checkDistributionModel, loadDistribution, saveDistribution, type Prompt
 import { loadReferenceImages } from '../dist/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../dist/train-dist.js';
 import { Dd3dError } from '../errors.js';
-import { referenceTruth, sampleAndProbe, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
+import { referenceTruth, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
+import { sampleAndProbe } from '../eval/sample-and-probe.js';
 import { builtinModelDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { loadProbe } from '../probe/index.js';

@@ -6,9 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
-import { sampleImages } from '../pipeline/text-to-image.js';
 import type { Probe, ProbePrediction } from '../probe/index.js';
 import { promptTerms, type PromptTerms } from './prompt-terms.js';
+import { sampleAndProbe } from './sample-and-probe.js';
 
 export interface PromptEvalOptions {
   n: number;
@@ -47,30 +47,21 @@ export function meanPairwiseDistance(f: tf.Tensor2D): number {
 
 export function evaluatePrompt(model: DiffusionModel, probe: Probe, prompt: string, opts: PromptEvalOptions): PromptEval {
   const terms = promptTerms(prompt);
-  const batch = opts.batch ?? 16;
-  const [height, width] = model.defaultSize;
-  const uncond = model.encodePrompts(['']);
-  const predictions: ProbePrediction[] = [];
-  const features: tf.Tensor2D[] = [];
-  for (let done = 0, b = 0; done < opts.n; done += batch, b++) {
-    const k = Math.min(batch, opts.n - done);
-    const cond = model.encodePrompt(prompt, k);
-    const images = sampleImages(model, { cond, uncond, steps: opts.steps, guidance: opts.guidance, height, width, seed: opts.seed + b });
-    predictions.push(...probe.predict(images));
-    features.push(probe.features(images));
-    tf.dispose([cond, images]);
-    opts.onProgress?.(done + k, opts.n);
+  // the prompt is encoded once; each batch takes as many copies as it has images
+  const states = model.encodePrompts([prompt]);
+  let generated;
+  try {
+    generated = sampleAndProbe(model, probe, (_first, count) => tf.tile(states, [count, 1, 1]) as tf.Tensor3D, { ...opts, batch: opts.batch ?? 16 });
+  } finally {
+    states.dispose();
   }
-  uncond.dispose();
+  const { predictions, features } = generated;
   const share = (ok: (p: ProbePrediction) => boolean) => predictions.filter(ok).length / predictions.length;
   const perAttribute: Record<string, number> = {};
   for (const [name, value] of Object.entries(terms.attributes)) {
     perAttribute[name] = share((p) => p.family === terms.family && p.attributes[name] === value);
   }
   const attrs = Object.values(perAttribute);
-  const all = tf.concat(features) as tf.Tensor2D;
-  const diversity = meanPairwiseDistance(all);
-  tf.dispose([all, ...features]);
   return {
     prompt,
     n: predictions.length,
@@ -79,7 +70,7 @@ export function evaluatePrompt(model: DiffusionModel, probe: Probe, prompt: stri
     color_acc: terms.color ? share((p) => p.color === terms.color) : null,
     attr_acc: attrs.length ? attrs.reduce((a, b) => a + b, 0) / attrs.length : null,
     per_attribute: perAttribute,
-    diversity,
+    diversity: tf.tidy(() => meanPairwiseDistance(tf.tensor2d(features))),
   };
 }
 
