@@ -6,6 +6,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Dd3dError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
@@ -113,7 +114,13 @@ export function loadDistribution(file: string): PromptDistribution {
  * sha256 of the text encoder's config and weights: a distribution only means something for
  * the encoder it was fitted with. Weights are hashed in chunks, so multi-GB files are fine.
  */
+const hashes = new Map<string, string>();
+
 export function textEncoderHash(modelDir: string): string {
+  // one hash per folder and process: sampling a mix checks every distribution against the
+  // same model, and an SD text encoder is hundreds of MB
+  const known = hashes.get(path.resolve(modelDir));
+  if (known) return known;
   const component = getComponent(openModelFolder(modelDir), 'text_encoder');
   const hash = crypto.createHash('sha256');
   if (component.configPath) hash.update(fs.readFileSync(component.configPath));
@@ -126,7 +133,9 @@ export function textEncoderHash(modelDir: string): string {
       fs.closeSync(fd);
     }
   }
-  return `sha256:${hash.digest('hex')}`;
+  const digest = `sha256:${hash.digest('hex')}`;
+  hashes.set(path.resolve(modelDir), digest);
+  return digest;
 }
 
 /**
