@@ -32,10 +32,13 @@
  * Scope: visible `Mesh` and `InstancedMesh` objects (an object and all its ancestors
  * `visible`, layers matching the camera) with a `BufferGeometry` (indexed or not, groups and
  * material arrays, drawRange) and materials that are `visible`. Albedo is `material.color`
- * (white when a material has none), plus `emissive × emissiveIntensity` when present.
- * `MeshBasicMaterial` is unlit, as in three. Not modelled: transparency/opacity, textures,
- * vertex colours, wireframe, morph targets, skinning, PBR specular (MeshStandardMaterial is
- * shaded as Lambert), shadows, tone mapping.
+ * (white when a material has none), times the interpolated `color` attribute when
+ * `material.vertexColors` is true (RGB of an itemSize 3 or 4 attribute, linear, interpolated
+ * perspective-correctly like the normals; a missing attribute reads as black, WebGL's
+ * default vertex attribute value), plus `emissive × emissiveIntensity` when present.
+ * `MeshBasicMaterial` is unlit, as in three. Not modelled: transparency/opacity (vertex
+ * alpha included), textures, instance colours, wireframe, morph targets, skinning, PBR
+ * specular (MeshStandardMaterial is shaded as Lambert), shadows, tone mapping.
  */
 import * as THREE from 'three';
 import type { RGB } from './color.js';
@@ -98,16 +101,18 @@ export const DEFAULT_LIGHT: Readonly<{ direction: THREE.Vector3; color: RGB; int
 //   6..8  1/w of vertices 0, 1, 2      (for perspective-correct interpolation)
 //   9..17 world normals of vertices 0, 1, 2 (already sign-adjusted for the side)
 //   18    material index
-const TRI_STRIDE = 19;
+//   19..27 vertex colours (linear rgb) of vertices 0, 1, 2; read only if the material uses them
+const TRI_STRIDE = 28;
 type F64 = Float64Array<ArrayBuffer>;
-// Vertex record handed from the setup code to `raster` (Float64Array, stride TV): x, y, z, 1/w, nx, ny, nz.
-const TV = 7;
+// Vertex record handed from the setup code to `raster` (Float64Array, stride TV):
+// x, y, z, 1/w, nx, ny, nz, r, g, b.
+const TV = 10;
 // Clip-space outcodes.
 const OUT_NEAR = 16;
 const OUT_FAR = 32;
 const OUT_Z = OUT_NEAR | OUT_FAR;
-// Material record: albedo rgb, emissive rgb, lit flag.
-const MAT_STRIDE = 7;
+// Material record: albedo rgb, emissive rgb, lit flag, vertex-colour flag.
+const MAT_STRIDE = 8;
 /** Smallest positive double: `e >= MIN_POS` is `e > 0`, so one comparison serves both tie rules. */
 const MIN_POS = Number.MIN_VALUE;
 
@@ -179,14 +184,15 @@ export class Rasterizer {
   // Per-mesh vertex scratch.
   private pos = new Float64Array(0); // object-space positions, 3 per vertex
   private nrm = new Float64Array(0); // world normals (unit), 3 per vertex
+  private col = new Float64Array(0); // vertex colours (linear rgb), 3 per vertex
   private wpos = new Float64Array(0); // world positions, 3 per vertex (flat shading only)
   private clip = new Float64Array(0); // clip coordinates, 4 per vertex
   private scr = new Float64Array(0); // sample-space x, y, NDC z, 1/w; 4 per vertex
   private codes = new Uint8Array(0);
   // Per-triangle scratch.
   private tv = new Float64Array(3 * TV);
-  private polyA = new Float64Array(9 * 7);
-  private polyB = new Float64Array(9 * 7);
+  private polyA = new Float64Array(9 * TV);
+  private polyB = new Float64Array(9 * TV);
   private polyS = new Float64Array(9 * TV);
   private camX = 0;
   private camY = 0;
@@ -266,6 +272,7 @@ export class Rasterizer {
     this.mats[o + 4] = emissive?.isColor ? emissive.g * ei : 0;
     this.mats[o + 5] = emissive?.isColor ? emissive.b * ei : 0;
     this.mats[o + 6] = (m as THREE.MeshBasicMaterial).isMeshBasicMaterial ? 0 : 1;
+    this.mats[o + 7] = m.vertexColors === true ? 1 : 0;
     this.matIndex.set(m, id);
     return id;
   }
@@ -378,12 +385,15 @@ export class Rasterizer {
       }
     }
 
+    if (live.some((r) => r.material.vertexColors === true)) this.readColors(geometry.getAttribute('color'), nv);
+
     const idx = index ? (index.array as ArrayLike<number>) : null;
     for (const r of live) {
       const material = r.material;
       const matId = this.materialId(material);
       const side = material.side;
       const flat = !hasNormals || (material as THREE.MeshStandardMaterial).flatShading === true;
+      const vertexColors = material.vertexColors === true;
       // three: gl.frontFace is CCW, flipped for BackSide and again for mirrored objects;
       // gl.cullFace(BACK) unless DoubleSide; FLIP_SIDED negates normals for BackSide;
       // DoubleSide multiplies normals by faceDirection (gl_FrontFacing ? 1 : −1).
@@ -400,7 +410,7 @@ export class Rasterizer {
         const c2 = codes[i2];
         if ((c0 & c1 & c2) !== 0) continue; // entirely outside one frustum plane
         if (((c0 | c1 | c2) & OUT_Z) !== 0) {
-          this.clipTriangle(i0, i1, i2, matId, flat, frontCCW, cull, sideSign);
+          this.clipTriangle(i0, i1, i2, matId, flat, vertexColors, frontCCW, cull, sideSign);
           continue;
         }
         const x0 = scr[4 * i0];
@@ -423,6 +433,7 @@ export class Rasterizer {
           tv[o + 2] = scr[4 * vi + 2];
           tv[o + 3] = scr[4 * vi + 3];
         }
+        if (vertexColors) this.copyVertexColors(i0, i1, i2);
         if (flat) this.flatNormal(i0, i1, i2);
         else {
           const s = glFront ? sideSign : -sideSign;
@@ -437,6 +448,43 @@ export class Rasterizer {
         }
         this.raster(tv, 0, TV, 2 * TV, area, matId);
       }
+    }
+  }
+
+  /**
+   * The mesh's `color` attribute as linear RGB, 3 per vertex (alpha of an itemSize-4
+   * attribute dropped: opacity is not modelled). Without the attribute WebGL feeds the
+   * shader its default vertex attribute (0, 0, 0, 1), so vertex-coloured materials draw black.
+   */
+  private readColors(attr: THREE.BufferAttribute | THREE.InterleavedBufferAttribute | undefined, nv: number): void {
+    this.col = grow(this.col, 3 * nv);
+    const col = this.col;
+    if (!attr || attr.count < nv) {
+      col.fill(0, 0, 3 * nv);
+      return;
+    }
+    if (attr.itemSize >= 3) {
+      readVec3(attr, col);
+      return;
+    }
+    // A 1- or 2-component colour attribute: WebGL fills the missing components with 0.
+    for (let i = 0; i < nv; i++) {
+      col[3 * i] = attr.getX(i);
+      col[3 * i + 1] = attr.itemSize > 1 ? attr.getY(i) : 0;
+      col[3 * i + 2] = 0;
+    }
+  }
+
+  /** Copies the three vertices' colours into the triangle's vertex records. */
+  private copyVertexColors(i0: number, i1: number, i2: number): void {
+    const tv = this.tv;
+    const col = this.col;
+    for (let k = 0; k < 3; k++) {
+      const vi = k === 0 ? i0 : k === 1 ? i1 : i2;
+      const o = k * TV;
+      tv[o + 7] = col[3 * vi];
+      tv[o + 8] = col[3 * vi + 1];
+      tv[o + 9] = col[3 * vi + 2];
     }
   }
 
@@ -471,12 +519,13 @@ export class Rasterizer {
    * space (attributes interpolated linearly there, which is what perspective-correct
    * varyings need), then a fan of triangles sharing the polygon's facing.
    */
-  private clipTriangle(i0: number, i1: number, i2: number, matId: number, flat: boolean, frontCCW: boolean, cull: boolean, sideSign: number): void {
-    const V = 7; // cx, cy, cz, cw, nx, ny, nz
+  private clipTriangle(i0: number, i1: number, i2: number, matId: number, flat: boolean, vertexColors: boolean, frontCCW: boolean, cull: boolean, sideSign: number): void {
+    const V = TV; // cx, cy, cz, cw, nx, ny, nz, r, g, b
     let a = this.polyA;
     let b = this.polyB;
     const clip = this.clip;
     const nrm = this.nrm;
+    const col = this.col;
     for (let k = 0; k < 3; k++) {
       const vi = k === 0 ? i0 : k === 1 ? i1 : i2;
       a[k * V] = clip[4 * vi];
@@ -487,6 +536,11 @@ export class Rasterizer {
         a[k * V + 4] = nrm[3 * vi];
         a[k * V + 5] = nrm[3 * vi + 1];
         a[k * V + 6] = nrm[3 * vi + 2];
+      }
+      if (vertexColors) {
+        a[k * V + 7] = col[3 * vi];
+        a[k * V + 8] = col[3 * vi + 1];
+        a[k * V + 9] = col[3 * vi + 2];
       }
     }
     let n = 3;
@@ -527,9 +581,7 @@ export class Rasterizer {
       ps[k * TV + 1] = (1 - a[p + 1] * iw) * hh;
       ps[k * TV + 2] = a[p + 2] * iw;
       ps[k * TV + 3] = iw;
-      ps[k * TV + 4] = a[p + 4];
-      ps[k * TV + 5] = a[p + 5];
-      ps[k * TV + 6] = a[p + 6];
+      for (let c = 4; c < TV; c++) ps[k * TV + c] = a[p + c];
     }
     let area = 0;
     for (let k = 1; k + 1 < n; k++) {
@@ -677,6 +729,11 @@ export class Rasterizer {
     r[o + 16] = v[p2 + 5];
     r[o + 17] = v[p2 + 6];
     r[o + 18] = matId;
+    for (let c = 0; c < 3; c++) {
+      r[o + 19 + c] = v[p0 + 7 + c];
+      r[o + 22 + c] = v[p1 + 7 + c];
+      r[o + 25 + c] = v[p2 + 7 + c];
+    }
     this.triCount = id + 1;
   }
 
@@ -738,17 +795,23 @@ export class Rasterizer {
               uz *= s;
             }
             const m = t[o + 18] * MAT_STRIDE;
+            let albR = mats[m], albG = mats[m + 1], albB = mats[m + 2];
+            if (mats[m + 7] !== 0) {
+              albR *= w0 * t[o + 19] + w1 * t[o + 22] + w2 * t[o + 25];
+              albG *= w0 * t[o + 20] + w1 * t[o + 23] + w2 * t[o + 26];
+              albB *= w0 * t[o + 21] + w1 * t[o + 24] + w2 * t[o + 27];
+            }
             let r: number, g: number, b: number;
             if (mats[m + 6] !== 0) {
               let ndl = ux * lx + uy * ly + uz * lz;
               if (ndl < 0) ndl = 0;
-              r = mats[m] * (ar + lr * ndl) + mats[m + 3];
-              g = mats[m + 1] * (ag + lg * ndl) + mats[m + 4];
-              b = mats[m + 2] * (ab + lb * ndl) + mats[m + 5];
+              r = albR * (ar + lr * ndl) + mats[m + 3];
+              g = albG * (ag + lg * ndl) + mats[m + 4];
+              b = albB * (ab + lb * ndl) + mats[m + 5];
             } else {
-              r = mats[m];
-              g = mats[m + 1];
-              b = mats[m + 2];
+              r = albR;
+              g = albG;
+              b = albB;
             }
             cr += r < 0 ? 0 : r > 1 ? 1 : r;
             cg += g < 0 ? 0 : g > 1 ? 1 : g;

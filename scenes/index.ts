@@ -14,7 +14,7 @@ import { checkConstraints, findFamily, type Constraints } from './where.js';
 export { COLORS, COLOR_NAMES };
 export type { AttributeKind, AttributeSpec, Attributes, FamilySpec } from './family.js';
 export { parseWhere, type Constraints } from './where.js';
-export { caption, viewPhrase, vocabulary, normalizeAzimuth, type CaptionOptions } from './captions.js';
+export { caption, viewPhrase, vocabulary, normalizeAzimuth, VIEW_PHRASES, type CaptionOptions, type ViewPhrase } from './captions.js';
 export { triangleCount } from './stats.js';
 export { mulberry32, deriveSeed, type Rng } from './random.js';
 

@@ -95,6 +95,7 @@ window.dd3dRender = (req) => {
     emissiveIntensity: m.emissiveIntensity ?? 1,
     side: m.side,
     flatShading: m.flatShading === true,
+    vertexColors: m.vertexColors === true,
   }));
   colorScene.add(colorRoot);
   const L = req.light;
@@ -144,7 +145,7 @@ const LIGHT = {
   ambient: DEFAULT_LIGHT.ambient,
 };
 
-/** ≥ 8 views of ≥ 3 families, plus the primitives scene (mirrors, DoubleSide, near-plane clipping). */
+/** ≥ 8 views of ≥ 3 families, the primitives scene (mirrors, DoubleSide, near-plane clipping) and vertex colours. */
 function views(): View[] {
   const families = ['chair', 'table', 'lamp', 'mug', 'car', 'tree'].filter((f) => FAMILY_NAMES.includes(f));
   const angles: Array<[number, number]> = [
@@ -167,7 +168,35 @@ function views(): View[] {
   out.push({ name: 'primitives az30 el20', root: primitivesScene(), camera: cam(30, 20, 2.2) });
   out.push({ name: 'primitives az-120 el40', root: primitivesScene(), camera: cam(-120, 40, 2.2) });
   out.push({ name: 'primitives near-clipped az10 el10', root: primitivesScene(), camera: cam(10, 10, 1.9, 1.75) });
+  out.push({ name: 'vertex colours az30 el20', root: vertexColoured(), camera: cam(30, 20, 2.4) });
+  out.push({ name: 'vertex colours clipped az-60 el15', root: vertexColoured(), camera: cam(-60, 15, 1.6, 1.2) });
   return out;
+}
+
+/**
+ * A sphere with float RGB vertex colours and a box with normalized-byte RGBA ones, tinted.
+ * Plain BufferGeometry copies: toJSON writes a SphereGeometry as its parameters only, which
+ * would lose the colour attribute on the way to the page.
+ */
+function vertexColoured(): THREE.Group {
+  const sphere = new THREE.BufferGeometry().copy(new THREE.SphereGeometry(0.55, 48, 24));
+  const n = sphere.getAttribute('normal');
+  const rgb = new Float32Array(3 * n.count);
+  for (let i = 0; i < n.count; i++) rgb.set([0.5 + 0.5 * n.getX(i), 0.5 + 0.5 * n.getY(i), 0.5 - 0.5 * n.getZ(i)], 3 * i);
+  sphere.setAttribute('color', new THREE.BufferAttribute(rgb, 3));
+  const ball = new THREE.Mesh(sphere, new THREE.MeshStandardMaterial({ vertexColors: true }));
+  ball.position.x = -0.35;
+  const cube = new THREE.BufferGeometry().copy(new THREE.BoxGeometry(0.6, 0.6, 0.6));
+  const p = cube.getAttribute('position');
+  const rgba = new Uint8Array(4 * p.count);
+  for (let i = 0; i < p.count; i++) rgba.set([p.getX(i) > 0 ? 255 : 40, p.getY(i) > 0 ? 200 : 20, p.getZ(i) > 0 ? 90 : 250, 128], 4 * i);
+  cube.setAttribute('color', new THREE.BufferAttribute(rgba, 4, true));
+  const box = new THREE.Mesh(cube, new THREE.MeshLambertMaterial({ color: new THREE.Color(1, 0.8, 0.9), vertexColors: true }));
+  box.position.set(0.5, 0.1, 0.1);
+  box.rotation.set(0.3, 0.5, 0);
+  const g = new THREE.Group();
+  g.add(ball, box);
+  return g;
 }
 
 function iou(a: Uint8Array, b: Uint8Array): number {

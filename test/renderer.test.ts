@@ -432,6 +432,97 @@ describe('renderScene: depth, normals and faces', () => {
   });
 });
 
+describe('renderScene: vertex colours', () => {
+  /**
+   * A floor quad at y = −1 from z = zNear to z = zFar whose vertex colours go from `near` to
+   * `far`: the colour is affine in world z, so a perspective-correct renderer reproduces the
+   * colour of the exact 3D point each pixel centre sees.
+   */
+  function colouredFloor(zNear: number, zFar: number, near: number[], far: number[], material: THREE.Material): THREE.Mesh {
+    const g = new THREE.BufferGeometry();
+    g.setAttribute('position', new THREE.Float32BufferAttribute([-3, -1, zNear, 3, -1, zNear, 3, -1, zFar, -3, -1, zFar], 3));
+    g.setAttribute('normal', new THREE.Float32BufferAttribute([0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0], 3));
+    g.setAttribute('color', new THREE.Float32BufferAttribute([...near, ...near, ...far, ...far], near.length));
+    g.setIndex([0, 1, 2, 0, 2, 3]); // counter-clockwise seen from above
+    return new THREE.Mesh(g, material);
+  }
+
+  /** Max |rendered − expected| over covered pixels, expected from the ray's hit on the floor. */
+  function floorColourError(mesh: THREE.Mesh, camera: THREE.PerspectiveCamera, zNear: number, zFar: number, near: number[], far: number[], tint: number[], W = 40, H = 30) {
+    const r = renderScene(scene(mesh), camera, { width: W, height: H, supersample: 1 });
+    const { origins, directions } = cameraRays(camera, W, H);
+    let worst = 0;
+    let covered = 0;
+    for (let p = 0; p < W * H; p++) {
+      if (r.alpha[p] !== 1) continue;
+      const t = (-1 - origins[3 * p + 1]) / directions[3 * p + 1];
+      const z = origins[3 * p + 2] + t * directions[3 * p + 2];
+      const s = (zNear - z) / (zNear - zFar);
+      if (s < 0.01 || s > 0.99) continue; // pixel centres right at the quad's ends
+      covered++;
+      for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(r.rgba[4 * p + c] - (near[c] + s * (far[c] - near[c])) * tint[c]));
+    }
+    return { worst, covered };
+  }
+
+  const NEAR = [1, 0.2, 0];
+  const FAR = [0, 0.5, 1];
+
+  it('multiplies material.color by the colour attribute, interpolated perspective-correctly', () => {
+    const camera = new THREE.PerspectiveCamera(60, 40 / 30, 0.1, 50);
+    camera.position.set(0, 0.5, 2);
+    camera.lookAt(0, -1, -4);
+    const tint = [0.8, 1, 0.5];
+    const basicTinted = new THREE.MeshBasicMaterial({ color: new THREE.Color(...tint), vertexColors: true });
+    const { worst, covered } = floorColourError(colouredFloor(1, -9, NEAR, FAR, basicTinted), camera, 1, -9, NEAR, FAR, tint);
+    expect(covered).toBeGreaterThan(300);
+    expect(worst).toBeLessThan(1e-5);
+    // RGBA attributes (alpha ignored: opacity is not modelled) and normalized bytes read the same.
+    const rgba = colouredFloor(1, -9, [...NEAR, 0.3], [...FAR, 0.9], basicTinted);
+    expect(floorColourError(rgba, camera, 1, -9, NEAR, FAR, tint).worst).toBeLessThan(1e-5);
+    const bytes = colouredFloor(1, -9, NEAR, FAR, basicTinted);
+    const f32 = bytes.geometry.getAttribute('color').array as Float32Array;
+    bytes.geometry.setAttribute('color', new THREE.BufferAttribute(Uint8Array.from(f32, (v) => Math.round(v * 255)), 3, true));
+    const q = (v: number) => Math.round(v * 255) / 255;
+    expect(floorColourError(bytes, camera, 1, -9, NEAR.map(q), FAR.map(q), tint).worst).toBeLessThan(1e-5);
+  });
+
+  it('keeps vertex colours right on triangles clipped by the near plane', () => {
+    const camera = new THREE.PerspectiveCamera(60, 40 / 30, 0.1, 50);
+    camera.position.set(0, 0, 0);
+    camera.lookAt(0, 0, -1);
+    // The quad starts 5 units behind the camera, so every triangle crosses the near plane.
+    const floor = colouredFloor(5, -15, NEAR, FAR, new THREE.MeshBasicMaterial({ vertexColors: true }));
+    const { worst, covered } = floorColourError(floor, camera, 5, -15, NEAR, FAR, [1, 1, 1]);
+    expect(covered).toBeGreaterThan(200);
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('shades the vertex-coloured albedo; ignores the attribute without vertexColors; black without the attribute', () => {
+    const camera = headOnCamera(3);
+    const light = { direction: new THREE.Vector3(0, 0.6, 0.8), intensity: 0.5, ambient: 0.25 };
+    const plane = new THREE.PlaneGeometry(1, 1);
+    plane.setAttribute('color', new THREE.Float32BufferAttribute(new Array(4).fill([0.5, 1, 0.25]).flat(), 3));
+    const centre = (material: THREE.Material, geometry: THREE.BufferGeometry = plane) =>
+      pixel(renderScene(scene(new THREE.Mesh(geometry, material)), camera, { width: 8, height: 8, light }), 4, 4).rgb;
+    const shading = 0.25 + 0.5 * 0.8;
+    expectVec(centre(new THREE.MeshLambertMaterial({ color: new THREE.Color(0.5, 0.5, 1), vertexColors: true })), [0.25 * shading, 0.5 * shading, 0.25 * shading]);
+    expectVec(centre(new THREE.MeshLambertMaterial({ color: new THREE.Color(0.5, 0.5, 1) })), [0.5 * shading, 0.5 * shading, shading]);
+    // WebGL's default value for a missing attribute is (0, 0, 0, 1); emissive still adds.
+    const bare = new THREE.PlaneGeometry(1, 1);
+    expectVec(centre(new THREE.MeshLambertMaterial({ vertexColors: true, emissive: new THREE.Color(0, 0.1, 0) }), bare), [0, 0.1, 0]);
+    // One material drawing a coloured and an uncoloured mesh takes each mesh's own colours.
+    const shared = new THREE.MeshBasicMaterial({ vertexColors: true });
+    const left = new THREE.Mesh(plane, shared);
+    left.position.x = -0.6;
+    const right = new THREE.Mesh(bare, shared);
+    right.position.x = 0.6;
+    const r = renderScene(scene(left, right), camera, { width: 32, height: 32, light });
+    expectVec(pixel(r, 11, 16).rgb, [0.5, 1, 0.25]);
+    expectVec(pixel(r, 21, 16).rgb, [0, 0, 0]);
+  });
+});
+
 describe('orbit camera and rays', () => {
   it('azimuth 0 is on +Z looking at the front; 90 is on +X; elevation 90 is above', () => {
     const c0 = orbitCamera({ azimuth: 0, elevation: 0, radius: 2, fov: 50 });

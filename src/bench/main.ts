@@ -3,7 +3,7 @@
  * Numbers only, never asserts: these machines are noisy, so compare ratios within one run.
  *
  *   npm run bench                 every section
- *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes, pretrain)
+ *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes, pretrain, fields, generate)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,7 +22,13 @@ import { unetConfig } from '../models/unet-config.js';
 import { unetFlops } from '../models/unet-flops.js';
 import { UNet2DConditionModel } from '../models/unet.js';
 import { loadUNet } from '../models/load.js';
-import { packageRoot } from '../paths.js';
+import { builtinModelDir, packageRoot } from '../paths.js';
+import { benchFields } from '../../nerf/bench.js';
+import { GENERATE_DEFAULTS } from '../generate/config.js';
+import { exportAsset } from '../generate/export-asset.js';
+import { generateAsset } from '../generate/generate-asset.js';
+import { viewConditions } from '../generate/view-conditions.js';
+import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { pretrain } from '../train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
 
@@ -218,6 +224,33 @@ async function main(): Promise<void> {
     console.log('Pretraining steps (forward, backward to every weight, AdamW, EMA; steps 3–6 of 6)');
     console.log(formatTable(['config', 'batch', 'threads', 'ms/step', 'speed-up'], rows));
     console.log();
+  }
+
+  if (want('fields')) {
+    benchFields();
+  }
+
+  if (want('generate')) {
+    // Score-distillation iterations on the built-in model at the default settings, and the export.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-bench-generate-'));
+    const model = DiffusionModel.load(builtinModelDir());
+    const conditions = viewConditions(model, { kind: 'prompt', prompt: 'a red chair' });
+    const iters = 40;
+    // No albedo-only warm-up, so every iteration pays for lighting and normals: an upper bound per iteration.
+    const config = { ...GENERATE_DEFAULTS, iters, previewEvery: 0, checkpointEvery: iters, shading: { ...GENERATE_DEFAULTS.shading, warmupIters: 0 } };
+    const r = await generateAsset({ model, conditions, config, seed: 1, dir, resume: false });
+    const t0 = performance.now();
+    const m = await exportAsset({ dir, field: r.field, occupancy: r.occupancy, config, manifest: { source: { kind: 'prompt', prompt: 'a red chair' }, model: model.dir, seed: 1, instance: 0, instance_noise_hash: null, iterations: iters, seconds: r.seconds, timing_ms: r.timing } });
+    const exportS = (performance.now() - t0) / 1000;
+    const t = r.timing;
+    const projected = (GENERATE_DEFAULTS.iters * t.total) / 60_000 + exportS / 60;
+    console.log(`Score distillation on the built-in model (defaults without the albedo warm-up, ${iters} iterations; mean ms per iteration)`);
+    console.log(formatTable(['render', 'UNet (CFG, 2 images)', 'backprop', 'Adam', 'total', `export (${m.mesh.gridResolution}³ grid) s`, `minutes for ${GENERATE_DEFAULTS.iters} iterations + export`], [[fmt(t.render), fmt(t.unet), fmt(t.backprop), fmt(t.optimizer), fmt(t.total), fmt(exportS), fmt(projected)]]));
+    console.log();
+    r.dispose();
+    conditions.dispose();
+    model.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 
   if (want('scenes')) {

@@ -42,7 +42,20 @@ export function toUint8(data: Float32Array): Uint8Array {
 /** Writes one image (n = 1) or a grid of the batch as PNG, atomically. */
 export async function writePng(file: string, batch: ImageBatch, cols?: number): Promise<void> {
   const img = batch.n === 1 ? batch : tileGrid(batch, cols);
-  const png = await sharp(toUint8(img.data), { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } })
+  await writeBytesPng(file, { data: toUint8(img.data), width: img.width, height: img.height, channels: img.channels });
+}
+
+/** Byte pixels, row-major, row 0 at the top: what the CPU renderers produce. */
+export interface ByteImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** Writes byte pixels as PNG, atomically (a crash leaves the old file or none). */
+export async function writeBytesPng(file: string, img: ByteImage): Promise<void> {
+  const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } })
     .png()
     .toBuffer();
   writeFileAtomic(file, png);

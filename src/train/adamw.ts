@@ -20,6 +20,8 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Keys whose weights get no decay (e.g. norms and biases: `(key) => key.endsWith('.bias')`). Default: every weight decays, as torch. */
   noDecay?: (key: string) => boolean;
+  /** Per-weight multiplier of `lr` (per-module learning rates in one optimizer). Default 1 for every weight. */
+  lrScale?: (key: string) => number;
 }
 
 export class AdamW {
@@ -33,6 +35,7 @@ export class AdamW {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
   private readonly noDecay: (key: string) => boolean;
+  private readonly lrScale: (key: string) => number;
 
   /** `variables`: checkpoint key → trainable variable, as `Params.variables()` gives them. */
   constructor(variables: Map<string, tf.Variable>, opts: AdamWOptions = {}) {
@@ -41,6 +44,7 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 1e-2;
     this.noDecay = opts.noDecay ?? (() => false);
+    this.lrScale = opts.lrScale ?? (() => 1);
     for (const [key, w] of variables) this.byName.set(w.name, { key, w });
   }
 
@@ -55,7 +59,6 @@ export class AdamW {
     this.stepCount++;
     const [b1, b2] = this.betas;
     const t = this.stepCount;
-    const stepSize = this.lr / (1 - b1 ** t);
     const sqrtBc2 = Math.sqrt(1 - b2 ** t);
     tf.tidy(() => {
       for (const [name, { key, w }] of this.byName) {
@@ -67,7 +70,9 @@ export class AdamW {
         const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
         m.assign(m1);
         v.assign(v1);
-        const decay = this.weightDecay > 0 && !this.noDecay(key) ? 1 - this.lr * this.weightDecay : 1;
+        const lr = this.lr * this.lrScale(key);
+        const stepSize = lr / (1 - b1 ** t);
+        const decay = this.weightDecay > 0 && !this.noDecay(key) ? 1 - lr * this.weightDecay : 1;
         const decayed = decay === 1 ? w : tf.mul(w, decay);
         const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), this.eps);
         w.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), stepSize)));

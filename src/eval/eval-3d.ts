@@ -1,0 +1,256 @@
+/**
+ * Measuring generated 3D assets against a reference set (`dd3d scenes refs`), which holds
+ * the ground-truth GLB of every reference:
+ *
+ * - agreement: each asset is rendered from 8 azimuths the way the probe's training data was
+ *   rendered, and the probe says which family and colour it sees in each view. Family
+ *   agreement is the share of views showing the references' (majority) family; colour
+ *   agreement the share whose colour is one the references have.
+ * - fidelity: the Chamfer distance from each asset to its nearest reference, both in the
+ *   unit sphere (see chamfer.ts).
+ * - diversity: the mean pairwise Chamfer distance among the assets, next to the same among
+ *   the references: a distribution that collapsed to one shape scores far below them.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { renderScene, toRGB8 } from '../../renderers/index.js';
+import { disposeObject } from '../../scenes/index.js';
+import { DATASET_SUPERSAMPLE, frameRadius, sceneCamera } from '../dataset/scene-dataset.js';
+import { REFS_FORMAT } from '../dataset/scene-refs.js';
+import { Dd3dError } from '../errors.js';
+import type { GlbMesh } from '../io/glb.js';
+import { meshesToGroup, readGlbMeshes } from '../io/glb-read.js';
+import type { Probe } from '../probe/index.js';
+import { ASSET_FORMAT } from '../generate/export-asset.js';
+import { chamferDistance, DEFAULT_POINTS, meanPairwiseChamfer, normalizeMeshes, sampleSurface, type PointCloud } from './chamfer.js';
+
+/**
+ * The probe's views: a turntable at a moderate elevation, inside the dataset's camera
+ * ranges (fov 40–70°, framing 1.05–1.25) so the probe sees pictures like its training data.
+ */
+export const EVAL_VIEWS = Object.freeze({
+  azimuths: [0, 45, 90, 135, 180, 225, 270, 315] as readonly number[],
+  elevation: 15,
+  fov: 55,
+  framing: 1.15,
+});
+
+export interface AssetEntry {
+  /** The asset's folder name, or the GLB's name without .glb. */
+  name: string;
+  glb: string;
+}
+
+export interface ReferenceEntry {
+  /** The GLB's file name inside the reference folder, e.g. ref-003.glb. */
+  name: string;
+  glb: string;
+  family: string;
+  color: string | undefined;
+}
+
+export interface ReferenceSet {
+  dir: string;
+  refs: ReferenceEntry[];
+  /** The most common family among the references (all of them, for a `scenes refs` set). */
+  family: string;
+  /** Every main colour some reference has. */
+  colors: string[];
+}
+
+export interface ViewPrediction {
+  azimuth: number;
+  family: string;
+  color: string;
+}
+
+export interface AssetScore extends AssetEntry {
+  family_agreement: number;
+  color_agreement: number;
+  /** The reference whose shape is closest, and the Chamfer distance to it. */
+  nearest_ref: string;
+  chamfer: number;
+  views: ViewPrediction[];
+}
+
+export interface Eval3dResult {
+  assets: AssetScore[];
+  family_agreement: number;
+  color_agreement: number;
+  chamfer_to_nearest: number;
+  diversity_assets: number | null;
+  diversity_refs: number | null;
+  n_assets: number;
+  n_refs: number;
+  reference_family: string;
+  reference_colors: string[];
+  points: number;
+  seed: number;
+}
+
+export interface Eval3dOptions {
+  assets: string;
+  refs: string;
+  probe: Probe;
+  /** Surface points per mesh for Chamfer distances; default 2048. */
+  points?: number;
+  /** Seed of the surface sampling. */
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Dd3dError(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+function requireFolder(dir: string, flag: string): void {
+  if (!fs.existsSync(dir)) throw new Dd3dError(`${flag} ${dir}: folder not found`);
+  if (!fs.statSync(dir).isDirectory()) throw new Dd3dError(`${flag} ${dir}: expected a folder, got a file`);
+}
+
+/** The GLB a dd3d-asset manifest names, or null when `file` is not such a manifest. */
+function manifestGlb(file: string): string | null {
+  if (!fs.existsSync(file)) return null;
+  const m = readJson(file) as { format?: unknown; glb?: unknown } | null;
+  if (typeof m !== 'object' || m === null || m.format !== ASSET_FORMAT) return null;
+  return path.join(path.dirname(file), typeof m.glb === 'string' ? m.glb : 'asset.glb');
+}
+
+/**
+ * The assets to measure in `dir`: a single .glb file; the folder itself when it is one
+ * asset folder; else its sub-folders with a dd3d-asset manifest.json (a folder without one
+ * is still being written, see export-asset.ts); else, for GLBs from elsewhere, the .glb
+ * files directly in it.
+ */
+export function listAssets(dir: string): AssetEntry[] {
+  if (/\.glb$/i.test(dir) && fs.existsSync(dir) && fs.statSync(dir).isFile()) return [{ name: path.basename(dir).replace(/\.glb$/i, ''), glb: dir }];
+  requireFolder(dir, '--assets');
+  const own = manifestGlb(path.join(dir, 'manifest.json'));
+  if (own) return [{ name: path.basename(path.resolve(dir)), glb: own }];
+  const entries = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name));
+  const generated = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => ({ name: e.name, glb: manifestGlb(path.join(dir, e.name, 'manifest.json')) }))
+    .filter((a): a is AssetEntry => a.glb !== null);
+  if (generated.length > 0) return generated;
+  const glbs = entries.filter((e) => e.isFile() && e.name.toLowerCase().endsWith('.glb')).map((e) => ({ name: e.name.replace(/\.glb$/i, ''), glb: path.join(dir, e.name) }));
+  if (glbs.length === 0) throw new Dd3dError(`--assets ${dir}: no assets (no sub-folder with a "${ASSET_FORMAT}" manifest.json, and no .glb files)`);
+  return glbs;
+}
+
+/** A `dd3d scenes refs` folder: its GLBs and their ground-truth family and colour. */
+export function readReferenceSet(dir: string): ReferenceSet {
+  requireFolder(dir, '--refs');
+  const file = path.join(dir, 'attributes.json');
+  if (!fs.existsSync(file)) throw new Dd3dError(`--refs ${dir}: no attributes.json; expected a reference set from "dd3d scenes refs" (it holds the ground-truth GLBs)`);
+  const j = readJson(file) as { format?: unknown; family?: unknown; images?: unknown } | null;
+  if (typeof j !== 'object' || j === null || j.format !== REFS_FORMAT) throw new Dd3dError(`${file}: not a reference set (expected "format": "${REFS_FORMAT}")`);
+  const images = Array.isArray(j.images) ? (j.images as Array<{ glb?: unknown; attributes?: Record<string, string> }>) : [];
+  const refs: ReferenceEntry[] = [];
+  for (const im of images) {
+    if (typeof im?.glb !== 'string') continue;
+    const glb = path.join(dir, im.glb);
+    if (!fs.existsSync(glb)) throw new Dd3dError(`${file}: lists ${im.glb}, which is missing`);
+    refs.push({ name: im.glb, glb, family: im.attributes?.family ?? String(j.family), color: im.attributes?.color });
+  }
+  if (refs.length === 0) throw new Dd3dError(`${file}: no references (no image lists a .glb)`);
+  return {
+    dir,
+    refs,
+    family: mostCommon(refs.map((r) => r.family)),
+    colors: [...new Set(refs.flatMap((r) => (r.color ? [r.color] : [])))].sort(),
+  };
+}
+
+function mostCommon(xs: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]![0];
+}
+
+/**
+ * The EVAL_VIEWS of meshes already in the unit sphere, as the dataset renders (sRGB over
+ * white, 3×3 supersampling): views × res × res × 3 bytes, what Probe.predict takes.
+ */
+export function renderEvalViews(unitMeshes: readonly GlbMesh[], res: number): Uint8Array {
+  const group = meshesToGroup(unitMeshes);
+  const frame = res * res * 3;
+  const out = new Uint8Array(EVAL_VIEWS.azimuths.length * frame);
+  try {
+    EVAL_VIEWS.azimuths.forEach((azimuth, v) => {
+      const camera = sceneCamera({ azimuth, elevation: EVAL_VIEWS.elevation, fov: EVAL_VIEWS.fov, radius: frameRadius(EVAL_VIEWS.fov, EVAL_VIEWS.framing) });
+      out.set(toRGB8(renderScene(group, camera, { width: res, height: res, supersample: DATASET_SUPERSAMPLE })), v * frame);
+    });
+  } finally {
+    disposeObject(group);
+  }
+  return out;
+}
+
+/** Scores every asset in `opts.assets` against the reference set in `opts.refs`. */
+export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult> {
+  const points = opts.points ?? DEFAULT_POINTS;
+  const seed = opts.seed ?? 0;
+  const refSet = readReferenceSet(opts.refs);
+  const assets = listAssets(opts.assets);
+  const total = refSet.refs.length + assets.length;
+  let done = 0;
+  opts.onProgress?.(0, total);
+
+  // one seed for every cloud: identical meshes then give identical clouds and distance 0
+  const refClouds: PointCloud[] = [];
+  for (const r of refSet.refs) {
+    refClouds.push(sampleSurface(normalizeMeshes(await readGlbMeshes(r.glb)), points, seed));
+    opts.onProgress?.(++done, total);
+  }
+
+  const colors = new Set(refSet.colors);
+  const scores: AssetScore[] = [];
+  const assetClouds: PointCloud[] = [];
+  for (const a of assets) {
+    const unit = normalizeMeshes(await readGlbMeshes(a.glb));
+    const predictions = opts.probe.predict(renderEvalViews(unit, opts.probe.res));
+    const views = predictions.map((p, v) => ({ azimuth: EVAL_VIEWS.azimuths[v]!, family: p.family, color: p.color }));
+    const cloud = sampleSurface(unit, points, seed);
+    assetClouds.push(cloud);
+    let nearest = 0;
+    let chamfer = Infinity;
+    refClouds.forEach((rc, k) => {
+      const d = chamferDistance(cloud, rc);
+      if (d < chamfer) [chamfer, nearest] = [d, k];
+    });
+    scores.push({
+      ...a,
+      family_agreement: share(views, (v) => v.family === refSet.family),
+      color_agreement: share(views, (v) => colors.has(v.color)),
+      nearest_ref: refSet.refs[nearest]!.name,
+      chamfer,
+      views,
+    });
+    opts.onProgress?.(++done, total);
+  }
+
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  return {
+    assets: scores,
+    family_agreement: mean(scores.map((s) => s.family_agreement)),
+    color_agreement: mean(scores.map((s) => s.color_agreement)),
+    chamfer_to_nearest: mean(scores.map((s) => s.chamfer)),
+    diversity_assets: meanPairwiseChamfer(assetClouds),
+    diversity_refs: meanPairwiseChamfer(refClouds),
+    n_assets: scores.length,
+    n_refs: refSet.refs.length,
+    reference_family: refSet.family,
+    reference_colors: refSet.colors,
+    points,
+    seed,
+  };
+}
+
+function share<T>(xs: readonly T[], test: (x: T) => boolean): number {
+  return xs.filter(test).length / xs.length;
+}

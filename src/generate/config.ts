@@ -1,0 +1,60 @@
+/**
+ * The settings of one text-to-3D run as one plain object: every `--flag` of `dd3d generate`
+ * overrides a field here, and the manifest records the whole object.
+ */
+import type { LightSchedule, ShadingSchedule, TimestepSchedule } from './schedules.js';
+
+export type BackgroundKind = 'white' | 'random' | 'learned';
+
+export interface GenerateConfig {
+  iters: number;
+  /** Render side in pixels; the model's own size when null. */
+  res: number | null;
+  samplesPerRay: number;
+  /** Classifier-free guidance scale of the score-distillation UNet call. */
+  guidance: number;
+  /** γ: the distribution's σ is multiplied by this. */
+  stdScale: number;
+  /** Clip each SDS gradient element to ±gradClip (0: off). */
+  gradClip: number;
+  timesteps: TimestepSchedule;
+  shading: ShadingSchedule;
+  light: LightSchedule;
+  /** The dataset renders on white, so white is what the built-in model knows. */
+  background: BackgroundKind;
+  lambda: {
+    /** Normals facing away from the camera (DreamFusion's orientation loss). */
+    orient: number;
+    /** Mean opacity: empty space stays empty. */
+    sparsity: number;
+    /** Binary entropy of the opacity: pixels are either object or background. */
+    entropy: number;
+  };
+  /** Learning rate of each parameter group (Adam, β = 0.9/0.99). */
+  lr: { encoding: number; mlp: number; background: number };
+  /** Occupancy grid refresh interval, iterations. */
+  occupancyEvery: number;
+  previewEvery: number;
+  checkpointEvery: number;
+  /** Mesh extraction. */
+  mesh: { resolution: number; targetTriangles: number };
+}
+
+export const GENERATE_DEFAULTS: GenerateConfig = {
+  iters: 600,
+  res: null,
+  samplesPerRay: 48,
+  guidance: 20,
+  stdScale: 1,
+  gradClip: 0,
+  timesteps: { min: 0.02, maxStart: 0.98, maxEnd: 0.5, annealUntil: 0.5 },
+  shading: { warmupIters: 100, albedo: 0.25, lambertian: 0.5, textureless: 0.25 },
+  light: { perturb: 1, distance: [0.8, 1.5], ambient: 0.3 },
+  background: 'white',
+  lambda: { orient: 0.01, sparsity: 0.001, entropy: 0 },
+  lr: { encoding: 1e-2, mlp: 1e-3, background: 1e-3 },
+  occupancyEvery: 16,
+  previewEvery: 100,
+  checkpointEvery: 100,
+  mesh: { resolution: 128, targetTriangles: 20000 },
+};

@@ -1,0 +1,101 @@
+/**
+ * Score distillation (DreamFusion): noise the rendered image to a random t, let the frozen
+ * UNet predict the noise with classifier-free guidance, and push the render along
+ * grad = w(t)·(ε̂ − ε), w(t) = 1 − ᾱ_t. The UNet is never differentiated: its input is a
+ * detached copy of the render (or of the render's VAE latents), and the gradient enters the
+ * render through `sum(x · grad)`, whose derivative in x is exactly `grad`.
+ *
+ * Pixel-space models (the built-in one) take the render in [−1, 1] directly; latent models
+ * (Stable Diffusion folders) take VAE latents, and the gradient then flows back through the
+ * VAE encoder into the render.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DiffusionModel } from '../pipeline/diffusion-model.js';
+import type { PredictionType } from '../schedulers/config.js';
+import type { DDPMScheduler } from '../schedulers/ddpm.js';
+
+export interface SdsOptions {
+  /** Positive conditions [B, L, D], one per image. */
+  cond: tf.Tensor3D;
+  /** The empty prompt's states [1, L, D]. */
+  uncond: tf.Tensor3D;
+  /** One integer training timestep per image. */
+  t: number[];
+  guidance: number;
+  /** Clip every gradient element to [−clip, clip]; 0 = no clipping. */
+  gradClip: number;
+  /** Seed of the noise ε. */
+  seed: number;
+}
+
+export interface SdsResult {
+  /** A scalar whose gradient in the render is the SDS gradient (its value means nothing). */
+  loss: tf.Scalar;
+  /** 0.5·mean(grad²), the number threestudio logs as loss_sds. */
+  magnitude: number;
+  /** Gradient elements that were NaN or ±Inf and were zeroed. */
+  nonFinite: number;
+}
+
+export interface SdsModel {
+  model: DiffusionModel;
+  ddpm: DDPMScheduler;
+  prediction: PredictionType;
+}
+
+/**
+ * The model's input for renders [B, H, W, 3] (sRGB in [0, 1]): resized to the model's image
+ * size, mapped to [−1, 1], then VAE-encoded (latent mean × scaling factor) when the model has
+ * a VAE. Differentiable in `images`.
+ */
+export function modelInput(model: DiffusionModel, images: tf.Tensor4D): tf.Tensor4D {
+  const [h, w] = model.defaultSize;
+  let x = images;
+  if (x.shape[1] !== h || x.shape[2] !== w) x = tf.image.resizeBilinear(x, [h, w], false, true);
+  x = tf.sub(tf.mul(x, 2), 1) as tf.Tensor4D;
+  if (!model.vae) return x;
+  return tf.mul(model.vae.encode(x).mean, model.vae.scalingFactor) as tf.Tensor4D;
+}
+
+/**
+ * Call inside the function given to tf.variableGrads (or tf.grads): returns a scalar that
+ * carries the SDS gradient into `images` (sRGB renders in [0, 1], [B, H, W, 3]).
+ */
+export function sdsLoss(m: SdsModel, images: tf.Tensor4D, o: SdsOptions): SdsResult {
+  const x = modelInput(m.model, images);
+  const b = x.shape[0];
+  // Detach: a fresh tensor with x's values is not on the tape, so the UNet is not differentiated.
+  const x0 = tf.tensor(x.dataSync(), x.shape) as tf.Tensor4D;
+  const { grad, magnitude, nonFinite } = tf.tidy(() => {
+    const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', o.seed) as tf.Tensor4D;
+    const xt = m.ddpm.addNoise(x0, noise, o.t) as tf.Tensor4D;
+    const context = tf.concat([tf.tile(o.uncond, [b, 1, 1]), o.cond]) as tf.Tensor3D;
+    const pred = m.model.unet.forward(tf.concat([xt, xt]) as tf.Tensor4D, [...o.t, ...o.t], context);
+    const [u, c] = tf.split(pred, 2);
+    const guided = tf.add(u, tf.mul(tf.sub(c, u), o.guidance)) as tf.Tensor4D;
+    const epsHat = predictedNoise(m, guided, xt, o.t);
+    const alphaBar = Float32Array.from(o.t, (t) => m.ddpm.schedule.alphasCumprod[t]!);
+    const w = tf.tensor(alphaBar.map((a) => 1 - a), [b, 1, 1, 1]);
+    let g = tf.mul(w, tf.sub(epsHat, noise));
+    const finite = tf.isFinite(g);
+    const bad = g.size - tf.sum(tf.cast(finite, 'int32')).dataSync()[0]!;
+    g = tf.where(finite, g, tf.zerosLike(g));
+    if (o.gradClip > 0) g = tf.clipByValue(g, -o.gradClip, o.gradClip);
+    const mag = 0.5 * tf.mean(tf.square(g)).dataSync()[0]!;
+    return { grad: g, magnitude: mag, nonFinite: bad };
+  });
+  x0.dispose();
+  const loss = tf.sum(tf.mul(x, grad)) as tf.Scalar;
+  grad.dispose();
+  return { loss, magnitude, nonFinite };
+}
+
+/** ε̂ from the model output in its prediction type (v: ε = √ᾱ·v + √(1−ᾱ)·x_t; sample: ε = (x_t − √ᾱ·x0)/√(1−ᾱ)). */
+function predictedNoise(m: SdsModel, out: tf.Tensor4D, xt: tf.Tensor4D, t: number[]): tf.Tensor4D {
+  if (m.prediction === 'epsilon') return out;
+  const ac = m.ddpm.schedule.alphasCumprod;
+  const a = tf.tensor(t.map((s) => Math.sqrt(ac[s]!)), [t.length, 1, 1, 1]);
+  const s = tf.tensor(t.map((s) => Math.sqrt(1 - ac[s]!)), [t.length, 1, 1, 1]);
+  if (m.prediction === 'v_prediction') return tf.add(tf.mul(a, out), tf.mul(s, xt)) as tf.Tensor4D;
+  return tf.div(tf.sub(xt, tf.mul(a, out)), s) as tf.Tensor4D;
+}

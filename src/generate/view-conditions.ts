@@ -1,0 +1,70 @@
+/**
+ * What an asset is conditioned on, per view: one instance of the concept seen from the front,
+ * side, back or above.
+ *
+ * From a learned distribution, the raw context vectors are re-encoded with the view phrase
+ * appended to the suffix, giving μ_v and σ_v, and every view uses the asset's single ε:
+ * c_v = μ_v + γ·σ_v ⊙ ε. Because ε is shared, the four conditions describe the same instance.
+ * An imported distribution has no raw context, so all its views share μ + γ·σ ⊙ ε.
+ * A plain prompt gets the view phrase appended, as the dataset captions do ("…, front view").
+ */
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
+import { VIEW_PHRASES, type ViewPhrase } from '../../scenes/index.js';
+import { distributionGaussian, instanceNoise } from '../dist/conditions.js';
+import type { PromptDistribution } from '../dist/distribution-file.js';
+import type { DiffusionModel } from '../pipeline/diffusion-model.js';
+
+export type ConditionSource =
+  | { kind: 'distribution'; file: string; dist: PromptDistribution; stdScale: number; instance: number; seed: number }
+  | { kind: 'prompt'; prompt: string };
+
+export interface ViewConditions {
+  /** [1, L, D] per view phrase. */
+  byView: Map<ViewPhrase, tf.Tensor3D>;
+  /** The empty prompt [1, L, D], for classifier-free guidance. */
+  uncond: tf.Tensor3D;
+  /** True when every view shares one condition (an imported distribution). */
+  viewIndependent: boolean;
+  /** sha-256 (16 hex digits) of the instance noise ε; null for a prompt. */
+  instanceHash: string | null;
+  dispose(): void;
+}
+
+/** "a chair" + "front view" → "a chair, front view"; an empty text gives ", front view" (the comma is a token too). */
+export function withViewPhrase(text: string, phrase: ViewPhrase): string {
+  return `${text.trim()}, ${phrase}`.trim();
+}
+
+export function viewConditions(model: DiffusionModel, source: ConditionSource): ViewConditions {
+  const byView = new Map<ViewPhrase, tf.Tensor3D>();
+  let viewIndependent = false;
+  let instanceHash: string | null = null;
+  if (source.kind === 'prompt') {
+    for (const phrase of VIEW_PHRASES) byView.set(phrase, model.encodePrompts([withViewPhrase(source.prompt, phrase)]));
+  } else {
+    const { dist, file, stdScale } = source;
+    const eps = instanceNoise(source.seed, source.instance, [dist.mu.shape[0]!, dist.mu.shape[1]!]);
+    viewIndependent = !dist.ctx;
+    const e = eps.dataSync() as Float32Array;
+    instanceHash = createHash('sha256').update(Buffer.from(e.buffer, e.byteOffset, e.byteLength)).digest('hex').slice(0, 16);
+    for (const phrase of VIEW_PHRASES) {
+      const edit = dist.ctx ? { suffix: withViewPhrase(dist.suffix, phrase) } : {};
+      const g = distributionGaussian(model.textEncoder, model.tokenizer, file, dist, edit);
+      byView.set(phrase, tf.tidy(() => tf.add(g.mu, tf.mul(tf.mul(g.sigma, stdScale), eps)).expandDims(0) as tf.Tensor3D));
+      tf.dispose([g.mu, g.sigma]);
+    }
+    eps.dispose();
+  }
+  const uncond = model.encodePrompts(['']);
+  return {
+    byView,
+    uncond,
+    viewIndependent,
+    instanceHash,
+    dispose() {
+      tf.dispose([...byView.values(), uncond]);
+      byView.clear();
+    },
+  };
+}
