@@ -206,26 +206,27 @@ describe('generateAsset', () => {
     const straight = await generateAsset({
       model,
       conditions,
-      config: tiny(),
+      // a checkpoint at iterations 2 and 4 of 6, between the two counts compared
+      config: tiny({ iters: 6 }),
       seed: 3,
       dir: path.join(tmp, 'straight'),
       resume: false,
       onIter: () => counts.push(tf.memory().numTensors),
     });
-    expect(counts.length).toBe(4);
-    expect(counts[3]).toBe(counts[1]);
+    expect(counts.length).toBe(6);
+    expect(counts[5]).toBe(counts[1]);
     const weights = (f: typeof straight.field) => [...f.variables().values()].map((v) => v.dataSync().slice());
     const want = weights(straight.field);
     expect(straight.timing.total).toBeGreaterThan(0);
     expect(straight.timing.unet).toBeGreaterThan(0);
     straight.dispose();
 
-    // two iterations, a "kill", then --resume from the checkpoint at iteration 2
+    // four iterations, a "kill", then --resume from the checkpoint at iteration 4
     const dir = path.join(tmp, 'resumed');
-    const first = await generateAsset({ model, conditions, config: tiny(), seed: 3, dir, resume: false, onIter: (i) => { if (i === 2) throw new Error('killed'); } }).catch((e: Error) => e);
+    const first = await generateAsset({ model, conditions, config: tiny({ iters: 6 }), seed: 3, dir, resume: false, onIter: (i) => { if (i === 4) throw new Error('killed'); } }).catch((e: Error) => e);
     expect((first as Error).message).toBe('killed');
     expect(fs.existsSync(path.join(dir, 'checkpoint', 'state.json'))).toBe(true);
-    const resumed = await generateAsset({ model, conditions, config: tiny(), seed: 3, dir, resume: true });
+    const resumed = await generateAsset({ model, conditions, config: tiny({ iters: 6 }), seed: 3, dir, resume: true });
     const got = weights(resumed.field);
     let worst = 0;
     got.forEach((w, i) => w.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - want[i]![j]!)))));

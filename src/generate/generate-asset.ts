@@ -116,7 +116,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
   // The grid's decayed values go into checkpoints, so a resumed run skips exactly the same samples.
   const occupancyState = new Map([['values', tf.variable(tf.tensor1d(occupancy.values), false)]]);
   const saveState = () => {
-    occupancyState.get('values')!.assign(tf.tensor1d(occupancy.values));
+    tf.tidy(() => occupancyState.get('values')!.assign(tf.tensor1d(occupancy.values)));
     saveCheckpoint(ckpt, state, { w: weights, occupancy: occupancyState }, adam);
   };
   const sds: SdsModel = {
