@@ -61,7 +61,7 @@ export function registerGenerate(program: Command): void {
     .option('--lambda-entropy <w>', 'weight of the opacity-entropy loss', floatOption(0), D.lambda.entropy)
     .option('--lr <rate>', 'learning rate of the grid features (the MLPs and background take a tenth)', floatOption(0), D.lr.encoding)
     .option('--mesh-res <n>', 'density grid side for marching cubes', intOption(16, 512), D.mesh.resolution)
-    .option('--preview-every <n>', 'write previews/iter-NNNN.png every n iterations (0: never)', intOption(0), D.previewEvery)
+    .option('--preview-every <n>', 'write previews/iter-NNNNN.png every n iterations (0: never)', intOption(0), D.previewEvery)
     .option('--seed <n>', 'seed of the instances (asset i uses instance noise i of this seed), cameras and noise', intOption(0), 0)
     .requiredOption('--out <dir>', 'output folder: asset-000/, asset-001/, … each with asset.glb, turntable.png, preview.png, manifest.json')
     .option('--resume', 'continue unfinished assets from their checkpoints and skip finished ones')
