@@ -431,6 +431,19 @@ describe('AdamW', () => {
     opt.dispose();
   });
 
+  it('lrScale gives each weight its own learning rate, decay included', () => {
+    const a = tf.variable(tf.tensor1d([1]), true);
+    const b = tf.variable(tf.tensor1d([1]), true);
+    const opt = new AdamW(new Map([['grid', a], ['mlp', b]]), { lr: 0.1, weightDecay: 0.5, lrScale: (k) => (k === 'grid' ? 1 : 0.1) });
+    const g = tf.tensor1d([1]);
+    opt.step({ [a.name]: g, [b.name]: g });
+    // first step: w·(1 − lr·wd) − lr (the bias-corrected Adam step is ±1 per unit lr)
+    expect(a.dataSync()[0]).toBeCloseTo(1 * (1 - 0.1 * 0.5) - 0.1, 5);
+    expect(b.dataSync()[0]).toBeCloseTo(1 * (1 - 0.01 * 0.5) - 0.01, 5);
+    tf.dispose([g, a, b]);
+    opt.dispose();
+  });
+
   it('clipGlobalNorm scales every gradient by one factor when the global norm is too large', () => {
     const grads = { a: tf.tensor1d([3, 0]), b: tf.tensor2d([[0, 4]]) };
     const clipped = clipGlobalNorm(grads, 1);
