@@ -78,11 +78,11 @@ export function sdsLoss(m: SdsModel, images: tf.Tensor4D, o: SdsOptions): SdsRes
     const w = tf.tensor(alphaBar.map((a) => 1 - a), [b, 1, 1, 1]);
     let g = tf.mul(w, tf.sub(epsHat, noise));
     const finite = tf.isFinite(g);
-    const bad = g.size - tf.sum(tf.cast(finite, 'int32')).dataSync()[0]!;
     g = tf.where(finite, g, tf.zerosLike(g));
     if (o.gradClip > 0) g = tf.clipByValue(g, -o.gradClip, o.gradClip);
-    const mag = 0.5 * tf.mean(tf.square(g)).dataSync()[0]!;
-    return { grad: g, magnitude: mag, nonFinite: bad };
+    // one read-back per step for both statistics
+    const [finiteCount, meanSq] = tf.stack([tf.sum(tf.cast(finite, 'float32')), tf.mean(tf.square(g))]).dataSync();
+    return { grad: g, magnitude: 0.5 * meanSq!, nonFinite: g.size - finiteCount! };
   });
   x0.dispose();
   const loss = tf.sum(tf.mul(x, grad)) as tf.Scalar;
