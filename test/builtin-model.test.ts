@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { loadDistribution, textEncoderHash } from '../src/dist/distribution-file.js';
 import { builtinModelDir } from '../src/paths.js';
 import { runCli } from './helpers/cli.js';
 
@@ -30,7 +31,12 @@ describe('the built-in model', () => {
     const bytes = filesUnder(dir).reduce((s, f) => s + fs.statSync(f).size, 0);
     expect(bytes).toBeLessThanOrEqual(40 * 1024 * 1024);
     const record = JSON.parse(fs.readFileSync(path.join(dir, 'train', 'record.json'), 'utf8'));
-    expect(record).toMatchObject({ config: 'tiny32', steps: 2000, seed: 0, data: { n: 100000, res: 32 } });
+    expect(record).toMatchObject({ config: 'tiny32', steps: 6000, seed: 0, data: { n: 100000, res: 32 } });
+  });
+
+  it('is the model examples/chair.json was learned with (retrain the example after new weights)', () => {
+    const example = loadDistribution(path.join(dir, '..', '..', 'examples', 'chair.json'));
+    expect(example.model.text_encoder_hash).toBe(textEncoderHash(dir));
   });
 
   it('samples without --model', async () => {
