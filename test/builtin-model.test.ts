@@ -43,7 +43,8 @@ describe('the built-in model', () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-builtin-')), 'grid.png');
     const r = runCli(['sample', '--prompt', 'a red mug, side view', '--n', '4', '--steps', '5', '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ n: 4, height: 32, width: 32 });
+    // without --guidance, the folder's own default (model_index.json "_dd3d_guidance_scale")
+    expect(JSON.parse(r.stdout)).toMatchObject({ n: 4, height: 32, width: 32, guidance: 3 });
     expect(await sharp(out).metadata()).toMatchObject({ width: 66, height: 66 });
   });
 });

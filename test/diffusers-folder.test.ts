@@ -57,6 +57,7 @@ describe.each(['sd1-tiny', 'sd2-tiny'])('%s', (name) => {
     expect(tok.dir).toBe(path.join(dir, 'tokenizer'));
     expect(getComponent(m, 'scheduler').configPath).toBe(path.join(dir, 'scheduler', 'scheduler_config.json'));
     expect(m.skipped).toEqual([]);
+    expect(m.guidanceScale).toBeUndefined(); // Stable Diffusion folders have none: commands use diffusers' 7.5
   });
 
   it('reads typed config values', () => {
@@ -189,6 +190,11 @@ describe('errors', () => {
   it('a folder that is neither a model nor a component', () => {
     const dir = folder('empty', { 'notes.txt': 'hi', 'sub/readme.md': 'x' });
     expectError(() => openModelFolder(dir), /empty: not a model folder: expected model_index\.json, a component's config\.json .* or component subfolders such as unet\/ and vae\//);
+  });
+
+  it('a guidance default that is not a number ≥ 0', () => {
+    const dir = folder('bad-guidance', { 'model_index.json': { _dd3d_guidance_scale: '3', unet: ['diffusers', 'UNet2DConditionModel'] }, 'unet/config.json': unetConfig });
+    expectError(() => openModelFolder(dir), /bad-guidance\/model_index\.json: "_dd3d_guidance_scale" must be a number ≥ 0, got "3"/);
   });
 
   it('model_index.json naming a missing component folder', () => {

@@ -13,4 +13,6 @@ export function resolveModelDir(flag: string | undefined): string {
   return dir;
 }
 
+export const GUIDANCE_FLAG_HELP = 'classifier-free guidance scale, 1 = none (default: the model\'s own, 3 for the built-in model; 7.5 for Stable Diffusion)';
+
 export const MODEL_FLAG_HELP = 'model folder in the diffusers layout: Stable Diffusion 1.x/2.x, or a pixel-space model without vae/ (default: the built-in model, models/dd3d-tiny)';

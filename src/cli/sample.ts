@@ -13,7 +13,7 @@ import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { checkImageSize, sampleImages } from '../pipeline/text-to-image.js';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../schedulers/index.js';
 import { startBackend } from './common.js';
-import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -28,7 +28,7 @@ interface SampleFlags {
   instanceSeed?: number;
   negative: string;
   steps: number;
-  guidance: number;
+  guidance?: number;
   scheduler?: SchedulerKind;
   seed: number;
   n: number;
@@ -54,7 +54,7 @@ export function registerSample(program: Command): void {
     .option('--instance-seed <n>', 'seed of the instance noise ε (default: --seed); keep it to see the same instances across edits', intOption(0))
     .option('--negative <text>', 'negative prompt (what to steer away from)', '')
     .option('--steps <n>', 'denoising steps', intOption(1, 1000), 25)
-    .option('--guidance <scale>', 'classifier-free guidance scale (1 = no guidance)', floatOption(0), 7.5)
+    .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .addOption(new Option('--scheduler <name>', 'sampler (default: the folder\'s scheduler_config.json class)').choices([...SCHEDULER_KINDS]))
     .option('--seed <n>', 'random seed for the starting noise', intOption(0), 0)
     .option('--n <count>', 'number of images', intOption(1, 4096), 1)
@@ -84,6 +84,7 @@ export function registerSample(program: Command): void {
       await startBackend(cmd);
       const started = performance.now();
       const model = DiffusionModel.load(modelDir);
+      const guidance = opts.guidance ?? model.defaultGuidance;
       const [dh, dw] = model.defaultSize;
       const height = opts.height ?? dh;
       const width = opts.width ?? dw;
@@ -110,7 +111,7 @@ export function registerSample(program: Command): void {
             cond,
             uncond,
             steps: opts.steps,
-            guidance: opts.guidance,
+            guidance,
             scheduler: opts.scheduler,
             seed: opts.seed + b,
             height,
@@ -132,7 +133,7 @@ export function registerSample(program: Command): void {
         ...(opts.prompt ? { prompt: opts.prompt } : { dist: sources.map((s) => ({ file: s.file, weight: s.weight })), std_scale: opts.stdScale, prefix: opts.prefix ?? null, suffix: opts.suffix ?? null, instance_seed: instanceSeed }),
         negative: opts.negative,
         steps: opts.steps,
-        guidance: opts.guidance,
+        guidance,
         seed: opts.seed,
         batch: opts.batch,
         height,

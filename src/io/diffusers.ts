@@ -29,6 +29,12 @@ export interface ModelFolder {
   components: Map<string, ModelComponent>;
   /** Components named in model_index.json that dd3d never uses and therefore does not load. */
   skipped: string[];
+  /**
+   * The folder's own classifier-free guidance default, model_index.json's "_dd3d_guidance_scale".
+   * dd3d writes it for the built-in model, which samples best at a lower scale than Stable
+   * Diffusion's 7.5; diffusers ignores keys starting with "_".
+   */
+  guidanceScale?: number;
 }
 
 // Pipelines list these, but score distillation never runs them; users often skip downloading them.
@@ -134,7 +140,11 @@ export function openModelFolder(dir: string): ModelFolder {
       components.set(name, loadComponent(sub, name, typeof value[1] === 'string' ? value[1] : undefined));
     }
     const cls = index._class_name;
-    return { dir, className: typeof cls === 'string' ? cls : undefined, components, skipped };
+    const guidance = index._dd3d_guidance_scale;
+    if (guidance !== undefined && !(typeof guidance === 'number' && Number.isFinite(guidance) && guidance >= 0)) {
+      throw new Dd3dError(`${indexPath}: "_dd3d_guidance_scale" must be a number ≥ 0, got ${JSON.stringify(guidance)}`);
+    }
+    return { dir, className: typeof cls === 'string' ? cls : undefined, components, skipped, guidanceScale: guidance };
   }
 
   if (isComponentDir(dir)) {

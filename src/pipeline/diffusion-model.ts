@@ -11,6 +11,9 @@ import type { UNet2DConditionModel } from '../models/unet.js';
 import type { AutoencoderKL } from '../models/vae.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 
+/** StableDiffusionPipeline's default guidance_scale. */
+export const DIFFUSERS_GUIDANCE = 7.5;
+
 export class DiffusionModel {
   private constructor(
     readonly dir: string,
@@ -19,6 +22,8 @@ export class DiffusionModel {
     readonly unet: UNet2DConditionModel,
     readonly vae: AutoencoderKL | null,
     readonly schedulerConfig: ModelComponent,
+    /** Classifier-free guidance scale when the user gives none: the folder's own, else diffusers' 7.5. */
+    readonly defaultGuidance: number,
   ) {}
 
   static load(dir: string): DiffusionModel {
@@ -28,7 +33,7 @@ export class DiffusionModel {
     const textEncoder = loadClipTextModel(folder);
     const unet = loadUNet(folder);
     const vae = folder.components.has('vae') ? loadVae(folder) : null;
-    return new DiffusionModel(dir, tokenizer, textEncoder, unet, vae, scheduler);
+    return new DiffusionModel(dir, tokenizer, textEncoder, unet, vae, scheduler, folder.guidanceScale ?? DIFFUSERS_GUIDANCE);
   }
 
   /** Pixels per latent cell: 2^(VAE downsamplers), 1 in pixel space. */

@@ -24,6 +24,12 @@ export interface PretrainConfig {
   captionDropout: number;
   gradClip: number;
   checkpointEvery: number;
+  /**
+   * The sampling default written into model_index.json ("_dd3d_guidance_scale"). A small
+   * model trained briefly over-saturates into blobs at Stable Diffusion's 7.5; the README
+   * has the measurement behind this value.
+   */
+  guidanceScale: number;
 }
 
 const TEXT_ENCODER = {
@@ -86,6 +92,7 @@ const common = {
   captionDropout: 0.1,
   gradClip: 1.0,
   checkpointEvery: 200,
+  guidanceScale: 3,
 };
 
 export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
