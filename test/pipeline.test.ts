@@ -56,6 +56,8 @@ describe('text-to-image pipeline', () => {
     const a = run(7);
     expect(run(7)).toEqual(a);
     expect(run(8)).not.toEqual(a);
+    // 0, every command's default: tfjs treats a seed of 0 as "no seed"
+    expect(run(0)).toEqual(run(0));
     expect(run(7, 32, 48).length).toBe(32 * 48 * 3);
     tf.dispose([cond, uncond]);
     model.dispose();

@@ -5,6 +5,7 @@
  * The conditions are prompt states, so learned prompt distributions plug in directly.
  */
 import * as tf from '@tensorflow/tfjs';
+import { deriveSeed } from '../../scenes/index.js';
 import { Dd3dError } from '../errors.js';
 import { createScheduler, type SchedulerKind } from '../schedulers/index.js';
 import type { DiffusionModel } from './diffusion-model.js';
@@ -46,7 +47,8 @@ export function sampleImages(model: DiffusionModel, opts: SampleOptions): tf.Ten
     scheduler.setTimesteps(opts.steps);
     const shape: [number, number, number, number] = [n, opts.height / f, opts.width / f, model.unet.config.in_channels];
     let latents = tf.tidy(() =>
-      tf.mul(opts.latents ?? tf.randomNormal(shape, 0, 1, 'float32', opts.seed), scheduler.initNoiseSigma),
+      // derived, because tfjs draws an unseeded stream for seed 0 (`seed ? seed : Math.random()`)
+      tf.mul(opts.latents ?? tf.randomNormal(shape, 0, 1, 'float32', deriveSeed(opts.seed, 'latents')), scheduler.initNoiseSigma),
     ) as tf.Tensor4D;
     const context = tf.tidy(() => tf.concat([opts.uncond.shape[0] === n ? opts.uncond : tf.tile(opts.uncond, [n, 1, 1]), opts.cond]));
     const timesteps = scheduler.timesteps;
