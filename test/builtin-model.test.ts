@@ -34,17 +34,19 @@ describe('the built-in model', () => {
     expect(record).toMatchObject({ config: 'tiny32', steps: 6000, seed: 0, data: { n: 100000, res: 32 } });
   });
 
-  it('is the model examples/chair.json was learned with (retrain the example after new weights)', () => {
-    const example = loadDistribution(path.join(dir, '..', '..', 'examples', 'chair.json'));
-    expect(example.model.text_encoder_hash).toBe(textEncoderHash(dir));
+  it('is the model the examples were learned with (retrain them after new weights)', () => {
+    const examples = path.join(dir, '..', '..', 'examples');
+    const files = fs.readdirSync(examples).filter((f) => f.endsWith('.json'));
+    expect(files.sort()).toEqual(['chair.json', 'lamp.json']);
+    for (const f of files) expect(loadDistribution(path.join(examples, f)).model.text_encoder_hash, f).toBe(textEncoderHash(dir));
   });
 
   it('samples without --model', async () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-builtin-')), 'grid.png');
-    const r = runCli(['sample', '--prompt', 'a red mug, side view', '--n', '4', '--steps', '5', '--out', out, '--json']);
+    // without --steps and --guidance: the folder's own defaults (model_index.json "_dd3d_sampling")
+    const r = runCli(['sample', '--prompt', 'a red mug, side view', '--n', '4', '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
-    // without --guidance, the folder's own default (model_index.json "_dd3d_guidance_scale")
-    expect(JSON.parse(r.stdout)).toMatchObject({ n: 4, height: 32, width: 32, guidance: 3 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ n: 4, height: 32, width: 32, guidance: 3, steps: 8 });
     expect(await sharp(out).metadata()).toMatchObject({ width: 66, height: 66 });
   });
 });

@@ -57,7 +57,7 @@ describe.each(['sd1-tiny', 'sd2-tiny'])('%s', (name) => {
     expect(tok.dir).toBe(path.join(dir, 'tokenizer'));
     expect(getComponent(m, 'scheduler').configPath).toBe(path.join(dir, 'scheduler', 'scheduler_config.json'));
     expect(m.skipped).toEqual([]);
-    expect(m.guidanceScale).toBeUndefined(); // Stable Diffusion folders have none: commands use diffusers' 7.5
+    expect(m.sampling).toEqual({}); // Stable Diffusion folders have none: commands use DEFAULT_SAMPLING
   });
 
   it('reads typed config values', () => {
@@ -192,9 +192,14 @@ describe('errors', () => {
     expectError(() => openModelFolder(dir), /empty: not a model folder: expected model_index\.json, a component's config\.json .* or component subfolders such as unet\/ and vae\//);
   });
 
-  it('a guidance default that is not a number ≥ 0', () => {
-    const dir = folder('bad-guidance', { 'model_index.json': { _dd3d_guidance_scale: '3', unet: ['diffusers', 'UNet2DConditionModel'] }, 'unet/config.json': unetConfig });
-    expectError(() => openModelFolder(dir), /bad-guidance\/model_index\.json: "_dd3d_guidance_scale" must be a number ≥ 0, got "3"/);
+  it('sampling defaults of the wrong type', () => {
+    const withSampling = (name: string, sampling: unknown) =>
+      folder(name, { 'model_index.json': { _dd3d_sampling: sampling, unet: ['diffusers', 'UNet2DConditionModel'] }, 'unet/config.json': unetConfig });
+    expect(openModelFolder(withSampling('good-sampling', { guidance_scale: 3, num_inference_steps: 12 })).sampling).toEqual({ guidanceScale: 3, steps: 12 });
+    expectError(() => openModelFolder(withSampling('bad-guidance', { guidance_scale: '3' })), /bad-guidance\/model_index\.json: "_dd3d_sampling"\.guidance_scale must be a number ≥ 0, got "3"/);
+    expectError(() => openModelFolder(withSampling('bad-steps', { num_inference_steps: 2.5 })), /"_dd3d_sampling"\.num_inference_steps must be an integer ≥ 1, got 2\.5/);
+    expectError(() => openModelFolder(withSampling('bad-key', { guidance: 3 })), /"_dd3d_sampling": unknown key "guidance" \(expected guidance_scale, num_inference_steps\)/);
+    expectError(() => openModelFolder(withSampling('bad-sampling', 3)), /"_dd3d_sampling" must be an object, got 3/);
   });
 
   it('model_index.json naming a missing component folder', () => {

@@ -81,7 +81,8 @@ describe('dd3d pretrain', () => {
     const model = DiffusionModel.load(out);
     expect(model.vae).toBeNull();
     expect(model.defaultSize).toEqual([32, 32]);
-    expect(model.defaultGuidance).toBe(PRETRAIN_CONFIGS.test!.guidanceScale);
+    const { guidance_scale, num_inference_steps } = PRETRAIN_CONFIGS.test!.sampling;
+    expect(model.sampling).toEqual({ guidance: guidance_scale, steps: num_inference_steps });
     model.dispose();
     const s = runCli(['sample', '--model', out, '--prompt', 'a red chair, front view', '--steps', '3', '--out', path.join(tmp, 's.png')]);
     expect(s.status, s.stderr).toBe(0);

@@ -13,7 +13,7 @@ import { builtinModelDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { loadProbe } from '../probe/index.js';
 import { startBackend } from './common.js';
-import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 import { fmt, formatTable } from './table.js';
@@ -25,7 +25,7 @@ interface Eval2dFlags {
   probe?: string;
   baseline: string[];
   n: number;
-  steps: number;
+  steps?: number;
   guidance?: number;
   seed: number;
   batch: number;
@@ -60,7 +60,7 @@ export function registerEval2d(program: Command): void {
       [] as string[],
     )
     .option('--n <count>', 'images to generate for each row', intOption(4, 4096), 256)
-    .option('--steps <n>', 'denoising steps', intOption(1, 1000), 25)
+    .option('--steps <n>', STEPS_FLAG_HELP, intOption(1, 1000))
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .option('--seed <n>', 'seed of the instances and the sampling noise', intOption(0), 0)
     .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 32)
@@ -81,7 +81,7 @@ export function registerEval2d(program: Command): void {
         const measure = (name: string, conditions: (first: number, count: number) => tf.Tensor3D) => {
           const bar = progressBar(name, opts.n, { quiet: opts.json });
           try {
-            const gen = sampleAndProbe(model, probe, conditions, { ...opts, guidance: opts.guidance ?? model.defaultGuidance, onProgress: (done) => bar.update(done) });
+            const gen = sampleAndProbe(model, probe, conditions, { ...opts, ...samplingSettings(opts, model), onProgress: (done) => bar.update(done) });
             rows.push({ name, ...scoreAgainstReferences(gen, truth) });
           } finally {
             bar.stop();

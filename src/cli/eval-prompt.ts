@@ -7,7 +7,7 @@ import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { loadProbe } from '../probe/index.js';
 import { Dd3dError } from '../errors.js';
 import { startBackend } from './common.js';
-import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 import { fmt, formatTable } from './table.js';
@@ -18,7 +18,7 @@ interface EvalFlags {
   probe?: string;
   n: number;
   seed: number;
-  steps: number;
+  steps?: number;
   guidance?: number;
   json?: boolean;
 }
@@ -37,7 +37,7 @@ export function registerEvalPrompt(program: Command): void {
     .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
     .option('--n <count>', 'images to sample', intOption(2, 4096), 64)
     .option('--seed <n>', 'seed of the first batch\'s noise (batch b uses seed + b)', intOption(0), 0)
-    .option('--steps <n>', 'denoising steps', intOption(1, 1000), 25)
+    .option('--steps <n>', STEPS_FLAG_HELP, intOption(1, 1000))
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .option('--json', 'print one JSON object: {"n", "family_acc", "color_acc", "attr_acc", "diversity", ...}')
     .action(async (opts: EvalFlags, cmd: Command) => {
@@ -52,7 +52,7 @@ export function registerEvalPrompt(program: Command): void {
       const evals: PromptEval[] = [];
       try {
         for (const [i, prompt] of opts.prompt.entries()) {
-          evals.push(evaluatePrompt(model, probe, prompt, { ...opts, guidance: opts.guidance ?? model.defaultGuidance, onProgress: (done) => bar.update(i * opts.n + done) }));
+          evals.push(evaluatePrompt(model, probe, prompt, { ...opts, ...samplingSettings(opts, model), onProgress: (done) => bar.update(i * opts.n + done) }));
         }
       } finally {
         bar.stop();

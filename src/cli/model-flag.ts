@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Dd3dError } from '../errors.js';
 import { builtinModelDir } from '../paths.js';
+import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 
 export function resolveModelDir(flag: string | undefined): string {
   if (flag) return flag;
@@ -13,6 +14,12 @@ export function resolveModelDir(flag: string | undefined): string {
   return dir;
 }
 
-export const GUIDANCE_FLAG_HELP = 'classifier-free guidance scale, 1 = none (default: the model\'s own, 3 for the built-in model; 7.5 for Stable Diffusion)';
+export const GUIDANCE_FLAG_HELP = 'classifier-free guidance scale, 1 = none (default: the model folder\'s own, from model_index.json "_dd3d_sampling"; else 7.5)';
+export const STEPS_FLAG_HELP = 'denoising steps (default: the model folder\'s own, from model_index.json "_dd3d_sampling"; else 25)';
+
+/** The sampling flags as given, or the model folder's defaults. */
+export function samplingSettings(flags: { guidance?: number; steps?: number }, model: DiffusionModel): { guidance: number; steps: number } {
+  return { guidance: flags.guidance ?? model.sampling.guidance, steps: flags.steps ?? model.sampling.steps };
+}
 
 export const MODEL_FLAG_HELP = 'model folder in the diffusers layout: Stable Diffusion 1.x/2.x, or a pixel-space model without vae/ (default: the built-in model, models/dd3d-tiny)';

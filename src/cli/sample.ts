@@ -13,7 +13,7 @@ import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { checkImageSize, sampleImages } from '../pipeline/text-to-image.js';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../schedulers/index.js';
 import { startBackend } from './common.js';
-import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -27,7 +27,7 @@ interface SampleFlags {
   suffix?: string;
   instanceSeed?: number;
   negative: string;
-  steps: number;
+  steps?: number;
   guidance?: number;
   scheduler?: SchedulerKind;
   seed: number;
@@ -53,7 +53,7 @@ export function registerSample(program: Command): void {
     .option('--suffix <text>', 'edit: re-encode with these words after the context vectors, e.g. ", side view"')
     .option('--instance-seed <n>', 'seed of the instance noise ε (default: --seed); keep it to see the same instances across edits', intOption(0))
     .option('--negative <text>', 'negative prompt (what to steer away from)', '')
-    .option('--steps <n>', 'denoising steps', intOption(1, 1000), 25)
+    .option('--steps <n>', STEPS_FLAG_HELP, intOption(1, 1000))
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .addOption(new Option('--scheduler <name>', 'sampler (default: the folder\'s scheduler_config.json class)').choices([...SCHEDULER_KINDS]))
     .option('--seed <n>', 'random seed for the starting noise', intOption(0), 0)
@@ -84,7 +84,7 @@ export function registerSample(program: Command): void {
       await startBackend(cmd);
       const started = performance.now();
       const model = DiffusionModel.load(modelDir);
-      const guidance = opts.guidance ?? model.defaultGuidance;
+      const { guidance, steps } = samplingSettings(opts, model);
       const [dh, dw] = model.defaultSize;
       const height = opts.height ?? dh;
       const width = opts.width ?? dw;
@@ -101,7 +101,7 @@ export function registerSample(program: Command): void {
       const uncond = model.encodePrompts([opts.negative]);
       // a prompt is encoded once, before the bar, so an unknown word fails first
       const promptStates = opts.prompt ? model.encodePrompts([opts.prompt]) : null;
-      const bar = progressBar('sampling', opts.n * opts.steps, { quiet: opts.json });
+      const bar = progressBar('sampling', opts.n * steps, { quiet: opts.json });
       const data = new Float32Array(opts.n * height * width * 3);
       try {
         for (let first = 0, b = 0; first < opts.n; first += opts.batch, b++) {
@@ -110,13 +110,13 @@ export function registerSample(program: Command): void {
           const images = sampleImages(model, {
             cond,
             uncond,
-            steps: opts.steps,
+            steps,
             guidance,
             scheduler: opts.scheduler,
             seed: opts.seed + b,
             height,
             width,
-            onStep: (done) => bar.update(first * opts.steps + done * count),
+            onStep: (done) => bar.update(first * steps + done * count),
           });
           data.set(images.dataSync(), first * height * width * 3);
           tf.dispose([cond, images]);
@@ -132,7 +132,7 @@ export function registerSample(program: Command): void {
         model: modelDir,
         ...(opts.prompt ? { prompt: opts.prompt } : { dist: sources.map((s) => ({ file: s.file, weight: s.weight })), std_scale: opts.stdScale, prefix: opts.prefix ?? null, suffix: opts.suffix ?? null, instance_seed: instanceSeed }),
         negative: opts.negative,
-        steps: opts.steps,
+        steps,
         guidance,
         seed: opts.seed,
         batch: opts.batch,

@@ -109,7 +109,7 @@ export function registerTrainDist(program: Command): void {
           onValidate: async (step, g) => {
             // the same 8 instances every time, so the grids show the distribution converging
             const cond = instanceConditions(g, opts.seed, 0, 8);
-            const images = sampleImages(model, { cond, uncond, steps: 20, guidance: model.defaultGuidance, height, width, seed: opts.seed });
+            const images = sampleImages(model, { cond, uncond, ...model.sampling, height, width, seed: opts.seed });
             await writePng(path.join(trainDir, `val-${String(step).padStart(6, '0')}.png`), { data: images.dataSync() as Float32Array, n: 8, height, width, channels: 3 }, 8);
             tf.dispose([cond, images]);
           },

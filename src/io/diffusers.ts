@@ -29,12 +29,30 @@ export interface ModelFolder {
   components: Map<string, ModelComponent>;
   /** Components named in model_index.json that dd3d never uses and therefore does not load. */
   skipped: string[];
-  /**
-   * The folder's own classifier-free guidance default, model_index.json's "_dd3d_guidance_scale".
-   * dd3d writes it for the built-in model, which samples best at a lower scale than Stable
-   * Diffusion's 7.5; diffusers ignores keys starting with "_".
-   */
+  /** The folder's own sampling defaults, from model_index.json's "_dd3d_sampling" (see SamplingDefaults). */
+  sampling: SamplingDefaults;
+}
+
+/**
+ * model_index.json's "_dd3d_sampling": {"guidance_scale", "num_inference_steps"}, named as
+ * diffusers' pipeline arguments. dd3d writes it for the built-in model, which samples best
+ * with less guidance and fewer steps than Stable Diffusion; diffusers ignores "_" keys.
+ */
+export interface SamplingDefaults {
   guidanceScale?: number;
+  steps?: number;
+}
+
+function readSamplingDefaults(indexPath: string, value: unknown): SamplingDefaults {
+  if (value === undefined) return {};
+  const where = `${indexPath}: "_dd3d_sampling"`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Dd3dError(`${where} must be an object, got ${JSON.stringify(value)}`);
+  const { guidance_scale: g, num_inference_steps: n, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length) throw new Dd3dError(`${where}: unknown key "${unknown[0]}" (expected guidance_scale, num_inference_steps)`);
+  if (g !== undefined && !(typeof g === 'number' && Number.isFinite(g) && g >= 0)) throw new Dd3dError(`${where}.guidance_scale must be a number ≥ 0, got ${JSON.stringify(g)}`);
+  if (n !== undefined && !(Number.isInteger(n) && (n as number) >= 1)) throw new Dd3dError(`${where}.num_inference_steps must be an integer ≥ 1, got ${JSON.stringify(n)}`);
+  return { guidanceScale: g as number | undefined, steps: n as number | undefined };
 }
 
 // Pipelines list these, but score distillation never runs them; users often skip downloading them.
@@ -140,16 +158,13 @@ export function openModelFolder(dir: string): ModelFolder {
       components.set(name, loadComponent(sub, name, typeof value[1] === 'string' ? value[1] : undefined));
     }
     const cls = index._class_name;
-    const guidance = index._dd3d_guidance_scale;
-    if (guidance !== undefined && !(typeof guidance === 'number' && Number.isFinite(guidance) && guidance >= 0)) {
-      throw new Dd3dError(`${indexPath}: "_dd3d_guidance_scale" must be a number ≥ 0, got ${JSON.stringify(guidance)}`);
-    }
-    return { dir, className: typeof cls === 'string' ? cls : undefined, components, skipped, guidanceScale: guidance };
+    const sampling = readSamplingDefaults(indexPath, index._dd3d_sampling);
+    return { dir, className: typeof cls === 'string' ? cls : undefined, components, skipped, sampling };
   }
 
   if (isComponentDir(dir)) {
     const c = loadComponent(dir, undefined);
-    return { dir, components: new Map([[c.name, c]]), skipped };
+    return { dir, components: new Map([[c.name, c]]), skipped, sampling: {} };
   }
 
   for (const name of fs.readdirSync(dir).sort()) {
@@ -164,7 +179,7 @@ export function openModelFolder(dir: string): ModelFolder {
         `or a tokenizer's vocab.json), or component subfolders such as unet/ and vae/`,
     );
   }
-  return { dir, components, skipped };
+  return { dir, components, skipped, sampling: {} };
 }
 
 /** A named component of a folder, or a one-line error listing what the folder has. */

@@ -11,8 +11,8 @@ import type { UNet2DConditionModel } from '../models/unet.js';
 import type { AutoencoderKL } from '../models/vae.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 
-/** StableDiffusionPipeline's default guidance_scale. */
-export const DIFFUSERS_GUIDANCE = 7.5;
+/** Sampling settings for a folder without its own ("_dd3d_sampling"): diffusers' guidance, and half its 50 steps, which DDIM does not need. */
+export const DEFAULT_SAMPLING = { guidance: 7.5, steps: 25 };
 
 export class DiffusionModel {
   private constructor(
@@ -22,8 +22,8 @@ export class DiffusionModel {
     readonly unet: UNet2DConditionModel,
     readonly vae: AutoencoderKL | null,
     readonly schedulerConfig: ModelComponent,
-    /** Classifier-free guidance scale when the user gives none: the folder's own, else diffusers' 7.5. */
-    readonly defaultGuidance: number,
+    /** Guidance scale and denoising steps when the user gives none: the folder's own, else DEFAULT_SAMPLING. */
+    readonly sampling: { guidance: number; steps: number },
   ) {}
 
   static load(dir: string): DiffusionModel {
@@ -33,7 +33,10 @@ export class DiffusionModel {
     const textEncoder = loadClipTextModel(folder);
     const unet = loadUNet(folder);
     const vae = folder.components.has('vae') ? loadVae(folder) : null;
-    return new DiffusionModel(dir, tokenizer, textEncoder, unet, vae, scheduler, folder.guidanceScale ?? DIFFUSERS_GUIDANCE);
+    return new DiffusionModel(dir, tokenizer, textEncoder, unet, vae, scheduler, {
+      guidance: folder.sampling.guidanceScale ?? DEFAULT_SAMPLING.guidance,
+      steps: folder.sampling.steps ?? DEFAULT_SAMPLING.steps,
+    });
   }
 
   /** Pixels per latent cell: 2^(VAE downsamplers), 1 in pixel space. */

@@ -41,7 +41,7 @@ export function exportTinyModel(dir: string, model: TinyModel, weights: Map<stri
   json(path.join(dir, 'model_index.json'), {
     _class_name: 'Dd3dTinyPipeline',
     _dd3d_config: config.name,
-    _dd3d_guidance_scale: config.guidanceScale,
+    _dd3d_sampling: config.sampling,
     text_encoder: ['transformers', 'CLIPTextModel'],
     tokenizer: ['dd3d', 'Dd3dWordTokenizer'],
     unet: ['diffusers', 'UNet2DConditionModel'],

@@ -25,11 +25,11 @@ export interface PretrainConfig {
   gradClip: number;
   checkpointEvery: number;
   /**
-   * The sampling default written into model_index.json ("_dd3d_guidance_scale"). A small
-   * model trained briefly over-saturates into blobs at Stable Diffusion's 7.5; the README
-   * has the measurement behind this value.
+   * Sampling defaults written into model_index.json ("_dd3d_sampling"). A small model
+   * trained briefly turns into blobs at Stable Diffusion's guidance 7.5, and loses shape
+   * over many steps; the README has the measurements behind these values.
    */
-  guidanceScale: number;
+  sampling: { guidance_scale: number; num_inference_steps: number };
 }
 
 const TEXT_ENCODER = {
@@ -92,7 +92,7 @@ const common = {
   captionDropout: 0.1,
   gradClip: 1.0,
   checkpointEvery: 200,
-  guidanceScale: 3,
+  sampling: { guidance_scale: 3, num_inference_steps: 8 },
 };
 
 export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
