@@ -90,13 +90,13 @@ describe('dd3d pretrain', () => {
     const e = runCli(['eval-prompt', '--model', out, '--prompt', 'a red chair with four legs, front view', '--n', '4', '--steps', '2', '--json']);
     expect(e.status, e.stderr).toBe(0);
     const j = JSON.parse(e.stdout);
-    expect(j).toMatchObject({ n: 4, terms: { family: 'chair', color: 'red', attributes: { legs: 'four legs' } } });
+    expect(j).toMatchObject({ n: 4, steps: 2, guidance: PRETRAIN_CONFIGS.test!.sampling.guidance_scale, terms: { family: 'chair', color: 'red', attributes: { legs: 'four legs' } } });
     for (const k of ['family_acc', 'color_acc', 'attr_acc']) expect(j[k]).toBeGreaterThanOrEqual(0), expect(j[k]).toBeLessThanOrEqual(1);
     expect(j.diversity).toBeGreaterThan(0);
     const two = runCli(['eval-prompt', '--model', out, '--prompt', 'a red chair, front view', '--prompt', 'a blue mug', '--n', '2', '--steps', '2', '--json']);
     expect(two.status, two.stderr).toBe(0);
     const m = JSON.parse(two.stdout);
-    expect(m.n).toBe(4);
+    expect(m).toMatchObject({ n: 4, steps: 2, guidance: PRETRAIN_CONFIGS.test!.sampling.guidance_scale });
     expect(m.prompts.map((p: { prompt: string }) => p.prompt)).toEqual(['a red chair, front view', 'a blue mug']);
     expect(m.family_acc).toBeCloseTo((m.prompts[0].family_acc + m.prompts[1].family_acc) / 2, 10);
     expectOneLineError(runCli(['eval-prompt', '--model', out, '--n', '2']), /--prompt: expected at least one prompt/);

@@ -174,6 +174,7 @@ describe('the commands', () => {
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.reference_combinations).toEqual(['color']);
+    expect(j).toMatchObject({ steps: 2, guidance: PRETRAIN_CONFIGS.test!.sampling.guidance_scale }); // --steps as given, guidance from the folder
     expect(j.rows.map((row: { name: string }) => row.name)).toEqual(['dist (chair.json)', 'caption "a chair"', 'prompt-tuning (K = 1)']);
     for (const row of j.rows) {
       expect(row.n).toBe(6);

@@ -73,6 +73,7 @@ export function registerEval2d(program: Command): void {
       await startBackend(cmd);
       const probe = loadProbe(opts.probe ?? path.join(builtinModelDir(), 'probe'));
       const model = DiffusionModel.load(modelDir);
+      const sampling = samplingSettings(opts, model);
       const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
       checkDistributionModel(opts.dist, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);
       const truth = await referenceTruth(opts.refs, probe);
@@ -81,7 +82,7 @@ export function registerEval2d(program: Command): void {
         const measure = (name: string, conditions: (first: number, count: number) => tf.Tensor3D) => {
           const bar = progressBar(name, opts.n, { quiet: opts.json });
           try {
-            const gen = sampleAndProbe(model, probe, conditions, { ...opts, ...samplingSettings(opts, model), onProgress: (done) => bar.update(done) });
+            const gen = sampleAndProbe(model, probe, conditions, { ...opts, ...sampling, onProgress: (done) => bar.update(done) });
             rows.push({ name, ...scoreAgainstReferences(gen, truth) });
           } finally {
             bar.stop();
@@ -110,7 +111,7 @@ export function registerEval2d(program: Command): void {
         probe.dispose();
       }
       if (opts.json) {
-        console.log(JSON.stringify({ refs: opts.refs, reference_combinations: truth.keys, n: opts.n, rows }));
+        console.log(JSON.stringify({ refs: opts.refs, reference_combinations: truth.keys, n: opts.n, ...sampling, rows }));
         return;
       }
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

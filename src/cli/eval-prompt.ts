@@ -47,12 +47,13 @@ export function registerEvalPrompt(program: Command): void {
       await startBackend(cmd);
       const probe = loadProbe(opts.probe ?? path.join(builtinModelDir(), 'probe'));
       const model = DiffusionModel.load(modelDir);
+      const sampling = samplingSettings(opts, model);
       const total = opts.n * opts.prompt.length;
       const bar = progressBar('sampling', total, { quiet: opts.json });
       const evals: PromptEval[] = [];
       try {
         for (const [i, prompt] of opts.prompt.entries()) {
-          evals.push(evaluatePrompt(model, probe, prompt, { ...opts, ...samplingSettings(opts, model), onProgress: (done) => bar.update(i * opts.n + done) }));
+          evals.push(evaluatePrompt(model, probe, prompt, { ...opts, ...sampling, onProgress: (done) => bar.update(i * opts.n + done) }));
         }
       } finally {
         bar.stop();
@@ -60,12 +61,12 @@ export function registerEvalPrompt(program: Command): void {
         probe.dispose();
       }
       if (evals.length === 1) {
-        printOne(evals[0], Boolean(opts.json));
+        printOne({ ...evals[0], ...sampling }, Boolean(opts.json));
         return;
       }
       const summary = summarizePromptEvals(evals);
       if (opts.json) {
-        console.log(JSON.stringify(summary));
+        console.log(JSON.stringify({ ...summary, ...sampling }));
         return;
       }
       const rows = evals.map((e) => [e.prompt, pct(e.family_acc), pct(e.color_acc), pct(e.attr_acc), fmt(e.diversity)]);
@@ -76,7 +77,7 @@ export function registerEvalPrompt(program: Command): void {
 
 const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
 
-function printOne(result: PromptEval, json: boolean): void {
+function printOne(result: PromptEval & { guidance: number; steps: number }, json: boolean): void {
   if (json) {
     console.log(JSON.stringify(result));
     return;
@@ -87,7 +88,7 @@ function printOne(result: PromptEval, json: boolean): void {
     ['colour', result.terms.color ?? '-', named(result.color_acc)],
     ...Object.entries(result.terms.attributes).map(([k, v]) => [k, v, named(result.per_attribute[k] ?? 0)] as [string, string, string]),
   ];
-  console.log(`"${result.prompt}", ${result.n} samples\n`);
+  console.log(`"${result.prompt}", ${result.n} samples (guidance ${result.guidance}, ${result.steps} steps)\n`);
   console.log(formatTable(['asked', 'value', 'probe agrees'], rows));
   console.log(`\nattributes: ${named(result.attr_acc)}   diversity (mean pairwise probe-feature distance): ${fmt(result.diversity)}`);
 }
