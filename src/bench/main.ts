@@ -31,6 +31,7 @@ import { viewConditions } from '../generate/view-conditions.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { pretrain } from '../train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
+import { seededNormal } from '../random.js';
 
 /** CLIP ViT-L/14's text tower, the text encoder of Stable Diffusion 1.x. */
 const CLIP_VIT_L14: ClipTextConfig = {
@@ -48,7 +49,7 @@ const CLIP_VIT_L14: ClipTextConfig = {
 function randomClipText(config: ClipTextConfig): ClipTextModel {
   const tensors = new Map<string, tf.Tensor>();
   let seed = 1;
-  for (const [key, shape] of clipTextParamShapes(config)) tensors.set(key, tf.randomNormal(shape, 0, 0.02, 'float32', seed++));
+  for (const [key, shape] of clipTextParamShapes(config)) tensors.set(key, seededNormal(shape, 0, 0.02, seed++));
   return new ClipTextModel(config, new Params(tensors, 'random ViT-L/14 text weights'));
 }
 
@@ -103,8 +104,8 @@ const SD15_UNET = {
 function unetRows(unet: UNet2DConditionModel, name: string, size: [number, number], batch: number, reps: number, backward = true): Row[] {
   const [h, w] = size;
   const c = unet.config;
-  const sample = tf.randomNormal([batch, h, w, c.in_channels], 0, 1, 'float32', 1) as tf.Tensor4D;
-  const states = tf.randomNormal([batch, 77, c.cross_attention_dim[0]], 0, 1, 'float32', 2) as tf.Tensor3D;
+  const sample = seededNormal([batch, h, w, c.in_channels], 0, 1, 1) as tf.Tensor4D;
+  const states = seededNormal([batch, 77, c.cross_attention_dim[0]], 0, 1, 2) as tf.Tensor3D;
   const t = Array.from({ length: batch }, (_, i) => (97 * i + 500) % 1000);
   const flops = unetFlops(c, h, w, batch);
   const label = [name, `${h}x${w}`, String(batch)];

@@ -12,6 +12,7 @@ import type { TextTokenizer } from '../text/tokenizer.js';
 import type { PromptDistribution } from './distribution-file.js';
 import { fitGaussian, encodeContext, type Gaussian } from './prompt-learner.js';
 import { buildTemplate } from './prompt-template.js';
+import { seededNormal } from '../random.js';
 
 export interface WeightedDistribution {
   file: string;
@@ -82,7 +83,7 @@ export function mixGaussians(parts: Array<{ g: Gaussian; weight: number }>, stdS
 
 /** ε for instance `i` of `seed`: [L, D] standard normal, the same for any n, batch or edit. */
 export function instanceNoise(seed: number, i: number, shape: [number, number]): tf.Tensor2D {
-  return tf.randomNormal(shape, 0, 1, 'float32', deriveSeed(seed, `instance/${i}`)) as tf.Tensor2D;
+  return seededNormal(shape, 0, 1, deriveSeed(seed, `instance/${i}`)) as tf.Tensor2D;
 }
 
 /** Conditions [count, L, D] for instances first … first+count−1: μ + σ ⊙ εᵢ. */

@@ -22,6 +22,7 @@ import { textEncoderHash } from './distribution-file.js';
 import { encodeContext, fitGaussian, orthogonalityLoss, sampleConditions, type Gaussian } from './prompt-learner.js';
 import { buildTemplate, type PromptTemplate } from './prompt-template.js';
 import type { ReferenceSet } from './reference-images.js';
+import { seededNormal } from '../random.js';
 
 export interface TrainDistConfig {
   /** K soft prompts. */
@@ -131,7 +132,7 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
   if (refs.views.height !== h || refs.views.width !== w) throw new Error(`trainDistribution: references are ${refs.views.height}×${refs.views.width}, the model wants ${h}×${w}`);
   const d = encoder.hiddenSize;
   const length = template.ids.length;
-  const ctx = tf.variable(tf.randomNormal([cfg.prompts, cfg.ctxLength, d], 0, 0.02, 'float32', deriveSeed(cfg.seed, 'ctx')), true, 'ctx') as tf.Variable<tf.Rank.R3>;
+  const ctx = tf.variable(seededNormal([cfg.prompts, cfg.ctxLength, d], 0, 0.02, deriveSeed(cfg.seed, 'ctx')), true, 'ctx') as tf.Variable<tf.Rank.R3>;
   const variables = new Map([['ctx', ctx]]);
   const adam = new AdamW(variables, { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const x0All = referenceTargets(model, refs);
@@ -168,8 +169,8 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
       const t = Array.from({ length: cfg.batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps));
       const { value, grads } = tf.variableGrads(() => {
         const x0 = tf.gather(x0All, pick) as tf.Tensor4D;
-        const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', deriveSeed(cfg.seed, `dist-noise/${step}`)) as tf.Tensor4D;
-        const eps = tf.randomNormal([cfg.batch * cfg.samples, length, d], 0, 1, 'float32', deriveSeed(cfg.seed, `dist-eps/${step}`)) as tf.Tensor3D;
+        const noise = seededNormal(x0.shape, 0, 1, deriveSeed(cfg.seed, `dist-noise/${step}`)) as tf.Tensor4D;
+        const eps = seededNormal([cfg.batch * cfg.samples, length, d], 0, 1, deriveSeed(cfg.seed, `dist-eps/${step}`)) as tf.Tensor3D;
         const encoded = encodeContext(encoder, template, ctx);
         const conditions = sampleConditions(fitGaussian(encoded.states), eps);
         const loss = denoiseLoss(model.unet, ddpm, prediction, { x0, noise, t }, conditions, cfg.minSnrGamma);

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import type { PredictionType } from '../schedulers/config.js';
 import type { DDPMScheduler } from '../schedulers/ddpm.js';
+import { seededNormal } from '../random.js';
 
 export interface SdsOptions {
   /** Positive conditions [B, L, D], one per image. */
@@ -67,7 +68,7 @@ export function sdsLoss(m: SdsModel, images: tf.Tensor4D, o: SdsOptions): SdsRes
   // Detach: a fresh tensor with x's values is not on the tape, so the UNet is not differentiated.
   const x0 = tf.tensor(x.dataSync(), x.shape) as tf.Tensor4D;
   const { grad, magnitude, nonFinite } = tf.tidy(() => {
-    const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', o.seed) as tf.Tensor4D;
+    const noise = seededNormal(x0.shape, 0, 1, o.seed) as tf.Tensor4D;
     const xt = m.ddpm.addNoise(x0, noise, o.t) as tf.Tensor4D;
     const context = tf.concat([tf.tile(o.uncond, [b, 1, 1]), o.cond]) as tf.Tensor3D;
     const pred = m.model.unet.forward(tf.concat([xt, xt]) as tf.Tensor4D, [...o.t, ...o.t], context);

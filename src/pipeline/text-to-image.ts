@@ -9,6 +9,7 @@ import { deriveSeed } from '../../scenes/index.js';
 import { Dd3dError } from '../errors.js';
 import { createScheduler, type SchedulerKind } from '../schedulers/index.js';
 import type { DiffusionModel } from './diffusion-model.js';
+import { seededNormal } from '../random.js';
 
 export interface SampleOptions {
   /** Positive conditions [n, 77, D]: one image per row. */
@@ -47,8 +48,7 @@ export function sampleImages(model: DiffusionModel, opts: SampleOptions): tf.Ten
     scheduler.setTimesteps(opts.steps);
     const shape: [number, number, number, number] = [n, opts.height / f, opts.width / f, model.unet.config.in_channels];
     let latents = tf.tidy(() =>
-      // derived, because tfjs draws an unseeded stream for seed 0 (`seed ? seed : Math.random()`)
-      tf.mul(opts.latents ?? tf.randomNormal(shape, 0, 1, 'float32', deriveSeed(opts.seed, 'latents')), scheduler.initNoiseSigma),
+      tf.mul(opts.latents ?? seededNormal(shape, 0, 1, deriveSeed(opts.seed, 'latents')), scheduler.initNoiseSigma),
     ) as tf.Tensor4D;
     const context = tf.tidy(() => tf.concat([opts.uncond.shape[0] === n ? opts.uncond : tf.tile(opts.uncond, [n, 1, 1]), opts.cond]));
     const timesteps = scheduler.timesteps;

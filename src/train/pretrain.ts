@@ -25,6 +25,7 @@ import { warmupCosine } from './lr-schedule.js';
 import type { PretrainConfig } from './pretrain-configs.js';
 import { GradWorker } from './grad-worker-client.js';
 import { SceneBatches } from './scene-batches.js';
+import { seededNormal } from '../random.js';
 
 export interface PretrainOptions {
   config: PretrainConfig;
@@ -103,7 +104,7 @@ export function partLoss(m: TinyModel, ddpm: DDPMScheduler, config: PretrainConf
   return () => {
     const { images, ids } = batches.batch(step, batch);
     const x0 = images.slice([from, 0, 0, 0], [to - from, -1, -1, -1]) as tf.Tensor4D;
-    const noise = tf.randomNormal(images.shape, 0, 1, 'float32', deriveSeed(seed, `noise/${step}`)).slice([from, 0, 0, 0], [to - from, -1, -1, -1]);
+    const noise = seededNormal(images.shape, 0, 1, deriveSeed(seed, `noise/${step}`)).slice([from, 0, 0, 0], [to - from, -1, -1, -1]);
     images.dispose();
     const xt = ddpm.addNoise(x0, noise, t) as tf.Tensor4D;
     const states = m.text.forward(ids.slice(from, to));
