@@ -31,7 +31,7 @@ describe('the built-in model', () => {
     const bytes = filesUnder(dir).reduce((s, f) => s + fs.statSync(f).size, 0);
     expect(bytes).toBeLessThanOrEqual(40 * 1024 * 1024);
     const record = JSON.parse(fs.readFileSync(path.join(dir, 'train', 'record.json'), 'utf8'));
-    expect(record).toMatchObject({ config: 'tiny32', steps: 6000, seed: 0, data: { n: 100000, res: 32 } });
+    expect(record).toMatchObject({ config: 'tiny32', steps: 8000, seed: 0, data: { n: 100000, res: 32 } });
   });
 
   it('is the model the examples were learned with (retrain them after new weights)', () => {

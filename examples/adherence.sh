@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Reproduces the README's adherence tables for the built-in model: eval-prompt on prompt set A
+# (8 families × 2 colours, front and side views: the set the sampling defaults were chosen on)
+# and the held-out set B (other colours, back views in place of front views), the two sets
+# running side by side, one per core.
+# Usage: bash examples/adherence.sh [OUT_DIR] [N] [extra eval-prompt flags, e.g. --model DIR]
+# (defaults: adherence, 32 samples per prompt; about 8 minutes per set on one core)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-adherence}
+n=${2:-32}
+shift $(($# < 2 ? $# : 2))
+mkdir -p "$out"
+
+set_a=("a red chair, front view" "a blue chair, side view" "a green table, side view"
+  "a yellow table, front view" "a blue lamp, front view" "a red lamp, side view"
+  "a red mug, side view" "a black mug, front view" "a purple vase, front view"
+  "an orange vase, side view" "a brown sofa, front view" "a green sofa, side view"
+  "a blue car, side view" "a red car, front view" "a green tree, side view"
+  "a pink tree, front view")
+set_b=("a white chair, back view" "a black chair, side view" "a brown table, front view"
+  "a red table, back view" "a yellow lamp, side view" "a green lamp, back view"
+  "a blue mug, front view" "a white mug, back view" "a green vase, side view"
+  "a red vase, back view" "a red sofa, side view" "a blue sofa, back view"
+  "a yellow car, front view" "a white car, back view" "an orange tree, side view"
+  "a yellow tree, back view")
+
+run() {
+  local name=$1; shift
+  local args=()
+  for p in "$@"; do args+=(--prompt "$p"); done
+  node dist/src/cli.js eval-prompt --n "$n" --seed 0 "${extra[@]}" "${args[@]}" >"$out/$name.txt"
+}
+extra=("$@")
+run set-a "${set_a[@]}" &
+a=$!
+run set-b "${set_b[@]}" &
+b=$!
+wait "$a" && wait "$b"
+for name in set-a set-b; do
+  echo "== $name"
+  cat "$out/$name.txt"
+done
