@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 out=${1:-adherence}
 n=${2:-32}
 shift $(($# < 2 ? $# : 2))
+extra=("$@")
 mkdir -p "$out"
+dd3d() { node dist/src/cli.js "$@"; }
 
 set_a=("a red chair, front view" "a blue chair, side view" "a green table, side view"
   "a yellow table, front view" "a blue lamp, front view" "a red lamp, side view"
@@ -29,9 +31,8 @@ run() {
   local name=$1; shift
   local args=()
   for p in "$@"; do args+=(--prompt "$p"); done
-  node dist/src/cli.js eval-prompt --n "$n" --seed 0 "${extra[@]}" "${args[@]}" >"$out/$name.txt"
+  dd3d eval-prompt --n "$n" --seed 0 "${extra[@]}" "${args[@]}" >"$out/$name.txt"
 }
-extra=("$@")
 run set-a "${set_a[@]}" &
 a=$!
 run set-b "${set_b[@]}" &
