@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Reproduces the README's prompt-distribution results: three multi-modal reference sets, each
 # measured by eval-2d as the learned distribution against a plain caption and single-prompt tuning.
-# Usage: bash examples/results-2d.sh [OUT_DIR] [N]      (defaults: results-2d, 256 images per row)
-# Each set costs about 10 min of train-dist, a few minutes of prompt-tuning and ~20 min of eval-2d
-# on one core; sets run one after another.
+# Usage: bash examples/results-2d.sh [OUT_DIR] [N] [SET...]   (defaults: results-2d, 256 images per
+# row, all three sets). TRAIN_FLAGS adds train-dist flags (default: none).
+# Each set costs about 9 min of train-dist, a few minutes of prompt-tuning and ~15 min of eval-2d
+# on one core; sets run one after another (run two sets in two shells to use both cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results-2d}
 n=${2:-256}
+only=("${@:3}")
+read -r -a train_flags <<< "${TRAIN_FLAGS:-}"   # e.g. TRAIN_FLAGS="--assign best"
 dd3d() { node dist/src/cli.js "$@"; }
 mkdir -p "$out"
 
@@ -22,10 +25,11 @@ for row in "${sets[@]}"; do
   name=${row%%|*}; rest=${row#*|}
   family=${rest%%|*}; rest=${rest#*|}
   caption=${rest##*|}; where=${rest%|*}
+  if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then continue; fi
   echo "== $name: $family where \"$where\""
   dd3d scenes refs --family "$family" --where "$where" --n 12 --seed 0 --out "$out/$name-refs"
   if [ ! -f "$out/$name.json" ]; then
-    dd3d train-dist --images "$out/$name-refs" --out "$out/$name.json" --seed 0
+    dd3d train-dist --images "$out/$name-refs" --out "$out/$name.json" --seed 0 "${train_flags[@]}"
   fi
   dd3d eval-2d --dist "$out/$name.json" --refs "$out/$name-refs" --n "$n" --seed 0 \
     --baseline "caption:$caption" --baseline prompt-tuning | tee "$out/$name.eval.txt"

@@ -2,10 +2,13 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { repeatRows } from '../src/dist/denoise-loss.js';
+import { denoiseLoss, repeatRows } from '../src/dist/denoise-loss.js';
 import { fitGaussian, orthogonalityLoss, sampleConditions } from '../src/dist/prompt-learner.js';
 import { buildTemplate } from '../src/dist/prompt-template.js';
 import { promptDistributionParity } from '../src/parity/prompt-distribution.js';
+import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
+import { readNoiseScheduleConfig } from '../src/schedulers/config.js';
+import { DDPMScheduler } from '../src/schedulers/ddpm.js';
 import { loadTokenizer } from '../src/text/tokenizer.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
@@ -73,4 +76,41 @@ describe('the orthogonality loss', () => {
 
 it('repeatRows interleaves like torch.repeat_interleave', () => {
   expect(Array.from(repeatRows(tf.tensor2d([1, 2, 3, 4], [2, 2]), 2).dataSync())).toEqual([1, 2, 1, 2, 3, 4, 3, 4]);
+});
+
+describe('the best-of-S reduction (--assign best)', () => {
+  it('scores each image by its best sample and trains only that sample', () => {
+    const model = DiffusionModel.load(path.join(FIXTURES, 'sd1-tiny'));
+    const ddpm = DDPMScheduler.fromConfig(model.schedulerConfig);
+    const prediction = readNoiseScheduleConfig(model.schedulerConfig).predictionType;
+    const c = model.unet.config.in_channels;
+    const [b, s] = [2, 3];
+    const batch = { x0: tf.randomNormal([b, 8, 8, c], 0, 1, 'float32', 1) as tf.Tensor4D, noise: tf.randomNormal([b, 8, 8, c], 0, 1, 'float32', 2) as tf.Tensor4D, t: [100, 700] };
+    const cond = model.encodePrompts(['a cat', 'a dog', 'a red car', 'an owl', 'a house', 'a blue car']);
+    const before = tf.memory().numTensors;
+    // each sample alone: image i with condition row i·S + j
+    const single = Array.from({ length: b * s }, (_, r) => {
+      const i = Math.floor(r / s);
+      return tf.tidy(() => {
+        const one = { x0: batch.x0.slice(i, 1), noise: batch.noise.slice(i, 1), t: [batch.t[i]!] };
+        return denoiseLoss(model.unet, ddpm, prediction, one, cond.slice(r, 1), 5, 'mean').dataSync()[0]!;
+      });
+    });
+    const best = [0, 1].map((i) => Math.min(...single.slice(i * s, i * s + s)));
+    const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+    expect(tf.tidy(() => denoiseLoss(model.unet, ddpm, prediction, batch, cond as tf.Tensor3D, 5, 'best').dataSync()[0])).toBeCloseTo(mean(best), 5);
+    expect(tf.tidy(() => denoiseLoss(model.unet, ddpm, prediction, batch, cond as tf.Tensor3D, 5, 'mean').dataSync()[0])).toBeCloseTo(mean(single), 5);
+    // the gradient reaches the winning condition of each image and no other
+    const g = tf.grad((x: tf.Tensor) => denoiseLoss(model.unet, ddpm, prediction, batch, x as tf.Tensor3D, 5, 'best'))(cond);
+    const norms = tf.tidy(() => Array.from(tf.norm(g.reshape([b * s, -1]), 'euclidean', 1).dataSync()));
+    for (let r = 0; r < b * s; r++) {
+      const i = Math.floor(r / s);
+      if (single[r] === best[i]) expect(norms[r]).toBeGreaterThan(0);
+      else expect(norms[r]).toBe(0);
+    }
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([batch.x0, batch.noise, cond]);
+    model.dispose();
+  });
 });

@@ -151,7 +151,7 @@ describe('the commands', () => {
   const out = path.join(tmp, 'chair.json');
 
   it('train-dist writes a distribution, validation grids and a loss curve; sample draws, mixes and edits it', async () => {
-    const r = runCli(['train-dist', '--images', refs, '--out', out, '--model', modelDir, '--prompts', '3', '--steps', '2', '--validate-every', '2', '--json']);
+    const r = runCli(['train-dist', '--images', refs, '--out', out, '--model', modelDir, '--prompts', '3', '--steps', '2', '--validate-every', '2', '--assign', 'best', '--json']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ images: 6, views: 12, prompts: 3, steps: 2 });
     expect(JSON.parse(r.stdout).peak_rss_mb).toBeGreaterThan(0);
@@ -160,6 +160,7 @@ describe('the commands', () => {
     for (const f of ['val-000002.png', 'loss.png', 'record.json']) expect(fs.existsSync(path.join(train, f)), f).toBe(true);
     expect(await sharp(path.join(train, 'val-000002.png')).metadata()).toMatchObject({ width: 8 * 32 + 7 * 2, height: 32 });
     expect(loadDistribution(out).ctx!.shape[0]).toBe(3);
+    expect(loadDistribution(out).training.settings).toMatchObject({ assign: 'best', samples: 4 });
 
     const dir = path.join(tmp, 'samples');
     const s = runCli(['sample', '--model', modelDir, '--dist', out, '--mix', `${out}=0.5`, '--suffix', ', side view', '--n', '3', '--steps', '2', '--out', dir, '--json']);
@@ -188,6 +189,7 @@ describe('the commands', () => {
   it('errors are one line naming the flag or file', { timeout: 300_000 }, () => {
     expectOneLineError(runCli(['train-dist', '--images', path.join(tmp, 'nope'), '--out', out, '--model', modelDir]), /--images: .*nope is not a folder of images/);
     expectOneLineError(runCli(['train-dist', '--images', tmp, '--out', path.join(tmp, 'x.txt'), '--model', modelDir]), /--out: expected a \.json file name/);
+    expectOneLineError(runCli(['train-dist', '--images', refs, '--out', out, '--assign', 'worst']), /--assign <how>' argument 'worst' is invalid\. Allowed choices are mean, best/);
     expectOneLineError(runCli(['train-dist', '--images', refs, '--out', out, '--model', modelDir]), /chair\.train holds a training checkpoint; pass --resume/);
     expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--prompt', 'a chair', '--out', path.join(tmp, 'x.png')]), /--prompt\/--dist: give exactly one/);
     expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', `${out}=0.5`, '--mix', `${out}=0.2`, '--out', path.join(tmp, 'x.png')]), /--mix: the weights \(0\.5 \+ 0\.2\) must be positive and sum to 1/);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { instanceConditions } from '../dist/conditions.js';
 import { saveDistribution } from '../dist/distribution-file.js';
@@ -26,6 +26,7 @@ interface TrainDistFlags {
   steps: number;
   batch: number;
   samples: number;
+  assign: 'mean' | 'best';
   ortho: number;
   lr: number;
   prefix: string;
@@ -56,6 +57,11 @@ export function registerTrainDist(program: Command): void {
     .option('--steps <n>', 'optimizer steps', intOption(1), D.steps)
     .option('--batch <n>', 'reference images per step', intOption(1, 64), D.batch)
     .option('--samples <S>', 'reparameterized prompt samples per image', intOption(1, 64), D.samples)
+    .addOption(
+      new Option('--assign <how>', 'how each image\'s S sample losses combine: mean (DreamDistribution) or best (only the sample that denoises it best trains, which rewards spread)')
+        .choices(['mean', 'best'])
+        .default(D.assign),
+    )
     .option('--ortho <lambda>', 'weight of the orthogonality loss on the prompts\' EOS features', floatOption(0), D.orthoLambda)
     .option('--lr <rate>', 'AdamW learning rate (weight decay 1e-2, gradient clip 1.0)', floatOption(0), D.lr)
     .option('--prefix <text>', 'fixed words before the context vectors', D.prefix)
@@ -90,6 +96,7 @@ export function registerTrainDist(program: Command): void {
         steps: opts.steps,
         batch: opts.batch,
         samples: opts.samples,
+        assign: opts.assign,
         orthoLambda: opts.ortho,
         lr: opts.lr,
         prefix: opts.prefix,

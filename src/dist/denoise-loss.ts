@@ -41,8 +41,16 @@ export function repeatRows<T extends tf.Tensor>(x: T, times: number): T {
 }
 
 /**
- * Mean over the B·S samples of w(t) × per-sample MSE. `conditions` [B·S, L, D] holds image
- * b's S conditions at rows b·S … b·S+S−1.
+ * How an image's S sample losses combine. `mean` is DreamDistribution's loss. `best` keeps
+ * only the sample that denoises the image best (winner-takes-all, as in multiple-choice
+ * learning): the mean over ε can only be lowered by shrinking σ, because ε does not depend on
+ * the image, while the best of S rewards a spread whose samples land on different references.
+ */
+export type SampleReduction = 'mean' | 'best';
+
+/**
+ * Mean over the B images of w(t) × their samples' MSE, reduced over the S samples as `reduce`
+ * says. `conditions` [B·S, L, D] holds image b's S conditions at rows b·S … b·S+S−1.
  */
 export function denoiseLoss(
   unet: UNet2DConditionModel,
@@ -51,6 +59,7 @@ export function denoiseLoss(
   batch: NoisedBatch,
   conditions: tf.Tensor3D,
   gamma = 5,
+  reduce: SampleReduction = 'mean',
 ): tf.Scalar {
   return tf.tidy(() => {
     const b = batch.t.length;
@@ -60,7 +69,8 @@ export function denoiseLoss(
     const xt = repeatRows(ddpm.addNoise(batch.x0, batch.noise, batch.t) as tf.Tensor4D, s);
     const target = repeatRows(prediction === 'epsilon' ? batch.noise : prediction === 'v_prediction' ? (ddpm.getVelocity(batch.x0, batch.noise, batch.t) as tf.Tensor4D) : batch.x0, s);
     const pred = unet.forward(xt, t, conditions);
-    const perSample = tf.mean(tf.squaredDifference(pred, target), [1, 2, 3]);
-    return tf.mean(tf.mul(minSnrWeights(ddpm, t, gamma, prediction), perSample)) as tf.Scalar;
+    const perSample = tf.mul(minSnrWeights(ddpm, t, gamma, prediction), tf.mean(tf.squaredDifference(pred, target), [1, 2, 3]));
+    if (reduce === 'mean') return tf.mean(perSample) as tf.Scalar;
+    return tf.mean(tf.min(perSample.reshape([b, s]), 1)) as tf.Scalar;
   });
 }

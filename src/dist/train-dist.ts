@@ -16,7 +16,7 @@ import { readNoiseScheduleConfig } from '../schedulers/config.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { AdamW, clipGlobalNorm } from '../train/adamw.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';
-import { denoiseLoss } from './denoise-loss.js';
+import { denoiseLoss, type SampleReduction } from './denoise-loss.js';
 import type { PromptDistribution } from './distribution-file.js';
 import { textEncoderHash } from './distribution-file.js';
 import { encodeContext, fitGaussian, orthogonalityLoss, sampleConditions, type Gaussian } from './prompt-learner.js';
@@ -34,6 +34,8 @@ export interface TrainDistConfig {
   batch: number;
   /** Reparameterized samples per image. */
   samples: number;
+  /** How an image's S sample losses combine: DreamDistribution's mean, or the best one. */
+  assign: SampleReduction;
   orthoLambda: number;
   minSnrGamma: number;
   lr: number;
@@ -51,6 +53,7 @@ export const TRAIN_DIST_DEFAULTS: Omit<TrainDistConfig, 'seed'> = {
   steps: 300,
   batch: 2,
   samples: 4,
+  assign: 'mean',
   orthoLambda: 1e-3,
   minSnrGamma: 5,
   lr: 1e-3,
@@ -173,7 +176,7 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
         const eps = seededNormal([cfg.batch * cfg.samples, length, d], 0, 1, deriveSeed(cfg.seed, `dist-eps/${step}`)) as tf.Tensor3D;
         const encoded = encodeContext(encoder, template, ctx);
         const conditions = sampleConditions(fitGaussian(encoded.states), eps);
-        const loss = denoiseLoss(model.unet, ddpm, prediction, { x0, noise, t }, conditions, cfg.minSnrGamma);
+        const loss = denoiseLoss(model.unet, ddpm, prediction, { x0, noise, t }, conditions, cfg.minSnrGamma, cfg.assign);
         return tf.add(loss, tf.mul(orthogonalityLoss(encoded.eos), cfg.orthoLambda)) as tf.Scalar;
       }, [ctx]);
       const loss = value.dataSync()[0];
