@@ -96,7 +96,7 @@ describe('the best-of-S reduction (--assign best)', () => {
         return denoiseLoss(model.unet, ddpm, prediction, one, cond.slice(r, 1), 5, 'mean').dataSync()[0]!;
       });
     });
-    const best = [0, 1].map((i) => Math.min(...single.slice(i * s, i * s + s)));
+    const best = Array.from({ length: b }, (_, i) => Math.min(...single.slice(i * s, i * s + s)));
     const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
     expect(tf.tidy(() => denoiseLoss(model.unet, ddpm, prediction, batch, cond as tf.Tensor3D, 5, 'best').dataSync()[0])).toBeCloseTo(mean(best), 5);
     expect(tf.tidy(() => denoiseLoss(model.unet, ddpm, prediction, batch, cond as tf.Tensor3D, 5, 'mean').dataSync()[0])).toBeCloseTo(mean(single), 5);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { instanceConditions } from '../dist/conditions.js';
+import { SAMPLE_REDUCTIONS, type SampleReduction } from '../dist/denoise-loss.js';
 import { saveDistribution } from '../dist/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../dist/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../dist/train-dist.js';
@@ -26,7 +27,7 @@ interface TrainDistFlags {
   steps: number;
   batch: number;
   samples: number;
-  assign: 'mean' | 'best';
+  assign: SampleReduction;
   ortho: number;
   lr: number;
   prefix: string;
@@ -59,7 +60,7 @@ export function registerTrainDist(program: Command): void {
     .option('--samples <S>', 'reparameterized prompt samples per image', intOption(1, 64), D.samples)
     .addOption(
       new Option('--assign <how>', 'how each image\'s S sample losses combine: mean (DreamDistribution) or best (only the sample that denoises it best trains, which rewards spread)')
-        .choices(['mean', 'best'])
+        .choices(SAMPLE_REDUCTIONS)
         .default(D.assign),
     )
     .option('--ortho <lambda>', 'weight of the orthogonality loss on the prompts\' EOS features', floatOption(0), D.orthoLambda)

@@ -46,7 +46,8 @@ export function repeatRows<T extends tf.Tensor>(x: T, times: number): T {
  * learning): the mean over ε can only be lowered by shrinking σ, because ε does not depend on
  * the image, while the best of S rewards a spread whose samples land on different references.
  */
-export type SampleReduction = 'mean' | 'best';
+export const SAMPLE_REDUCTIONS = ['mean', 'best'] as const;
+export type SampleReduction = (typeof SAMPLE_REDUCTIONS)[number];
 
 /**
  * Mean over the B images of w(t) × their samples' MSE, reduced over the S samples as `reduce`
