@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import validator from 'gltf-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { distributionGaussian } from '../src/dist/conditions.js';
+import { distributionMixture, instanceComponent, instanceNoise } from '../src/dist/conditions.js';
 import { saveDistribution, textEncoderHash, type PromptDistribution } from '../src/dist/distribution-file.js';
 import { encodeContext, fitGaussian } from '../src/dist/prompt-learner.js';
 import { buildTemplate } from '../src/dist/prompt-template.js';
@@ -67,6 +67,7 @@ beforeAll(async () => {
     ctx: arr(ctx),
     mu: arr(g.mu),
     sigma: arr(g.sigma),
+    components: null,
     training: { steps: 0 },
   };
   saveDistribution(distFile, dist);
@@ -158,10 +159,10 @@ describe('view conditions', () => {
     const dist = loadDistribution(distFile);
     const a = viewConditions(model, { kind: 'distribution', file: distFile, dist, stdScale: 1, instance: 0, seed: 4 });
     const b = viewConditions(model, { kind: 'distribution', file: distFile, dist, stdScale: 1, instance: 1, seed: 4 });
-    const front = distributionGaussian(model.textEncoder, model.tokenizer, distFile, dist, { suffix: ', front view' });
-    const side = distributionGaussian(model.textEncoder, model.tokenizer, distFile, dist, { suffix: ', side view' });
+    const front = distributionMixture(model.textEncoder, model.tokenizer, distFile, dist, { suffix: ', front view' });
+    const side = distributionMixture(model.textEncoder, model.tokenizer, distFile, dist, { suffix: ', side view' });
     // ε recovered from two views agrees wherever σ is not tiny
-    const epsOf = (c: tf.Tensor3D, g: { mu: tf.Tensor2D; sigma: tf.Tensor2D }) => tf.tidy(() => tf.div(tf.sub(c.squeeze([0]), g.mu), tf.maximum(g.sigma, 1e-3)));
+    const epsOf = (c: tf.Tensor3D, g: { mu: tf.Tensor3D; sigma: tf.Tensor3D }) => tf.tidy(() => tf.div(tf.sub(c, g.mu), tf.maximum(g.sigma, 1e-3)));
     const mask = tf.tidy(() => tf.cast(tf.logicalAnd(tf.greater(front.sigma, 1e-2), tf.greater(side.sigma, 1e-2)), 'float32'));
     const e1 = epsOf(a.byView.get('front view')!, front);
     const e2 = epsOf(a.byView.get('side view')!, side);
@@ -176,6 +177,28 @@ describe('view conditions', () => {
     tf.dispose([front.mu, front.sigma, side.mu, side.sigma, mask, e1, e2]);
     a.dispose();
     b.dispose();
+  });
+
+  it('draw an instance\'s component once, for every view, from a distribution with components', async () => {
+    const { loadDistribution } = await import('../src/dist/distribution-file.js');
+    const single = loadDistribution(distFile);
+    // prompts 0–1 and prompt 2 as two components, fitted in the training template
+    const fitted = distributionMixture(model.textEncoder, model.tokenizer, distFile, { ...single, components: { weights: [0.5, 0.5], prompts: [2, 1], mu: single.mu, sigma: single.sigma } }, { suffix: ' ' }); // a blank suffix refits in the same template
+    const arr = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
+    const dist = { ...single, components: { weights: [0.5, 0.5], prompts: [2, 1], mu: arr(fitted.mu), sigma: arr(fitted.sigma) } };
+    tf.dispose([fitted.mu, fitted.sigma]);
+    const drawn = [0, 1, 2, 3, 4, 5].map((i) => instanceComponent(dist.components.weights, 4, i));
+    expect(new Set(drawn).size).toBe(2);
+    for (const [i, c] of drawn.entries()) {
+      const v = viewConditions(model, { kind: 'distribution', file: distFile, dist, stdScale: 2, instance: i, seed: 4 });
+      for (const phrase of ['front view', 'overhead view'] as const) {
+        const g = distributionMixture(model.textEncoder, model.tokenizer, distFile, dist, { suffix: withViewPhrase('', phrase) });
+        const want = tf.tidy(() => tf.add(g.mu.gather([c]), tf.mul(tf.mul(g.sigma.gather([c]), 2), instanceNoise(4, i, [77, model.textEncoder.hiddenSize]))));
+        expect(tf.max(tf.abs(tf.sub(v.byView.get(phrase)!, want))).dataSync()[0]).toBeLessThan(1e-5);
+        tf.dispose([want, g.mu, g.sigma]);
+      }
+      v.dispose();
+    }
   });
 
   it('use one condition for every view of an imported distribution', async () => {

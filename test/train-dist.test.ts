@@ -6,8 +6,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
 import { writeReferenceSet } from '../src/dataset/scene-refs.js';
-import { instanceConditions, mixGaussians, mixWeights, parseWeighted } from '../src/dist/conditions.js';
+import { instanceComponent, instanceConditions, instanceNoise, mixGaussians, mixWeights, parseWeighted } from '../src/dist/conditions.js';
 import { loadDistribution, saveDistribution, type PromptDistribution } from '../src/dist/distribution-file.js';
+import { encodeContext, fitGaussian } from '../src/dist/prompt-learner.js';
+import { buildTemplate } from '../src/dist/prompt-template.js';
 import { loadReferenceImages } from '../src/dist/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../src/dist/train-dist.js';
 import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
@@ -83,18 +85,80 @@ describe('training a distribution', () => {
     );
     model.dispose();
   });
+  it('with components, learns one Gaussian per group of references: the groups split the colours', async () => {
+    // red or blue chairs whose seats are all white, so colour is the one mode
+    const twoColours = path.join(tmp, 'refs-two-colours');
+    await writeReferenceSet({ family: 'chair', where: 'color=red|blue; seat_color=white', n: 6, res: 48, out: twoColours, seed: 2 });
+    const model = DiffusionModel.load(modelDir);
+    const set = await loadReferenceImages(twoColours, 32, 32, { flip: true });
+    const counts: number[] = [];
+    const run = await trainDistribution(model, set, cfg({ prompts: 5, components: 2, steps: 3 }), {
+      modelPath: modelDir,
+      trainDir: path.join(tmp, 'c'),
+      resume: false,
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
+    expect(new Set(counts).size).toBe(1);
+    const d = run.distribution;
+    const width = d.mu.shape[1]!;
+    const groups = d.training.groups as Record<string, number>;
+    const colors = JSON.parse(fs.readFileSync(path.join(twoColours, 'attributes.json'), 'utf8')).images.map((im: { file: string; attributes: { color: string } }) => [groups[im.file], im.attributes.color]);
+    // each group holds one colour
+    expect(new Set(colors.map(([g, c]: [number, string]) => `${g}:${c}`)).size).toBe(2);
+    const share = colors.filter(([g]: [number]) => g === 0).length / colors.length;
+    expect(d.components!.weights[0]).toBeCloseTo(share, 6);
+    expect(d.components!.weights[0]! + d.components!.weights[1]!).toBeCloseTo(1, 6);
+    expect(d.components!.prompts).toEqual([3, 2]);
+    expect(d.components!.mu.shape).toEqual([2, 77, width]);
+    // component 1's σ is the std over prompts 3 and 4 alone
+    const ctx = tf.tensor3d(d.ctx!.data, d.ctx!.shape as [number, number, number]);
+    const states = encodeContext(model.textEncoder, buildTemplate(model.tokenizer, 'a', '', 4, 77), ctx).states;
+    const last = fitGaussian(states.slice([3, 0, 0], [2, -1, -1]) as tf.Tensor3D);
+    const at = 3 * width + 5; // the first context token, any channel
+    expect(d.components!.sigma.data[77 * width + at]).toBeCloseTo(last.sigma.dataSync()[at]!, 5);
+    expect(d.components!.mu.data[77 * width + at]).toBeCloseTo(last.mu.dataSync()[at]!, 5);
+    tf.dispose([ctx, states, last.mu, last.sigma]);
+    await expect(trainDistribution(model, set, cfg({ prompts: 5, steps: 4 }), { modelPath: modelDir, trainDir: path.join(tmp, 'c'), resume: true })).rejects.toThrow(
+      /--resume: the checkpoint in .* was made with components 2, this run asks for the default/,
+    );
+    await expect(trainDistribution(model, set, cfg({ prompts: 3, components: 2 }), { modelPath: modelDir, trainDir: path.join(tmp, 'd'), resume: false })).rejects.toThrow(
+      '--components: 2 components need at least 4 prompts (2 each, for a standard deviation), got --prompts 3',
+    );
+    model.dispose();
+  });
 });
 
 describe('mixing and instances', () => {
+  const g = (mu: number, sigma: number) => ({ mu: tf.fill([1, 1, 2], mu) as tf.Tensor3D, sigma: tf.fill([1, 1, 2], sigma) as tf.Tensor3D, weights: [1] });
+
   it('mixes by the official rule and keeps each instance\'s ε whatever the batch', () => {
-    const g = (mu: number, sigma: number) => ({ mu: tf.fill([1, 2], mu) as tf.Tensor2D, sigma: tf.fill([1, 2], sigma) as tf.Tensor2D });
-    const mixed = mixGaussians([{ g: g(1, 3), weight: 0.25 }, { g: g(5, 4), weight: 0.75 }], 2);
+    const mixed = mixGaussians([{ file: 'a', g: g(1, 3), weight: 0.25 }, { file: 'b', g: g(5, 4), weight: 0.75 }], 2);
     expect(mixed.mu.dataSync()[0]).toBeCloseTo(0.25 * 1 + 0.75 * 5, 6);
     expect(mixed.sigma.dataSync()[0]).toBeCloseTo(Math.sqrt((0.25 * 2 * 3) ** 2 + (0.75 * 2 * 4) ** 2), 5);
     const all = instanceConditions(g(0, 1), 9, 0, 4);
     const third = instanceConditions(g(0, 1), 9, 2, 1);
     expect(Array.from(third.dataSync())).toEqual(Array.from(all.slice([2, 0, 0], [1, -1, -1]).dataSync()));
     expect(Array.from(instanceConditions(g(7, 0), 9, 0, 2).dataSync())).toEqual([7, 7, 7, 7]); // γσ = 0: the mean prompt
+    // ε is the one instanceNoise gives: a single Gaussian's instances are as they were before mixtures
+    expect(Array.from(all.slice([1, 0, 0], [1, -1, -1]).dataSync())).toEqual(Array.from(instanceNoise(9, 1, [1, 2]).dataSync()));
+  });
+
+  it('draws each instance\'s component by weight, and keeps its ε', () => {
+    // component 0 sits at 0, component 1 at 100, both with σ = 1
+    const m = { mu: tf.tensor3d([0, 0, 100, 100], [2, 1, 2]), sigma: tf.ones([2, 1, 2]) as tf.Tensor3D, weights: [0.25, 0.75] };
+    const n = 400;
+    const c = instanceConditions(m, 3, 0, n).dataSync();
+    const drawn = Array.from({ length: n }, (_, i) => (c[2 * i]! > 50 ? 1 : 0));
+    expect(drawn).toEqual(Array.from({ length: n }, (_, i) => instanceComponent(m.weights, 3, i)));
+    const share = drawn.filter((x) => x === 1).length / n;
+    expect(share).toBeGreaterThan(0.68);
+    expect(share).toBeLessThan(0.82);
+    const eps = instanceNoise(3, 5, [1, 2]).dataSync();
+    expect(c[10]! - 100 * drawn[5]!).toBeCloseTo(eps[0]!, 4);
+    expect(() => mixGaussians([{ file: 'm.json', g: m, weight: 0.5 }, { file: 'b', g: g(5, 4), weight: 0.5 }], 1)).toThrow(
+      '--mix: m.json has 2 components; --mix combines single-Gaussian distributions (train-dist without --components)',
+    );
+    expect(mixGaussians([{ file: 'm.json', g: m, weight: 1 }], 2).sigma.dataSync()[0]).toBe(2);
   });
 
   it('needs weights that sum to 1', () => {
@@ -118,10 +182,20 @@ describe('the distribution file', () => {
     ctx: { shape: [2, 1, 2], data: Float32Array.from([1, 2, 3, 4]) },
     mu: { shape: [3, 2], data: Float32Array.from([0, 1, 2, 3, 4, 5]) },
     sigma: { shape: [3, 2], data: Float32Array.from([0, 0, 1, 1, 2, 2]) },
+    components: null,
     training: { steps: 1 },
   };
-  const edited = (change: (j: Record<string, any>) => void) => {
-    saveDistribution(file, dist);
+  const mixture: PromptDistribution = {
+    ...dist,
+    components: {
+      weights: [0.25, 0.75],
+      prompts: [1, 1],
+      mu: { shape: [2, 3, 2], data: Float32Array.from({ length: 12 }, (_, i) => i) },
+      sigma: { shape: [2, 3, 2], data: new Float32Array(12).fill(0.5) },
+    },
+  };
+  const edited = (change: (j: Record<string, any>) => void, d = dist) => {
+    saveDistribution(file, d);
     const j = JSON.parse(fs.readFileSync(file, 'utf8'));
     change(j);
     fs.writeFileSync(file, JSON.stringify(j));
@@ -134,11 +208,21 @@ describe('the distribution file', () => {
     expect(back.ctx!.data).toEqual(dist.ctx!.data);
     expect(back.sigma).toEqual(dist.sigma);
     expect(back.prefix).toBe('a');
+    expect(back.components).toBeNull();
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).version).toBe(1); // still readable by a dd3d without mixtures
+    saveDistribution(file, mixture);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).version).toBe(2);
+    expect(loadDistribution(file).components).toEqual(mixture.components);
   });
 
   it('refuses bad files with one line naming the key', () => {
     expect(edited((j) => (j.format = 'x'))).toThrow(/"format" must be "dd3d-distribution"/);
-    expect(edited((j) => (j.version = 2))).toThrow(/"version" is 2: written by a newer dd3d/);
+    expect(edited((j) => (j.version = 3))).toThrow(/"version" is 3: written by a newer dd3d \(this one reads 1 and 2\)/);
+    expect(edited((j) => (j.version = 1), mixture)).toThrow(/"components" needs "version": 2/);
+    expect(edited((j) => (j.components.weights = [0.5, 0.25]), mixture)).toThrow(/"components.weights" must sum to 1 \(they sum to 0.75\)/);
+    expect(edited((j) => (j.components.prompts = [1, 2]), mixture)).toThrow(/"components.prompts" sum to 3, "prompts" is 2/);
+    expect(edited((j) => (j.components.mu.shape = [2, 2, 3]), mixture)).toThrow(/"components.mu" has shape \[2,2,3\], expected \[2,3,2\]/);
+    expect(edited((j) => (j.components.sigma.base64 = ''), mixture)).toThrow(/"components.sigma.base64" holds 0 bytes/);
     expect(edited((j) => (j.mu.base64 = j.mu.base64.slice(0, 8)))).toThrow(/"mu.base64" holds 6 bytes, shape \[3,2\] needs 24/);
     expect(edited((j) => (j.sigma.shape = [2, 3]))).toThrow(/"sigma" has shape \[2,3\], mu has \[3,2\]/);
     expect(edited((j) => (j.ctx.shape = [3, 1, 2]))).toThrow(/"ctx.base64" holds|"ctx" has shape/);
@@ -169,6 +253,24 @@ describe('the commands', () => {
     expect(manifest).toMatchObject({ format: 'dd3d-samples', images: ['0000.png', '0001.png', '0002.png'], suffix: ', side view', dist: [{ weight: 0.5 }, { weight: 0.5 }] });
     expect(await sharp(path.join(dir, '0002.png')).metadata()).toMatchObject({ width: 32, height: 32 });
   }, 300_000);
+
+  it('train-dist --components fits a mixture; sample draws each image from one component and will not --mix it', { timeout: 300_000 }, async () => {
+    const mixed = path.join(tmp, 'chair-c2.json');
+    const r = runCli(['train-dist', '--images', refs, '--out', mixed, '--model', modelDir, '--prompts', '4', '--components', '2', '--steps', '2', '--validate-every', '2', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ prompts: 4, components: 2, steps: 2 });
+    expect(fs.existsSync(path.join(tmp, 'chair-c2.train', 'val-000002.png'))).toBe(true);
+    const d = loadDistribution(mixed);
+    expect(d.components!.prompts).toEqual([2, 2]);
+    expect(Object.keys(d.training.groups as object).length).toBe(6);
+    const dir = path.join(tmp, 'samples-c2');
+    const s = runCli(['sample', '--model', modelDir, '--dist', mixed, '--n', '4', '--steps', '2', '--out', dir]);
+    expect(s.status, s.stderr).toBe(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.components).toEqual([0, 1, 2, 3].map((i) => instanceComponent(d.components!.weights, 0, i)));
+    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', mixed, '--mix', `${out}=0.5`, '--out', path.join(tmp, 'x.png')]), /--mix: .*chair-c2\.json has 2 components; --mix combines single-Gaussian distributions/);
+    expectOneLineError(runCli(['train-dist', '--images', refs, '--out', path.join(tmp, 'c7.json'), '--model', modelDir, '--prompts', '14', '--components', '7']), /--components: 7 components need at least 7 reference images, got 6/);
+  });
 
   it('eval-2d scores the distribution and both baselines against the references', { timeout: 300_000 }, () => {
     const r = runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--n', '6', '--steps', '2', '--baseline', 'caption:a chair', '--baseline', 'prompt-tuning', '--json']);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
-import { distributionGaussian, instanceConditions } from '../dist/conditions.js';
+import { distributionMixture, instanceConditions } from '../dist/conditions.js';
 import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../dist/distribution-file.js';
 import { loadReferenceImages } from '../dist/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../dist/train-dist.js';
@@ -89,7 +89,7 @@ export function registerEval2d(program: Command): void {
           }
         };
         const fromDistribution = (name: string, file: string, d: PromptDistribution) => {
-          const g = distributionGaussian(model.textEncoder, model.tokenizer, file, d);
+          const g = distributionMixture(model.textEncoder, model.tokenizer, file, d);
           try {
             measure(name, (first, count) => instanceConditions(g, opts.seed, first, count));
           } finally {
@@ -133,7 +133,7 @@ export function promptTuningFile(distFile: string): string {
 /** The CoOp / textual-inversion baseline: the same trainer with one prompt and no sampling, on the same references and settings. */
 async function trainPromptTuning(model: DiffusionModel, dist: PromptDistribution, refsDir: string, out: string, quiet?: boolean): Promise<PromptDistribution> {
   const settings = (dist.training.settings ?? {}) as Partial<typeof TRAIN_DIST_DEFAULTS> & { seed?: number; flip?: boolean };
-  const cfg = { ...TRAIN_DIST_DEFAULTS, ...settings, seed: settings.seed ?? 0, prompts: 1, samples: 1, prefix: dist.prefix, suffix: dist.suffix };
+  const cfg = { ...TRAIN_DIST_DEFAULTS, ...settings, seed: settings.seed ?? 0, prompts: 1, samples: 1, components: 1, prefix: dist.prefix, suffix: dist.suffix };
   const [h, w] = model.defaultSize;
   const refs = await loadReferenceImages(refsDir, h, w, { flip: settings.flip ?? true, flag: '--refs' });
   const bar = progressBar('prompt-tuning', cfg.steps, { quiet, resumable: true });

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { Dd3dError } from '../errors.js';
 import * as tf from '@tensorflow/tfjs';
-import { distributionGaussian, instanceConditions, mixGaussians, mixWeights, parseWeighted, type WeightedDistribution } from '../dist/conditions.js';
+import { distributionMixture, instanceComponent, instanceConditions, mixGaussians, mixWeights, parseWeighted, type WeightedDistribution } from '../dist/conditions.js';
 import { checkDistributionModel, loadDistribution } from '../dist/distribution-file.js';
 import { IMAGE_EXTENSIONS } from '../dist/reference-images.js';
-import type { Gaussian } from '../dist/prompt-learner.js';
+import type { GaussianMixture } from '../dist/prompt-learner.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writePng, type ImageBatch } from '../io/image.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
@@ -90,11 +90,11 @@ export function registerSample(program: Command): void {
       const width = opts.width ?? dw;
       checkImageSize(model, height, width);
       const instanceSeed = opts.instanceSeed ?? opts.seed;
-      let gaussian: Gaussian | null = null;
+      let gaussian: GaussianMixture | null = null;
       if (sources.length) {
         for (const s of sources) checkDistributionModel(s.file, s.dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, (m) => console.error(`dd3d: warning: ${m}`));
         const edit = { prefix: opts.prefix, suffix: opts.suffix };
-        const parts = sources.map((s) => ({ g: distributionGaussian(model.textEncoder, model.tokenizer, s.file, s.dist, edit), weight: s.weight }));
+        const parts = sources.map((s) => ({ file: s.file, g: distributionMixture(model.textEncoder, model.tokenizer, s.file, s.dist, edit), weight: s.weight }));
         gaussian = mixGaussians(parts, opts.stdScale);
         for (const p of parts) tf.dispose([p.g.mu, p.g.sigma]);
       }
@@ -128,9 +128,12 @@ export function registerSample(program: Command): void {
         model.dispose();
       }
       const batch = { data, n: opts.n, height, width, channels: 3 };
+      const weights = gaussian?.weights ?? [1];
+      // which component each image was drawn from, when there is a choice
+      const components = weights.length > 1 ? { components: Array.from({ length: opts.n }, (_, i) => instanceComponent(weights, instanceSeed, i)) } : {};
       const settings = {
         model: modelDir,
-        ...(opts.prompt ? { prompt: opts.prompt } : { dist: sources.map((s) => ({ file: s.file, weight: s.weight })), std_scale: opts.stdScale, prefix: opts.prefix ?? null, suffix: opts.suffix ?? null, instance_seed: instanceSeed }),
+        ...(opts.prompt ? { prompt: opts.prompt } : { dist: sources.map((s) => ({ file: s.file, weight: s.weight })), std_scale: opts.stdScale, prefix: opts.prefix ?? null, suffix: opts.suffix ?? null, instance_seed: instanceSeed, ...components }),
         negative: opts.negative,
         steps,
         guidance,

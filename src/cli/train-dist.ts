@@ -27,6 +27,7 @@ interface TrainDistFlags {
   steps: number;
   batch: number;
   samples: number;
+  components: number;
   assign: SampleReduction;
   ortho: number;
   lr: number;
@@ -58,6 +59,12 @@ export function registerTrainDist(program: Command): void {
     .option('--steps <n>', 'optimizer steps', intOption(1), D.steps)
     .option('--batch <n>', 'reference images per step', intOption(1, 64), D.batch)
     .option('--samples <S>', 'reparameterized prompt samples per image', intOption(1, 64), D.samples)
+    .option(
+      '--components <C>',
+      'fit C Gaussians instead of one: the references are split into C groups by k-means on their pixels (or latents) pooled to 4×4, and K/C prompts learn each group; sampling draws a group by its share of the references. For concepts with separate modes (red or blue chairs), which one Gaussian blends. 1 = DreamDistribution',
+      intOption(1, 64),
+      D.components,
+    )
     .addOption(
       new Option('--assign <how>', 'how each image\'s S sample losses combine: mean (DreamDistribution) or best (only the sample that denoises it best trains, which rewards spread)')
         .choices(SAMPLE_REDUCTIONS)
@@ -97,6 +104,7 @@ export function registerTrainDist(program: Command): void {
         steps: opts.steps,
         batch: opts.batch,
         samples: opts.samples,
+        components: opts.components,
         assign: opts.assign,
         orthoLambda: opts.ortho,
         lr: opts.lr,
@@ -135,6 +143,7 @@ export function registerTrainDist(program: Command): void {
         views: refs.views.n,
         prompts: cfg.prompts,
         ctx: cfg.ctxLength,
+        components: cfg.components,
         steps: cfg.steps,
         final_loss: trailingMean(result.losses, 20),
         seconds: result.seconds,

@@ -2,15 +2,16 @@
  * From distribution files to UNet conditions: optional editing (re-encode the raw context
  * vectors in a new prefix/suffix and refit), mixing (μ = Σ wᵢμᵢ, σ = sqrt(Σ (wᵢ·γ·σᵢ)²), the
  * official rule, weights summing to 1), and one instance noise ε per image, so
- * c = μ + σ ⊙ ε and a fixed ε is the same instance across edits.
+ * c = μ + σ ⊙ ε and a fixed ε is the same instance across edits. A distribution with
+ * components also draws one component c per instance: c = μ_c + σ_c ⊙ ε.
  */
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed } from '../../scenes/index.js';
+import { deriveSeed, mulberry32 } from '../../scenes/index.js';
 import { Dd3dError } from '../errors.js';
 import type { ClipTextModel } from '../models/clip-text-model.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import type { PromptDistribution } from './distribution-file.js';
-import { fitGaussian, encodeContext, type Gaussian } from './prompt-learner.js';
+import { encodeContext, fitMixture, sampleMixtureConditions, type GaussianMixture } from './prompt-learner.js';
 import { buildTemplate } from './prompt-template.js';
 import { seededNormal } from '../random.js';
 
@@ -53,12 +54,17 @@ export function mixWeights(main: number | null, others: number[]): number[] {
   return [first, ...others];
 }
 
-/** μ and σ of one distribution, refit in an edited template when asked. */
-export function distributionGaussian(encoder: ClipTextModel, tokenizer: TextTokenizer, file: string, d: PromptDistribution, edit: Edit = {}): Gaussian {
+/**
+ * The Gaussians a distribution samples from, refit in an edited template when asked: its
+ * components (train-dist --components), or its single Gaussian as a mixture of one.
+ */
+export function distributionMixture(encoder: ClipTextModel, tokenizer: TextTokenizer, file: string, d: PromptDistribution, edit: Edit = {}): GaussianMixture {
   const prefix = edit.prefix ?? d.prefix;
   const suffix = edit.suffix ?? d.suffix;
+  const weights = d.components?.weights ?? [1];
   if (prefix === d.prefix && suffix === d.suffix) {
-    return { mu: tf.tensor2d(d.mu.data, d.mu.shape as [number, number]), sigma: tf.tensor2d(d.sigma.data, d.sigma.shape as [number, number]) };
+    const [mu, sigma] = d.components ? [d.components.mu, d.components.sigma] : [{ ...d.mu, shape: [1, ...d.mu.shape] }, { ...d.sigma, shape: [1, ...d.sigma.shape] }];
+    return { mu: tf.tensor3d(mu.data, mu.shape as [number, number, number]), sigma: tf.tensor3d(sigma.data, sigma.shape as [number, number, number]), weights };
   }
   if (!d.ctx) {
     throw new Dd3dError(`${file}: an imported distribution has no raw context vectors, so it cannot be re-encoded with --prefix/--suffix (sample it unedited)`);
@@ -67,18 +73,24 @@ export function distributionGaussian(encoder: ClipTextModel, tokenizer: TextToke
   return tf.tidy(() => {
     const ctx = tf.tensor3d(d.ctx!.data, d.ctx!.shape as [number, number, number]);
     const encoded = encodeContext(encoder, template, ctx);
-    const g = fitGaussian(encoded.states);
-    return g as unknown as tf.TensorContainerObject;
-  }) as unknown as Gaussian;
+    return fitMixture(encoded.states, d.components?.prompts ?? [d.ctx!.shape[0]!], weights) as unknown as tf.TensorContainerObject;
+  }) as unknown as GaussianMixture;
 }
 
-/** The mixed Gaussian with γ folded into σ: μ = Σ wᵢμᵢ, σ = sqrt(Σ (wᵢ·γ·σᵢ)²). */
-export function mixGaussians(parts: Array<{ g: Gaussian; weight: number }>, stdScale: number): Gaussian {
+/**
+ * The mixed distribution with γ folded into σ: μ = Σ wᵢμᵢ, σ = sqrt(Σ (wᵢ·γ·σᵢ)²). That rule
+ * is for single Gaussians; a mixture of components can only be sampled on its own.
+ */
+export function mixGaussians(parts: Array<{ file: string; g: GaussianMixture; weight: number }>, stdScale: number): GaussianMixture {
+  const mixture = parts.find((p) => p.g.weights.length > 1);
+  if (parts.length > 1 && mixture) {
+    throw new Dd3dError(`--mix: ${mixture.file} has ${mixture.g.weights.length} components; --mix combines single-Gaussian distributions (train-dist without --components)`);
+  }
   return tf.tidy(() => {
-    const mu = tf.addN(parts.map((p) => tf.mul(p.g.mu, p.weight))) as tf.Tensor2D;
-    const sigma = tf.sqrt(tf.addN(parts.map((p) => tf.square(tf.mul(p.g.sigma, p.weight * stdScale))))) as tf.Tensor2D;
-    return { mu, sigma } as unknown as tf.TensorContainerObject;
-  }) as unknown as Gaussian;
+    const mu = tf.addN(parts.map((p) => tf.mul(p.g.mu, p.weight))) as tf.Tensor3D;
+    const sigma = tf.sqrt(tf.addN(parts.map((p) => tf.square(tf.mul(p.g.sigma, p.weight * stdScale))))) as tf.Tensor3D;
+    return { mu, sigma, weights: parts[0]!.g.weights } as unknown as tf.TensorContainerObject;
+  }) as unknown as GaussianMixture;
 }
 
 /** ε for instance `i` of `seed`: [L, D] standard normal, the same for any n, batch or edit. */
@@ -86,11 +98,26 @@ export function instanceNoise(seed: number, i: number, shape: [number, number]):
   return seededNormal(shape, 0, 1, deriveSeed(seed, `instance/${i}`)) as tf.Tensor2D;
 }
 
-/** Conditions [count, L, D] for instances first … first+count−1: μ + σ ⊙ εᵢ. */
-export function instanceConditions(g: Gaussian, seed: number, first: number, count: number): tf.Tensor3D {
+/**
+ * The component instance `i` of `seed` is drawn from, by weight; drawn apart from ε, so a
+ * single Gaussian's instances are what they were before mixtures existed.
+ */
+export function instanceComponent(weights: number[], seed: number, i: number): number {
+  if (weights.length === 1) return 0;
+  let u = mulberry32(deriveSeed(seed, `component/${i}`)).next();
+  for (const [c, w] of weights.entries()) {
+    if (u < w) return c;
+    u -= w;
+  }
+  return weights.length - 1;
+}
+
+/** Conditions [count, L, D] for instances first … first+count−1: μ_c + σ_c ⊙ εᵢ, c drawn per instance. */
+export function instanceConditions(m: GaussianMixture, seed: number, first: number, count: number): tf.Tensor3D {
   return tf.tidy(() => {
-    const shape = g.mu.shape as [number, number];
-    const eps = tf.stack(Array.from({ length: count }, (_, k) => instanceNoise(seed, first + k, shape)));
-    return tf.add(g.mu, tf.mul(g.sigma, eps)) as tf.Tensor3D;
+    const shape = m.mu.shape.slice(1) as [number, number];
+    const eps = tf.stack(Array.from({ length: count }, (_, k) => instanceNoise(seed, first + k, shape))) as tf.Tensor3D;
+    const components = Array.from({ length: count }, (_, k) => instanceComponent(m.weights, seed, first + k));
+    return sampleMixtureConditions(m, components, eps);
   });
 }

@@ -13,7 +13,8 @@ import { getComponent, openModelFolder } from '../io/diffusers.js';
 import { readJsonFile } from '../text/text-util.js';
 
 export const DISTRIBUTION_FORMAT = 'dd3d-distribution';
-export const DISTRIBUTION_VERSION = 1;
+/** The newest version this dd3d reads. Version 2 adds `components`; files without them are still written as 1. */
+export const DISTRIBUTION_VERSION = 2;
 
 export interface FloatArray {
   shape: number[];
@@ -33,8 +34,22 @@ export interface PromptDistribution {
   /** [L, D] fitted over the K prompts in the training template. */
   mu: FloatArray;
   sigma: FloatArray;
+  /**
+   * A mixture (train-dist --components C > 1): C Gaussians, each fitted over its own group of
+   * the K prompts (`prompts[c]` of them, in ctx order), drawn with probability `weights[c]`.
+   * Sampling uses these instead of `mu`/`sigma`, which stay the single Gaussian over all K.
+   */
+  components: Components | null;
   /** Where it came from: train-dist's steps, final loss and reference-set hash, or the imported file. */
   training: Record<string, unknown>;
+}
+
+export interface Components {
+  weights: number[];
+  prompts: number[];
+  /** [C, L, D] */
+  mu: FloatArray;
+  sigma: FloatArray;
 }
 
 const encodeArray = (a: FloatArray) => ({
@@ -45,7 +60,7 @@ const encodeArray = (a: FloatArray) => ({
 export function saveDistribution(file: string, d: PromptDistribution): void {
   const json = {
     format: DISTRIBUTION_FORMAT,
-    version: DISTRIBUTION_VERSION,
+    version: d.components ? 2 : 1,
     model: d.model,
     prompts: d.prompts,
     ctx_length: d.ctx_length,
@@ -55,6 +70,9 @@ export function saveDistribution(file: string, d: PromptDistribution): void {
     ctx: d.ctx && encodeArray(d.ctx),
     mu: encodeArray(d.mu),
     sigma: encodeArray(d.sigma),
+    ...(d.components && {
+      components: { weights: d.components.weights, prompts: d.components.prompts, mu: encodeArray(d.components.mu), sigma: encodeArray(d.components.sigma) },
+    }),
   };
   writeFileAtomic(file, JSON.stringify(json, null, 1) + '\n');
 }
@@ -67,8 +85,8 @@ export function loadDistribution(file: string): PromptDistribution {
     throw new Dd3dError(`${file}: "${key}" ${expected}`);
   };
   if (typeof j !== 'object' || j === null || j.format !== DISTRIBUTION_FORMAT) bad('format', `must be "${DISTRIBUTION_FORMAT}" (is this a dd3d distribution file?)`);
-  if (j.version !== DISTRIBUTION_VERSION) {
-    bad('version', typeof j.version === 'number' && j.version > DISTRIBUTION_VERSION ? `is ${j.version}: written by a newer dd3d (this one reads ${DISTRIBUTION_VERSION})` : `must be ${DISTRIBUTION_VERSION}`);
+  if (j.version !== 1 && j.version !== 2) {
+    bad('version', typeof j.version === 'number' && j.version > DISTRIBUTION_VERSION ? `is ${j.version}: written by a newer dd3d (this one reads 1 and 2)` : 'must be 1 or 2');
   }
   const model = j.model as Record<string, unknown> | undefined;
   if (!model || typeof model.path !== 'string' || typeof model.text_encoder_hash !== 'string') bad('model', 'must be {"path": string, "text_encoder_hash": string}');
@@ -81,19 +99,19 @@ export function loadDistribution(file: string): PromptDistribution {
   };
   const prompts = count('prompts');
   const ctxLength = count('ctx_length');
-  const array = (key: string, rank: number): FloatArray => {
-    const v = j[key] as { shape?: unknown; base64?: unknown } | null | undefined;
+  const array = (key: string, rank: number, from: Record<string, unknown> = j, label = key): FloatArray => {
+    const v = from[key] as { shape?: unknown; base64?: unknown } | null | undefined;
     if (!v || !Array.isArray(v.shape) || v.shape.length !== rank || !v.shape.every((n) => Number.isInteger(n) && n > 0) || typeof v.base64 !== 'string') {
-      bad(key, `must be {"shape": [${rank} positive integers], "base64": float32 data}`);
+      bad(label, `must be {"shape": [${rank} positive integers], "base64": float32 data}`);
     }
     const shape = v!.shape as number[];
     const bytes = Buffer.from(v!.base64 as string, 'base64');
     const n = shape.reduce((a, b) => a * b, 1);
-    if (bytes.length !== 4 * n) bad(`${key}.base64`, `holds ${bytes.length} bytes, shape [${shape}] needs ${4 * n}`);
+    if (bytes.length !== 4 * n) bad(`${label}.base64`, `holds ${bytes.length} bytes, shape [${shape}] needs ${4 * n}`);
     const data = new Float32Array(n);
     Buffer.from(data.buffer).set(bytes);
     const at = data.findIndex((x) => !Number.isFinite(x));
-    if (at >= 0) bad(key, `has a non-finite value (${data[at]}) at element ${at}`);
+    if (at >= 0) bad(label, `has a non-finite value (${data[at]}) at element ${at}`);
     return { shape, data };
   };
   const mu = array('mu', 2);
@@ -106,8 +124,31 @@ export function loadDistribution(file: string): PromptDistribution {
     if (ctx.shape[0] !== prompts || ctx.shape[1] !== ctxLength) bad('ctx', `has shape [${ctx.shape}], expected [prompts=${prompts}, ctx_length=${ctxLength}, D]`);
     if (ctx.shape[2] !== mu.shape[1]) bad('ctx', `has width ${ctx.shape[2]}, mu has ${mu.shape[1]}`);
   }
+  const components = j.components === undefined ? null : readComponents(j.components, prompts, mu.shape, bad);
   const training = typeof j.training === 'object' && j.training !== null ? (j.training as Record<string, unknown>) : {};
-  return { model: model as PromptDistribution['model'], prompts, ctx_length: ctxLength, prefix: j.prefix as string, suffix: j.suffix as string, ctx, mu, sigma, training };
+  return { model: model as PromptDistribution['model'], prompts, ctx_length: ctxLength, prefix: j.prefix as string, suffix: j.suffix as string, ctx, mu, sigma, components, training };
+
+  function readComponents(v: unknown, k: number | null, muShape: number[], fail: typeof bad): Components {
+    if (j.version !== 2) fail('components', 'needs "version": 2');
+    const c = v as Record<string, unknown>;
+    if (typeof c !== 'object' || c === null) return fail('components', 'must be {"weights", "prompts", "mu", "sigma"}');
+    const weights = c.weights;
+    if (!Array.isArray(weights) || weights.length < 1 || !weights.every((w) => typeof w === 'number' && w > 0 && Number.isFinite(w))) fail('components.weights', 'must be a list of positive numbers');
+    const ws = weights as number[];
+    if (Math.abs(ws.reduce((a, b) => a + b, 0) - 1) > 1e-6) fail('components.weights', `must sum to 1 (they sum to ${ws.reduce((a, b) => a + b, 0)})`);
+    const counts = c.prompts;
+    if (!Array.isArray(counts) || counts.length !== ws.length || !counts.every((n) => Number.isInteger(n) && n >= 1)) fail('components.prompts', `must be ${ws.length} positive integers, one per weight`);
+    const total = (counts as number[]).reduce((a, b) => a + b, 0);
+    if (k !== null && total !== k) fail('components.prompts', `sum to ${total}, "prompts" is ${k}`);
+    const cmu = array('mu', 3, c, 'components.mu');
+    const csigma = array('sigma', 3, c, 'components.sigma');
+    const want = [ws.length, ...muShape].join();
+    for (const [key, a] of [['components.mu', cmu], ['components.sigma', csigma]] as const) {
+      if (a.shape.join() !== want) fail(key, `has shape [${a.shape}], expected [${want}] (components × the shape of mu)`);
+    }
+    if (csigma.data.some((x) => x < 0)) fail('components.sigma', 'has a negative standard deviation');
+    return { weights: ws, prompts: counts as number[], mu: cmu, sigma: csigma };
+  }
 }
 
 /**

@@ -41,6 +41,7 @@ export function importOfficialNpz(file: string, classIndex: number, model: { pat
     ctx: null,
     mu: { shape: [length, width], data: mu },
     sigma: { shape: [length, width], data: sigma },
+    components: null,
     training: { imported_from: file, class_index: classIndex, prompt_text: names[classIndex] ?? null, note: 'official DreamDistribution output: no raw context vectors, so it cannot be edited' },
   };
 }

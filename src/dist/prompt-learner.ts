@@ -24,6 +24,19 @@ export interface Gaussian {
   sigma: tf.Tensor2D;
 }
 
+/**
+ * C Gaussians, each fitted over its own contiguous group of the K prompts, and the share of
+ * samples each one gets. DreamDistribution is the case C = 1.
+ */
+export interface GaussianMixture {
+  /** [C, L, D] */
+  mu: tf.Tensor3D;
+  /** [C, L, D] */
+  sigma: tf.Tensor3D;
+  /** C weights summing to 1. */
+  weights: number[];
+}
+
 /** Runs K prompts' context vectors `ctx` [K, M, D] through the encoder inside `template`. */
 export function encodeContext(encoder: ClipTextModel, template: PromptTemplate, ctx: tf.Tensor3D): EncodedPrompts {
   return tf.tidy(() => {
@@ -60,6 +73,20 @@ export function fitGaussian(states: tf.Tensor3D): Gaussian {
   });
 }
 
+/** One Gaussian per group of prompts: group c is the next `sizes[c]` of the K states. */
+export function fitMixture(states: tf.Tensor3D, sizes: number[], weights: number[]): GaussianMixture {
+  if (sizes.reduce((a, b) => a + b, 0) !== states.shape[0]) throw new Error(`fitMixture: groups of [${sizes}] prompts for ${states.shape[0]} states`);
+  if (sizes.length !== weights.length) throw new Error(`fitMixture: ${sizes.length} groups, ${weights.length} weights`);
+  return tf.tidy(() => {
+    // tf.split into one piece has no gradient on this tfjs ("Pass at least one tensor to concat")
+    const groups = sizes.length === 1 ? [states] : tf.split(states, sizes, 0);
+    const parts = groups.map((s) => fitGaussian(s as tf.Tensor3D));
+    const mu = tf.stack(parts.map((p) => p.mu)) as tf.Tensor3D;
+    const sigma = tf.stack(parts.map((p) => p.sigma)) as tf.Tensor3D;
+    return { mu, sigma, weights } as unknown as tf.TensorContainerObject;
+  }) as unknown as GaussianMixture;
+}
+
 /** √x whose gradient at x = 0 is 0 instead of NaN. */
 const sqrtSafe = tf.customGrad((x, save) => {
   const y = tf.sqrt(x as tf.Tensor);
@@ -73,6 +100,14 @@ const sqrtSafe = tf.customGrad((x, save) => {
 /** Conditions μ + scale·σ ⊙ ε for noise `eps` [N, L, D]. */
 export function sampleConditions(g: Gaussian, eps: tf.Tensor3D, scale = 1): tf.Tensor3D {
   return tf.tidy(() => tf.add(g.mu, tf.mul(tf.mul(g.sigma, scale), eps)) as tf.Tensor3D);
+}
+
+/** Conditions μ_c + σ_c ⊙ ε for noise `eps` [N, L, D], row n drawn from component `components[n]`. */
+export function sampleMixtureConditions(m: GaussianMixture, components: number[], eps: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const at = tf.tensor1d(components, 'int32');
+    return tf.add(tf.gather(m.mu, at), tf.mul(tf.gather(m.sigma, at), eps)) as tf.Tensor3D;
+  });
 }
 
 /**

@@ -19,7 +19,8 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress 
 import { denoiseLoss, type SampleReduction } from './denoise-loss.js';
 import type { PromptDistribution } from './distribution-file.js';
 import { textEncoderHash } from './distribution-file.js';
-import { encodeContext, fitGaussian, orthogonalityLoss, sampleConditions, type Gaussian } from './prompt-learner.js';
+import { encodeContext, fitGaussian, fitMixture, orthogonalityLoss, sampleMixtureConditions, type Gaussian, type GaussianMixture } from './prompt-learner.js';
+import { groupFeatures, groupReferences, promptsPerComponent } from './reference-groups.js';
 import { buildTemplate, type PromptTemplate } from './prompt-template.js';
 import type { ReferenceSet } from './reference-images.js';
 import { seededNormal } from '../random.js';
@@ -34,6 +35,11 @@ export interface TrainDistConfig {
   batch: number;
   /** Reparameterized samples per image. */
   samples: number;
+  /**
+   * C Gaussians instead of one: the references are split into C groups (k-means, see
+   * reference-groups.ts) and K/C prompts learn each group. 1 is DreamDistribution.
+   */
+  components: number;
   /** How an image's S sample losses combine: DreamDistribution's mean, or the best one. */
   assign: SampleReduction;
   orthoLambda: number;
@@ -53,6 +59,7 @@ export const TRAIN_DIST_DEFAULTS: Omit<TrainDistConfig, 'seed'> = {
   steps: 300,
   batch: 2,
   samples: 4,
+  components: 1,
   assign: 'mean',
   orthoLambda: 1e-3,
   minSnrGamma: 5,
@@ -73,6 +80,8 @@ interface DistCheckpoint extends CheckpointProgress {
   suffix: string;
   seed: number;
   references: string;
+  /** Absent for one component, so checkpoints from before mixtures still resume. */
+  components?: number;
 }
 
 const CHECKPOINT_FORMAT = 'dd3d-train-dist-checkpoint';
@@ -86,7 +95,7 @@ export interface TrainDistOptions {
   onStep?: (step: number, total: number, loss: number) => void;
   /** Called every `validateEvery` steps (and after the last) with the current Gaussian. */
   validateEvery?: number;
-  onValidate?: (step: number, g: Gaussian, template: PromptTemplate) => Promise<void> | void;
+  onValidate?: (step: number, g: GaussianMixture, template: PromptTemplate) => Promise<void> | void;
 }
 
 export interface TrainDistResult {
@@ -95,12 +104,13 @@ export interface TrainDistResult {
   seconds: number;
 }
 
-/** μ and σ of the prompts `ctx` in `template` (the caller disposes them). */
-export function currentGaussian(encoder: ClipTextModel, template: PromptTemplate, ctx: tf.Tensor3D): Gaussian {
+/** μ and σ of the prompts `ctx` in `template`, over all K and per component (the caller disposes them). */
+export function currentGaussians(encoder: ClipTextModel, template: PromptTemplate, ctx: tf.Tensor3D, sizes: number[], weights: number[]): { all: Gaussian; mixture: GaussianMixture } {
   const encoded = encodeContext(encoder, template, ctx);
-  const g = fitGaussian(encoded.states);
+  const all = fitGaussian(encoded.states);
+  const mixture = fitMixture(encoded.states, sizes, weights);
   tf.dispose([encoded.states, encoded.eos]);
-  return g;
+  return { all, mixture };
 }
 
 /** The references as the UNet sees them: pixels in [−1, 1], or VAE latent means × scaling factor. */
@@ -133,12 +143,24 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
   const prediction = readNoiseScheduleConfig(model.schedulerConfig).predictionType;
   const [h, w] = model.defaultSize;
   if (refs.views.height !== h || refs.views.width !== w) throw new Error(`trainDistribution: references are ${refs.views.height}×${refs.views.width}, the model wants ${h}×${w}`);
+  if (cfg.components > 1 && cfg.prompts < 2 * cfg.components) {
+    throw new Dd3dError(`--components: ${cfg.components} components need at least ${2 * cfg.components} prompts (2 each, for a standard deviation), got --prompts ${cfg.prompts}`);
+  }
   const d = encoder.hiddenSize;
   const length = template.ids.length;
+  const x0All = referenceTargets(model, refs);
+  const sizes = promptsPerComponent(cfg.prompts, cfg.components);
+  let group: number[];
+  try {
+    group = groupReferences(groupFeatures(x0All, refs.source, refs.files.length), cfg.components, deriveSeed(cfg.seed, 'groups'));
+  } catch (e) {
+    x0All.dispose();
+    throw e;
+  }
   const ctx = tf.variable(seededNormal([cfg.prompts, cfg.ctxLength, d], 0, 0.02, deriveSeed(cfg.seed, 'ctx')), true, 'ctx') as tf.Variable<tf.Rank.R3>;
   const variables = new Map([['ctx', ctx]]);
   const adam = new AdamW(variables, { lr: cfg.lr, weightDecay: cfg.weightDecay });
-  const x0All = referenceTargets(model, refs);
+  const weights = sizes.map((_, c) => group.filter((g) => g === c).length / group.length);
   const ckpt = path.join(opts.trainDir, 'checkpoint');
   let state: DistCheckpoint = {
     format: CHECKPOINT_FORMAT,
@@ -155,17 +177,18 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
     suffix: cfg.suffix,
     seed: cfg.seed,
     references: refs.hash,
+    ...(cfg.components > 1 && { components: cfg.components }),
   };
-  if (opts.resume && hasCheckpoint(ckpt)) {
-    const { prompts, ctx_length, batch, samples, prefix, suffix, seed, references } = state;
-    const saved = loadCheckpoint<DistCheckpoint>(ckpt, CHECKPOINT_FORMAT, { w: variables }, adam, { prompts, ctx_length, batch, samples, prefix, suffix, seed, references });
-    state = { ...saved, steps: cfg.steps };
-  }
-
-  const started = performance.now() - state.seconds * 1000;
   const views = x0All.shape[0];
   const validateEvery = opts.validateEvery ?? 0;
   try {
+    // inside the try, so a refused resume still frees the variables
+    if (opts.resume && hasCheckpoint(ckpt)) {
+      const { prompts, ctx_length, batch, samples, prefix, suffix, seed, references, components } = state;
+      const saved = loadCheckpoint<DistCheckpoint>(ckpt, CHECKPOINT_FORMAT, { w: variables }, adam, { prompts, ctx_length, batch, samples, prefix, suffix, seed, references, components });
+      state = { ...saved, steps: cfg.steps };
+    }
+    const started = performance.now() - state.seconds * 1000;
     for (let step = state.step; step < cfg.steps; step++) {
       const rng = mulberry32(deriveSeed(cfg.seed, `dist-step/${step}`));
       const pick = Array.from({ length: cfg.batch }, () => rng.int(0, views - 1));
@@ -175,7 +198,9 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
         const noise = seededNormal(x0.shape, 0, 1, deriveSeed(cfg.seed, `dist-noise/${step}`)) as tf.Tensor4D;
         const eps = seededNormal([cfg.batch * cfg.samples, length, d], 0, 1, deriveSeed(cfg.seed, `dist-eps/${step}`)) as tf.Tensor3D;
         const encoded = encodeContext(encoder, template, ctx);
-        const conditions = sampleConditions(fitGaussian(encoded.states), eps);
+        // each image's S samples come from its own group's Gaussian
+        const rows = pick.flatMap((v) => new Array<number>(cfg.samples).fill(group[refs.source[v]!]!));
+        const conditions = sampleMixtureConditions(fitMixture(encoded.states, sizes, weights), rows, eps);
         const loss = denoiseLoss(model.unet, ddpm, prediction, { x0, noise, t }, conditions, cfg.minSnrGamma, cfg.assign);
         return tf.add(loss, tf.mul(orthogonalityLoss(encoded.eos), cfg.orthoLambda)) as tf.Scalar;
       }, [ctx]);
@@ -194,15 +219,15 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
       opts.onStep?.(state.step, cfg.steps, loss);
       if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) saveCheckpoint(ckpt, state, { w: variables }, adam);
       if (opts.onValidate && validateEvery > 0 && (state.step % validateEvery === 0 || state.step === cfg.steps)) {
-        const g = currentGaussian(encoder, template, ctx);
+        const { all, mixture } = currentGaussians(encoder, template, ctx, sizes, weights);
         try {
-          await opts.onValidate(state.step, g, template);
+          await opts.onValidate(state.step, mixture, template);
         } finally {
-          tf.dispose([g.mu, g.sigma]);
+          tf.dispose([all.mu, all.sigma, mixture.mu, mixture.sigma]);
         }
       }
     }
-    const g = currentGaussian(encoder, template, ctx);
+    const { all: g, mixture } = currentGaussians(encoder, template, ctx, sizes, weights);
     const distribution: PromptDistribution = {
       model: { path: opts.modelPath, text_encoder_hash: textEncoderHash(model.dir) },
       prompts: cfg.prompts,
@@ -212,15 +237,25 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
       ctx: { shape: ctx.shape, data: ctx.dataSync() as Float32Array },
       mu: { shape: g.mu.shape, data: g.mu.dataSync() as Float32Array },
       sigma: { shape: g.sigma.shape, data: g.sigma.dataSync() as Float32Array },
+      components:
+        cfg.components > 1
+          ? {
+              weights,
+              prompts: sizes,
+              mu: { shape: mixture.mu.shape, data: mixture.mu.dataSync() as Float32Array },
+              sigma: { shape: mixture.sigma.shape, data: mixture.sigma.dataSync() as Float32Array },
+            }
+          : null,
       training: {
         steps: cfg.steps,
         final_loss: state.losses.at(-1) ?? null,
         seconds: Math.round(state.seconds * 10) / 10,
         references: { dir: refs.dir, images: refs.files.length, views: views, hash: refs.hash },
+        ...(cfg.components > 1 && { groups: Object.fromEntries(refs.files.map((f, i) => [path.basename(f), group[i]!])) }),
         settings: { ...cfg },
       },
     };
-    tf.dispose([g.mu, g.sigma]);
+    tf.dispose([g.mu, g.sigma, mixture.mu, mixture.sigma]);
     return { distribution, losses: state.losses, seconds: state.seconds };
   } finally {
     tf.dispose([ctx, x0All]);

@@ -4,14 +4,15 @@
  *
  * From a learned distribution, the raw context vectors are re-encoded with the view phrase
  * appended to the suffix, giving μ_v and σ_v, and every view uses the asset's single ε:
- * c_v = μ_v + γ·σ_v ⊙ ε. Because ε is shared, the four conditions describe the same instance.
+ * c_v = μ_v + γ·σ_v ⊙ ε. Because ε is shared, the four conditions describe the same instance
+ * (and a distribution with components draws the instance's component once, for every view).
  * An imported distribution has no raw context, so all its views share μ + γ·σ ⊙ ε.
  * A plain prompt gets the view phrase appended, as the dataset captions do ("…, front view").
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { VIEW_PHRASES, type ViewPhrase } from '../../scenes/index.js';
-import { distributionGaussian, instanceNoise } from '../dist/conditions.js';
+import { distributionMixture, instanceComponent, instanceNoise } from '../dist/conditions.js';
 import type { PromptDistribution } from '../dist/distribution-file.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 
@@ -50,8 +51,9 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
     instanceHash = createHash('sha256').update(Buffer.from(e.buffer, e.byteOffset, e.byteLength)).digest('hex').slice(0, 16);
     for (const phrase of VIEW_PHRASES) {
       const edit = dist.ctx ? { suffix: withViewPhrase(dist.suffix, phrase) } : {};
-      const g = distributionGaussian(model.textEncoder, model.tokenizer, file, dist, edit);
-      byView.set(phrase, tf.tidy(() => tf.add(g.mu, tf.mul(tf.mul(g.sigma, stdScale), eps)).expandDims(0) as tf.Tensor3D));
+      const g = distributionMixture(model.textEncoder, model.tokenizer, file, dist, edit);
+      const c = instanceComponent(g.weights, source.seed, source.instance);
+      byView.set(phrase, tf.tidy(() => tf.add(g.mu.gather([c]), tf.mul(tf.mul(g.sigma.gather([c]), stdScale), eps)) as tf.Tensor3D));
       tf.dispose([g.mu, g.sigma]);
     }
     eps.dispose();

@@ -53,7 +53,9 @@ export function loadCheckpoint<S extends CheckpointProgress>(
   if (state.format !== format) throw new Dd3dError(`${file}: not a ${format}`);
   for (const [key, value] of Object.entries(settings)) {
     if (JSON.stringify(state[key as keyof S]) !== JSON.stringify(value)) {
-      throw new Dd3dError(`--resume: the checkpoint in ${dir} was made with ${key} ${JSON.stringify(state[key as keyof S])}, this run asks for ${JSON.stringify(value)}`);
+      // a setting recorded only when it differs from its default reads as undefined
+      const show = (v: unknown) => (v === undefined ? 'the default' : JSON.stringify(v));
+      throw new Dd3dError(`--resume: the checkpoint in ${dir} was made with ${key} ${show(state[key as keyof S])}, this run asks for ${show(value)}`);
     }
   }
   const { tensors } = readSafetensors(path.join(dir, 'state.safetensors'));
