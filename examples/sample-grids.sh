@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the README's sample grids: the built-in model from text (models/dd3d-tiny/samples/)
-# and the learned chair distribution at γ = 0, 1, 2, mixed with a lamp distribution, and edited
-# (examples/grids/). Every grid is 8 images at the defaults (seed 0, the model's guidance and
-# steps), then how far the variants move the images; about 3 minutes on one core.
+# and the learned chair distribution at γ = 0, 1, 2, mixed with a lamp distribution, edited, and
+# as a mixture of four components (examples/grids/). Every grid is 8 images at the defaults
+# (seed 0, the model's guidance and steps), then how far the variants move the images; about 3
+# minutes on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dd3d() { node dist/src/cli.js "$@"; }
@@ -19,6 +20,8 @@ done
 dd3d sample --dist examples/chair.json=0.5 --mix examples/lamp.json=0.5 --n 8 --out examples/grids/chair-lamp-mix.png
 dd3d sample --dist examples/chair.json --suffix ", side view" --n 8 --out examples/grids/chair-side-view.png
 dd3d sample --dist examples/chair.json --prefix "a green" --n 8 --out examples/grids/chair-green.png
+# the mixture (train-dist --components 4 on the same references): each image from one colour group
+dd3d sample --dist examples/chair-mixture.json --n 8 --out examples/grids/chair-mixture.png
 
 # How far each variant moves the images from the γ = 1 grid (and γ = 0 from γ = 1): the mean
 # absolute pixel difference, in 1/255 steps, that the README quotes.

@@ -61,7 +61,7 @@ export function registerTrainDist(program: Command): void {
     .option('--samples <S>', 'reparameterized prompt samples per image', intOption(1, 64), D.samples)
     .option(
       '--components <C>',
-      'fit C Gaussians instead of one: the references are split into C groups by k-means on their pixels (or latents) pooled to 4×4, and K/C prompts learn each group; sampling draws a group by its share of the references. For concepts with separate modes (red or blue chairs), which one Gaussian blends. 1 = DreamDistribution',
+      'fit C Gaussians instead of one, for concepts with separate modes (red or blue chairs) that one Gaussian blends: k-means on colour splits the references into C groups, K/C prompts learn each, and sampling draws a group by its share of the references. 1 = DreamDistribution',
       intOption(1, 64),
       D.components,
     )

@@ -124,29 +124,29 @@ export function loadDistribution(file: string): PromptDistribution {
     if (ctx.shape[0] !== prompts || ctx.shape[1] !== ctxLength) bad('ctx', `has shape [${ctx.shape}], expected [prompts=${prompts}, ctx_length=${ctxLength}, D]`);
     if (ctx.shape[2] !== mu.shape[1]) bad('ctx', `has width ${ctx.shape[2]}, mu has ${mu.shape[1]}`);
   }
-  const components = j.components === undefined ? null : readComponents(j.components, prompts, mu.shape, bad);
+  const components = j.components === undefined ? null : readComponents(j.components);
   const training = typeof j.training === 'object' && j.training !== null ? (j.training as Record<string, unknown>) : {};
   return { model: model as PromptDistribution['model'], prompts, ctx_length: ctxLength, prefix: j.prefix as string, suffix: j.suffix as string, ctx, mu, sigma, components, training };
 
-  function readComponents(v: unknown, k: number | null, muShape: number[], fail: typeof bad): Components {
-    if (j.version !== 2) fail('components', 'needs "version": 2');
+  function readComponents(v: unknown): Components {
+    if (j.version !== 2) bad('components', 'needs "version": 2');
     const c = v as Record<string, unknown>;
-    if (typeof c !== 'object' || c === null) return fail('components', 'must be {"weights", "prompts", "mu", "sigma"}');
+    if (typeof c !== 'object' || c === null) return bad('components', 'must be {"weights", "prompts", "mu", "sigma"}');
     const weights = c.weights;
-    if (!Array.isArray(weights) || weights.length < 1 || !weights.every((w) => typeof w === 'number' && w > 0 && Number.isFinite(w))) fail('components.weights', 'must be a list of positive numbers');
+    if (!Array.isArray(weights) || weights.length < 1 || !weights.every((w) => typeof w === 'number' && w > 0 && Number.isFinite(w))) bad('components.weights', 'must be a list of positive numbers');
     const ws = weights as number[];
-    if (Math.abs(ws.reduce((a, b) => a + b, 0) - 1) > 1e-6) fail('components.weights', `must sum to 1 (they sum to ${ws.reduce((a, b) => a + b, 0)})`);
+    if (Math.abs(ws.reduce((a, b) => a + b, 0) - 1) > 1e-6) bad('components.weights', `must sum to 1 (they sum to ${ws.reduce((a, b) => a + b, 0)})`);
     const counts = c.prompts;
-    if (!Array.isArray(counts) || counts.length !== ws.length || !counts.every((n) => Number.isInteger(n) && n >= 1)) fail('components.prompts', `must be ${ws.length} positive integers, one per weight`);
+    if (!Array.isArray(counts) || counts.length !== ws.length || !counts.every((n) => Number.isInteger(n) && n >= 1)) bad('components.prompts', `must be ${ws.length} positive integers, one per weight`);
     const total = (counts as number[]).reduce((a, b) => a + b, 0);
-    if (k !== null && total !== k) fail('components.prompts', `sum to ${total}, "prompts" is ${k}`);
+    if (prompts !== null && total !== prompts) bad('components.prompts', `sum to ${total}, "prompts" is ${prompts}`);
     const cmu = array('mu', 3, c, 'components.mu');
     const csigma = array('sigma', 3, c, 'components.sigma');
-    const want = [ws.length, ...muShape].join();
+    const want = [ws.length, ...mu.shape].join();
     for (const [key, a] of [['components.mu', cmu], ['components.sigma', csigma]] as const) {
-      if (a.shape.join() !== want) fail(key, `has shape [${a.shape}], expected [${want}] (components × the shape of mu)`);
+      if (a.shape.join() !== want) bad(key, `has shape [${a.shape}], expected [${want}] (components × the shape of mu)`);
     }
-    if (csigma.data.some((x) => x < 0)) fail('components.sigma', 'has a negative standard deviation');
+    if (csigma.data.some((x) => x < 0)) bad('components.sigma', 'has a negative standard deviation');
     return { weights: ws, prompts: counts as number[], mu: cmu, sigma: csigma };
   }
 }

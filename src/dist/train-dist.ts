@@ -3,8 +3,10 @@
  * of M context vectors go through the frozen text encoder; the Gaussian over their states
  * conditions the frozen UNet through S reparameterized samples per image, and the denoising
  * loss (Min-SNR-γ) plus λ × the orthogonality loss trains the context vectors alone with
- * AdamW and gradient clipping. A step's images, timesteps and noise depend only on
- * (seed, step), so a resumed run continues exactly as the uninterrupted one would have.
+ * AdamW and gradient clipping. With C components, each group of references (see
+ * reference-groups.ts) has its own group of prompts and Gaussian. A step's images, timesteps
+ * and noise depend only on (seed, step), so a resumed run continues exactly as the
+ * uninterrupted one would have.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -93,7 +95,7 @@ export interface TrainDistOptions {
   trainDir: string;
   resume: boolean;
   onStep?: (step: number, total: number, loss: number) => void;
-  /** Called every `validateEvery` steps (and after the last) with the current Gaussian. */
+  /** Called every `validateEvery` steps (and after the last) with the current Gaussians (one unless --components). */
   validateEvery?: number;
   onValidate?: (step: number, g: GaussianMixture, template: PromptTemplate) => Promise<void> | void;
 }
