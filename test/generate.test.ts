@@ -174,6 +174,7 @@ describe('view conditions', () => {
     expect(a.instanceHash).toMatch(/^[0-9a-f]{16}$/);
     expect(a.instanceHash).not.toBe(b.instanceHash);
     expect(a.viewIndependent).toBe(false);
+    expect(a.component).toBeNull(); // one Gaussian: nothing to draw
     tf.dispose([front.mu, front.sigma, side.mu, side.sigma, mask, e1, e2]);
     a.dispose();
     b.dispose();
@@ -191,6 +192,7 @@ describe('view conditions', () => {
     expect(new Set(drawn).size).toBe(2);
     for (const [i, c] of drawn.entries()) {
       const v = viewConditions(model, { kind: 'distribution', file: distFile, dist, stdScale: 2, instance: i, seed: 4 });
+      expect(v.component).toBe(c);
       for (const phrase of ['front view', 'overhead view'] as const) {
         const g = distributionMixture(model.textEncoder, model.tokenizer, distFile, dist, { suffix: withViewPhrase('', phrase) });
         const want = tf.tidy(() => tf.add(g.mu.gather([c]), tf.mul(tf.mul(g.sigma.gather([c]), 2), instanceNoise(4, i, [77, model.textEncoder.hiddenSize]))));

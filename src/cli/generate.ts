@@ -132,7 +132,7 @@ export function registerGenerate(program: Command): void {
             bar.stop();
           }
           const manifestSource: ManifestSource = dist
-            ? { kind: 'distribution', path: opts.dist!, references: references.map((r) => path.relative(dir, r)), std_scale: opts.stdScale, view_independent: conditions.viewIndependent }
+            ? { kind: 'distribution', path: opts.dist!, references: references.map((r) => path.relative(dir, r)), std_scale: opts.stdScale, view_independent: conditions.viewIndependent, ...(conditions.component !== null && { component: conditions.component }) }
             : { kind: 'prompt', prompt: opts.prompt! };
           const manifest = await exportAsset({
             dir,

@@ -26,7 +26,8 @@ import { linearToSrgb, type IterationTiming } from './generate-asset.js';
 export const ASSET_FORMAT = 'dd3d-asset';
 
 export type ManifestSource =
-  | { kind: 'distribution'; path: string; references: string[]; std_scale: number; view_independent: boolean }
+  /** `component`: the mixture component the instance was drawn from (train-dist --components), absent for one Gaussian. */
+  | { kind: 'distribution'; path: string; references: string[]; std_scale: number; view_independent: boolean; component?: number }
   | { kind: 'prompt'; prompt: string };
 
 export interface AssetManifest {

@@ -29,6 +29,8 @@ export interface ViewConditions {
   viewIndependent: boolean;
   /** sha-256 (16 hex digits) of the instance noise ε; null for a prompt. */
   instanceHash: string | null;
+  /** The mixture component the instance was drawn from; null for a prompt or a single Gaussian. */
+  component: number | null;
   dispose(): void;
 }
 
@@ -41,6 +43,7 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
   const byView = new Map<ViewPhrase, tf.Tensor3D>();
   let viewIndependent = false;
   let instanceHash: string | null = null;
+  let component: number | null = null;
   if (source.kind === 'prompt') {
     for (const phrase of VIEW_PHRASES) byView.set(phrase, model.encodePrompts([withViewPhrase(source.prompt, phrase)]));
   } else {
@@ -53,6 +56,7 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
       const edit = dist.ctx ? { suffix: withViewPhrase(dist.suffix, phrase) } : {};
       const g = distributionMixture(model.textEncoder, model.tokenizer, file, dist, edit);
       const c = instanceComponent(g.weights, source.seed, source.instance);
+      if (g.weights.length > 1) component = c;
       byView.set(phrase, tf.tidy(() => tf.add(g.mu.gather([c]), tf.mul(tf.mul(g.sigma.gather([c]), stdScale), eps)) as tf.Tensor3D));
       tf.dispose([g.mu, g.sigma]);
     }
@@ -64,6 +68,7 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
     uncond,
     viewIndependent,
     instanceHash,
+    component,
     dispose() {
       tf.dispose([...byView.values(), uncond]);
       byView.clear();
