@@ -112,12 +112,12 @@ describe('training a distribution', () => {
     expect(d.components!.mu.shape).toEqual([2, 77, width]);
     // component 1's σ is the std over prompts 3 and 4 alone
     const ctx = tf.tensor3d(d.ctx!.data, d.ctx!.shape as [number, number, number]);
-    const states = encodeContext(model.textEncoder, buildTemplate(model.tokenizer, 'a', '', 4, 77), ctx).states;
+    const { states, eos } = encodeContext(model.textEncoder, buildTemplate(model.tokenizer, 'a', '', 4, 77), ctx);
     const last = fitGaussian(states.slice([3, 0, 0], [2, -1, -1]) as tf.Tensor3D);
-    const at = 3 * width + 5; // the first context token, any channel
+    const at = 3 * width + 5; // position 3 (BOS, "a", then the 4 context tokens), any channel
     expect(d.components!.sigma.data[77 * width + at]).toBeCloseTo(last.sigma.dataSync()[at]!, 5);
     expect(d.components!.mu.data[77 * width + at]).toBeCloseTo(last.mu.dataSync()[at]!, 5);
-    tf.dispose([ctx, states, last.mu, last.sigma]);
+    tf.dispose([ctx, states, eos, last.mu, last.sigma]);
     await expect(trainDistribution(model, set, cfg({ prompts: 5, steps: 4 }), { modelPath: modelDir, trainDir: path.join(tmp, 'c'), resume: true })).rejects.toThrow(
       /--resume: the checkpoint in .* was made with components 2, this run asks for the default/,
     );
