@@ -38,17 +38,16 @@ for run in "${runs[@]}"; do
     dd3d eval-2d --dist "$out/$name.json" --refs "$refs" --n "$n" --seed 0 "${extra[@]}" --json > "$out/$name.eval.tmp"
     mv "$out/$name.eval.tmp" "$out/$name.eval.json"
   fi
-  FLAGS="$flags" node -e '
-    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  FLAGS="$flags" node --input-type=module -e '
+    import * as fs from "node:fs";
+    import { colourCounts } from "./examples/colour-counts.mjs";
+    const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
     for (const r of j.rows) {
-      const colours = {};
-      for (const [combo, share] of Object.entries(r.generated)) {
-        const c = combo.match(/color=([^ |]+)/)[1];
-        colours[c] = (colours[c] ?? 0) + share * j.n;
-      }
-      const top = Object.entries(colours).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([c, k]) => `${c} ${Math.round(k)}`).join(", ");
+      const colours = colourCounts(j, r);
+      const top = colours.slice(0, 3).map(([c, k]) => `${c} ${k}`).join(", ");
+      const blue = colours.find(([c]) => c === "blue")?.[1] ?? 0;
       const flags = process.env.FLAGS ? "`" + process.env.FLAGS + "`" : "(defaults)";
       const name = r.name.startsWith("prompt-tuning") ? `${flags}, prompt tuning (K = 1)` : flags;
-      console.log(`| ${name} | ${r.tv_distance.toFixed(3)} | ${Math.round(100 * r.attribute_coverage)}% | ${r.coverage.toFixed(3)} | ${Math.round(r.fid)} | ${top}; blue ${Math.round(colours.blue ?? 0)} |`);
+      console.log(`| ${name} | ${r.tv_distance.toFixed(3)} | ${Math.round(100 * r.attribute_coverage)}% | ${r.coverage.toFixed(3)} | ${Math.round(r.fid)} | ${top}; blue ${blue} |`);
     }' "$out/$name.eval.json"
 done

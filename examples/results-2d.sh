@@ -5,6 +5,7 @@
 # row, all three sets). TRAIN_FLAGS adds train-dist flags (default: none); the README's other
 # rows come from TRAIN_FLAGS="--assign best" and TRAIN_FLAGS="--components 4" (or 2, or 8), each into
 # its own OUT_DIR (their caption and prompt-tuning rows are the same as the default run's).
+# Each set prints its README rows and the colours the probe saw per row (OUT_DIR/NAME.eval.json).
 # Each set costs about 9 min of train-dist, a few minutes of prompt-tuning and ~15 min of eval-2d
 # on one core; sets run one after another (run two sets in two shells to use both cores).
 set -euo pipefail
@@ -34,5 +35,7 @@ for row in "${sets[@]}"; do
     dd3d train-dist --images "$out/$name-refs" --out "$out/$name.json" --seed 0 "${train_flags[@]}"
   fi
   dd3d eval-2d --dist "$out/$name.json" --refs "$out/$name-refs" --n "$n" --seed 0 \
-    --baseline "caption:$caption" --baseline prompt-tuning | tee "$out/$name.eval.txt"
+    --baseline "caption:$caption" --baseline prompt-tuning --json > "$out/$name.eval.tmp"
+  mv "$out/$name.eval.tmp" "$out/$name.eval.json"
+  node examples/eval-rows.mjs "$out/$name.eval.json"
 done
