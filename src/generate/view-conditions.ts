@@ -52,11 +52,11 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
     viewIndependent = !dist.ctx;
     const e = eps.dataSync() as Float32Array;
     instanceHash = createHash('sha256').update(Buffer.from(e.buffer, e.byteOffset, e.byteLength)).digest('hex').slice(0, 16);
+    const c = instanceComponent(dist.components?.weights ?? [1], source.seed, source.instance);
+    if (dist.components) component = c;
     for (const phrase of VIEW_PHRASES) {
       const edit = dist.ctx ? { suffix: withViewPhrase(dist.suffix, phrase) } : {};
       const g = distributionMixture(model.textEncoder, model.tokenizer, file, dist, edit);
-      const c = instanceComponent(g.weights, source.seed, source.instance);
-      if (g.weights.length > 1) component = c;
       byView.set(phrase, tf.tidy(() => tf.add(g.mu.gather([c]), tf.mul(tf.mul(g.sigma.gather([c]), stdScale), eps)) as tf.Tensor3D));
       tf.dispose([g.mu, g.sigma]);
     }
