@@ -43,7 +43,7 @@ for run in "${runs[@]}"; do
     import { colourCounts } from "./examples/colour-counts.mjs";
     const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
     for (const r of j.rows) {
-      const colours = colourCounts(j, r);
+      const colours = colourCounts(r);
       const top = colours.slice(0, 3).map(([c, k]) => `${c} ${k}`).join(", ");
       const blue = colours.find(([c]) => c === "blue")?.[1] ?? 0;
       const flags = process.env.FLAGS ? "`" + process.env.FLAGS + "`" : "(defaults)";

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Reproduces the README's prompt-distribution results: three multi-modal reference sets, each
-# measured by eval-2d as the learned distribution against a plain caption and single-prompt tuning.
+# Reproduces the README's prompt-distribution results: four multi-modal reference sets, each
+# measured by eval-2d as the learned distribution against a plain caption and single-prompt tuning,
+# next to N fresh draws from the scene generator with the same --where (what a perfect sampler of
+# the concept scores against these 12 references).
 # Usage: bash examples/results-2d.sh [OUT_DIR] [N] [SET...]   (defaults: results-2d, 256 images per
-# row, all three sets). TRAIN_FLAGS adds train-dist flags (default: none); the README's other
+# row, all four sets). TRAIN_FLAGS adds train-dist flags (default: none); the README's other
 # rows come from TRAIN_FLAGS="--assign best" and TRAIN_FLAGS="--components 4" (or 2, or 8), each into
 # its own OUT_DIR (their caption and prompt-tuning rows are the same as the default run's).
 # Each set prints its README rows and the colours the probe saw per row (OUT_DIR/NAME.eval.json).
@@ -20,6 +22,7 @@ mkdir -p "$out"
 # name | family | --where | caption baseline
 sets=(
   "chairs|chair|color=red|blue; back=tall|a chair"
+  "black-lamps|lamp|shade=cone|drum|dome; color=black; shade_color=black|a lamp"
   "lamps|lamp|shade=cone|drum|dome|a lamp"
   "mugs|mug|handle=handle|no handle; color=red|white|a mug"
 )
@@ -31,11 +34,12 @@ for row in "${sets[@]}"; do
   if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then continue; fi
   echo "== $name: $family where \"$where\""
   dd3d scenes refs --family "$family" --where "$where" --n 12 --seed 0 --out "$out/$name-refs"
+  dd3d scenes refs --family "$family" --where "$where" --n "$n" --seed 1 --out "$out/$name-fresh"
   if [ ! -f "$out/$name.json" ]; then
     dd3d train-dist --images "$out/$name-refs" --out "$out/$name.json" --seed 0 "${train_flags[@]}"
   fi
   dd3d eval-2d --dist "$out/$name.json" --refs "$out/$name-refs" --n "$n" --seed 0 \
-    --baseline "caption:$caption" --baseline prompt-tuning --json > "$out/$name.eval.tmp"
+    --baseline "caption:$caption" --baseline prompt-tuning --baseline "images:$out/$name-fresh" --json > "$out/$name.eval.tmp"
   mv "$out/$name.eval.tmp" "$out/$name.eval.json"
   node examples/eval-rows.mjs "$out/$name.eval.json"
 done

@@ -55,11 +55,13 @@ describe('feature-space metrics', () => {
 });
 
 describe('--baseline', () => {
-  it('parses caption and prompt-tuning, and names a bad one', () => {
+  it('parses caption, prompt-tuning and images, and names a bad one', () => {
     expect(parseBaseline('caption:a red chair')).toEqual({ kind: 'caption', prompt: 'a red chair' });
     expect(parseBaseline('prompt-tuning')).toEqual({ kind: 'prompt-tuning' });
     expect(parseBaseline('prompt-tuning:pt.json')).toEqual({ kind: 'prompt-tuning', file: 'pt.json' });
-    expect(() => parseBaseline('coop')).toThrow('--baseline: "coop" is not caption:"<prompt>", prompt-tuning or prompt-tuning:<file.json>');
+    expect(parseBaseline('images:fresh/')).toEqual({ kind: 'images', dir: 'fresh/' });
+    expect(() => parseBaseline('coop')).toThrow('--baseline: "coop" is not caption:"<prompt>", prompt-tuning, prompt-tuning:<file.json> or images:<dir>');
     expect(() => parseBaseline('caption:')).toThrow(/caption needs a prompt/);
+    expect(() => parseBaseline('images:')).toThrow(/images needs a folder/);
   });
 });

@@ -272,17 +272,21 @@ describe('the commands', () => {
     expectOneLineError(runCli(['train-dist', '--images', refs, '--out', path.join(tmp, 'c7.json'), '--model', modelDir, '--prompts', '14', '--components', '7']), /--components: 7 components need at least 7 reference images, got 6/);
   });
 
-  it('eval-2d scores the distribution and both baselines against the references', { timeout: 300_000 }, () => {
-    const r = runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--n', '6', '--steps', '2', '--baseline', 'caption:a chair', '--baseline', 'prompt-tuning', '--json']);
+  it('eval-2d scores the distribution and the baselines against the references', { timeout: 300_000 }, () => {
+    const r = runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--n', '6', '--steps', '2', '--baseline', 'caption:a chair', '--baseline', 'prompt-tuning', '--baseline', `images:${refs}`, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.reference_combinations).toEqual(['color']);
     expect(j).toMatchObject({ steps: 2, guidance: PRETRAIN_CONFIGS.test!.sampling.guidance_scale }); // --steps as given, guidance from the folder
-    expect(j.rows.map((row: { name: string }) => row.name)).toEqual(['dist (chair.json)', 'caption "a chair"', 'prompt-tuning (K = 1)']);
+    expect(j.rows.map((row: { name: string }) => row.name)).toEqual(['dist (chair.json)', 'caption "a chair"', 'prompt-tuning (K = 1)', `images (${refs})`]);
+    // the references measured as a row: the same probe features, so feature space cannot tell them apart
+    const same = j.rows[3];
+    expect([same.precision, same.recall, same.coverage]).toEqual([1, 1, 1]);
+    expect(same.fid).toBeLessThan(1e-3);
     for (const row of j.rows) {
       expect(row.n).toBe(6);
       for (const k of ['tv_distance', 'in_distribution', 'attribute_coverage', 'precision', 'recall', 'coverage']) expect(row[k], k).toBeGreaterThanOrEqual(0), expect(row[k], k).toBeLessThanOrEqual(1);
-      expect(row.fid).toBeGreaterThan(0);
+      if (row !== same) expect(row.fid).toBeGreaterThan(0);
     }
     // the prompt-tuning baseline was trained once, with one prompt, and cached beside the distribution
     expect(loadDistribution(path.join(tmp, 'chair.prompt-tuning.json')).ctx!.shape[0]).toBe(1);
@@ -294,6 +298,7 @@ describe('the commands', () => {
     expectOneLineError(runCli(['train-dist', '--images', refs, '--out', out, '--assign', 'worst']), /--assign <how>' argument 'worst' is invalid\. Allowed choices are mean, best/);
     expectOneLineError(runCli(['train-dist', '--images', refs, '--out', out, '--model', modelDir]), /chair\.train holds a training checkpoint; pass --resume/);
     expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--prompt', 'a chair', '--out', path.join(tmp, 'x.png')]), /--prompt\/--dist: give exactly one/);
+    expectOneLineError(runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--baseline', `images:${path.join(tmp, 'nope')}`]), /--baseline images: .*nope is not a folder of images/);
     expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', `${out}=0.5`, '--mix', `${out}=0.2`, '--out', path.join(tmp, 'x.png')]), /--mix: the weights \(0\.5 \+ 0\.2\) must be positive and sum to 1/);
     expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--out', refs]), /--out: .* is a folder with other files in it/);
     // same state shape, another text encoder: a warning naming both, then it samples anyway

@@ -4,10 +4,10 @@ import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { distributionMixture, instanceConditions } from '../dist/conditions.js';
 import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../dist/distribution-file.js';
-import { loadReferenceImages } from '../dist/reference-images.js';
+import { listReferenceImages, loadReferenceImages } from '../dist/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../dist/train-dist.js';
 import { Dd3dError } from '../errors.js';
-import { referenceTruth, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
+import { probeFolder, referenceTruth, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
 import { sampleAndProbe } from '../eval/sample-and-probe.js';
 import { builtinModelDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
@@ -32,7 +32,7 @@ interface Eval2dFlags {
   json?: boolean;
 }
 
-type Baseline = { kind: 'caption'; prompt: string } | { kind: 'prompt-tuning'; file?: string };
+type Baseline = { kind: 'caption'; prompt: string } | { kind: 'prompt-tuning'; file?: string } | { kind: 'images'; dir: string };
 
 export function parseBaseline(spec: string): Baseline {
   if (spec.startsWith('caption:')) {
@@ -42,7 +42,12 @@ export function parseBaseline(spec: string): Baseline {
   }
   if (spec === 'prompt-tuning') return { kind: 'prompt-tuning' };
   if (spec.startsWith('prompt-tuning:')) return { kind: 'prompt-tuning', file: spec.slice('prompt-tuning:'.length) };
-  throw new Dd3dError(`--baseline: "${spec}" is not caption:"<prompt>", prompt-tuning or prompt-tuning:<file.json>`);
+  if (spec.startsWith('images:')) {
+    const dir = spec.slice('images:'.length).trim();
+    if (!dir) throw new Dd3dError('--baseline: images needs a folder, e.g. images:oracle/');
+    return { kind: 'images', dir };
+  }
+  throw new Dd3dError(`--baseline: "${spec}" is not caption:"<prompt>", prompt-tuning, prompt-tuning:<file.json> or images:<dir>`);
 }
 
 export function registerEval2d(program: Command): void {
@@ -55,7 +60,7 @@ export function registerEval2d(program: Command): void {
     .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
     .option(
       '--baseline <spec>',
-      'also measure caption:"a chair" (a plain prompt) or prompt-tuning (one learned prompt, K = 1, no sampling: trained here with the distribution\'s settings and cached beside it as <name>.prompt-tuning.json; or prompt-tuning:<file.json>); repeatable',
+      'also measure caption:"a chair" (a plain prompt) or prompt-tuning (one learned prompt, K = 1, no sampling: trained here with the distribution\'s settings and cached beside it as <name>.prompt-tuning.json; or prompt-tuning:<file.json>), or images:<dir> (a folder of ready-made images, probed like the samples: fresh "dd3d scenes refs" draws with the references\' --where give the score of a perfect sampler); repeatable',
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
@@ -68,6 +73,8 @@ export function registerEval2d(program: Command): void {
     .addHelpText('after', '\nExample:\n  dd3d eval-2d --dist chair.json --refs refs/chairs --baseline caption:"a chair" --baseline prompt-tuning')
     .action(async (opts: Eval2dFlags, cmd: Command) => {
       const baselines = opts.baseline.map(parseBaseline);
+      // a bad folder fails before minutes of sampling, not after
+      for (const b of baselines) if (b.kind === 'images') listReferenceImages(b.dir, '--baseline images');
       const dist = loadDistribution(opts.dist);
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
@@ -100,6 +107,8 @@ export function registerEval2d(program: Command): void {
         for (const b of baselines) {
           if (b.kind === 'caption') {
             measure(`caption "${b.prompt}"`, (_first, count) => model.encodePrompt(b.prompt, count));
+          } else if (b.kind === 'images') {
+            rows.push({ name: `images (${b.dir})`, ...scoreAgainstReferences(await probeFolder(b.dir, probe, '--baseline images'), truth) });
           } else {
             const file = b.file ?? promptTuningFile(opts.dist);
             const tuned = fs.existsSync(file) ? loadDistribution(file) : await trainPromptTuning(model, dist, opts.refs, file, opts.json);

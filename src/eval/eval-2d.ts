@@ -29,18 +29,13 @@ export interface ReferenceTruth {
  * counts). Any other folder of images is classified by the probe, keyed by family and colour.
  */
 export async function referenceTruth(dir: string, probe: Probe): Promise<ReferenceTruth> {
-  const refs = await loadReferenceImages(dir, probe.config.res, probe.config.res, { flip: false, flag: '--refs' });
-  const images = tf.tensor4d(refs.views.data, [refs.views.n, refs.views.height, refs.views.width, 3]);
-  const f = probe.features(images);
-  const features = f.arraySync() as number[][];
-  const predictions = probe.predict(images);
-  tf.dispose([images, f]);
+  const { files, predictions, features } = await probeFolder(dir, probe, '--refs');
   const manifest = path.join(dir, 'attributes.json');
   if (fs.existsSync(manifest)) {
     const j = readJsonFile(manifest) as { family: string; constraints?: Record<string, unknown>; images: Array<{ file: string; attributes: Record<string, string> }> };
     const keys = ['color', ...Object.keys(j.constraints ?? {}).filter((k) => k !== 'color')];
     const byFile = new Map(j.images.map((im) => [im.file, im.attributes]));
-    const combinations = refs.files.map((file) => {
+    const combinations = files.map((file) => {
       const a = byFile.get(path.basename(file)) ?? {};
       return combinationOf(a.family ?? j.family, a, keys);
     });
@@ -48,6 +43,23 @@ export async function referenceTruth(dir: string, probe: Probe): Promise<Referen
   }
   const family = mostCommon(predictions.map((p) => p.family));
   return { family, keys: ['color'], combinations: predictions.map((p) => combinationOf(p.family, { color: p.color }, ['color'])), features };
+}
+
+/**
+ * Every image in a folder classified by the probe: the references, or ready-made images
+ * measured as a row (`--baseline images:DIR`, e.g. fresh draws from the scene generator).
+ */
+export async function probeFolder(dir: string, probe: Probe, flag: string): Promise<GeneratedSet & { files: string[] }> {
+  const { files, views } = await loadReferenceImages(dir, probe.config.res, probe.config.res, { flip: false, flag });
+  const images = tf.tensor4d(views.data, [views.n, views.height, views.width, 3]);
+  try {
+    const f = probe.features(images);
+    const features = f.arraySync() as number[][];
+    f.dispose();
+    return { files, predictions: probe.predict(images), features };
+  } finally {
+    images.dispose();
+  }
 }
 
 function mostCommon(xs: string[]): string {
