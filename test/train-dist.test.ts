@@ -121,6 +121,14 @@ describe('training a distribution', () => {
     await expect(trainDistribution(model, set, cfg({ prompts: 5, steps: 4 }), { modelPath: modelDir, trainDir: path.join(tmp, 'c'), resume: true })).rejects.toThrow(
       /--resume: the checkpoint in .* was made with components 2, this run asks for the default/,
     );
+    // the loss settings are part of a run's identity too
+    for (const [over, message] of [
+      [{ assign: 'best' }, /was made with assign the default, this run asks for "best"/],
+      [{ orthoLambda: 0.01 }, /was made with ortho the default, this run asks for 0\.01/],
+      [{ lr: 0.01 }, /was made with lr the default, this run asks for 0\.01/],
+    ] as const) {
+      await expect(trainDistribution(model, set, cfg({ prompts: 5, components: 2, steps: 4, ...over }), { modelPath: modelDir, trainDir: path.join(tmp, 'c'), resume: true })).rejects.toThrow(message);
+    }
     await expect(trainDistribution(model, set, cfg({ prompts: 3, components: 2 }), { modelPath: modelDir, trainDir: path.join(tmp, 'd'), resume: false })).rejects.toThrow(
       '--components: 2 components need at least 4 prompts (2 each, for a standard deviation), got --prompts 3',
     );

@@ -82,8 +82,11 @@ interface DistCheckpoint extends CheckpointProgress {
   suffix: string;
   seed: number;
   references: string;
-  /** Absent for one component, so checkpoints from before mixtures still resume. */
+  /** These are absent at their defaults, so checkpoints from before they were recorded still resume. */
   components?: number;
+  assign?: TrainDistConfig['assign'];
+  ortho?: number;
+  lr?: number;
 }
 
 const CHECKPOINT_FORMAT = 'dd3d-train-dist-checkpoint';
@@ -164,13 +167,10 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
   const adam = new AdamW(variables, { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const weights = sizes.map((_, c) => group.filter((g) => g === c).length / group.length);
   const ckpt = path.join(opts.trainDir, 'checkpoint');
-  let state: DistCheckpoint = {
-    format: CHECKPOINT_FORMAT,
-    version: 1,
-    step: 0,
-    steps: cfg.steps,
-    losses: [],
-    seconds: 0,
+  // what a resumed run must share with the checkpoint; a default-valued optional key stays undefined (absent on disk)
+  const D = TRAIN_DIST_DEFAULTS;
+  const unlessDefault = <T>(value: T, standard: T): T | undefined => (value === standard ? undefined : value);
+  const identity = {
     prompts: cfg.prompts,
     ctx_length: cfg.ctxLength,
     batch: cfg.batch,
@@ -179,15 +179,18 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
     suffix: cfg.suffix,
     seed: cfg.seed,
     references: refs.hash,
-    ...(cfg.components > 1 && { components: cfg.components }),
+    components: unlessDefault(cfg.components, D.components),
+    assign: unlessDefault(cfg.assign, D.assign),
+    ortho: unlessDefault(cfg.orthoLambda, D.orthoLambda),
+    lr: unlessDefault(cfg.lr, D.lr),
   };
+  let state: DistCheckpoint = { format: CHECKPOINT_FORMAT, version: 1, step: 0, steps: cfg.steps, losses: [], seconds: 0, ...identity };
   const views = x0All.shape[0];
   const validateEvery = opts.validateEvery ?? 0;
   try {
     // inside the try, so a refused resume still frees the variables
     if (opts.resume && hasCheckpoint(ckpt)) {
-      const { prompts, ctx_length, batch, samples, prefix, suffix, seed, references, components } = state;
-      const saved = loadCheckpoint<DistCheckpoint>(ckpt, CHECKPOINT_FORMAT, { w: variables }, adam, { prompts, ctx_length, batch, samples, prefix, suffix, seed, references, components });
+      const saved = loadCheckpoint<DistCheckpoint>(ckpt, CHECKPOINT_FORMAT, { w: variables }, adam, identity);
       state = { ...saved, steps: cfg.steps };
     }
     const started = performance.now() - state.seconds * 1000;
