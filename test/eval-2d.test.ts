@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBaseline } from '../src/cli/eval-2d.js';
-import { attributeMetrics, combinationOf } from '../src/eval/attribute-metrics.js';
+import { attributeMarginals, attributeMetrics, combinationOf } from '../src/eval/attribute-metrics.js';
 import { frechetDistance, prdc, symmetricEigen } from '../src/eval/feature-metrics.js';
 
 describe('attribute combinations', () => {
@@ -15,6 +15,20 @@ describe('attribute combinations', () => {
     expect(m.in_distribution).toBe(0.75);
     expect(m.coverage).toBe(0.5);
     expect(attributeMetrics([red, blue], [blue, red]).tv_distance).toBe(0);
+  });
+
+  it('marginals count each attribute among the images of one family', () => {
+    const m = attributeMarginals('lamp', [
+      { family: 'lamp', attributes: { family: 'lamp', color: 'black', height: 'tall', shade: 'drum shade' } },
+      { family: 'lamp', attributes: { color: 'black', height: 'short', shade: 'drum shade' } },
+      { family: 'lamp', attributes: { color: 'white', height: 'tall', shade: 'cone shade' } },
+      { family: 'chair', attributes: { color: 'red', back: 'tall back' } },
+    ]);
+    expect(m.family_share).toBe(0.75);
+    expect(Object.keys(m.marginals).sort()).toEqual(['color', 'height', 'shade']); // not the chair's back, not "family"
+    expect(m.marginals.color!.black).toBeCloseTo(2 / 3, 12);
+    expect(m.marginals.height).toEqual({ tall: m.marginals.color!.black, short: m.marginals.color!.white });
+    expect(attributeMarginals('mug', [])).toEqual({ family_share: 0, marginals: {} });
   });
 });
 

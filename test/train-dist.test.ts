@@ -287,14 +287,21 @@ describe('the commands', () => {
     expect(j.reference_combinations).toEqual(['color']);
     expect(j).toMatchObject({ steps: 2, guidance: PRETRAIN_CONFIGS.test!.sampling.guidance_scale }); // --steps as given, guidance from the folder
     expect(j.rows.map((row: { name: string }) => row.name)).toEqual(['dist (chair.json)', 'caption "a chair"', 'prompt-tuning (K = 1)', `images (${refs})`]);
+    // marginals of the references come from attributes.json: 6 chairs, red or blue
+    const colours = JSON.parse(fs.readFileSync(path.join(refs, 'attributes.json'), 'utf8')).images.map((im: { attributes: { color: string } }) => im.attributes.color);
+    expect(j.reference_marginals.color.red).toBeCloseTo(colours.filter((c: string) => c === 'red').length / 6, 12);
+    expect(Object.keys(j.reference_marginals.color).sort()).toEqual([...new Set(colours)].sort());
     // the references measured as a row: the same probe features, so feature space cannot tell them apart
     const same = j.rows[3];
     expect([same.precision, same.recall, same.coverage]).toEqual([1, 1, 1]);
     expect(same.fid).toBeLessThan(1e-3);
+    expect(same.family_share).toBeGreaterThan(0.5); // the probe knows the rendered chairs, so the marginal check below runs
     for (const row of j.rows) {
       expect(row.n).toBe(6);
       for (const k of ['tv_distance', 'in_distribution', 'attribute_coverage', 'precision', 'recall', 'coverage']) expect(row[k], k).toBeGreaterThanOrEqual(0), expect(row[k], k).toBeLessThanOrEqual(1);
       if (row !== same) expect(row.fid).toBeGreaterThan(0);
+      const shares = Object.values(row.marginals.color ?? {}) as number[];
+      if (row.family_share > 0) expect(shares.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 9);
     }
     // the prompt-tuning baseline was trained once, with one prompt, and cached beside the distribution
     expect(loadDistribution(path.join(tmp, 'chair.prompt-tuning.json')).ctx!.shape[0]).toBe(1);

@@ -7,6 +7,7 @@ import { checkDistributionModel, loadDistribution, saveDistribution, type Prompt
 import { listReferenceImages, loadReferenceImages } from '../dist/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../dist/train-dist.js';
 import { Dd3dError } from '../errors.js';
+import { attributeMarginals } from '../eval/attribute-metrics.js';
 import { probeFolder, referenceTruth, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
 import { sampleAndProbe } from '../eval/sample-and-probe.js';
 import { builtinModelDir } from '../paths.js';
@@ -69,7 +70,7 @@ export function registerEval2d(program: Command): void {
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .option('--seed <n>', 'seed of the instances and the sampling noise', intOption(0), 0)
     .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 32)
-    .option('--json', 'print one JSON object: {"refs", "rows": [{"name", "tv_distance", "in_distribution", "attribute_coverage", "fid", "precision", "recall", "density", "coverage", "diversity", ...}]}')
+    .option('--json', 'print one JSON object: {"refs", "reference_marginals", "rows": [{"name", "tv_distance", "in_distribution", "attribute_coverage", "fid", "precision", "recall", "density", "coverage", "diversity", "family_share", "marginals", ...}]}; marginals are attribute → value → share among the images of the references\' family')
     .addHelpText('after', '\nExample:\n  dd3d eval-2d --dist chair.json --refs refs/chairs --baseline caption:"a chair" --baseline prompt-tuning')
     .action(async (opts: Eval2dFlags, cmd: Command) => {
       const baselines = opts.baseline.map(parseBaseline);
@@ -120,7 +121,8 @@ export function registerEval2d(program: Command): void {
         probe.dispose();
       }
       if (opts.json) {
-        console.log(JSON.stringify({ refs: opts.refs, reference_combinations: truth.keys, n: opts.n, ...sampling, rows }));
+        const referenceMarginals = attributeMarginals(truth.family, truth.labels).marginals;
+        console.log(JSON.stringify({ refs: opts.refs, reference_combinations: truth.keys, reference_marginals: referenceMarginals, n: opts.n, ...sampling, rows }));
         return;
       }
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -8,6 +8,10 @@
  * - TV distance: ½ Σ |p_gen(c) − p_ref(c)| over all combinations seen on either side.
  * - In-distribution rate: the share of generated images whose combination occurs in the references.
  * - Coverage: the share of the references' combinations that some generated image has.
+ *
+ * Marginals also show the attributes a set leaves free (a lamp's height when only its shade
+ * is constrained), which combinations of 12 references cannot: with every attribute in the key,
+ * most combinations would occur once or never.
  */
 
 export type Combination = string;
@@ -44,4 +48,30 @@ export function attributeMetrics(generated: readonly Combination[], reference: r
     generated: Object.fromEntries(g),
     reference: Object.fromEntries(r),
   };
+}
+
+/** One image's family and attribute values (main colour as `color`). */
+export interface LabelledImage {
+  family: string;
+  attributes: Record<string, string | undefined>;
+}
+
+export interface Marginals {
+  /** The share of images of the given family. */
+  family_share: number;
+  /** Among those images: attribute → value → share. */
+  marginals: Record<string, Record<string, number>>;
+}
+
+export function attributeMarginals(family: string, images: readonly LabelledImage[]): Marginals {
+  const members = images.filter((im) => im.family === family);
+  const marginals: Record<string, Record<string, number>> = {};
+  for (const im of members) {
+    for (const [name, value] of Object.entries(im.attributes)) {
+      if (name === 'family' || value === undefined) continue;
+      const m = (marginals[name] ??= {});
+      m[value] = (m[value] ?? 0) + 1 / members.length;
+    }
+  }
+  return { family_share: images.length ? members.length / images.length : 0, marginals };
 }

@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadReferenceImages } from '../dist/reference-images.js';
-import type { Probe } from '../probe/index.js';
+import type { Probe, ProbePrediction } from '../probe/index.js';
 import { readJsonFile } from '../text/text-util.js';
-import { attributeMetrics, combinationOf, type AttributeMetrics } from './attribute-metrics.js';
+import { attributeMarginals, attributeMetrics, combinationOf, type AttributeMetrics, type LabelledImage, type Marginals } from './attribute-metrics.js';
 import { meanPairwiseDistance } from './eval-prompt.js';
 import { frechetDistance, prdc, type Prdc } from './feature-metrics.js';
 import type { GeneratedSet } from './sample-and-probe.js';
@@ -20,6 +20,8 @@ export interface ReferenceTruth {
   /** The attributes whose values make a combination (the ones the set constrains). */
   keys: string[];
   combinations: string[];
+  /** Each reference's family and attributes: ground truth from attributes.json, else the probe's. */
+  labels: LabelledImage[];
   features: number[][];
 }
 
@@ -35,14 +37,16 @@ export async function referenceTruth(dir: string, probe: Probe): Promise<Referen
     const j = readJsonFile(manifest) as { family: string; constraints?: Record<string, unknown>; images: Array<{ file: string; attributes: Record<string, string> }> };
     const keys = ['color', ...Object.keys(j.constraints ?? {}).filter((k) => k !== 'color')];
     const byFile = new Map(j.images.map((im) => [im.file, im.attributes]));
-    const combinations = files.map((file) => {
+    const labels = files.map((file) => {
       const a = byFile.get(path.basename(file)) ?? {};
-      return combinationOf(a.family ?? j.family, a, keys);
+      return { family: a.family ?? j.family, attributes: a };
     });
-    return { family: j.family, keys, combinations, features };
+    const combinations = labels.map((l) => combinationOf(l.family, l.attributes, keys));
+    return { family: j.family, keys, combinations, labels, features };
   }
   const family = mostCommon(predictions.map((p) => p.family));
-  return { family, keys: ['color'], combinations: predictions.map((p) => combinationOf(p.family, { color: p.color }, ['color'])), features };
+  const labels = predictions.map(probeLabel);
+  return { family, keys: ['color'], combinations: labels.map((l) => combinationOf(l.family, l.attributes, ['color'])), labels, features };
 }
 
 /**
@@ -62,13 +66,18 @@ export async function probeFolder(dir: string, probe: Probe, flag: string): Prom
   }
 }
 
+/** A probe prediction as family plus attributes, the main colour among them. */
+function probeLabel(p: ProbePrediction): LabelledImage {
+  return { family: p.family, attributes: { color: p.color, ...p.attributes } };
+}
+
 function mostCommon(xs: string[]): string {
   const counts = new Map<string, number>();
   for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1])[0]![0];
 }
 
-export interface Eval2dScores extends Omit<AttributeMetrics, 'coverage'>, Prdc {
+export interface Eval2dScores extends Omit<AttributeMetrics, 'coverage'>, Marginals, Prdc {
   n: number;
   /** Attribute-combination coverage (feature-space coverage is `coverage`). */
   attribute_coverage: number;
@@ -77,7 +86,8 @@ export interface Eval2dScores extends Omit<AttributeMetrics, 'coverage'>, Prdc {
 }
 
 export function scoreAgainstReferences(gen: GeneratedSet, ref: ReferenceTruth, k = 3): Eval2dScores {
-  const combos = gen.predictions.map((p) => combinationOf(p.family, { color: p.color, ...p.attributes }, ref.keys));
+  const labels = gen.predictions.map(probeLabel);
+  const combos = labels.map((l) => combinationOf(l.family, l.attributes, ref.keys));
   const attributes = attributeMetrics(combos, ref.combinations);
   const diversity = tf.tidy(() => meanPairwiseDistance(tf.tensor2d(gen.features)));
   const { coverage: attributeCoverage, ...rest } = attributes;
@@ -85,6 +95,7 @@ export function scoreAgainstReferences(gen: GeneratedSet, ref: ReferenceTruth, k
     n: gen.predictions.length,
     ...rest,
     attribute_coverage: attributeCoverage,
+    ...attributeMarginals(ref.family, labels),
     fid: frechetDistance(gen.features, ref.features),
     ...prdc(ref.features, gen.features, Math.min(k, ref.features.length - 1)),
     diversity,
