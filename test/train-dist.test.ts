@@ -303,6 +303,14 @@ describe('the commands', () => {
       const shares = Object.values(row.marginals.color ?? {}) as number[];
       if (row.family_share > 0) expect(shares.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 9);
     }
+    // --std-scale 0 samples each instance at the mean prompt: a row of its own, other samples
+    const mean = runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--n', '6', '--steps', '2', '--std-scale', '0', '--json']);
+    expect(mean.status, mean.stderr).toBe(0);
+    const jm = JSON.parse(mean.stdout);
+    expect([j.std_scale, jm.std_scale]).toEqual([1, 0]);
+    expect(jm.rows.map((row: { name: string }) => row.name)).toEqual(['dist (chair.json, γ = 0)']);
+    expect(jm.rows[0].fid).not.toBe(j.rows[0].fid);
+    expectOneLineError(runCli(['eval-2d', '--dist', out, '--refs', refs, '--std-scale', '-1']), /--std-scale <gamma>' argument '-1' is invalid\. expected a number ≥ 0/);
     // the prompt-tuning baseline was trained once, with one prompt, and cached beside the distribution
     expect(loadDistribution(path.join(tmp, 'chair.prompt-tuning.json')).ctx!.shape[0]).toBe(1);
   });

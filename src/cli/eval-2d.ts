@@ -25,6 +25,7 @@ interface Eval2dFlags {
   model?: string;
   probe?: string;
   baseline: string[];
+  stdScale: number;
   n: number;
   steps?: number;
   guidance?: number;
@@ -65,6 +66,7 @@ export function registerEval2d(program: Command): void {
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
+    .option('--std-scale <gamma>', 'γ, the scale of σ in the distribution rows, as in sample (0: each component\'s mean prompt)', floatOption(0), 1)
     .option('--n <count>', 'images to generate for each row', intOption(4, 4096), 256)
     .option('--steps <n>', STEPS_FLAG_HELP, intOption(1, 1000))
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
@@ -97,14 +99,17 @@ export function registerEval2d(program: Command): void {
           }
         };
         const fromDistribution = (name: string, file: string, d: PromptDistribution) => {
-          const g = distributionMixture(model.textEncoder, model.tokenizer, file, d);
+          const learned = distributionMixture(model.textEncoder, model.tokenizer, file, d);
+          // c = μ + γσ ⊙ ε as in sample; exact at γ = 1, so the default rows stay as measured
+          const g = { ...learned, sigma: tf.mul(learned.sigma, opts.stdScale) as tf.Tensor3D };
+          learned.sigma.dispose();
           try {
             measure(name, (first, count) => instanceConditions(g, opts.seed, first, count));
           } finally {
             tf.dispose([g.mu, g.sigma]);
           }
         };
-        fromDistribution(`dist (${path.basename(opts.dist)})`, opts.dist, dist);
+        fromDistribution(`dist (${path.basename(opts.dist)}${opts.stdScale === 1 ? '' : `, γ = ${opts.stdScale}`})`, opts.dist, dist);
         for (const b of baselines) {
           if (b.kind === 'caption') {
             measure(`caption "${b.prompt}"`, (_first, count) => model.encodePrompt(b.prompt, count));
@@ -122,7 +127,7 @@ export function registerEval2d(program: Command): void {
       }
       if (opts.json) {
         const referenceMarginals = attributeMarginals(truth.family, truth.labels).marginals;
-        console.log(JSON.stringify({ refs: opts.refs, reference_combinations: truth.keys, reference_marginals: referenceMarginals, n: opts.n, ...sampling, rows }));
+        console.log(JSON.stringify({ refs: opts.refs, reference_combinations: truth.keys, reference_marginals: referenceMarginals, n: opts.n, std_scale: opts.stdScale, ...sampling, rows }));
         return;
       }
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
