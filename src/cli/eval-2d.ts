@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
-import { distributionMixture, instanceConditions } from '../dist/conditions.js';
+import { distributionMixture, instanceConditions, mixGaussians } from '../dist/conditions.js';
 import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../dist/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../dist/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../dist/train-dist.js';
@@ -100,9 +100,8 @@ export function registerEval2d(program: Command): void {
         };
         const fromDistribution = (name: string, file: string, d: PromptDistribution) => {
           const learned = distributionMixture(model.textEncoder, model.tokenizer, file, d);
-          // c = μ + γσ ⊙ ε as in sample; exact at γ = 1, so the default rows stay as measured
-          const g = { ...learned, sigma: tf.mul(learned.sigma, opts.stdScale) as tf.Tensor3D };
-          learned.sigma.dispose();
+          const g = mixGaussians([{ file, g: learned, weight: 1 }], opts.stdScale);
+          tf.dispose([learned.mu, learned.sigma]);
           try {
             measure(name, (first, count) => instanceConditions(g, opts.seed, first, count));
           } finally {

@@ -52,8 +52,8 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
     viewIndependent = !dist.ctx;
     const e = eps.dataSync() as Float32Array;
     instanceHash = createHash('sha256').update(Buffer.from(e.buffer, e.byteOffset, e.byteLength)).digest('hex').slice(0, 16);
-    const c = instanceComponent(dist.components?.weights ?? [1], source.seed, source.instance);
-    if (dist.components) component = c;
+    component = dist.components ? instanceComponent(dist.components.weights, source.seed, source.instance) : null;
+    const c = component ?? 0;
     for (const phrase of VIEW_PHRASES) {
       const edit = dist.ctx ? { suffix: withViewPhrase(dist.suffix, phrase) } : {};
       const g = distributionMixture(model.textEncoder, model.tokenizer, file, dist, edit);
