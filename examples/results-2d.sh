@@ -5,12 +5,14 @@
 # the concept scores against these 12 references).
 # Usage: bash examples/results-2d.sh [OUT_DIR] [N] [SET...]   (defaults: results-2d, 256 images per
 # row, all four sets). TRAIN_FLAGS adds train-dist flags (default: none); the README's other
-# rows come from TRAIN_FLAGS="--assign best" and TRAIN_FLAGS="--components 4" (or 2, or 8), each
-# into its own OUT_DIR (their caption, prompt-tuning and fresh-scenes rows are the same as the
-# default run's).
+# rows come from TRAIN_FLAGS="--assign best", TRAIN_FLAGS="--components 4" (or 2, or 8) and
+# TRAIN_FLAGS="--components 2 --steps 1000", each into its own OUT_DIR. Their caption and
+# fresh-scenes rows are the same as the default run's, and so is the prompt-tuning row unless
+# --steps changes: prompt tuning trains with the distribution's settings, --steps among them.
 # Each set prints its README rows and the colours the probe saw per row (OUT_DIR/NAME.eval.json).
-# Each set costs about 9 min of train-dist, a few minutes of prompt-tuning and ~15 min of eval-2d
-# on one core; sets run one after another (run two sets in two shells to use both cores).
+# Each set costs about 9 min of train-dist (34 min at --steps 1000), a few minutes of
+# prompt-tuning and ~15 min of eval-2d on one core; sets run one after another (run two sets in
+# two shells to use both cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results-2d}
