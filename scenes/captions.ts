@@ -63,6 +63,8 @@ export interface CaptionOptions {
    * caption, so captions range from the bare family to every attribute.
    */
   keep?: number;
+  /** false: no view phrase (multi-view records, whose cameras carry the view). Default true. */
+  viewPhrase?: boolean;
 }
 
 /**
@@ -97,6 +99,7 @@ export function caption(attributes: Attributes, view: { azimuthDeg: number; elev
   // every prefix ends in the article, which has to agree with the next word ("an orange")
   const head = `${prefix.slice(0, -1)}${article(noun)} ${noun}`;
   const tail = phrases.length > 0 ? ` with ${joinList(phrases.map(withArticle))}` : '';
+  if (opts.viewPhrase === false) return `${head}${tail}`;
   return `${head}${tail}, ${viewPhrase(view.azimuthDeg, view.elevationDeg)}`;
 }
 

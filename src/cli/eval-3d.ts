@@ -21,13 +21,13 @@ interface Eval3dFlags {
 export function registerEval3d(program: Command): void {
   program
     .command('eval-3d')
-    .description('measure generated 3D assets against a reference set: probe family and colour agreement over 8 views, Chamfer distance to the nearest reference, and shape diversity')
+    .description('measure generated 3D assets against a reference set: probe family, attribute and colour agreement over 8 views, each asset\'s majority colour, Chamfer distance to the nearest reference, and shape diversity')
     .requiredOption('--assets <dir>', 'generated assets: a "dd3d generate" folder (asset-NNN/ with manifest.json), one asset folder, a folder of .glb files, or one .glb')
     .requiredOption('--refs <dir>', 'the reference set from "dd3d scenes refs" (attributes.json + ref-NNN.glb)')
     .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
     .option('--points <n>', 'surface points sampled per mesh for Chamfer distances', intOption(16, 1_000_000), DEFAULT_POINTS)
     .option('--seed <n>', 'seed of the surface sampling', intOption(0), 0)
-    .option('--json', 'print one JSON object: {"assets": [...], "family_agreement", "color_agreement", "chamfer_to_nearest", "diversity_assets", "diversity_refs", "n_assets", "n_refs", ...}')
+    .option('--json', 'print one JSON object: {"assets": [...], "family_agreement", "color_agreement", "attribute_agreement", "attribute_agreement_overall", "majority_color_share", "chamfer_to_nearest", "diversity_assets", "diversity_refs", "n_assets", "n_refs", ...}')
     .addHelpText('after', '\nExample:\n  dd3d eval-3d --assets out/ --refs refs/chairs')
     .action(async (opts: Eval3dFlags, cmd: Command) => {
       // bad folders are reported before the backend and probe load
@@ -64,9 +64,31 @@ function printReport(r: Eval3dResult, refsDir: string): void {
     `${r.n_assets} assets against ${r.n_refs} references in ${refsDir} (${r.reference_family}; colours ${r.reference_colors.join(', ') || '-'}); ` +
       `${EVAL_VIEWS.azimuths.length} views each at elevation ${EVAL_VIEWS.elevation}°, ${r.points} surface points per mesh\n`,
   );
-  const rows = r.assets.map((a) => [a.name, pct(a.family_agreement), pct(a.color_agreement), a.nearest_ref, fmt(a.chamfer)]);
-  rows.push([`mean of ${r.n_assets}`, pct(r.family_agreement), pct(r.color_agreement), '', fmt(r.chamfer_to_nearest)]);
-  console.log(formatTable(['asset', 'family ↑', 'colour ↑', 'nearest ref', 'chamfer ↓'], rows));
+  const attrs = Object.keys(r.reference_constraints);
+  const rows = r.assets.map((a) => [
+    a.name,
+    pct(a.family_agreement),
+    ...attrs.map((k) => pct(a.attribute_agreement[k]!)),
+    pct(a.color_agreement),
+    `${a.majority_color}${a.majority_color_ok ? '' : ' ✗'}`,
+    a.nearest_ref,
+    fmt(a.chamfer),
+  ]);
+  rows.push([
+    `mean of ${r.n_assets}`,
+    pct(r.family_agreement),
+    ...attrs.map((k) => pct(r.attribute_agreement[k]!)),
+    pct(r.color_agreement),
+    `${pct(r.majority_color_share)} ok`,
+    '',
+    fmt(r.chamfer_to_nearest),
+  ]);
+  console.log(formatTable(['asset', 'family ↑', ...attrs.map((k) => `${k} ↑`), 'colour ↑', 'majority colour', 'nearest ref', 'chamfer ↓'], rows));
+  if (attrs.length) {
+    const fixed = attrs.map((k) => `${k} = ${r.reference_constraints[k]!.join(' | ')}`).join('; ');
+    console.log(`
+attribute agreement (views reading an allowed value of ${fixed}): ${pct(r.attribute_agreement_overall!)} overall`);
+  }
   const div = (x: number | null) => (x === null ? '- (needs 2)' : fmt(x));
   console.log(`\ndiversity (mean pairwise chamfer): assets ${div(r.diversity_assets)}, references ${div(r.diversity_refs)}`);
 }

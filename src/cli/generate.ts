@@ -5,7 +5,7 @@ import { deriveSeed } from '../../scenes/index.js';
 import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../dist/distribution-file.js';
 import { listReferenceImages } from '../dist/reference-images.js';
 import { Dd3dError } from '../errors.js';
-import { GENERATE_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
+import { defaultViews, GENERATE_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
 import { exportAsset, writePreviewPng, type ManifestSource } from '../generate/export-asset.js';
 import { generateAsset, type IterationTiming } from '../generate/generate-asset.js';
 import { viewConditions, type ConditionSource } from '../generate/view-conditions.js';
@@ -21,6 +21,7 @@ interface GenerateFlags {
   prompt?: string;
   n: number;
   iters: number;
+  views?: number;
   res?: number;
   samples: number;
   guidance: number;
@@ -50,6 +51,7 @@ export function registerGenerate(program: Command): void {
     .option('--prompt <text>', 'plain text-to-3D instead of --dist (the view phrase is appended per view)')
     .option('--n <count>', 'number of assets (instances)', intOption(1, 1000), 3)
     .option('--iters <n>', 'score-distillation iterations per asset', intOption(1), D.iters)
+    .option('--views <v>', 'views rendered and denoised jointly per iteration (default: the model\'s trained V for a multi-view model, else 1; 1 = single-view SDS with view phrases)', intOption(1, 64))
     .option('--res <px>', 'render size (default: the model\'s image size, at most 64)', intOption(8, 512))
     .option('--samples <n>', 'samples per ray', intOption(4, 512), D.samplesPerRay)
     .option('--guidance <scale>', 'classifier-free guidance scale of the SDS call', floatOption(0), D.guidance)
@@ -89,6 +91,8 @@ export function registerGenerate(program: Command): void {
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
       const model = DiffusionModel.load(modelDir);
+      config.views = opts.views ?? defaultViews(model.unet);
+      if (config.views > 1) model.unet.checkViews(config.views, true);
       const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
       if (dist) {
         checkDistributionModel(opts.dist!, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);

@@ -20,6 +20,7 @@ interface PretrainFlags {
   steps?: number;
   batch?: number;
   seed: number;
+  init?: string;
   resume?: boolean;
   workers: number;
   json?: boolean;
@@ -35,10 +36,11 @@ export function registerPretrain(program: Command): void {
     .option('--steps <n>', 'optimizer steps (default: the config\'s)', intOption(1))
     .option('--batch <n>', 'images per step (default: the config\'s)', intOption(1))
     .option('--seed <n>', 'seed for weights, batches, noise and timesteps', intOption(0), 0)
+    .option('--init <dir>', 'start from this model folder\'s weights (a fine-tune; e.g. models/dd3d-tiny for --config mv32) instead of random ones')
     .option('--resume', 'continue from <out>/checkpoint/ (a resumed run loses at most one checkpoint interval)')
     .option('--workers <n>', 'threads, each with its own wasm backend, splitting every batch (1 or 2; two measured 1.8× faster)', intOption(1, 2), Math.min(2, os.availableParallelism()))
     .option('--json', 'print a JSON summary on stdout')
-    .addHelpText('after', '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32')
+    .addHelpText('after', '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32\n\nMulti-view fine-tune of the shipped model (4 views, camera-conditioned):\n  dd3d scenes dataset --n 40000 --views 4 --res 32 --out data/mv32\n  dd3d pretrain --data data/mv32 --out models/dd3d-mv --config mv32 --init models/dd3d-tiny')
     .action(async (opts: PretrainFlags, cmd: Command) => {
       const config = PRETRAIN_CONFIGS[opts.config]!;
       const dataset = SceneDataset.open(opts.data);
@@ -58,6 +60,7 @@ export function registerPretrain(program: Command): void {
           seed: opts.seed,
           steps,
           batch: opts.batch,
+          init: opts.init,
           resume: Boolean(opts.resume),
           workers: opts.workers,
           onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),

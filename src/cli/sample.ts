@@ -7,7 +7,9 @@ import { distributionMixture, instanceComponent, instanceConditions, mixGaussian
 import { checkDistributionModel, loadDistribution } from '../dist/distribution-file.js';
 import { IMAGE_EXTENSIONS } from '../dist/reference-images.js';
 import type { GaussianMixture } from '../dist/prompt-learner.js';
+import { cameraRing, RING_CAMERA } from '../dataset/scene-dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { cameraBatch } from '../models/camera-embedding.js';
 import { writePng, type ImageBatch } from '../io/image.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { checkImageSize, sampleImages } from '../pipeline/text-to-image.js';
@@ -32,6 +34,7 @@ interface SampleFlags {
   scheduler?: SchedulerKind;
   seed: number;
   n: number;
+  views: number;
   batch: number;
   cols?: number;
   height?: number;
@@ -57,7 +60,8 @@ export function registerSample(program: Command): void {
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .addOption(new Option('--scheduler <name>', 'sampler (default: the folder\'s scheduler_config.json class)').choices([...SCHEDULER_KINDS]))
     .option('--seed <n>', 'random seed for the starting noise', intOption(0), 0)
-    .option('--n <count>', 'number of images', intOption(1, 4096), 1)
+    .option('--n <count>', 'number of images, or of instances with --views', intOption(1, 4096), 1)
+    .option('--views <v>', 'draw V views of each instance together (a multi-view model: its cameras 360/V apart from the front, elevation 15); the grid gets a row per instance', intOption(1, 64), 1)
     .option('--cols <count>', 'grid columns (default: as square as possible)', intOption(1, 4096))
     .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 16)
     .option('--height <px>', 'image height (default: the model\'s training size)', intOption(1))
@@ -66,7 +70,7 @@ export function registerSample(program: Command): void {
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText(
       'after',
-      '\nExamples:\n  dd3d sample --prompt "a red chair with four legs, front view" --n 16 --out grid.png\n  dd3d sample --dist chair.json --n 16 --out grid.png\n  dd3d sample --dist chair.json --std-scale 2 --mix lamp.json=0.3 --out mixed/ --n 8\n  dd3d sample --dist chair.json --suffix ", side view" --instance-seed 7 --n 8 --out side.png',
+      '\nExamples:\n  dd3d sample --prompt "a red chair with four legs, front view" --n 16 --out grid.png\n  dd3d sample --dist chair.json --n 16 --out grid.png\n  dd3d sample --dist chair.json --std-scale 2 --mix lamp.json=0.3 --out mixed/ --n 8\n  dd3d sample --dist chair.json --suffix ", side view" --instance-seed 7 --n 8 --out side.png\n  dd3d sample --model models/dd3d-mv --prompt "a red chair with a tall back" --views 4 --n 3 --out views.png',
     )
     .action(async (opts: SampleFlags, cmd: Command) => {
       if (!opts.prompt === !opts.dist) throw new Dd3dError('--prompt/--dist: give exactly one of them');
@@ -85,6 +89,10 @@ export function registerSample(program: Command): void {
       const started = performance.now();
       const model = DiffusionModel.load(modelDir);
       const { guidance, steps } = samplingSettings(opts, model);
+      const views = opts.views;
+      if (views > 1) model.unet.checkViews(views, true);
+      const rig = views > 1 ? cameraRing(RING_CAMERA, views) : [];
+      const images_n = opts.n * views;
       const [dh, dw] = model.defaultSize;
       const height = opts.height ?? dh;
       const width = opts.width ?? dw;
@@ -101,12 +109,19 @@ export function registerSample(program: Command): void {
       const uncond = model.encodePrompts([opts.negative]);
       // a prompt is encoded once, before the bar, so an unknown word fails first
       const promptStates = opts.prompt ? model.encodePrompts([opts.prompt]) : null;
-      const bar = progressBar('sampling', opts.n * steps, { quiet: opts.json });
-      const data = new Float32Array(opts.n * height * width * 3);
+      const bar = progressBar('sampling', images_n * steps, { quiet: opts.json });
+      const data = new Float32Array(images_n * height * width * 3);
+      // instances per UNet batch: whole instances, all their views together
+      const perBatch = Math.max(1, Math.floor(opts.batch / views));
       try {
-        for (let first = 0, b = 0; first < opts.n; first += opts.batch, b++) {
-          const count = Math.min(opts.batch, opts.n - first);
-          const cond = gaussian ? instanceConditions(gaussian, instanceSeed, first, count) : (tf.tile(promptStates!, [count, 1, 1]) as tf.Tensor3D);
+        for (let first = 0, b = 0; first < opts.n; first += perBatch, b++) {
+          const count = Math.min(perBatch, opts.n - first);
+          const cond = tf.tidy(() => {
+            const c = gaussian ? instanceConditions(gaussian, instanceSeed, first, count) : (tf.tile(promptStates!, [count, 1, 1]) as tf.Tensor3D);
+            // one ε per instance: its V views share the condition
+            return views > 1 ? (tf.reshape(tf.tile(tf.expandDims(c, 1), [1, views, 1, 1]), [count * views, c.shape[1], c.shape[2]]) as tf.Tensor3D) : c;
+          });
+          const cameras = views > 1 ? cameraBatch(Array.from({ length: count * views }, (_, i) => rig[i % views]!)) : undefined;
           const images = sampleImages(model, {
             cond,
             uncond,
@@ -116,10 +131,12 @@ export function registerSample(program: Command): void {
             seed: opts.seed + b,
             height,
             width,
-            onStep: (done) => bar.update(first * steps + done * count),
+            views,
+            cameras,
+            onStep: (done) => bar.update((first * steps + done * count) * views),
           });
-          data.set(images.dataSync(), first * height * width * 3);
-          tf.dispose([cond, images]);
+          data.set(images.dataSync(), first * views * height * width * 3);
+          tf.dispose([cond, images, ...(cameras ? [cameras] : [])]);
         }
       } finally {
         bar.stop();
@@ -127,7 +144,7 @@ export function registerSample(program: Command): void {
         if (gaussian) tf.dispose([gaussian.mu, gaussian.sigma]);
         model.dispose();
       }
-      const batch = { data, n: opts.n, height, width, channels: 3 };
+      const batch = { data, n: images_n, height, width, channels: 3 };
       const weights = gaussian?.weights ?? [1];
       // which component each image was drawn from, when there is a choice
       const components = weights.length > 1 ? { components: Array.from({ length: opts.n }, (_, i) => instanceComponent(weights, instanceSeed, i)) } : {};
@@ -135,6 +152,7 @@ export function registerSample(program: Command): void {
         model: modelDir,
         ...(opts.prompt ? { prompt: opts.prompt } : { dist: sources.map((s) => ({ file: s.file, weight: s.weight })), std_scale: opts.stdScale, prefix: opts.prefix ?? null, suffix: opts.suffix ?? null, instance_seed: instanceSeed, ...components }),
         negative: opts.negative,
+        ...(views > 1 ? { views, cameras: rig } : {}),
         steps,
         guidance,
         seed: opts.seed,
@@ -143,10 +161,13 @@ export function registerSample(program: Command): void {
         width,
       };
       if (toFolder) await writeImageFolder(opts.out, batch, settings);
-      else await writePng(opts.out, batch, opts.cols);
+      else await writePng(opts.out, batch, opts.cols ?? (views > 1 ? views : undefined));
       const summary = { out: opts.out, n: opts.n, ...settings, seconds: (performance.now() - started) / 1000 };
       if (opts.json) console.log(JSON.stringify(summary));
-      else console.error(`wrote ${opts.out} (${opts.n} image${opts.n > 1 ? 's' : ''}, ${width}×${height}, ${summary.seconds.toFixed(1)} s)`);
+      else {
+        const what = views > 1 ? `${opts.n} instance${opts.n > 1 ? 's' : ''} × ${views} views` : `${opts.n} image${opts.n > 1 ? 's' : ''}`;
+        console.error(`wrote ${opts.out} (${what}, ${width}×${height}, ${summary.seconds.toFixed(1)} s)`);
+      }
     });
 }
 

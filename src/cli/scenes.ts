@@ -22,6 +22,7 @@ interface DatasetFlags {
   seed: number;
   families?: string;
   shardSize?: number;
+  views: number;
   json?: boolean;
 }
 
@@ -79,7 +80,8 @@ Examples:
     .requiredOption('--out <dir>', 'output folder (created; rerunning the same command resumes it)')
     .option('--seed <n>', 'dataset seed: image i depends only on (seed, i)', intOption(0), 0)
     .option('--families <list>', 'comma-separated families to draw from, uniformly (default: all; see "dd3d scenes list")')
-    .option('--shard-size <k>', 'images per shard (default: the largest power of two under 64 MB, at most 8192)', intOption(1, 10_000_000))
+    .option('--views <v>', 'views per record: V renders of one object, azimuths 360/V apart from a random offset at one elevation (MVDream\'s layout; 1 = single images)', intOption(1, 64), 1)
+    .option('--shard-size <k>', 'records per shard (default: the largest power of two of images under 64 MB, at most 8192, divided by --views)', intOption(1, 10_000_000))
     .option('--json', 'print a JSON summary on stdout: {"out", "n", "res", "shards", "written", "skipped", "images_written", "seconds", "images_per_s"}')
     .addHelpText(
       'after',
@@ -92,13 +94,18 @@ fov 40..70, radius = framing / sin(fov/2) with framing 1.05..1.25 so the whole o
 view. Rerunning keeps complete shards and redoes the rest; a folder holding a dataset with
 other settings is an error.
 
+With --views V > 1 each of the --n records is one object in V images (a shard of k records
+holds k·V images, each record's views together), its JSONL line has "cameras" and "views"
+(one per image) and a caption without a view phrase; no overhead views.
+
 Examples:
   dd3d scenes dataset --n 100000 --res 32 --out data/scenes32
-  dd3d scenes dataset --n 5000 --res 64 --families chair,table,lamp --seed 7 --out data/furniture64`,
+  dd3d scenes dataset --n 5000 --res 64 --families chair,table,lamp --seed 7 --out data/furniture64
+  dd3d scenes dataset --n 25000 --views 4 --res 32 --out data/mv32`,
     )
     .action(async (opts: DatasetFlags) => {
       const families = opts.families === undefined ? undefined : resolveFamilies(opts.families.split(','));
-      const bar = progressBar('rendering', opts.n, { quiet: opts.json });
+      const bar = progressBar(opts.views > 1 ? `rendering (×${opts.views} views)` : 'rendering', opts.n, { quiet: opts.json });
       let summary;
       try {
         summary = await writeSceneDataset({
@@ -108,6 +115,7 @@ Examples:
           seed: opts.seed,
           families,
           shardSize: opts.shardSize,
+          views: opts.views,
           onProgress: (done) => bar.update(done),
         });
       } finally {
@@ -117,7 +125,7 @@ Examples:
       else {
         const rate = summary.images_written > 0 ? `, ${fmt(summary.images_per_s)} images/s` : '';
         console.error(
-          `${summary.out}: ${summary.n} images of ${summary.res}×${summary.res} in ${summary.shards} shard${summary.shards > 1 ? 's' : ''} ` +
+          `${summary.out}: ${summary.n} ${opts.views > 1 ? `records of ${opts.views} views` : 'images'} of ${summary.res}×${summary.res} in ${summary.shards} shard${summary.shards > 1 ? 's' : ''} ` +
             `(${summary.written} written, ${summary.skipped} already complete) in ${summary.seconds.toFixed(1)} s${rate}`,
         );
       }

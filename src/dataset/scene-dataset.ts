@@ -10,7 +10,16 @@
  *   `{"index", "caption", "view", "attributes", "camera": {"azimuth", "elevation", "radius", "fov"}, "seed"}`
  *   (index is the image's position in the whole dataset, seed the object's makeObject seed).
  *
- * Image i is a pure function of (seed, i): its family, object seed, camera and caption seed
+ * Multi-view datasets (`--views V`, V > 1, MVDream's layout): each record is one object seen
+ * from V cameras with azimuths 360°/V apart from a uniform random offset, at one elevation,
+ * fov and radius (no overhead views). A shard of k records holds k·V images, record r's views
+ * at rows r·V … r·V + V − 1; its JSONL line has `"cameras"` (V cameras) and `"views"` (their
+ * view phrases) in place of `"camera"` and `"view"`, and a caption without a view phrase.
+ * dataset.json says `"views": V`; a single-view dataset has no such key, as before. Readers
+ * expand a record into V per-image records (caption + ", " + view phrase), so everything that
+ * reads images (the probe, pretraining) reads either layout.
+ *
+ * Record i is a pure function of (seed, i): its family, object seed, camera and caption seed
  * all come from `deriveSeed(seed, "dataset/<i>")`. So a shard has the same bytes however the
  * run was split, killed or resumed, and resuming only has to find which shards are complete.
  * Every file is written atomically (temporary name, then rename).
@@ -137,7 +146,10 @@ export const DATASET_SUPERSAMPLE = 3;
 export interface DatasetSettings {
   format: typeof DATASET_FORMAT;
   version: number;
+  /** Records: images, or objects of `views` images each. */
   n: number;
+  /** Views per record, only when more than one (MVDream's layout, see the header). */
+  views?: number;
   res: number;
   seed: number;
   families: string[];
@@ -185,15 +197,17 @@ export function resolveFamilies(list: readonly string[] | undefined, flag = '--f
 export interface DatasetOptions {
   /** Output folder; created if missing. */
   out: string;
-  /** Number of images. */
+  /** Number of records: images, or with `views` objects of V images each. */
   n: number;
+  /** Views per record (default 1: the single-view layout). */
+  views?: number;
   /** Image width and height in pixels. */
   res: number;
   /** Default 0. */
   seed?: number;
   /** Family names (default: all), drawn uniformly. */
   families?: readonly string[];
-  /** Images per shard (default: `defaultShardSize(res)`). */
+  /** Records per shard (default: `defaultShardSize(res)` images' worth). */
   shardSize?: number;
   /** Called as images are done (skipped shards count as done). */
   onProgress?: (done: number, total: number) => void;
@@ -206,18 +220,21 @@ function checkInt(flag: string, v: number, lo: number, hi = Number.MAX_SAFE_INTE
 }
 
 /** The dataset.json a run with these options writes (and compares against on resume). */
-export function datasetSettings(opts: Pick<DatasetOptions, 'n' | 'res' | 'seed' | 'families' | 'shardSize'>): DatasetSettings {
+export function datasetSettings(opts: Pick<DatasetOptions, 'n' | 'res' | 'seed' | 'families' | 'shardSize' | 'views'>): DatasetSettings {
   const seed = opts.seed ?? 0;
+  const views = opts.views ?? 1;
   checkInt('--n', opts.n, 1);
   checkInt('--res', opts.res, 1, 4096);
   checkInt('--seed', seed, 0);
-  const shardSize = opts.shardSize ?? defaultShardSize(opts.res);
+  checkInt('--views', views, 1, 64);
+  const shardSize = opts.shardSize ?? Math.max(1, Math.floor(defaultShardSize(opts.res) / views));
   checkInt('--shard-size', shardSize, 1);
   const r = CAMERA_RANGES;
   return {
     format: DATASET_FORMAT,
     version: DATASET_VERSION,
     n: opts.n,
+    ...(views > 1 ? { views } : {}),
     res: opts.res,
     seed,
     families: resolveFamilies(opts.families),
@@ -233,6 +250,7 @@ export function datasetSettings(opts: Pick<DatasetOptions, 'n' | 'res' | 'seed' 
       fov: r.fov,
       framing: r.framing,
       radius: 'framing / sin(fov / 2)',
+      ...(views > 1 ? { views: `azimuths 360/${views} apart from a uniform offset; one elevation (no overhead), fov and radius per record` } : {}),
     },
     captions: {
       attribute_dropout: 'each attribute kept with probability p, p uniform in [0, 1) per caption',
@@ -242,10 +260,11 @@ export function datasetSettings(opts: Pick<DatasetOptions, 'n' | 'res' | 'seed' 
 }
 
 /** Which flag to blame when a stored setting differs from this run's. */
-const SETTING_FLAGS: Record<string, string> = { n: '--n', res: '--res', seed: '--seed', families: '--families', shard_size: '--shard-size' };
-const COMPARED: Array<keyof DatasetSettings> = ['format', 'version', 'n', 'res', 'seed', 'families', 'shard_size', 'images', 'render', 'camera', 'captions'];
+const SETTING_FLAGS: Record<string, string> = { n: '--n', res: '--res', seed: '--seed', families: '--families', shard_size: '--shard-size', views: '--views' };
+const COMPARED: Array<keyof DatasetSettings> = ['format', 'version', 'n', 'views', 'res', 'seed', 'families', 'shard_size', 'images', 'render', 'camera', 'captions'];
 
 function describeSetting(v: unknown): string {
+  if (v === undefined) return '1';
   return Array.isArray(v) ? v.join(',') : typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
@@ -281,34 +300,86 @@ export interface SceneRecord {
   seed: number;
 }
 
-/** What image `index` will show: a pure function of (dataset seed, families, index). */
+/** One JSONL line of a multi-view dataset: an object seen from V cameras. */
+export interface MultiViewRecord {
+  index: number;
+  /** Without a view phrase: the cameras carry the view. */
+  caption: string;
+  /** The view phrase of each camera. */
+  views: string[];
+  attributes: Attributes;
+  cameras: SceneCamera[];
+  seed: number;
+}
+
+/** What record `index` will show: a pure function of (dataset seed, families, views, index). */
 export interface ItemPlan {
   index: number;
   family: string;
   seed: number;
   captionSeed: number;
+  /** The single view's camera, or the first of `cameras`. */
   camera: SceneCamera;
+  /** With views > 1: every view's camera. */
+  cameras?: SceneCamera[];
 }
 
-export function planItem(settings: Pick<DatasetSettings, 'seed' | 'families'>, index: number): ItemPlan {
-  const base = deriveSeed(settings.seed, `dataset/${index}`);
-  const rng = mulberry32(base);
-  const family = settings.families[Math.floor(rng.next() * settings.families.length)]!;
-  const camera = sampleCamera(rng);
-  return { index, family, seed: deriveSeed(base, 'object'), captionSeed: deriveSeed(base, 'caption'), camera };
+/** Azimuths 360°/V apart starting at `offset`, each in (−180°, 180°] and rounded as stored. */
+export function viewAzimuths(offset: number, views: number): number[] {
+  return Array.from({ length: views }, (_, v) => {
+    let a = offset + (360 * v) / views;
+    while (a > 180) a -= 360;
+    return roundCamera({ azimuth: a, elevation: 0, radius: 1, fov: 1 }).azimuth;
+  });
+}
+
+/** The V cameras of the multi-view layout from a first one: azimuths 360°/V apart, all else shared. */
+export function cameraRing(first: SceneCamera, views: number): SceneCamera[] {
+  return viewAzimuths(first.azimuth, views).map((azimuth) => ({ ...first, azimuth }));
 }
 
 /**
- * Renders one planned image into `out` at `offset` (res·res·3 sRGB bytes over white) and
+ * The first camera of the ring `sample --views` draws and `generate` renders around, when not
+ * told otherwise: the front, at the middle of the multi-view training ranges (elevation 15°,
+ * fov 55°, framing 1.15).
+ */
+export const RING_CAMERA: SceneCamera = Object.freeze(roundCamera({ azimuth: 0, elevation: 15, fov: 55, radius: frameRadius(55, 1.15) }));
+
+export function planItem(settings: Pick<DatasetSettings, 'seed' | 'families' | 'views'>, index: number): ItemPlan {
+  const base = deriveSeed(settings.seed, `dataset/${index}`);
+  const rng = mulberry32(base);
+  const family = settings.families[Math.floor(rng.next() * settings.families.length)]!;
+  const views = settings.views ?? 1;
+  const camera = sampleCamera(rng, views > 1 ? { ...CAMERA_RANGES, overheadProbability: 0 } : CAMERA_RANGES);
+  const plan: ItemPlan = { index, family, seed: deriveSeed(base, 'object'), captionSeed: deriveSeed(base, 'caption'), camera };
+  if (views > 1) plan.cameras = cameraRing(camera, views);
+  return plan;
+}
+
+/**
+ * Renders one planned record (V images with views > 1, one after another) into `out` at `offset` (res·res·3 sRGB bytes over white) and
  * returns its record. The object's geometries are disposed before returning.
  */
-export function renderItem(rasterizer: Rasterizer, plan: ItemPlan, res: number, out: Uint8Array, offset: number): SceneRecord {
+export function renderItem(rasterizer: Rasterizer, plan: ItemPlan, res: number, out: Uint8Array, offset: number): SceneRecord | MultiViewRecord {
   const { group, attributes } = makeObject(plan.family, plan.seed);
+  const cameras = plan.cameras ?? [plan.camera];
   try {
-    const img = rasterizer.render(group, sceneCamera(plan.camera), { width: res, height: res, supersample: DATASET_SUPERSAMPLE });
-    out.set(toRGB8(img), offset);
+    cameras.forEach((c, v) => {
+      const img = rasterizer.render(group, sceneCamera(c), { width: res, height: res, supersample: DATASET_SUPERSAMPLE });
+      out.set(toRGB8(img), offset + v * res * res * 3);
+    });
   } finally {
     disposeObject(group);
+  }
+  if (plan.cameras) {
+    return {
+      index: plan.index,
+      caption: caption(attributes, { azimuthDeg: 0, elevationDeg: 0 }, plan.captionSeed, { viewPhrase: false }),
+      views: cameras.map((c) => viewPhrase(c.azimuth, c.elevation)),
+      attributes,
+      cameras,
+      seed: plan.seed,
+    };
   }
   const view = { azimuthDeg: plan.camera.azimuth, elevationDeg: plan.camera.elevation };
   return {
@@ -346,7 +417,7 @@ export function shardComplete(dir: string, settings: DatasetSettings, s: number)
     try {
       if (!f.names.includes('images')) return false;
       const info = f.info('images');
-      const want = [count, settings.res, settings.res, 3];
+      const want = [count * (settings.views ?? 1), settings.res, settings.res, 3];
       if (info.dtype !== 'U8' || JSON.stringify(info.shape) !== JSON.stringify(want)) return false;
     } finally {
       f.close();
@@ -443,7 +514,8 @@ export async function writeSceneDataset(opts: DatasetOptions): Promise<DatasetSu
   removeStaleTemps(dir);
 
   const rasterizer = new Rasterizer();
-  const frame = settings.res * settings.res * 3;
+  const views = settings.views ?? 1;
+  const frame = settings.res * settings.res * 3 * views;
   let done = 0;
   let written = 0;
   let skipped = 0;
@@ -471,7 +543,7 @@ export async function writeSceneDataset(opts: DatasetOptions): Promise<DatasetSu
     }
     const base = path.join(dir, shardName(s));
     // the JSONL goes second: a shard without one is incomplete and gets redone
-    writeSafetensors(`${base}.safetensors`, { images: { dtype: 'U8', shape: [count, settings.res, settings.res, 3], data: images } }, {
+    writeSafetensors(`${base}.safetensors`, { images: { dtype: 'U8', shape: [count * views, settings.res, settings.res, 3], data: images } }, {
       format: DATASET_FORMAT,
       shard: String(s),
       first_index: String(start),
@@ -489,9 +561,9 @@ export async function writeSceneDataset(opts: DatasetOptions): Promise<DatasetSu
     shards: settings.shards,
     written,
     skipped,
-    images_written: rendered,
+    images_written: rendered * views,
     seconds,
-    images_per_s: rendered > 0 ? rendered / seconds : 0,
+    images_per_s: rendered > 0 ? (rendered * views) / seconds : 0,
   };
 }
 
@@ -503,16 +575,36 @@ export interface SceneShard {
   /** The shard's .safetensors path. */
   file: string;
   res: number;
+  /** Images (records × views). */
   count: number;
+  /** Views per object: images r·views … r·views + views − 1 show one object. */
+  views: number;
   /** All images, [count, res, res, 3] sRGB bytes. */
   images: Uint8Array;
+  /** One per image; a multi-view record is expanded into one per view (caption + view phrase). */
   records: SceneRecord[];
   /** Image k of this shard as a view into `images` (res·res·3 bytes). */
   image(k: number): Uint8Array;
 }
 
-/** Reads one shard (`shard-00000.safetensors`, its `.jsonl`, or the path without extension). */
-export function readSceneShard(file: string): SceneShard {
+/** A multi-view record as V per-image records, indexed by image (record index · V + view). */
+export function expandRecord(r: MultiViewRecord): SceneRecord[] {
+  const v = r.cameras.length;
+  return r.cameras.map((camera, k) => ({
+    index: r.index * v + k,
+    caption: `${r.caption}, ${r.views[k]}`,
+    view: r.views[k]!,
+    attributes: r.attributes,
+    camera,
+    seed: r.seed,
+  }));
+}
+
+/**
+ * Reads one shard (`shard-00000.safetensors`, its `.jsonl`, or the path without extension);
+ * `views` as the dataset's settings say (a multi-view shard's JSONL has a line per object).
+ */
+export function readSceneShard(file: string, views = 1): SceneShard {
   const base = file.replace(/\.(safetensors|jsonl)$/, '');
   const st = `${base}.safetensors`;
   const f = openSafetensors(st);
@@ -533,16 +625,23 @@ export function readSceneShard(file: string): SceneShard {
   if (!fs.existsSync(jsonl)) throw new Dd3dError(`${jsonl}: file not found (every shard has a .safetensors and a .jsonl)`);
   const lines = splitLines(fs.readFileSync(jsonl, 'utf8'));
   const [count, res] = shape as [number, number];
-  if (lines.length !== count) throw new Dd3dError(`${jsonl}: ${lines.length} lines for ${count} images; the shard is incomplete (rerun the dataset command to redo it)`);
-  const records = lines.map((line, i) => {
+  if (lines.length * views !== count) {
+    const what = views > 1 ? `${count} images of ${views} views each` : `${count} images`;
+    throw new Dd3dError(`${jsonl}: ${lines.length} lines for ${what}; the shard is incomplete (rerun the dataset command to redo it)`);
+  }
+  const records = lines.flatMap((line, i) => {
+    let r: SceneRecord | MultiViewRecord;
     try {
-      return JSON.parse(line) as SceneRecord;
+      r = JSON.parse(line) as SceneRecord | MultiViewRecord;
     } catch {
       throw new Dd3dError(`${jsonl}: line ${i + 1} is not valid JSON`);
     }
+    if (views === 1) return [r as SceneRecord];
+    if (!('cameras' in r) || !Array.isArray(r.cameras) || r.cameras.length !== views) throw new Dd3dError(`${jsonl}: line ${i + 1} does not hold ${views} cameras`);
+    return expandRecord(r);
   });
   const frame = res * res * 3;
-  return { file: st, res, count, images, records, image: (k) => images.subarray(k * frame, (k + 1) * frame) };
+  return { file: st, res, count, views, images, records, image: (k) => images.subarray(k * frame, (k + 1) * frame) };
 }
 
 export interface SceneItem {
@@ -586,8 +685,14 @@ export class SceneDataset implements Iterable<SceneItem> {
     return new SceneDataset(dir, settings);
   }
 
+  /** Images: records × views. */
   get length(): number {
-    return this.settings.n;
+    return this.settings.n * this.views;
+  }
+
+  /** Views per record: 1, or V for a multi-view dataset. */
+  get views(): number {
+    return this.settings.views ?? 1;
   }
 
   get res(): number {
@@ -602,8 +707,8 @@ export class SceneDataset implements Iterable<SceneItem> {
   shard(s: number): SceneShard {
     if (this.cached?.s === s) return this.cached.shard;
     if (!Number.isInteger(s) || s < 0 || s >= this.settings.shards) throw new RangeError(`shard ${s} out of range 0..${this.settings.shards - 1}`);
-    const shard = readSceneShard(path.join(this.dir, `${shardName(s)}.safetensors`));
-    const want = shardRange(this.settings, s).count;
+    const shard = readSceneShard(path.join(this.dir, `${shardName(s)}.safetensors`), this.views);
+    const want = shardRange(this.settings, s).count * this.views;
     if (shard.count !== want || shard.res !== this.settings.res) {
       throw new Dd3dError(`${shard.file}: holds ${shard.count} images of ${shard.res}px, dataset.json expects ${want} of ${this.settings.res}px`);
     }
@@ -611,16 +716,18 @@ export class SceneDataset implements Iterable<SceneItem> {
     return shard;
   }
 
+  /** Image `index` (with views > 1, view index % V of record ⌊index / V⌋). */
   get(index: number): SceneItem {
-    if (!Number.isInteger(index) || index < 0 || index >= this.settings.n) throw new RangeError(`image ${index} out of range 0..${this.settings.n - 1}`);
-    const s = Math.floor(index / this.settings.shard_size);
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new RangeError(`image ${index} out of range 0..${this.length - 1}`);
+    const perShard = this.settings.shard_size * this.views;
+    const s = Math.floor(index / perShard);
     const shard = this.shard(s);
-    const k = index - s * this.settings.shard_size;
+    const k = index - s * perShard;
     const record = shard.records[k]!;
     return { index, image: shard.image(k), caption: record.caption, record };
   }
 
   *[Symbol.iterator](): Iterator<SceneItem> {
-    for (let i = 0; i < this.settings.n; i++) yield this.get(i);
+    for (let i = 0; i < this.length; i++) yield this.get(i);
   }
 }

@@ -10,6 +10,12 @@
  *   unit sphere (see chamfer.ts).
  * - diversity: the mean pairwise Chamfer distance among the assets, next to the same among
  *   the references: a distribution that collapsed to one shape scores far below them.
+ * - attribute agreement: for every attribute the reference set constrains (attributes.json's
+ *   "constraints", colour aside), the share of views whose probe reading of that attribute,
+ *   on the reference family's heads, is an allowed value. Family agreement alone passed a
+ *   block on legs as a chair; a chair without its tall back now fails here.
+ * - majority colour: the colour most views show, per asset; it counts only when it is one of
+ *   the references' colours (a blend of red and blue reads as purple or pink, and fails).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -52,6 +58,8 @@ export interface ReferenceEntry {
 export interface ReferenceSet {
   dir: string;
   refs: ReferenceEntry[];
+  /** Attribute → allowed values, as the set's --where fixed them (colour excluded). */
+  constraints: Record<string, string[]>;
   /** The most common family among the references (all of them, for a `scenes refs` set). */
   family: string;
   /** Every main colour some reference has. */
@@ -62,11 +70,18 @@ export interface ViewPrediction {
   azimuth: number;
   family: string;
   color: string;
+  /** The reference family's attributes, as the probe reads them in this view. */
+  attributes: Record<string, string>;
 }
 
 export interface AssetScore extends AssetEntry {
   family_agreement: number;
   color_agreement: number;
+  /** Per constrained attribute: the share of views reading an allowed value. */
+  attribute_agreement: Record<string, number>;
+  /** The colour most views show (ties: alphabetical), and whether a reference has it. */
+  majority_color: string;
+  majority_color_ok: boolean;
   /** The reference whose shape is closest, and the Chamfer distance to it. */
   nearest_ref: string;
   chamfer: number;
@@ -77,6 +92,12 @@ export interface Eval3dResult {
   assets: AssetScore[];
   family_agreement: number;
   color_agreement: number;
+  /** Mean over assets, per constrained attribute. */
+  attribute_agreement: Record<string, number>;
+  /** Mean over the constrained attributes (null when the set constrains none). */
+  attribute_agreement_overall: number | null;
+  /** Share of assets whose majority colour is a reference colour. */
+  majority_color_share: number;
   chamfer_to_nearest: number;
   diversity_assets: number | null;
   diversity_refs: number | null;
@@ -84,6 +105,7 @@ export interface Eval3dResult {
   n_refs: number;
   reference_family: string;
   reference_colors: string[];
+  reference_constraints: Record<string, string[]>;
   points: number;
   seed: number;
 }
@@ -147,7 +169,7 @@ export function readReferenceSet(dir: string): ReferenceSet {
   requireFolder(dir, '--refs');
   const file = path.join(dir, 'attributes.json');
   if (!fs.existsSync(file)) throw new Dd3dError(`--refs ${dir}: no attributes.json; expected a reference set from "dd3d scenes refs" (it holds the ground-truth GLBs)`);
-  const j = readJson(file) as { format?: unknown; family?: unknown; images?: unknown } | null;
+  const j = readJson(file) as { format?: unknown; family?: unknown; images?: unknown; constraints?: unknown } | null;
   if (typeof j !== 'object' || j === null || j.format !== REFS_FORMAT) throw new Dd3dError(`${file}: not a reference set (expected "format": "${REFS_FORMAT}")`);
   const images = Array.isArray(j.images) ? (j.images as Array<{ glb?: unknown; attributes?: Record<string, string> }>) : [];
   const refs: ReferenceEntry[] = [];
@@ -158,9 +180,18 @@ export function readReferenceSet(dir: string): ReferenceSet {
     refs.push({ name: im.glb, glb, family: im.attributes?.family ?? String(j.family), color: im.attributes?.color });
   }
   if (refs.length === 0) throw new Dd3dError(`${file}: no references (no image lists a .glb)`);
+  const constraints: Record<string, string[]> = {};
+  if (typeof j.constraints === 'object' && j.constraints !== null) {
+    for (const [k, v] of Object.entries(j.constraints as Record<string, unknown>)) {
+      if (k === 'color') continue;
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Dd3dError(`${file}: constraints.${k} is not a list of values`);
+      constraints[k] = v as string[];
+    }
+  }
   return {
     dir,
     refs,
+    constraints,
     family: mostCommon(refs.map((r) => r.family)),
     colors: [...new Set(refs.flatMap((r) => (r.color ? [r.color] : [])))].sort(),
   };
@@ -213,8 +244,9 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
   const assetClouds: PointCloud[] = [];
   for (const a of assets) {
     const unit = normalizeMeshes(await readGlbMeshes(a.glb));
-    const predictions = opts.probe.predict(renderEvalViews(unit, opts.probe.res));
-    const views = predictions.map((p, v) => ({ azimuth: EVAL_VIEWS.azimuths[v]!, family: p.family, color: p.color }));
+    const predictions = opts.probe.predict(renderEvalViews(unit, opts.probe.res), refSet.family);
+    const views = predictions.map((p, v) => ({ azimuth: EVAL_VIEWS.azimuths[v]!, family: p.family, color: p.color, attributes: p.attributes }));
+    const majority = mostCommon(views.map((v) => v.color));
     const cloud = sampleSurface(unit, points, seed);
     assetClouds.push(cloud);
     let nearest = 0;
@@ -227,6 +259,9 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
       ...a,
       family_agreement: share(views, (v) => v.family === refSet.family),
       color_agreement: share(views, (v) => colors.has(v.color)),
+      attribute_agreement: Object.fromEntries(Object.entries(refSet.constraints).map(([k, allowed]) => [k, share(views, (v) => allowed.includes(v.attributes[k] ?? ''))])),
+      majority_color: majority,
+      majority_color_ok: colors.has(majority),
       nearest_ref: refSet.refs[nearest]!.name,
       chamfer,
       views,
@@ -235,10 +270,15 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
   }
 
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const attributes = Object.keys(refSet.constraints);
+  const attributeAgreement = Object.fromEntries(attributes.map((k) => [k, mean(scores.map((s) => s.attribute_agreement[k]!))]));
   return {
     assets: scores,
     family_agreement: mean(scores.map((s) => s.family_agreement)),
     color_agreement: mean(scores.map((s) => s.color_agreement)),
+    attribute_agreement: attributeAgreement,
+    attribute_agreement_overall: attributes.length ? mean(Object.values(attributeAgreement)) : null,
+    majority_color_share: share(scores, (s) => s.majority_color_ok),
     chamfer_to_nearest: mean(scores.map((s) => s.chamfer)),
     diversity_assets: meanPairwiseChamfer(assetClouds),
     diversity_refs: meanPairwiseChamfer(refClouds),
@@ -246,6 +286,7 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
     n_refs: refSet.refs.length,
     reference_family: refSet.family,
     reference_colors: refSet.colors,
+    reference_constraints: refSet.constraints,
     points,
     seed,
   };

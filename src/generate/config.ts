@@ -8,6 +8,12 @@ export type BackgroundKind = 'white' | 'random' | 'learned';
 
 export interface GenerateConfig {
   iters: number;
+  /**
+   * Views rendered and denoised jointly per iteration: 1 (single-view SDS with view phrases),
+   * or a camera-conditioned multi-view model's V (multi-view SDS). `dd3d generate` picks the
+   * model's V unless told (see `defaultViews`).
+   */
+  views: number;
   /** Render side in pixels; the model's own size when null. */
   res: number | null;
   samplesPerRay: number;
@@ -42,6 +48,7 @@ export interface GenerateConfig {
 
 export const GENERATE_DEFAULTS: GenerateConfig = {
   iters: 600,
+  views: 1,
   res: null,
   samplesPerRay: 48,
   guidance: 20,
@@ -58,3 +65,8 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
   checkpointEvery: 100,
   mesh: { resolution: 128, targetTriangles: 20000 },
 };
+
+/** The views a model distils best with: its trained V when it is camera-conditioned, else 1. */
+export function defaultViews(unet: { config: { camera_dim: number | null; num_views: number | null } }): number {
+  return unet.config.camera_dim !== null && unet.config.num_views !== null ? unet.config.num_views : 1;
+}

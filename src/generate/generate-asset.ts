@@ -5,6 +5,11 @@
  * orientation, sparsity and entropy regularizers. Checkpoints hold the field, the
  * background, Adam's moments and the progress; every random draw is a function of
  * (seed, iteration), so a resumed run continues as the uninterrupted one would have.
+ *
+ * With a camera-conditioned multi-view model (`views` V > 1), each iteration instead renders
+ * V views from the multi-view layout (a random first camera, azimuths 360°/V apart, one
+ * elevation, fov and radius) and takes the SDS gradient of their joint denoise, conditioned
+ * on the instance without a view phrase and on the V cameras (MVDream's text-to-3D).
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -12,7 +17,8 @@ import { cameraRays } from '../../renderers/camera.js';
 import { MlpBackground, renderVolume, type VolumeBackground, type VolumeShading } from '../../renderers/volume.js';
 import { createField, OccupancyGrid, type FieldConfig, type RadianceField } from '../../nerf/index.js';
 import { deriveSeed, mulberry32, viewPhrase } from '../../scenes/index.js';
-import { sceneCamera, type SceneCamera } from '../dataset/scene-dataset.js';
+import { CAMERA_RANGES, cameraRing, sceneCamera, type SceneCamera } from '../dataset/scene-dataset.js';
+import { cameraBatch } from '../models/camera-embedding.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { readNoiseScheduleConfig } from '../schedulers/config.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
@@ -139,16 +145,21 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
   let nonFinite = 0;
   const started = performance.now() - state.seconds * 1000;
   const names = [...weights.values()];
+  const views = config.views;
+  if (views > 1) model.unet.checkViews(views, true, '--views');
+  // The multi-view model trained on no overhead views: its rings stay at the ordinary elevations.
+  const ringRanges = { ...CAMERA_RANGES, overheadProbability: 0 };
 
   for (let iter = state.step; iter < config.iters; iter++) {
     if (iter % config.occupancyEvery === 0) occupancy.update(field, deriveSeed(seed, `occupancy/${iter}`));
-    const cam = cameraAt(iter, seed);
-    const view = viewPhrase(cam.azimuth, cam.elevation);
-    const cond = conditions.byView.get(view)!;
+    const cams = views > 1 ? cameraRing(cameraAt(iter, seed, ringRanges), views) : [cameraAt(iter, seed)];
+    const view = views > 1 ? `${views} views` : viewPhrase(cams[0]!.azimuth, cams[0]!.elevation);
+    const cond = views > 1 ? conditions.plain : conditions.byView.get(view as ReturnType<typeof viewPhrase>)!;
     const shading = shadingAt(config.shading, iter, seed);
     const t = timestepAt(config.timesteps, iter, config.iters, trainSteps, seed);
     const background = backgroundFor(config, learnedBackground, iter, seed);
-    const camera = sceneCamera(cam);
+    const cameras = cams.map((c) => sceneCamera(c));
+    const cameraFeatures = views > 1 ? cameraBatch(cams) : undefined;
     const needNormals = shading !== 'albedo' || config.lambda.orient > 0;
     let sdsMagnitude = 0;
     const t0 = performance.now();
@@ -156,30 +167,44 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     let tUnet = 0;
     const { value, grads } = tf.variableGrads(() => {
       const a = performance.now();
-      const r = renderVolume(field, camera, {
-        width: res,
-        height: res,
-        samplesPerRay: config.samplesPerRay,
-        jitterSeed: deriveSeed(seed, `jitter/${iter}`),
-        background,
-        shading,
-        light: { position: lightAt(config.light, cam, iter, seed), ambient: config.light.ambient },
-        occupancy,
-        normals: needNormals ? 'finite-difference' : 'none',
-      });
-      const image = linearToSrgb(r.rgb).expandDims(0) as tf.Tensor4D;
+      const renders = cams.map((cam, v) =>
+        renderVolume(field, cameras[v]!, {
+          width: res,
+          height: res,
+          samplesPerRay: config.samplesPerRay,
+          jitterSeed: deriveSeed(seed, v === 0 ? `jitter/${iter}` : `jitter/${iter}/${v}`),
+          background,
+          shading,
+          light: { position: lightAt(config.light, cam, iter, seed), ambient: config.light.ambient },
+          occupancy,
+          normals: needNormals ? 'finite-difference' : 'none',
+        }),
+      );
+      const image = tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D;
       const b = performance.now();
       tRender += b - a;
-      const s = sdsLoss(sds, image, { cond, uncond: conditions.uncond, t: [t], guidance: config.guidance, gradClip: config.gradClip, seed: deriveSeed(seed, `noise/${iter}`) });
+      const s = sdsLoss(sds, image, {
+        cond: views > 1 ? (tf.tile(cond, [views, 1, 1]) as tf.Tensor3D) : cond,
+        uncond: conditions.uncond,
+        t: new Array<number>(views).fill(t),
+        guidance: config.guidance,
+        gradClip: config.gradClip,
+        seed: deriveSeed(seed, `noise/${iter}`),
+        views,
+        cameras: cameraFeatures,
+      });
       tUnet += performance.now() - b;
       sdsMagnitude = s.magnitude;
       nonFinite += s.nonFinite;
       let loss: tf.Scalar = s.loss;
-      if (config.lambda.sparsity > 0) loss = tf.add(loss, tf.mul(tf.mean(r.opacity), config.lambda.sparsity));
-      if (config.lambda.entropy > 0) loss = tf.add(loss, tf.mul(opacityEntropy(r.opacity), config.lambda.entropy));
-      if (config.lambda.orient > 0 && needNormals) loss = tf.add(loss, tf.mul(orientationLoss(r.normal, camera, res), config.lambda.orient));
+      // regularizers as the mean over the views, so their weights mean the same for any V
+      const mean = (f: (r: (typeof renders)[number], v: number) => tf.Scalar) => tf.div(tf.addN(renders.map(f)), views) as tf.Scalar;
+      if (config.lambda.sparsity > 0) loss = tf.add(loss, tf.mul(mean((r) => tf.mean(r.opacity) as tf.Scalar), config.lambda.sparsity));
+      if (config.lambda.entropy > 0) loss = tf.add(loss, tf.mul(mean((r) => opacityEntropy(r.opacity)), config.lambda.entropy));
+      if (config.lambda.orient > 0 && needNormals) loss = tf.add(loss, tf.mul(mean((r, v) => orientationLoss(r.normal, cameras[v]!, res)), config.lambda.orient));
       return loss;
     }, names);
+    cameraFeatures?.dispose();
     const t1 = performance.now();
     adam.step(grads);
     const lossValue = value.dataSync()[0]!;

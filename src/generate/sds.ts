@@ -8,6 +8,10 @@
  * Pixel-space models (the built-in one) take the render in [−1, 1] directly; latent models
  * (Stable Diffusion folders) take VAE latents, and the gradient then flows back through the
  * VAE encoder into the render.
+ *
+ * Multi-view SDS (MVDream): with `views` V > 1 the B renders are B/V groups of V views of the
+ * object from the multi-view layout's cameras, denoised jointly by a camera-conditioned model
+ * (one timestep per group); the gradient of each view then carries what the other views say.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
@@ -27,6 +31,10 @@ export interface SdsOptions {
   gradClip: number;
   /** Seed of the noise ε. */
   seed: number;
+  /** Renders of one object per group, jointly denoised (a multi-view model); default 1. */
+  views?: number;
+  /** Camera features [B, camera_dim] of the renders, for a camera-conditioned model. */
+  cameras?: tf.Tensor2D;
 }
 
 export interface SdsResult {
@@ -71,7 +79,8 @@ export function sdsLoss(m: SdsModel, images: tf.Tensor4D, o: SdsOptions): SdsRes
     const noise = seededNormal(x0.shape, 0, 1, o.seed) as tf.Tensor4D;
     const xt = m.ddpm.addNoise(x0, noise, o.t) as tf.Tensor4D;
     const context = tf.concat([tf.tile(o.uncond, [b, 1, 1]), o.cond]) as tf.Tensor3D;
-    const pred = m.model.unet.forward(tf.concat([xt, xt]) as tf.Tensor4D, [...o.t, ...o.t], context);
+    const camera = o.cameras && (tf.concat([o.cameras, o.cameras]) as tf.Tensor2D);
+    const pred = m.model.unet.forward(tf.concat([xt, xt]) as tf.Tensor4D, [...o.t, ...o.t], context, { camera, views: o.views });
     const [u, c] = tf.split(pred, 2);
     const guided = tf.add(u, tf.mul(tf.sub(c, u), o.guidance)) as tf.Tensor4D;
     const epsHat = predictedNoise(m, guided, xt, o.t);

@@ -8,6 +8,9 @@
  * (and a distribution with components draws the instance's component once, for every view).
  * An imported distribution has no raw context, so all its views share μ + γ·σ ⊙ ε.
  * A plain prompt gets the view phrase appended, as the dataset captions do ("…, front view").
+ *
+ * `plain` is the same instance with no view phrase: what a camera-conditioned multi-view
+ * model is given, its cameras carrying the view (its multi-view training captions have none).
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
@@ -23,6 +26,8 @@ export type ConditionSource =
 export interface ViewConditions {
   /** [1, L, D] per view phrase. */
   byView: Map<ViewPhrase, tf.Tensor3D>;
+  /** [1, L, D] with no view phrase, for multi-view models. */
+  plain: tf.Tensor3D;
   /** The empty prompt [1, L, D], for classifier-free guidance. */
   uncond: tf.Tensor3D;
   /** True when every view shares one condition (an imported distribution). */
@@ -44,8 +49,10 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
   let viewIndependent = false;
   let instanceHash: string | null = null;
   let component: number | null = null;
+  let plain: tf.Tensor3D;
   if (source.kind === 'prompt') {
     for (const phrase of VIEW_PHRASES) byView.set(phrase, model.encodePrompts([withViewPhrase(source.prompt, phrase)]));
+    plain = model.encodePrompts([source.prompt]);
   } else {
     const { dist, file, stdScale } = source;
     const eps = instanceNoise(source.seed, source.instance, [dist.mu.shape[0]!, dist.mu.shape[1]!]);
@@ -54,23 +61,26 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
     instanceHash = createHash('sha256').update(Buffer.from(e.buffer, e.byteOffset, e.byteLength)).digest('hex').slice(0, 16);
     component = dist.components ? instanceComponent(dist.components.weights, source.seed, source.instance) : null;
     const c = component ?? 0;
-    for (const phrase of VIEW_PHRASES) {
-      const edit = dist.ctx ? { suffix: withViewPhrase(dist.suffix, phrase) } : {};
+    const instance = (edit: { suffix?: string }) => {
       const g = distributionMixture(model.textEncoder, model.tokenizer, file, dist, edit);
-      byView.set(phrase, tf.tidy(() => tf.add(g.mu.gather([c]), tf.mul(tf.mul(g.sigma.gather([c]), stdScale), eps)) as tf.Tensor3D));
+      const cond = tf.tidy(() => tf.add(g.mu.gather([c]), tf.mul(tf.mul(g.sigma.gather([c]), stdScale), eps)) as tf.Tensor3D);
       tf.dispose([g.mu, g.sigma]);
-    }
+      return cond;
+    };
+    for (const phrase of VIEW_PHRASES) byView.set(phrase, instance(dist.ctx ? { suffix: withViewPhrase(dist.suffix, phrase) } : {}));
+    plain = instance({});
     eps.dispose();
   }
   const uncond = model.encodePrompts(['']);
   return {
     byView,
+    plain,
     uncond,
     viewIndependent,
     instanceHash,
     component,
     dispose() {
-      tf.dispose([...byView.values(), uncond]);
+      tf.dispose([...byView.values(), plain, uncond]);
       byView.clear();
     },
   };

@@ -209,9 +209,10 @@ class BasicTransformerBlock {
     this.ffOut = dense(p, `${prefix}.ff.net.2`, ff, dim);
   }
 
-  forward(h: tf.Tensor2D, context: tf.Tensor2D, batch: number): tf.Tensor2D {
+  /** h [B·N, dim]; self-attention runs over groups of `views` consecutive images (B/views sequences of views·N tokens). */
+  forward(h: tf.Tensor2D, context: tf.Tensor2D, batch: number, views = 1): tf.Tensor2D {
     const n1 = layerNorm2d(h, this.norm1, LAYER_NORM_EPS);
-    h = tf.add(h, this.attn1.forward(n1, n1, batch));
+    h = tf.add(h, this.attn1.forward(n1, n1, batch / views));
     h = tf.add(h, this.attn2.forward(layerNorm2d(h, this.norm2, LAYER_NORM_EPS), context, batch));
     const n3 = layerNorm2d(h, this.norm3, LAYER_NORM_EPS);
     // Value and gate halves of the projection (split, whose gradient is one concat).
@@ -279,8 +280,14 @@ export class Transformer2D {
     }
   }
 
-  /** x [B, H, W, C], context [B·T, D] (already flattened by the caller, once per forward). */
-  forward(x: tf.Tensor4D, context: tf.Tensor2D): tf.Tensor4D {
+  /**
+   * x [B, H, W, C], context [B·T, D] (already flattened by the caller, once per forward).
+   * `views` > 1: cross-view self-attention. The tokens of V consecutive images are contiguous
+   * rows of [B·H·W, C], so attending over all of them at once is the same attention with
+   * B/V sequences of V·H·W tokens: no new weights, no data movement. Cross-attention to the
+   * text stays per image.
+   */
+  forward(x: tf.Tensor4D, context: tf.Tensor2D, views = 1): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
     const normed = groupNorm(x, this.norm.gamma, this.norm.beta, this.spec.groups, TRANSFORMER_NORM_EPS);
     const project = (t: tf.Tensor2D, pr: Projection) => {
@@ -288,7 +295,7 @@ export class Transformer2D {
       return addBias(tf.matMul(t, w, false, pr.transposed), pr.b) as tf.Tensor2D;
     };
     let tokens = project(normed.reshape([b * h * w, c]), this.projIn);
-    for (const block of this.blocks) tokens = block.forward(tokens, context, b);
+    for (const block of this.blocks) tokens = block.forward(tokens, context, b, views);
     return tf.add(project(tokens, this.projOut).reshape([b, h, w, c]), x);
   }
 }

@@ -44,6 +44,17 @@ export interface UNetConfig {
   time_embed_dim: number;
   /** [height, width] the model was trained at, when the config says. */
   sample_size: [number, number] | null;
+  /**
+   * dd3d extension `dd3d_camera_dim`: width of the camera features fed to the camera MLP
+   * (camera-embedding.ts), whose output is added to the time embedding; null: no camera input.
+   */
+  camera_dim: number | null;
+  /**
+   * dd3d extension `dd3d_num_views`: the V the model was trained to denoise jointly, its
+   * self-attention running over the tokens of V consecutive images of a batch at once (no new
+   * weights). null: one view at a time only. A model with V still takes single images (views 1).
+   */
+  num_views: number | null;
 }
 
 const DOWN_TYPES: readonly string[] = ['DownBlock2D', 'CrossAttnDownBlock2D'];
@@ -153,6 +164,11 @@ export function unetConfig(c: ModelComponent): UNetConfig {
     fail('cross_attention_dim', 'per-block values must be equal: the same encoder hidden states feed every block');
   }
 
+  const dd3dKey = (key: string): number | null => {
+    const v = configOptional(c, key, 'integer');
+    return v === undefined ? null : positiveInt(key, v);
+  };
+
   const config: UNetConfig = {
     in_channels: positiveInt('in_channels', configValue(c, 'in_channels', 'integer', 4)),
     out_channels: positiveInt('out_channels', configValue(c, 'out_channels', 'integer', 4)),
@@ -177,6 +193,8 @@ export function unetConfig(c: ModelComponent): UNetConfig {
     conv_out_kernel: kernel('conv_out_kernel'),
     time_embed_dim: positiveInt('time_embedding_dim', configValue(c, 'time_embedding_dim', 'integer', 4 * block_out_channels[0])),
     sample_size,
+    camera_dim: dd3dKey('dd3d_camera_dim'),
+    num_views: dd3dKey('dd3d_num_views'),
   };
   unetPlan(config, where);
   return config;

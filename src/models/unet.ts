@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../errors.js';
 import { WeightOffload } from './weight-offload.js';
 import { Transformer2D } from './attention.js';
+import { CameraEmbedding } from './camera-embedding.js';
 import { conv2d, groupNorm, silu, type Params } from './nn.js';
 import { convParams, Downsample, normParams, ResnetBlock, Upsample, type Conv } from './resnet.js';
 import { unetPlan, type DownBlockPlan, type MidBlockPlan, type UNetConfig, type UNetPlan, type UpBlockPlan } from './unet-config.js';
@@ -21,6 +22,18 @@ export type { UNetConfig } from './unet-config.js';
 
 /** Timesteps: one for the whole batch, or one per sample (a list or a 1-D tensor). */
 export type Timesteps = number | number[] | tf.Tensor1D;
+
+/**
+ * The dd3d extensions' inputs (see unet-config.ts), both optional:
+ * - `camera` [B, camera_dim]: camera features per image (camera-embedding.ts), a zero row for
+ *   a null camera; only for a model whose config names dd3d_camera_dim.
+ * - `views`: images of one object per group; self-attention spans the V·H·W tokens of each
+ *   group of V consecutive images. 1 (the default) or the config's dd3d_num_views.
+ */
+export interface ViewConditioning {
+  camera?: tf.Tensor2D;
+  views?: number;
+}
 
 class DownBlock {
   readonly resnets: ResnetBlock[];
@@ -34,10 +47,10 @@ class DownBlock {
   }
 
   /** Appends every output the up path will take as a skip connection to `skips`. */
-  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D, skips: tf.Tensor4D[]): tf.Tensor4D {
+  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D, views: number, skips: tf.Tensor4D[]): tf.Tensor4D {
     this.resnets.forEach((resnet, i) => {
       h = resnet.forward(h, temb);
-      if (this.attentions.length) h = this.attentions[i].forward(h, context);
+      if (this.attentions.length) h = this.attentions[i].forward(h, context, views);
       skips.push(h);
     });
     if (this.downsample) {
@@ -57,10 +70,10 @@ class MidBlock {
     this.attentions = plan.attentions.map((s) => new Transformer2D(p, s));
   }
 
-  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D): tf.Tensor4D {
+  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D, views: number): tf.Tensor4D {
     h = this.resnets[0].forward(h, temb);
     this.attentions.forEach((attn, i) => {
-      h = this.resnets[i + 1].forward(attn.forward(h, context), temb);
+      h = this.resnets[i + 1].forward(attn.forward(h, context, views), temb);
     });
     return h;
   }
@@ -78,10 +91,10 @@ class UpBlock {
   }
 
   /** Pops its skip connections off the end of `skips`. */
-  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D, skips: tf.Tensor4D[]): tf.Tensor4D {
+  forward(h: tf.Tensor4D, temb: tf.Tensor2D, context: tf.Tensor2D, views: number, skips: tf.Tensor4D[]): tf.Tensor4D {
     this.resnets.forEach((resnet, i) => {
       h = resnet.forward(tf.concat([h, skips.pop()!], 3), temb);
-      if (this.attentions.length) h = this.attentions[i].forward(h, context);
+      if (this.attentions.length) h = this.attentions[i].forward(h, context, views);
     });
     if (this.upsample) {
       // Upsample to the size of the next skip connection (×2 for the sizes forward() accepts).
@@ -99,6 +112,7 @@ export class UNet2DConditionModel {
   private readonly normOut: { gamma: tf.Tensor1D; beta: tf.Tensor1D };
   private readonly time1: { w: tf.Tensor2D; b: tf.Tensor1D };
   private readonly time2: { w: tf.Tensor2D; b: tf.Tensor1D };
+  private readonly camera: CameraEmbedding | null;
   private readonly down: DownBlock[];
   private readonly mid: MidBlock | null;
   private readonly up: UpBlock[];
@@ -125,6 +139,7 @@ export class UNet2DConditionModel {
       w: p.get('time_embedding.linear_2.weight', [config.time_embed_dim, config.time_embed_dim]) as tf.Tensor2D,
       b: p.get('time_embedding.linear_2.bias', [config.time_embed_dim]) as tf.Tensor1D,
     };
+    this.camera = config.camera_dim === null ? null : new CameraEmbedding(p, config.camera_dim, config.time_embed_dim);
     this.normOut = normParams(p, 'conv_norm_out', c0);
     this.convOut = convParams(p, 'conv_out', c0, config.out_channels, config.conv_out_kernel);
     // The blocks keep the checkpoint's tensors as they are (see attention.ts): nothing derived to own.
@@ -159,11 +174,29 @@ export class UNet2DConditionModel {
     }
   }
 
+  /** The numbers of views this model denoises jointly: 1, and the config's dd3d_num_views. */
+  get supportedViews(): number[] {
+    const v = this.config.num_views;
+    return v === null || v === 1 ? [1] : [1, v];
+  }
+
+  /** Checks a request for `views` jointly denoised views, camera-conditioned or not; a one-line error naming the flag. */
+  checkViews(views: number, withCamera: boolean, flag = '--views'): void {
+    if (!this.supportedViews.includes(views)) {
+      const trained = this.config.num_views === null ? 'denoises one view at a time (its unet/config.json has no "dd3d_num_views")' : `was trained for ${this.config.num_views} views`;
+      throw new Dd3dError(`${flag} ${views}: this model ${trained}; use ${this.supportedViews.join(' or ')}`);
+    }
+    if (withCamera && this.config.camera_dim === null) {
+      throw new Dd3dError(`${flag} ${views}: this model has no camera conditioning (its unet/config.json has no "dd3d_camera_dim")`);
+    }
+  }
+
   /**
    * Predicts the model output for `sample` [B, H, W, in_channels] at `timestep`, cross-attending
    * to `encoderHiddenStates` [B, T, cross_attention_dim]. Returns [B, H, W, out_channels].
+   * `cond` carries the dd3d extensions' inputs (cameras, joint views; see ViewConditioning).
    */
-  forward(sample: tf.Tensor4D, timestep: Timesteps, encoderHiddenStates: tf.Tensor3D): tf.Tensor4D {
+  forward(sample: tf.Tensor4D, timestep: Timesteps, encoderHiddenStates: tf.Tensor3D, cond: ViewConditioning = {}): tf.Tensor4D {
     const [b, h, w, c] = sample.shape;
     const cfg = this.config;
     if (sample.rank !== 4 || c !== cfg.in_channels) {
@@ -175,24 +208,32 @@ export class UNet2DConditionModel {
     if (encoderHiddenStates.rank !== 3 || eb !== b || d !== contextDim) {
       throw new Dd3dError(`unet: encoder hidden states have shape [${encoderHiddenStates.shape}], expected [${b}, tokens, ${contextDim}]`);
     }
+    const views = cond.views ?? 1;
+    this.checkViews(views, cond.camera !== undefined, 'unet: views');
+    if (b % views !== 0) throw new Dd3dError(`unet: a batch of ${b} is not a whole number of ${views}-view groups`);
+    if (cond.camera && (cond.camera.rank !== 2 || cond.camera.shape[0] !== b || cond.camera.shape[1] !== cfg.camera_dim)) {
+      throw new Dd3dError(`unet: camera features have shape [${cond.camera.shape}], expected [${b}, ${cfg.camera_dim}]`);
+    }
     return tf.tidy(() => {
       const x = cfg.center_input_sample ? (tf.sub(tf.mul(sample, 2), 1) as tf.Tensor4D) : sample;
-      const temb = silu(this.timeEmbedding(this.timestepTensor(timestep, b))) as tf.Tensor2D;
+      let emb = this.timeEmbedding(this.timestepTensor(timestep, b));
+      if (cond.camera && this.camera) emb = tf.add(emb, this.camera.forward(cond.camera));
+      const temb = silu(emb) as tf.Tensor2D;
       const context = encoderHiddenStates.reshape([b * t, d]) as tf.Tensor2D;
 
       let hs = conv2d(x, this.convIn.w, this.convIn.b, 1, (cfg.conv_in_kernel - 1) / 2);
       const skips: tf.Tensor4D[] = [hs];
       const [down, mid, up] = [this.plan.down.map((b) => b.prefix), this.plan.mid?.prefix, this.plan.up.map((b) => b.prefix)];
       this.down.forEach((block, i) => {
-        hs = block.forward(hs, temb, context, skips);
+        hs = block.forward(hs, temb, context, views, skips);
         this.offload?.park(down[i]!);
       });
       if (this.mid) {
-        hs = this.mid.forward(hs, temb, context);
+        hs = this.mid.forward(hs, temb, context, views);
         this.offload?.park(mid!);
       }
       this.up.forEach((block, i) => {
-        hs = block.forward(hs, temb, context, skips);
+        hs = block.forward(hs, temb, context, views, skips);
         this.offload?.park(up[i]!);
       });
       hs = groupNorm(hs, this.normOut.gamma, this.normOut.beta, cfg.norm_num_groups, cfg.norm_eps, 'silu');

@@ -3,6 +3,9 @@
  * StableDiffusionPipeline does it: conditions [negative, positive] share one UNet batch,
  * noise_pred = uncond + g·(cond − uncond), the scheduler steps, and the result is decoded.
  * The conditions are prompt states, so learned prompt distributions plug in directly.
+ *
+ * Multi-view models (`views` > 1) denoise each group of V consecutive images jointly, each
+ * with its camera; every image still starts from its own noise (MVDream).
  */
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed } from '../../scenes/index.js';
@@ -23,6 +26,10 @@ export interface SampleOptions {
   height: number;
   width: number;
   seed: number;
+  /** Images of one object per group (rows of `cond` in groups of V); default 1. */
+  views?: number;
+  /** Camera features [n, camera_dim] per image (camera-embedding.ts), for a camera-conditioned model. */
+  cameras?: tf.Tensor2D;
   /** Starting noise NHWC [n, h/f, w/f, C] (unit variance); default drawn from `seed`. */
   latents?: tf.Tensor4D;
   onStep?: (done: number, total: number) => void;
@@ -43,6 +50,8 @@ export function sampleImages(model: DiffusionModel, opts: SampleOptions): tf.Ten
   const n = opts.cond.shape[0];
   const f = model.vaeScale;
   checkImageSize(model, opts.height, opts.width);
+  const views = opts.views ?? 1;
+  model.unet.checkViews(views, opts.cameras !== undefined);
   const scheduler = createScheduler(model.schedulerConfig, opts.scheduler);
   try {
     scheduler.setTimesteps(opts.steps);
@@ -51,11 +60,13 @@ export function sampleImages(model: DiffusionModel, opts: SampleOptions): tf.Ten
       tf.mul(opts.latents ?? seededNormal(shape, 0, 1, deriveSeed(opts.seed, 'latents')), scheduler.initNoiseSigma),
     ) as tf.Tensor4D;
     const context = tf.tidy(() => tf.concat([opts.uncond.shape[0] === n ? opts.uncond : tf.tile(opts.uncond, [n, 1, 1]), opts.cond]));
+    // the unconditional half sees the same cameras: guidance contrasts text, not views
+    const camera = opts.cameras && (tf.concat([opts.cameras, opts.cameras]) as tf.Tensor2D);
     const timesteps = scheduler.timesteps;
     timesteps.forEach((t, i) => {
       const next = tf.tidy(() => {
         const input = scheduler.scaleModelInput(tf.concat([latents, latents]), t) as tf.Tensor4D;
-        const pred = model.unet.forward(input, t, context as tf.Tensor3D);
+        const pred = model.unet.forward(input, t, context as tf.Tensor3D, { camera, views });
         const [u, c] = tf.split(pred, 2);
         const guided = tf.add(u, tf.mul(tf.sub(c, u), opts.guidance));
         return scheduler.step(guided, t, latents) as tf.Tensor4D;
@@ -64,7 +75,7 @@ export function sampleImages(model: DiffusionModel, opts: SampleOptions): tf.Ten
       latents = next;
       opts.onStep?.(i + 1, timesteps.length);
     });
-    context.dispose();
+    tf.dispose([context, ...(camera ? [camera] : [])]);
     const images = model.decode(latents);
     latents.dispose();
     return images;

@@ -219,8 +219,12 @@ export class Probe {
     return this.run(images, (o) => o.logits);
   }
 
-  /** Classifies each image: family, main colour and the predicted family's attributes, with probabilities. */
-  predict(images: ProbeImages): ProbePrediction[] {
+  /**
+   * Classifies each image: family, main colour and the predicted family's attributes, with
+   * probabilities; `attributesOf` reads that family's attribute heads instead (how a view of an
+   * asset meant to be a chair scores on the chair's attributes, whatever family it looks like).
+   */
+  predict(images: ProbeImages, attributesOf?: string): ProbePrediction[] {
     const logits = this.logits(images);
     const [N, T] = logits.shape;
     const all = logits.dataSync() as Float32Array;
@@ -237,7 +241,7 @@ export class Probe {
         probabilities: { family: fam.probs, color: col.probs, attributes: {} },
       };
       this.config.attribute_heads.forEach((h, i) => {
-        if (h.family !== fam.best) return;
+        if (h.family !== (attributesOf ?? fam.best)) return;
         const r = softmaxHead(row, this.heads[i + 2]!);
         pred.attributes[h.attribute] = r.best;
         pred.probabilities.attributes[h.attribute] = r.probs;

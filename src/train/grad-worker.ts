@@ -5,7 +5,7 @@ import { initBackend } from '../backend/backend.js';
 import { SceneDataset } from '../dataset/scene-dataset.js';
 import { DDPMScheduler } from '../schedulers/index.js';
 import type { GradWorkerInit } from './grad-worker-client.js';
-import { allVariables, buildTinyModel, partGrads, partLoss } from './pretrain.js';
+import { allVariables, batchOptions, buildTinyModel, partGrads, partLoss } from './pretrain.js';
 import { PRETRAIN_CONFIGS } from './pretrain-configs.js';
 import { SceneBatches } from './scene-batches.js';
 
@@ -18,7 +18,7 @@ try {
   const model = buildTinyModel(config, init.seed);
   const weights = allVariables(model);
   const ddpm = DDPMScheduler.fromConfig(config.scheduler);
-  const batches = new SceneBatches(SceneDataset.open(init.data), model.tokenizer, { seed: init.seed, captionDropout: config.captionDropout });
+  const batches = new SceneBatches(SceneDataset.open(init.data), model.tokenizer, batchOptions(config, init.seed));
   port.on('message', (m: { step: number; batch: number; from: number; to: number; weights: Record<string, Float32Array> }) => {
     try {
       tf.tidy(() => {

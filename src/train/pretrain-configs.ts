@@ -3,6 +3,8 @@
  * (CLIPTextModel + UNet2DConditionModel), small, in pixel space (no VAE), with diffusers
  * config keys so the exported folder loads like any model folder.
  */
+import { CAMERA_FEATURES } from '../models/camera-embedding.js';
+
 export interface PretrainConfig {
   name: string;
   /** Image side in pixels: the UNet works on RGB directly. */
@@ -30,6 +32,12 @@ export interface PretrainConfig {
    * over many steps; the README has the measurements behind these values.
    */
   sampling: { guidance_scale: number; num_inference_steps: number };
+  /**
+   * Multi-view training (a dataset made with --views V): the UNet gets camera conditioning and
+   * cross-view attention (unet keys dd3d_camera_dim, dd3d_num_views); see scene-batches.ts for
+   * the dropouts.
+   */
+  multiview?: { views: number; cameraDropout: number; singleViewShare: number };
 }
 
 const TEXT_ENCODER = {
@@ -81,6 +89,11 @@ function unet(channels: number[], resolution: number, layersPerBlock: number): R
   };
 }
 
+/** The dd3d extension keys of a camera-conditioned, V-view UNet (unet-config.ts). */
+function multiviewUnet(base: Record<string, unknown>, views: number): Record<string, unknown> {
+  return { ...base, dd3d_camera_dim: CAMERA_FEATURES, dd3d_num_views: views };
+}
+
 const common = {
   textEncoder: TEXT_ENCODER,
   scheduler: SCHEDULER,
@@ -100,6 +113,21 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
   // models or 64×64 at batch 16 exceed tfjs-wasm's 4 GB heap during the backward pass.
   tiny32: { name: 'tiny32', resolution: 32, unet: unet([32, 64, 128], 32, 1), batch: 16, steps: 2000, ...common },
   tiny64: { name: 'tiny64', resolution: 64, unet: unet([32, 64, 128], 64, 1), batch: 4, steps: 6000, ...common },
+  // tiny32 fine-tuned as a 4-view, camera-conditioned model (MVDream's recipe): start it with
+  // --init models/dd3d-tiny on a "scenes dataset --views 4" dataset. A batch of 16 images is 4
+  // objects; a quarter of the steps are single images with no camera, as tiny32 trained on.
+  mv32: {
+    name: 'mv32',
+    resolution: 32,
+    unet: multiviewUnet(unet([32, 64, 128], 32, 1), 4),
+    batch: 16,
+    steps: 4000,
+    ...common,
+    lr: 1e-4,
+    warmupSteps: 100,
+    checkpointEvery: 100,
+    multiview: { views: 4, cameraDropout: 0.1, singleViewShare: 0.25 },
+  },
   /** For tests: a few seconds a step at most. */
   test: {
     name: 'test',
@@ -112,4 +140,12 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
     warmupSteps: 1,
     checkpointEvery: 2,
   },
+};
+/** For tests: the test config as a 4-view, camera-conditioned model. */
+PRETRAIN_CONFIGS['test-mv'] = {
+  ...PRETRAIN_CONFIGS.test!,
+  name: 'test-mv',
+  unet: multiviewUnet(PRETRAIN_CONFIGS.test!.unet, 4),
+  batch: 8,
+  multiview: { views: 4, cameraDropout: 0.25, singleViewShare: 0.25 },
 };

@@ -5,6 +5,11 @@
  * gradient clipping and EMA weights. Checkpoints hold everything a resume needs; a batch,
  * its noise and its timesteps depend only on (seed, step), so a resumed run continues
  * exactly as the uninterrupted one would have.
+ *
+ * `init` starts from a model folder's weights instead of random ones (a fine-tune): every
+ * weight of the folder must fit the config's model, and the config's extra weights (the
+ * camera MLP of a multi-view config) start fresh, the camera MLP's last layer at zero, so
+ * step 0 computes exactly what the folder's model does.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -12,8 +17,10 @@ import { deriveSeed, mulberry32, vocabulary } from '../../scenes/index.js';
 import type { SceneDataset } from '../dataset/scene-dataset.js';
 import { Dd3dError } from '../errors.js';
 import { ClipTextModel, clipTextParamShapes } from '../models/clip-text-model.js';
-import { clipTextConfig } from '../models/load.js';
-import { Params, randomInit } from '../models/nn.js';
+import { getComponent, openModelFolder } from '../io/diffusers.js';
+import { zeroInitKey } from '../models/camera-embedding.js';
+import { clipTextConfig, loadNhwcParams, loadParams } from '../models/load.js';
+import { Params, randomInit, type ParamInit } from '../models/nn.js';
 import { unetConfig } from '../models/unet-config.js';
 import { UNet2DConditionModel } from '../models/unet.js';
 import { DDPMScheduler } from '../schedulers/index.js';
@@ -24,7 +31,7 @@ import { Ema } from './ema.js';
 import { warmupCosine } from './lr-schedule.js';
 import type { PretrainConfig } from './pretrain-configs.js';
 import { GradWorker } from './grad-worker-client.js';
-import { SceneBatches } from './scene-batches.js';
+import { SceneBatches, type BatchOptions } from './scene-batches.js';
 import { seededNormal } from '../random.js';
 
 export interface PretrainOptions {
@@ -35,6 +42,8 @@ export interface PretrainOptions {
   /** Overrides of the config's step count and batch size. */
   steps?: number;
   batch?: number;
+  /** A model folder whose weights the run starts from (see the header); recorded in checkpoints. */
+  init?: string;
   resume: boolean;
   /** 2 runs half of every batch in a worker thread with its own wasm backend. */
   workers?: number;
@@ -46,6 +55,7 @@ interface CheckpointState extends CheckpointProgress {
   config: string;
   seed: number;
   batch: number;
+  init?: string;
 }
 
 const CHECKPOINT_FORMAT = 'dd3d-pretrain-checkpoint';
@@ -76,9 +86,39 @@ export function buildTinyModel(config: PretrainConfig, seed: number): TinyModel 
   const tc = clipTextConfig(textComponent);
   const textParams = new Params(new Map(), 'text_encoder (training)', randomInit(deriveSeed(seed, 'init/text'))).toVariables();
   for (const [key, shape] of clipTextParamShapes(tc)) textParams.declare(key, shape);
-  const unetParams = new Params(new Map(), 'unet (training)', randomInit(deriveSeed(seed, 'init/unet'))).toVariables();
+  const unetRandom = randomInit(deriveSeed(seed, 'init/unet'));
+  const unetInit: ParamInit = (key, shape) => (zeroInitKey(key) ? tf.zeros(shape) : unetRandom(key, shape));
+  const unetParams = new Params(new Map(), 'unet (training)', unetInit).toVariables();
   const unet = new UNet2DConditionModel(unetConfig(unetComponent), unetParams);
   return { tokenizer, textConfig, unetConfig: unetJson, text: new ClipTextModel(tc, textParams), unet, textParams, unetParams };
+}
+
+/**
+ * Overwrites a fresh model's weights with a model folder's (the start of a fine-tune). Each of
+ * the folder's weights must exist in the model with the same shape; weights the folder lacks
+ * keep their initialization (allowed only for the camera MLP, new in multi-view configs).
+ */
+export function loadInitWeights(m: TinyModel, dir: string): void {
+  const folder = openModelFolder(dir);
+  const parts: Array<[string, Params, Map<string, tf.Variable>]> = [
+    ['text_encoder', loadParams(getComponent(folder, 'text_encoder')), m.textParams.variables()],
+    ['unet', loadNhwcParams(getComponent(folder, 'unet')), m.unetParams.variables()],
+  ];
+  try {
+    for (const [name, loaded, vars] of parts) {
+      for (const [key, t] of loaded.tensors) {
+        const v = vars.get(key);
+        if (!v) throw new Dd3dError(`--init ${dir}: ${name} weight "${key}" has no place in this config's model (another architecture?)`);
+        if (v.shape.join() !== t.shape.join()) throw new Dd3dError(`--init ${dir}: ${name} weight "${key}" has shape [${t.shape}], this config needs [${v.shape}]`);
+        v.assign(t);
+      }
+      for (const key of vars.keys()) {
+        if (!loaded.has(key) && !key.startsWith('camera_embedding.')) throw new Dd3dError(`--init ${dir}: ${name} has no weight "${key}", which this config's model needs`);
+      }
+    }
+  } finally {
+    for (const [, loaded] of parts) loaded.dispose();
+  }
 }
 
 /** All trainable weights under one namespace: "text_encoder/<key>", "unet/<key>". */
@@ -99,23 +139,34 @@ const CHECKPOINT = 'checkpoint';
  */
 export function partLoss(m: TinyModel, ddpm: DDPMScheduler, config: PretrainConfig, batches: SceneBatches, seed: number, step: number, batch: number, from: number, to: number): () => tf.Scalar {
   const rng = mulberry32(deriveSeed(seed, `step/${step}`));
-  const t = Array.from({ length: batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps)).slice(from, to);
+  const drawn = Array.from({ length: batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps));
+  // The views of one object share a timestep, as they are denoised together (MVDream).
+  const views = batches.viewsAt(step);
+  if (from % views !== 0 || to % views !== 0) throw new RangeError(`rows [${from}, ${to}) split a ${views}-view object`);
+  const t = drawn.map((_, i) => drawn[i - (i % views)]!).slice(from, to);
   const prediction = String(config.scheduler.prediction_type ?? 'epsilon');
   return () => {
-    const { images, ids } = batches.batch(step, batch);
+    const { images, ids, cameras } = batches.batch(step, batch);
     const x0 = images.slice([from, 0, 0, 0], [to - from, -1, -1, -1]) as tf.Tensor4D;
     const noise = seededNormal(images.shape, 0, 1, deriveSeed(seed, `noise/${step}`)).slice([from, 0, 0, 0], [to - from, -1, -1, -1]);
     images.dispose();
     const xt = ddpm.addNoise(x0, noise, t) as tf.Tensor4D;
     const states = m.text.forward(ids.slice(from, to));
     states.pooled.dispose();
-    const pred = m.unet.forward(xt, t, states.lastHiddenState);
+    const cameraDim = m.unet.config.camera_dim;
+    const camera = cameraDim === null ? undefined : tf.tensor2d(cameras.subarray(from * cameraDim, to * cameraDim), [to - from, cameraDim]);
+    const pred = m.unet.forward(xt, t, states.lastHiddenState, { camera, views });
     const target = prediction === 'epsilon' ? noise : ddpm.getVelocity(x0, noise, t);
     return tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar;
   };
 }
 
 /** Loss and gradients (keyed "text_encoder/…", "unet/…") of one part of a step's batch. */
+/** The batch drawing settings a config implies (the same in the main thread and the worker). */
+export function batchOptions(config: PretrainConfig, seed: number): BatchOptions {
+  return { seed, captionDropout: config.captionDropout, cameraDropout: config.multiview?.cameraDropout, singleViewShare: config.multiview?.singleViewShare };
+}
+
 export function partGrads(m: TinyModel, weights: Map<string, tf.Variable>, loss: () => tf.Scalar): { loss: number; grads: Map<string, tf.Tensor> } {
   const { value, grads } = tf.variableGrads(loss, [...weights.values()]);
   const byName = new Map([...weights].map(([k, v]) => [v.name, k]));
@@ -143,16 +194,22 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     throw new Dd3dError(`--data: the dataset is ${opts.dataset.res}px, config "${config.name}" trains at ${config.resolution}px (make the dataset with --res ${config.resolution})`);
   }
   const model = buildTinyModel(config, opts.seed);
+  if (opts.init) loadInitWeights(model, opts.init);
   const ddpm = DDPMScheduler.fromConfig(config.scheduler);
   const weights = allVariables(model);
   const ema = new Ema(weights, config.emaDecay);
   const adam = new AdamW(weights, { lr: config.lr, weightDecay: config.weightDecay, noDecay: (k) => k.endsWith('.bias') || /norm/.test(k) });
-  const batches = new SceneBatches(opts.dataset, model.tokenizer, { seed: opts.seed, captionDropout: config.captionDropout });
+  const batches = new SceneBatches(opts.dataset, model.tokenizer, batchOptions(config, opts.seed));
+  if (opts.dataset.views !== (config.multiview?.views ?? 1)) {
+    throw new Dd3dError(`--data: the dataset has ${opts.dataset.views} view(s) per record, config "${config.name}" trains on ${config.multiview?.views ?? 1} (make it with "dd3d scenes dataset --views ${config.multiview?.views ?? 1}")`);
+  }
   const ckpt = path.join(opts.out, CHECKPOINT);
 
-  let state: CheckpointState = { format: CHECKPOINT_FORMAT, version: 1, config: config.name, seed: opts.seed, step: 0, steps, batch, losses: [], seconds: 0 };
+  // recorded by folder name: a resume on another machine finds it elsewhere, and its weights are in the checkpoint
+  const init = opts.init === undefined ? undefined : path.basename(path.resolve(opts.init));
+  let state: CheckpointState = { format: CHECKPOINT_FORMAT, version: 1, config: config.name, seed: opts.seed, step: 0, steps, batch, ...(init ? { init } : {}), losses: [], seconds: 0 };
   if (opts.resume && hasCheckpoint(ckpt)) {
-    const saved = loadCheckpoint<CheckpointState>(ckpt, CHECKPOINT_FORMAT, { w: weights, ema: ema.shadow }, adam, { config: config.name, seed: opts.seed, batch });
+    const saved = loadCheckpoint<CheckpointState>(ckpt, CHECKPOINT_FORMAT, { w: weights, ema: ema.shadow }, adam, { config: config.name, seed: opts.seed, batch, init });
     state = { ...saved, steps };
   }
 
@@ -161,8 +218,10 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   try {
     for (let step = state.step; step < steps; step++) {
       adam.lr = warmupCosine({ lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio }, step);
-      // With a helper thread, each side takes half the batch; the mean of the halves' gradients is the batch's.
-      const split = helper ? Math.floor(batch / 2) : batch;
+      // With a helper thread, each side takes half the batch (whole objects of a multi-view step);
+      // the weighted mean of the halves' gradients is the batch's.
+      const views = batches.viewsAt(step);
+      const split = helper ? Math.floor(batch / 2 / views) * views : batch;
       const remote = helper?.grads(step, batch, split, batch, weights);
       const local = partGrads(model, weights, partLoss(model, ddpm, config, batches, opts.seed, step, batch, 0, split));
       let loss = local.loss;

@@ -4,16 +4,28 @@
  * the same view phrase), so the model sees partial prompts as well as full ones, and a
  * fraction of captions is dropped to the empty prompt for classifier-free guidance.
  * A batch depends only on (seed, step): a resumed run draws what the original would have.
+ *
+ * A multi-view dataset (V views per object) gives two kinds of step, chosen per step from
+ * (seed, step): with probability `singleViewShare` a single-view batch exactly as above (a
+ * null camera, so the model keeps sampling single images from text alone); otherwise B/V
+ * objects with all their V views in order, one caption per object without a view phrase (the
+ * cameras carry the view), and each object's cameras dropped to null with probability
+ * `cameraDropout` (so the same weights serve uncalibrated photos).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { SceneDataset } from '../dataset/scene-dataset.js';
+import type { SceneDataset, SceneRecord } from '../dataset/scene-dataset.js';
 import { caption, deriveSeed, mulberry32 } from '../../scenes/index.js';
+import { CAMERA_FEATURES, cameraFeatures } from '../models/camera-embedding.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 
 export interface BatchOptions {
   seed: number;
   /** Probability of the empty caption (the unconditional prompt). */
   captionDropout: number;
+  /** Multi-view datasets: probability that an object's cameras are null. */
+  cameraDropout?: number;
+  /** Multi-view datasets: share of steps that train on single images, with null cameras. */
+  singleViewShare?: number;
 }
 
 export interface Batch {
@@ -21,12 +33,16 @@ export interface Batch {
   images: tf.Tensor4D;
   ids: number[][];
   captions: string[];
+  /** Images per object, consecutive in the batch: 1, or the dataset's V. */
+  views: number;
+  /** [B, CAMERA_FEATURES] camera features, zero rows for null cameras. */
+  cameras: Float32Array;
 }
 
 export class SceneBatches {
   /** Every image of the dataset, [N, R, R, 3] bytes: 32×32 × 100k is 300 MB. */
   private readonly pixels: Uint8Array;
-  private readonly records: Array<{ attributes: Record<string, string> & { family: string }; camera: { azimuth: number; elevation: number } }> = [];
+  private readonly records: SceneRecord[] = [];
   readonly res: number;
 
   constructor(
@@ -39,9 +55,9 @@ export class SceneBatches {
     this.pixels = new Uint8Array(dataset.length * frame);
     for (let s = 0; s < dataset.shardCount; s++) {
       const shard = dataset.shard(s);
-      const first = s * dataset.settings.shard_size;
+      const first = s * dataset.settings.shard_size * dataset.views;
       this.pixels.set(shard.images, first * frame);
-      for (const r of shard.records) this.records.push(r as (typeof this.records)[number]);
+      for (const r of shard.records) this.records.push(r);
     }
   }
 
@@ -49,22 +65,52 @@ export class SceneBatches {
     return this.records.length;
   }
 
+  /** Views per object in step `step`'s batch: 1 for a single-view dataset or a single-view step, else V. */
+  viewsAt(step: number): number {
+    const v = this.dataset.views;
+    if (v === 1) return 1;
+    const rng = mulberry32(deriveSeed(this.options.seed, `views/${step}`));
+    return rng.next() < (this.options.singleViewShare ?? 0) ? 1 : v;
+  }
+
   /** Batch number `step` of size `size`: indices, fresh captions and dropout all drawn from (seed, step). */
   batch(step: number, size: number): Batch {
+    const views = this.viewsAt(step);
+    if (size % views !== 0) throw new RangeError(`a batch of ${size} is not a whole number of ${views}-view objects`);
     const rng = mulberry32(deriveSeed(this.options.seed, `batch/${step}`));
     const frame = this.res * this.res * 3;
     const data = new Float32Array(size * frame);
+    const cameras = new Float32Array(size * CAMERA_FEATURES);
     const captions: string[] = [];
-    for (let b = 0; b < size; b++) {
-      const i = Math.floor(rng.next() * this.length);
+    const copy = (i: number, b: number) => {
       const src = this.pixels.subarray(i * frame, (i + 1) * frame);
       for (let k = 0; k < frame; k++) data[b * frame + k] = src[k] / 127.5 - 1;
-      const r = this.records[i];
-      const dropped = rng.next() < this.options.captionDropout;
-      const text = dropped ? '' : caption(r.attributes, { azimuthDeg: r.camera.azimuth, elevationDeg: r.camera.elevation }, Math.floor(rng.next() * 2 ** 31));
-      captions.push(text);
+    };
+    if (views === 1) {
+      for (let b = 0; b < size; b++) {
+        const i = Math.floor(rng.next() * this.length);
+        copy(i, b);
+        const r = this.records[i];
+        const dropped = rng.next() < this.options.captionDropout;
+        const text = dropped ? '' : caption(r.attributes, { azimuthDeg: r.camera.azimuth, elevationDeg: r.camera.elevation }, Math.floor(rng.next() * 2 ** 31));
+        captions.push(text);
+      }
+    } else {
+      for (let o = 0; o < size / views; o++) {
+        const first = Math.floor(rng.next() * (this.length / views)) * views;
+        const r = this.records[first];
+        const dropped = rng.next() < this.options.captionDropout;
+        const text = dropped ? '' : caption(r.attributes, { azimuthDeg: 0, elevationDeg: 0 }, Math.floor(rng.next() * 2 ** 31), { viewPhrase: false });
+        const withCamera = rng.next() >= (this.options.cameraDropout ?? 0);
+        for (let v = 0; v < views; v++) {
+          const b = o * views + v;
+          copy(first + v, b);
+          captions.push(text);
+          if (withCamera) cameras.set(cameraFeatures(this.records[first + v].camera), b * CAMERA_FEATURES);
+        }
+      }
     }
     const ids = captions.map((c) => this.tokenizer.call(c).ids);
-    return { images: tf.tensor4d(data, [size, this.res, this.res, 3]), ids, captions };
+    return { images: tf.tensor4d(data, [size, this.res, this.res, 3]), ids, captions, views, cameras };
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * Camera conditioning of the UNet (a dd3d extension, after MVDream): the camera of each image
+ * goes through a two-layer MLP whose output is added to the time embedding.
+ *
+ *   features(camera) → camera_embedding.linear_1 → silu → camera_embedding.linear_2 → + temb
+ *
+ * Features (CAMERA_FEATURES = 6), for an orbit camera about the origin in three.js conventions
+ * (azimuth 0 looks at the object's front, +Y up; angles in degrees):
+ *
+ *   [sin az, cos az, sin el, cos el, fov in radians, radius · sin(fov / 2)]
+ *
+ * The last is the framing: how far the unit sphere sits inside the frame (1 = it touches the
+ * frame's edge), so together the six fix the camera and each stays O(1).
+ *
+ * A null camera is a row of zeros, which no real camera gives (sin² + cos² = 1); its embedding
+ * is exactly zero (the MLP's output is masked), so a model with a camera MLP given no camera
+ * computes what the same weights without the MLP compute. linear_2 is zero-initialized when
+ * training starts (`zeroInitKey`), so a fine-tune starts from the model it was given.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { addBias, silu, type Params } from './nn.js';
+
+export const CAMERA_FEATURES = 6;
+
+/** An orbit camera as dd3d's scenes and renderer describe it: degrees and scene units. */
+export interface OrbitCameraSpec {
+  azimuth: number;
+  elevation: number;
+  fov: number;
+  radius: number;
+}
+
+const DEG = Math.PI / 180;
+
+/** The six conditioning features of one camera (see the header). */
+export function cameraFeatures(c: OrbitCameraSpec): number[] {
+  const [az, el, fov] = [c.azimuth * DEG, c.elevation * DEG, c.fov * DEG];
+  return [Math.sin(az), Math.cos(az), Math.sin(el), Math.cos(el), fov, c.radius * Math.sin(fov / 2)];
+}
+
+/** [B, 6] features of a list of cameras, null for a null camera (a zero row). */
+export function cameraBatch(cameras: Array<OrbitCameraSpec | null>): tf.Tensor2D {
+  const data = new Float32Array(cameras.length * CAMERA_FEATURES);
+  cameras.forEach((c, i) => c && data.set(cameraFeatures(c), i * CAMERA_FEATURES));
+  return tf.tensor2d(data, [cameras.length, CAMERA_FEATURES]);
+}
+
+/** Keys that start at zero in a fresh model: the camera MLP's last layer. */
+export const zeroInitKey = (key: string): boolean => key.startsWith('camera_embedding.linear_2.');
+
+export class CameraEmbedding {
+  private readonly w1: tf.Tensor2D;
+  private readonly b1: tf.Tensor1D;
+  private readonly w2: tf.Tensor2D;
+  private readonly b2: tf.Tensor1D;
+
+  constructor(p: Params, inDim: number, embedDim: number) {
+    this.w1 = p.get('camera_embedding.linear_1.weight', [embedDim, inDim]) as tf.Tensor2D;
+    this.b1 = p.get('camera_embedding.linear_1.bias', [embedDim]) as tf.Tensor1D;
+    this.w2 = p.get('camera_embedding.linear_2.weight', [embedDim, embedDim]) as tf.Tensor2D;
+    this.b2 = p.get('camera_embedding.linear_2.bias', [embedDim]) as tf.Tensor1D;
+  }
+
+  /** camera [B, inDim] → [B, embedDim]; rows of zeros (null cameras) give zeros. */
+  forward(camera: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const h = silu(addBias(tf.matMul(camera, this.w1, false, true), this.b1));
+      const out = addBias(tf.matMul(h as tf.Tensor2D, this.w2, false, true), this.b2);
+      const present = tf.cast(tf.greater(tf.sum(tf.abs(camera), 1, true), 0), 'float32');
+      return tf.mul(out, present) as tf.Tensor2D;
+    });
+  }
+}
