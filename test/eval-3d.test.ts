@@ -156,7 +156,7 @@ describe('eval-3d', () => {
 
   beforeAll(async () => {
     await initBackend('wasm');
-    await writeReferenceSet({ family: 'chair', where: 'color=red', n: 3, res: 32, out: refs, seed: 0 });
+    await writeReferenceSet({ family: 'chair', where: 'color=red; back=tall', n: 3, res: 32, out: refs, seed: 0 });
     const asset = (name: string, withManifest: boolean) => {
       const dir = path.join(assets, name);
       fs.mkdirSync(dir, { recursive: true });
@@ -199,6 +199,14 @@ describe('eval-3d', () => {
       // measured: every view of both is a red chair (chance is 1/8 for family)
       expect(r.family_agreement).toBeGreaterThanOrEqual(0.875);
       expect(r.color_agreement).toBeGreaterThanOrEqual(0.875);
+      // the set fixes back = tall: the probe's chair heads read it on the copies' views
+      expect(r.reference_constraints).toEqual({ back: ['tall back'] });
+      expect(Object.keys(r.attribute_agreement)).toEqual(['back']);
+      expect(r.attribute_agreement.back).toBeGreaterThanOrEqual(0.75);
+      expect(r.attribute_agreement_overall).toBe(r.attribute_agreement.back);
+      expect(a!.views[0]!.attributes.back).toBeDefined();
+      expect([a!.majority_color, b!.majority_color]).toEqual(['red', 'red']);
+      expect(r.majority_color_share).toBe(1);
       // the assets are ref-000 and ref-002, so their diversity is that pair's distance, above sampling noise
       expect(r.diversity_assets).toBeGreaterThan(0.05);
       expect(r.diversity_refs).toBeGreaterThan(0.05);
@@ -211,9 +219,9 @@ describe('eval-3d', () => {
     const ok = runCli(['eval-3d', '--assets', assets, '--refs', refs, '--points', '512', '--json']);
     expect(ok.status, ok.stderr).toBe(0);
     const j = JSON.parse(ok.stdout) as Record<string, unknown> & { assets: Array<Record<string, unknown>> };
-    for (const key of ['assets', 'family_agreement', 'color_agreement', 'chamfer_to_nearest', 'diversity_assets', 'diversity_refs', 'n_assets', 'n_refs']) expect(j).toHaveProperty(key);
+    for (const key of ['assets', 'family_agreement', 'color_agreement', 'attribute_agreement', 'attribute_agreement_overall', 'majority_color_share', 'chamfer_to_nearest', 'diversity_assets', 'diversity_refs', 'n_assets', 'n_refs']) expect(j).toHaveProperty(key);
     expect(j.n_assets).toBe(2);
-    expect(Object.keys(j.assets[0]!)).toEqual(expect.arrayContaining(['name', 'family_agreement', 'color_agreement', 'nearest_ref', 'chamfer', 'views']));
+    expect(Object.keys(j.assets[0]!)).toEqual(expect.arrayContaining(['name', 'family_agreement', 'color_agreement', 'attribute_agreement', 'majority_color', 'majority_color_ok', 'nearest_ref', 'chamfer', 'views']));
 
     expectOneLineError(runCli(['eval-3d', '--assets', path.join(tmp, 'nope'), '--refs', refs]), /--assets .*nope: folder not found/);
     expectOneLineError(runCli(['eval-3d', '--assets', path.join(tmp, 'empty'), '--refs', refs]), /--assets .*empty: no assets/);

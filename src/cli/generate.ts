@@ -8,10 +8,12 @@ import { Dd3dError } from '../errors.js';
 import { defaultViews, GENERATE_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
 import { exportAsset, writePreviewPng, type ManifestSource } from '../generate/export-asset.js';
 import { generateAsset, type IterationTiming } from '../generate/generate-asset.js';
+import { sampleTargetViews, type TargetViews } from '../generate/target-views.js';
 import { viewConditions, type ConditionSource } from '../generate/view-conditions.js';
+import { writePng } from '../io/image.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { startBackend } from './common.js';
-import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -22,6 +24,7 @@ interface GenerateFlags {
   n: number;
   iters: number;
   views?: number;
+  fitIters: number;
   res?: number;
   samples: number;
   guidance: number;
@@ -52,6 +55,7 @@ export function registerGenerate(program: Command): void {
     .option('--n <count>', 'number of assets (instances)', intOption(1, 1000), 3)
     .option('--iters <n>', 'score-distillation iterations per asset', intOption(1), D.iters)
     .option('--views <v>', 'views rendered and denoised jointly per iteration (default: the model\'s trained V for a multi-view model, else 1; 1 = single-view SDS with view phrases)', intOption(1, 64))
+    .option('--fit-iters <n>', 'fast path (multi-view models): sample the instance\'s V views once and fit the field to them for the first n of --iters iterations, then score-distil (0: SDS only)', intOption(0), D.fitIters)
     .option('--res <px>', 'render size (default: the model\'s image size, at most 64)', intOption(8, 512))
     .option('--samples <n>', 'samples per ray', intOption(4, 512), D.samplesPerRay)
     .option('--guidance <scale>', 'classifier-free guidance scale of the SDS call', floatOption(0), D.guidance)
@@ -74,6 +78,7 @@ export function registerGenerate(program: Command): void {
       const config: GenerateConfig = {
         ...D,
         iters: opts.iters,
+        fitIters: opts.fitIters,
         res: opts.res ?? null,
         samplesPerRay: opts.samples,
         guidance: opts.guidance,
@@ -93,6 +98,8 @@ export function registerGenerate(program: Command): void {
       const model = DiffusionModel.load(modelDir);
       config.views = opts.views ?? defaultViews(model.unet);
       if (config.views > 1) model.unet.checkViews(config.views, true);
+      if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');
+      if (config.fitIters > config.iters) throw new Dd3dError(`--fit-iters ${config.fitIters}: more than --iters ${config.iters}`);
       const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
       if (dist) {
         checkDistributionModel(opts.dist!, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);
@@ -116,6 +123,8 @@ export function registerGenerate(program: Command): void {
             : { kind: 'prompt', prompt: opts.prompt! };
           const conditions = viewConditions(model, source);
           const assetSeed = deriveSeed(opts.seed, `asset/${i}`);
+          const targets = config.fitIters > 0 ? sampleTargetViews(model, conditions, config.views, samplingSettings({}, model), assetSeed) : undefined;
+          if (targets) await writeTargetViews(path.join(dir, 'target-views.png'), targets);
           const bar = progressBar(`asset ${i + 1}/${opts.n}`, config.iters, { quiet: opts.json, resumable: true });
           let result;
           try {
@@ -124,6 +133,7 @@ export function registerGenerate(program: Command): void {
               conditions,
               config,
               seed: assetSeed,
+              targets,
               dir,
               resume: Boolean(opts.resume),
               onIter: (iter, _n, s) => bar.update(iter, ` | sds ${s.sds.toExponential(2)} t ${s.t} ${s.view}`),
@@ -157,6 +167,7 @@ export function registerGenerate(program: Command): void {
           if (result.nonFinite > 0) warn(`${dir}: ${result.nonFinite} SDS gradient elements were NaN or infinite and were zeroed`);
           result.dispose();
           conditions.dispose();
+          targets?.images.dispose();
           fs.rmSync(path.join(dir, 'checkpoint'), { recursive: true, force: true });
           summaries.push({ dir, iterations: manifest.iterations, seconds: manifest.seconds, timing_ms: manifest.timing_ms, triangles: manifest.mesh.triangles });
           if (!opts.json) console.error(`wrote ${dir} (${manifest.iterations} iterations, ${manifest.seconds.toFixed(0)} s, ${manifest.mesh.triangles} triangles)`);
@@ -198,4 +209,10 @@ function copyReferences(dist: PromptDistribution, out: string): string[] {
     fs.copyFileSync(file, copy);
     return copy;
   });
+}
+
+/** The fast path's sampled views, in a row, beside the asset (what the field was fitted to). */
+async function writeTargetViews(file: string, targets: TargetViews): Promise<void> {
+  const [n, height, width] = targets.images.shape;
+  await writePng(file, { data: targets.images.dataSync() as Float32Array, n, height, width, channels: 3 }, n);
 }

@@ -14,6 +14,12 @@ export interface GenerateConfig {
    * model's V unless told (see `defaultViews`).
    */
   views: number;
+  /**
+   * The fast path (multi-view models): the first fitIters of the `iters` iterations fit the
+   * field photometrically to V views of the instance sampled once (target-views.ts), one view
+   * per iteration; the rest are score distillation. 0: SDS only.
+   */
+  fitIters: number;
   /** Render side in pixels; the model's own size when null. */
   res: number | null;
   samplesPerRay: number;
@@ -49,6 +55,7 @@ export interface GenerateConfig {
 export const GENERATE_DEFAULTS: GenerateConfig = {
   iters: 600,
   views: 1,
+  fitIters: 0,
   res: null,
   samplesPerRay: 48,
   guidance: 20,

@@ -27,6 +27,7 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress 
 import type { GenerateConfig } from './config.js';
 import { cameraAt, lightAt, shadingAt, timestepAt } from './schedules.js';
 import { sdsLoss, type SdsModel } from './sds.js';
+import type { TargetViews } from './target-views.js';
 import type { ViewConditions } from './view-conditions.js';
 
 export const FIELD_CONFIG: FieldConfig = { kind: 'grid' };
@@ -36,6 +37,8 @@ export interface AssetRun {
   conditions: ViewConditions;
   config: GenerateConfig;
   seed: number;
+  /** Views of the instance to fit the field to first (config.fitIters iterations): the fast path, see target-views.ts. */
+  targets?: TargetViews;
   /** The asset's folder; its checkpoint lives in <dir>/checkpoint/. */
   dir: string;
   resume: boolean;
@@ -149,18 +152,26 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
   if (views > 1) model.unet.checkViews(views, true, '--views');
   // The multi-view model trained on no overhead views: its rings stay at the ordinary elevations.
   const ringRanges = { ...CAMERA_RANGES, overheadProbability: 0 };
+  const targets = run.targets && tf.tidy(() => {
+    const t = run.targets!.images;
+    return t.shape[1] === res && t.shape[2] === res ? t.clone() : (tf.image.resizeBilinear(t, [res, res], false, true) as tf.Tensor4D);
+  });
 
   for (let iter = state.step; iter < config.iters; iter++) {
     if (iter % config.occupancyEvery === 0) occupancy.update(field, deriveSeed(seed, `occupancy/${iter}`));
-    const cams = views > 1 ? cameraRing(cameraAt(iter, seed, ringRanges), views) : [cameraAt(iter, seed)];
-    const view = views > 1 ? `${views} views` : viewPhrase(cams[0]!.azimuth, cams[0]!.elevation);
-    const cond = views > 1 ? conditions.plain : conditions.byView.get(view as ReturnType<typeof viewPhrase>)!;
-    const shading = shadingAt(config.shading, iter, seed);
+    // The fit phase shows the field one target view per iteration, in turn; then score distillation.
+    const fitting = targets !== undefined && iter < config.fitIters;
+    const cams = fitting
+      ? [run.targets!.cameras[iter % run.targets!.cameras.length]!]
+      : views > 1
+        ? cameraRing(cameraAt(iter, seed, ringRanges), views)
+        : [cameraAt(iter, seed)];
+    const view = fitting ? 'fit' : views > 1 ? `${views} views` : viewPhrase(cams[0]!.azimuth, cams[0]!.elevation);
+    const shading = fitting ? 'albedo' : shadingAt(config.shading, iter, seed);
     const t = timestepAt(config.timesteps, iter, config.iters, trainSteps, seed);
-    const background = backgroundFor(config, learnedBackground, iter, seed);
+    const background: VolumeBackground = fitting ? { kind: 'solid', color: [1, 1, 1] } : backgroundFor(config, learnedBackground, iter, seed);
     const cameras = cams.map((c) => sceneCamera(c));
-    const cameraFeatures = views > 1 ? cameraBatch(cams) : undefined;
-    const needNormals = shading !== 'albedo' || config.lambda.orient > 0;
+    const needNormals = !fitting && (shading !== 'albedo' || config.lambda.orient > 0);
     let sdsMagnitude = 0;
     const t0 = performance.now();
     let tRender = 0;
@@ -183,28 +194,35 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
       const image = tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D;
       const b = performance.now();
       tRender += b - a;
-      const s = sdsLoss(sds, image, {
-        cond: views > 1 ? (tf.tile(cond, [views, 1, 1]) as tf.Tensor3D) : cond,
-        uncond: conditions.uncond,
-        t: new Array<number>(views).fill(t),
-        guidance: config.guidance,
-        gradClip: config.gradClip,
-        seed: deriveSeed(seed, `noise/${iter}`),
-        views,
-        cameras: cameraFeatures,
-      });
+      let loss: tf.Scalar;
+      if (fitting) {
+        loss = tf.mean(tf.squaredDifference(image, targets!.slice([iter % targets!.shape[0], 0, 0, 0], [1, -1, -1, -1]))) as tf.Scalar;
+        sdsMagnitude = loss.dataSync()[0]!;
+      } else {
+        const features = views > 1 ? cameraBatch(cams) : undefined;
+        const s = sdsLoss(sds, image, {
+          cond: views > 1 ? (tf.tile(conditions.plain, [views, 1, 1]) as tf.Tensor3D) : conditions.byView.get(view as ReturnType<typeof viewPhrase>)!,
+          uncond: conditions.uncond,
+          t: new Array<number>(views).fill(t),
+          guidance: config.guidance,
+          gradClip: config.gradClip,
+          seed: deriveSeed(seed, `noise/${iter}`),
+          views,
+          cameras: features,
+        });
+        features?.dispose();
+        sdsMagnitude = s.magnitude;
+        nonFinite += s.nonFinite;
+        loss = s.loss;
+      }
       tUnet += performance.now() - b;
-      sdsMagnitude = s.magnitude;
-      nonFinite += s.nonFinite;
-      let loss: tf.Scalar = s.loss;
       // regularizers as the mean over the views, so their weights mean the same for any V
-      const mean = (f: (r: (typeof renders)[number], v: number) => tf.Scalar) => tf.div(tf.addN(renders.map(f)), views) as tf.Scalar;
+      const mean = (f: (r: (typeof renders)[number], v: number) => tf.Scalar) => tf.div(tf.addN(renders.map(f)), renders.length) as tf.Scalar;
       if (config.lambda.sparsity > 0) loss = tf.add(loss, tf.mul(mean((r) => tf.mean(r.opacity) as tf.Scalar), config.lambda.sparsity));
       if (config.lambda.entropy > 0) loss = tf.add(loss, tf.mul(mean((r) => opacityEntropy(r.opacity)), config.lambda.entropy));
       if (config.lambda.orient > 0 && needNormals) loss = tf.add(loss, tf.mul(mean((r, v) => orientationLoss(r.normal, cameras[v]!, res)), config.lambda.orient));
       return loss;
     }, names);
-    cameraFeatures?.dispose();
     const t1 = performance.now();
     adam.step(grads);
     const lossValue = value.dataSync()[0]!;
@@ -221,7 +239,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     if (run.onPreview && config.previewEvery > 0 && (iter + 1) % config.previewEvery === 0) await run.onPreview(iter + 1, field, occupancy);
   }
   adam.dispose();
-  tf.dispose([...occupancyState.values()]);
+  tf.dispose([...occupancyState.values(), ...(targets ? [targets] : [])]);
   occupancy.update(field, deriveSeed(seed, 'occupancy/final'));
   return {
     field,
