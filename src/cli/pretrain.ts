@@ -7,6 +7,7 @@ import { Dd3dError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { trailingMean, writeLossCurve } from '../io/plot.js';
 import { exportTinyModel } from '../train/export.js';
+import { hasCheckpoint } from '../train/checkpoint.js';
 import { pretrain } from '../train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
 import { startBackend } from './common.js';
@@ -44,8 +45,7 @@ export function registerPretrain(program: Command): void {
     .action(async (opts: PretrainFlags, cmd: Command) => {
       const config = PRETRAIN_CONFIGS[opts.config]!;
       const dataset = SceneDataset.open(opts.data);
-      const checkpoint = path.join(opts.out, 'checkpoint', 'state.json');
-      if (fs.existsSync(checkpoint) && !opts.resume) {
+      if (hasCheckpoint(path.join(opts.out, 'checkpoint')) && !opts.resume) {
         throw new Dd3dError(`--out: ${opts.out} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
       }
       await startBackend(cmd);

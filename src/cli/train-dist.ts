@@ -8,6 +8,7 @@ import { saveDistribution } from '../dist/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../dist/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../dist/train-dist.js';
 import { Dd3dError } from '../errors.js';
+import { hasCheckpoint } from '../train/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writePng } from '../io/image.js';
 import { trailingMean, writeLossCurve } from '../io/plot.js';
@@ -85,7 +86,7 @@ export function registerTrainDist(program: Command): void {
       if (!fs.existsSync(path.dirname(path.resolve(opts.out)))) throw new Dd3dError(`--out: folder does not exist: ${path.dirname(path.resolve(opts.out))}`);
       listReferenceImages(opts.images);
       const trainDir = trainDirFor(opts.out);
-      if (fs.existsSync(path.join(trainDir, 'checkpoint', 'state.json')) && !opts.resume) {
+      if (hasCheckpoint(path.join(trainDir, 'checkpoint')) && !opts.resume) {
         throw new Dd3dError(`--out: ${trainDir} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
       }
       const modelDir = resolveModelDir(opts.model);

@@ -1,8 +1,13 @@
 /**
- * Training checkpoints, shared by `pretrain` and `train-dist`: a folder with the run's
- * tensors in state.safetensors (weights under "w/", then whatever else the run keeps, e.g.
- * "ema/", and the optimizer's moments under "adam/") and its progress in state.json. The JSON
- * is written last, so a checkpoint whose JSON exists is complete.
+ * Training checkpoints, shared by `pretrain`, `train-dist` and `generate`: a folder whose
+ * state.safetensors holds the run's tensors (weights under "w/", then whatever else the run
+ * keeps, e.g. "ema/", and the optimizer's moments under "adam/") AND its progress, as JSON in
+ * the file's metadata ("dd3d_checkpoint_state"). That one file, written to a temporary name
+ * and renamed, is the checkpoint's single commit point: a kill at any moment leaves either
+ * the previous checkpoint or the new one, never tensors of one step beside progress of
+ * another. state.json beside it is a copy of the progress for people and scripts, written
+ * after; loading never reads it (except from checkpoints written before the metadata, which
+ * have nothing else).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,7 +28,28 @@ export interface CheckpointProgress {
   seconds: number;
 }
 
-export const hasCheckpoint = (dir: string): boolean => fs.existsSync(path.join(dir, 'state.json'));
+/** Metadata key of the progress JSON inside state.safetensors. */
+const STATE_KEY = 'dd3d_checkpoint_state';
+
+export const hasCheckpoint = (dir: string): boolean => fs.existsSync(path.join(dir, 'state.safetensors'));
+
+/** Removes temporary files in `dir` that a killed process left (live processes' are kept). */
+function removeStaleTemps(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^\.state\.(json|safetensors)\.(\d+)\.\d+\.tmp$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    let alive = pid !== process.pid;
+    if (alive) {
+      try {
+        process.kill(pid, 0);
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (!alive) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
 
 /** `groups`: prefix → tensors by key, e.g. {w: weights, ema: shadow}. The optimizer's state goes under "adam/". */
 export function saveCheckpoint(dir: string, state: CheckpointProgress, groups: Record<string, Map<string, tf.Tensor>>, adam: AdamW): void {
@@ -32,8 +58,10 @@ export function saveCheckpoint(dir: string, state: CheckpointProgress, groups: R
   const put = (key: string, t: tf.Tensor) => tensors.set(key, { dtype: 'F32', shape: t.shape, data: t.dataSync() as Float32Array });
   for (const [prefix, group] of Object.entries(groups)) for (const [k, v] of group) put(`${prefix}/${k}`, v);
   for (const [k, v] of adam.state()) put(`adam/${k}`, v);
-  writeSafetensors(path.join(dir, 'state.safetensors'), tensors);
-  writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify({ ...state, adam_steps: adam.stepCount }));
+  const progress = JSON.stringify({ ...state, adam_steps: adam.stepCount });
+  removeStaleTemps(dir);
+  writeSafetensors(path.join(dir, 'state.safetensors'), tensors, { [STATE_KEY]: progress });
+  writeFileAtomic(path.join(dir, 'state.json'), progress);
 }
 
 /**
@@ -48,8 +76,15 @@ export function loadCheckpoint<S extends CheckpointProgress>(
   adam: AdamW,
   settings: Partial<Record<keyof S, unknown>> = {},
 ): S {
-  const file = path.join(dir, 'state.json');
-  const state = JSON.parse(fs.readFileSync(file, 'utf8')) as S & { adam_steps: number };
+  const { tensors, metadata } = readSafetensors(path.join(dir, 'state.safetensors'));
+  const legacy = !(STATE_KEY in metadata);
+  const file = legacy ? path.join(dir, 'state.json') : path.join(dir, 'state.safetensors');
+  let state: S & { adam_steps: number };
+  try {
+    state = JSON.parse(legacy ? fs.readFileSync(file, 'utf8') : metadata[STATE_KEY]!) as S & { adam_steps: number };
+  } catch (e) {
+    throw new Dd3dError(`${file}: the checkpoint's progress is unreadable (${(e as Error).message.split('\n')[0]}); start the run afresh without --resume`);
+  }
   if (state.format !== format) throw new Dd3dError(`${file}: not a ${format}`);
   for (const [key, value] of Object.entries(settings)) {
     if (JSON.stringify(state[key as keyof S]) !== JSON.stringify(value)) {
@@ -58,7 +93,6 @@ export function loadCheckpoint<S extends CheckpointProgress>(
       throw new Dd3dError(`--resume: the checkpoint in ${dir} was made with ${key} ${show(state[key as keyof S])}, this run asks for ${show(value)}`);
     }
   }
-  const { tensors } = readSafetensors(path.join(dir, 'state.safetensors'));
   for (const [prefix, group] of Object.entries(groups)) {
     for (const [k, target] of group) {
       const key = `${prefix}/${k}`;
