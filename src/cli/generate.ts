@@ -136,7 +136,7 @@ export function registerGenerate(program: Command): void {
               targets,
               dir,
               resume: Boolean(opts.resume),
-              onIter: (iter, _n, s) => bar.update(iter, ` | sds ${s.sds.toExponential(2)} t ${s.t} ${s.view}`),
+              onIter: (iter, _n, s) => bar.update(iter, ` | ${formatTerms(s.terms)} ${s.view}`),
               onPreview: (iter, field, occupancy) => {
                 fs.mkdirSync(path.join(dir, 'previews'), { recursive: true });
                 return writePreviewPng(path.join(dir, 'previews', `iter-${String(iter).padStart(5, '0')}.png`), field, 64, config.samplesPerRay, occupancy);
@@ -215,4 +215,11 @@ function copyReferences(dist: PromptDistribution, out: string): string[] {
 async function writeTargetViews(file: string, targets: TargetViews): Promise<void> {
   const [n, height, width] = targets.images.shape;
   await writePng(file, { data: targets.images.dataSync() as Float32Array, n, height, width, channels: 3 }, n);
+}
+
+/** "sds 1.2e-3 t 512 sparsity 0.41": each loss term for the progress bar, loss_ dropped. */
+function formatTerms(terms: Record<string, number>): string {
+  return Object.entries(terms)
+    .map(([k, v]) => `${k.replace(/^loss_/, '')} ${Number.isInteger(v) ? v : v.toExponential(2)}`)
+    .join(' ');
 }

@@ -1,32 +1,25 @@
 /**
- * One text-to-3D asset by score distillation: a radiance field, rendered from a random
- * camera of the dataset's rig each iteration, is pushed by the frozen model's SDS gradient
- * under the condition of that camera's view (front / side / back / overhead), plus the
- * orientation, sparsity and entropy regularizers. Checkpoints hold the field, the
- * background, Adam's moments and the progress; every random draw is a function of
- * (seed, iteration), so a resumed run continues as the uninterrupted one would have.
- *
- * With a camera-conditioned multi-view model (`views` V > 1), each iteration instead renders
- * V views from the multi-view layout (a random first camera, azimuths 360°/V apart, one
- * elevation, fov and radius) and takes the SDS gradient of their joint denoise, conditioned
- * on the instance without a view phrase and on the V cameras (MVDream's text-to-3D).
+ * One text-to-3D asset: a radiance field optimized by a guidance (guidance/: single-view SDS,
+ * multi-view SDS, or the fast path's photometric fit first) plus named regularizers
+ * (regularizers.ts, each × its lambda), with Adam. Each iteration the guidance says which
+ * cameras to render; the loop renders them (the schedules pick shading, light and background
+ * unless the guidance fixes them), adds up the loss terms, logs each, and steps. Checkpoints
+ * hold the field, the background, Adam's moments and the progress; every random draw is a
+ * function of (seed, iteration), so a resumed run continues as the uninterrupted one would.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { cameraRays } from '../../renderers/camera.js';
 import { MlpBackground, renderVolume, type VolumeBackground, type VolumeShading } from '../../renderers/volume.js';
 import { createField, OccupancyGrid, type FieldConfig, type RadianceField } from '../../nerf/index.js';
-import { deriveSeed, mulberry32, viewPhrase } from '../../scenes/index.js';
-import { CAMERA_RANGES, cameraRing, sceneCamera, type SceneCamera } from '../dataset/scene-dataset.js';
-import { cameraBatch } from '../models/camera-embedding.js';
+import { deriveSeed, mulberry32 } from '../../scenes/index.js';
+import { sceneCamera, type SceneCamera } from '../dataset/scene-dataset.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
-import { readNoiseScheduleConfig } from '../schedulers/config.js';
-import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { AdamW } from '../train/adamw.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';
 import type { GenerateConfig } from './config.js';
-import { cameraAt, lightAt, shadingAt, timestepAt } from './schedules.js';
-import { sdsLoss, type SdsModel } from './sds.js';
+import { GUIDANCE, guidanceKind, type Guidance } from './guidance/index.js';
+import { REGULARIZERS, type RegularizerName } from './regularizers.js';
+import { lightAt, shadingAt } from './schedules.js';
 import type { TargetViews } from './target-views.js';
 import type { ViewConditions } from './view-conditions.js';
 
@@ -48,9 +41,11 @@ export interface AssetRun {
 }
 
 export interface IterStats {
+  /** The total loss. */
   loss: number;
-  sds: number;
-  t: number;
+  /** Every term by name: the guidance's (loss_sds and t, or loss_photometric), then loss_<regularizer> (unweighted). */
+  terms: Record<string, number>;
+  /** The guidance's label: a view phrase, "4 views" or "fit". */
   view: string;
   shading: VolumeShading;
 }
@@ -128,12 +123,6 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     tf.tidy(() => occupancyState.get('values')!.assign(tf.tensor1d(occupancy.values)));
     saveCheckpoint(ckpt, state, { w: weights, occupancy: occupancyState }, adam);
   };
-  const sds: SdsModel = {
-    model,
-    ddpm: DDPMScheduler.fromConfig(model.schedulerConfig),
-    prediction: readNoiseScheduleConfig(model.schedulerConfig).predictionType,
-  };
-  const trainSteps = sds.ddpm.schedule.numTrainTimesteps;
   const res = renderSize(model, config);
   const ckpt = path.join(run.dir, 'checkpoint');
 
@@ -148,37 +137,26 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
   let nonFinite = 0;
   const started = performance.now() - state.seconds * 1000;
   const names = [...weights.values()];
-  const views = config.views;
-  if (views > 1) model.unet.checkViews(views, true, '--views');
-  // The multi-view model trained on no overhead views: its rings stay at the ordinary elevations.
-  const ringRanges = { ...CAMERA_RANGES, overheadProbability: 0 };
-  const targets = run.targets && tf.tidy(() => {
-    const t = run.targets!.images;
-    return t.shape[1] === res && t.shape[2] === res ? t.clone() : (tf.image.resizeBilinear(t, [res, res], false, true) as tf.Tensor4D);
-  });
+  // The fast path fits the sampled target views first; then score distillation.
+  const main: Guidance = GUIDANCE[guidanceKind(config.views)]!({ model, conditions, config, seed }, res);
+  const fit: Guidance | null = run.targets && config.fitIters > 0 ? GUIDANCE.photometric!({ model, conditions, config, seed, targets: run.targets }, res) : null;
+  const regularizers = (Object.keys(REGULARIZERS) as RegularizerName[]).filter((name) => config.lambda[name] > 0);
 
   for (let iter = state.step; iter < config.iters; iter++) {
     if (iter % config.occupancyEvery === 0) occupancy.update(field, deriveSeed(seed, `occupancy/${iter}`));
-    // The fit phase shows the field one target view per iteration, in turn; then score distillation.
-    const fitting = targets !== undefined && iter < config.fitIters;
-    const cams = fitting
-      ? [run.targets!.cameras[iter % run.targets!.cameras.length]!]
-      : views > 1
-        ? cameraRing(cameraAt(iter, seed, ringRanges), views)
-        : [cameraAt(iter, seed)];
-    const view = fitting ? 'fit' : views > 1 ? `${views} views` : viewPhrase(cams[0]!.azimuth, cams[0]!.elevation);
-    const shading = fitting ? 'albedo' : shadingAt(config.shading, iter, seed);
-    const t = timestepAt(config.timesteps, iter, config.iters, trainSteps, seed);
-    const background: VolumeBackground = fitting ? { kind: 'solid', color: [1, 1, 1] } : backgroundFor(config, learnedBackground, iter, seed);
-    const cameras = cams.map((c) => sceneCamera(c));
-    const needNormals = !fitting && (shading !== 'albedo' || config.lambda.orient > 0);
-    let sdsMagnitude = 0;
+    const guidance = fit && iter < config.fitIters ? fit : main;
+    const plan = guidance.plan(iter);
+    const shading = plan.shading ?? shadingAt(config.shading, iter, seed);
+    const background = plan.background ?? backgroundFor(config, learnedBackground, iter, seed);
+    const cameras = plan.cameras.map((c) => sceneCamera(c));
+    const needNormals = plan.normals ?? (shading !== 'albedo' || config.lambda.orient > 0);
+    let terms: Record<string, number> = {};
     const t0 = performance.now();
     let tRender = 0;
-    let tUnet = 0;
+    let tGuidance = 0;
     const { value, grads } = tf.variableGrads(() => {
       const a = performance.now();
-      const renders = cams.map((cam, v) =>
+      const renders = plan.cameras.map((cam, v) =>
         renderVolume(field, cameras[v]!, {
           width: res,
           height: res,
@@ -191,36 +169,21 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
           normals: needNormals ? 'finite-difference' : 'none',
         }),
       );
-      const image = tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D;
+      const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D;
       const b = performance.now();
       tRender += b - a;
-      let loss: tf.Scalar;
-      if (fitting) {
-        loss = tf.mean(tf.squaredDifference(image, targets!.slice([iter % targets!.shape[0], 0, 0, 0], [1, -1, -1, -1]))) as tf.Scalar;
-        sdsMagnitude = loss.dataSync()[0]!;
-      } else {
-        const features = views > 1 ? cameraBatch(cams) : undefined;
-        const s = sdsLoss(sds, image, {
-          cond: views > 1 ? (tf.tile(conditions.plain, [views, 1, 1]) as tf.Tensor3D) : conditions.byView.get(view as ReturnType<typeof viewPhrase>)!,
-          uncond: conditions.uncond,
-          t: new Array<number>(views).fill(t),
-          guidance: config.guidance,
-          gradClip: config.gradClip,
-          seed: deriveSeed(seed, `noise/${iter}`),
-          views,
-          cameras: features,
-        });
-        features?.dispose();
-        sdsMagnitude = s.magnitude;
-        nonFinite += s.nonFinite;
-        loss = s.loss;
+      const g = guidance.loss(images, iter);
+      tGuidance += performance.now() - b;
+      nonFinite += g.nonFinite ?? 0;
+      terms = { ...g.stats };
+      let loss = g.loss;
+      for (const name of regularizers) {
+        const reg = REGULARIZERS[name];
+        if (reg.needsNormals && !needNormals) continue;
+        const term = tf.div(tf.addN(renders.map((r, v) => reg.term(r, cameras[v]!, res))), renders.length) as tf.Scalar;
+        terms[`loss_${name}`] = term.dataSync()[0]!;
+        loss = tf.add(loss, tf.mul(term, config.lambda[name]));
       }
-      tUnet += performance.now() - b;
-      // regularizers as the mean over the views, so their weights mean the same for any V
-      const mean = (f: (r: (typeof renders)[number], v: number) => tf.Scalar) => tf.div(tf.addN(renders.map(f)), renders.length) as tf.Scalar;
-      if (config.lambda.sparsity > 0) loss = tf.add(loss, tf.mul(mean((r) => tf.mean(r.opacity) as tf.Scalar), config.lambda.sparsity));
-      if (config.lambda.entropy > 0) loss = tf.add(loss, tf.mul(mean((r) => opacityEntropy(r.opacity)), config.lambda.entropy));
-      if (config.lambda.orient > 0 && needNormals) loss = tf.add(loss, tf.mul(mean((r, v) => orientationLoss(r.normal, cameras[v]!, res)), config.lambda.orient));
       return loss;
     }, names);
     const t1 = performance.now();
@@ -229,17 +192,20 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     tf.dispose([value, ...Object.values(grads)]);
     const t2 = performance.now();
     // A running mean over every iteration so far; a resume restores the mean of the ones before it.
-    accumulate(timing, { render: tRender, unet: tUnet, backprop: t1 - t0 - tRender - tUnet, optimizer: t2 - t1, total: t2 - t0 }, iter + 1);
+    accumulate(timing, { render: tRender, unet: tGuidance, backprop: t1 - t0 - tRender - tGuidance, optimizer: t2 - t1, total: t2 - t0 }, iter + 1);
 
-    state.losses.push(sdsMagnitude);
+    // the guidance's first statistic: loss_sds (0.5·mean(grad²)), or the fit's loss_photometric
+    state.losses.push(Object.values(terms)[0]!);
     state.step = iter + 1;
     state.seconds = (performance.now() - started) / 1000;
     if (state.step % config.checkpointEvery === 0 && state.step < config.iters) saveState();
-    run.onIter?.(iter + 1, config.iters, { loss: lossValue, sds: sdsMagnitude, t, view, shading });
+    run.onIter?.(iter + 1, config.iters, { loss: lossValue, terms, view: plan.label, shading });
     if (run.onPreview && config.previewEvery > 0 && (iter + 1) % config.previewEvery === 0) await run.onPreview(iter + 1, field, occupancy);
   }
   adam.dispose();
-  tf.dispose([...occupancyState.values(), ...(targets ? [targets] : [])]);
+  main.dispose();
+  fit?.dispose();
+  tf.dispose([...occupancyState.values()]);
   occupancy.update(field, deriveSeed(seed, 'occupancy/final'));
   return {
     field,
@@ -266,29 +232,6 @@ function backgroundFor(config: GenerateConfig, learned: MlpBackground | null, it
   if (config.background === 'white') return { kind: 'solid', color: [1, 1, 1] };
   const rng = mulberry32(deriveSeed(seed, `background/${iter}`));
   return { kind: 'solid', color: [rng.next(), rng.next(), rng.next()] };
-}
-
-/** Mean binary entropy of the opacity: low when every pixel is clearly object or clearly background. */
-export function opacityEntropy(opacity: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const o = tf.clipByValue(opacity, 1e-5, 1 - 1e-5);
-    const e = tf.neg(tf.add(tf.mul(o, tf.log(o)), tf.mul(tf.sub(1, o), tf.log(tf.sub(1, o)))));
-    return tf.mean(e) as tf.Scalar;
-  });
-}
-
-/**
- * DreamFusion's orientation loss on the composited normals: max(0, n·d)², where d is the
- * pixel's ray direction, penalizes surfaces that face away from the camera (which would
- * otherwise let density hide colour behind itself). Per pixel, not per sample: the renderer
- * returns Σ wᵢnᵢ, which weights each sample's normal by its contribution already.
- */
-export function orientationLoss(normal: tf.Tensor3D, camera: ReturnType<typeof sceneCamera>, res: number): tf.Scalar {
-  return tf.tidy(() => {
-    const dirs = tf.tensor2d(cameraRays(camera, res, res).directions, [res * res, 3]);
-    const facing = tf.sum(tf.mul(normal.reshape([res * res, 3]), dirs), 1);
-    return tf.mean(tf.square(tf.relu(facing))) as tf.Scalar;
-  });
 }
 
 export type { SceneCamera };

@@ -15,8 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
-import type { PredictionType } from '../schedulers/config.js';
-import type { DDPMScheduler } from '../schedulers/ddpm.js';
+import { readNoiseScheduleConfig, type PredictionType } from '../schedulers/config.js';
+import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { seededNormal } from '../random.js';
 
 export interface SdsOptions {
@@ -50,6 +50,11 @@ export interface SdsModel {
   model: DiffusionModel;
   ddpm: DDPMScheduler;
   prediction: PredictionType;
+}
+
+/** The frozen model with its training noise schedule and prediction type, as score distillation uses it. */
+export function sdsModel(model: DiffusionModel): SdsModel {
+  return { model, ddpm: DDPMScheduler.fromConfig(model.schedulerConfig), prediction: readNoiseScheduleConfig(model.schedulerConfig).predictionType };
 }
 
 /**
