@@ -299,6 +299,24 @@ describe('dd3d generate', () => {
     expect(JSON.parse(again.stdout).assets.every((a: { skipped?: boolean }) => a.skipped)).toBe(true);
   }, 300_000);
 
+  it('--workers 2 runs the assets on two threads and writes exactly the serial run\'s assets', () => {
+    const serial = path.join(tmp, 'serial');
+    const parallel = path.join(tmp, 'parallel');
+    const one = runCli(['generate', '--dist', distFile, '--n', '2', '--seed', '7', '--workers', '1', '--out', serial, ...args]);
+    expect(one.status, one.stderr).toBe(0);
+    expect(one.stderr).toMatch(/2 assets on 1 worker\b/);
+    const two = runCli(['generate', '--dist', distFile, '--n', '2', '--seed', '7', '--workers', '2', '--out', parallel, ...args]);
+    expect(two.status, two.stderr).toBe(0);
+    expect(two.stderr).toMatch(/2 assets on 2 workers/);
+    for (const a of ['asset-000', 'asset-001']) {
+      for (const f of ['asset.glb', 'turntable.png', 'preview.png']) {
+        expect(fs.readFileSync(path.join(parallel, a, f)).equals(fs.readFileSync(path.join(serial, a, f))), `${a}/${f}`).toBe(true);
+      }
+      const [m1, m2] = [serial, parallel].map((d) => JSON.parse(fs.readFileSync(path.join(d, a, 'manifest.json'), 'utf8')));
+      expect(m2.instance_noise_hash).toBe(m1.instance_noise_hash);
+    }
+  }, 300_000);
+
   it('rejects bad input with one line', () => {
     expectOneLineError(runCli(['generate', '--out', path.join(tmp, 'x'), ...args]), /--prompt\/--dist: give exactly one/);
     expectOneLineError(runCli(['generate', '--prompt', 'a chair', '--dist', distFile, '--out', path.join(tmp, 'x'), ...args]), /--prompt\/--dist: give exactly one/);

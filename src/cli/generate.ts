@@ -1,16 +1,14 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { deriveSeed } from '../../scenes/index.js';
 import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../dist/distribution-file.js';
 import { listReferenceImages } from '../dist/reference-images.js';
 import { Dd3dError } from '../errors.js';
 import { defaultViews, GENERATE_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
-import { exportAsset, writePreviewPng, type ManifestSource } from '../generate/export-asset.js';
-import { generateAsset, type IterationTiming } from '../generate/generate-asset.js';
-import { sampleTargetViews, type TargetViews } from '../generate/target-views.js';
-import { viewConditions, type ConditionSource } from '../generate/view-conditions.js';
-import { writePng } from '../io/image.js';
+import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
+import { runAssetPool } from '../generate/asset-pool.js';
+import type { IterStats } from '../generate/generate-asset.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { startBackend } from './common.js';
 import { MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
@@ -38,6 +36,7 @@ interface GenerateFlags {
   meshRes: number;
   previewEvery: number;
   seed: number;
+  workers: number;
   out: string;
   resume?: boolean;
   json?: boolean;
@@ -69,6 +68,7 @@ export function registerGenerate(program: Command): void {
     .option('--mesh-res <n>', 'density grid side for marching cubes', intOption(16, 512), D.mesh.resolution)
     .option('--preview-every <n>', 'write previews/iter-NNNNN.png every n iterations (0: never)', intOption(0), D.previewEvery)
     .option('--seed <n>', 'seed of the instances (asset i uses instance noise i of this seed), cameras and noise', intOption(0), 0)
+    .option('--workers <n>', 'assets optimized at once, each on its own thread (default: the cores, at most --n); the assets equal a serial run\'s', intOption(1, 64), Math.max(1, os.availableParallelism()))
     .requiredOption('--out <dir>', 'output folder: asset-000/, asset-001/, … each with asset.glb, turntable.png, preview.png, manifest.json')
     .option('--resume', 'continue unfinished assets from their checkpoints and skip finished ones')
     .option('--json', 'print a JSON summary on stdout')
@@ -109,79 +109,52 @@ export function registerGenerate(program: Command): void {
       if (opts.prompt) model.encodePrompts([opts.prompt]).dispose();
       fs.mkdirSync(opts.out, { recursive: true });
       const references = dist ? copyReferences(dist, opts.out) : [];
+      const jobs: AssetJob[] = [];
       const summaries: Array<Record<string, unknown>> = [];
+      for (let i = 0; i < opts.n; i++) {
+        const dir = path.join(opts.out, `asset-${String(i).padStart(3, '0')}`);
+        if (fs.existsSync(path.join(dir, 'manifest.json'))) {
+          summaries[i] = { dir, skipped: true };
+          continue;
+        }
+        jobs.push({
+          dir,
+          instance: i,
+          seed: opts.seed,
+          config,
+          source: dist ? { kind: 'distribution', path: opts.dist!, stdScale: opts.stdScale, references } : { kind: 'prompt', prompt: opts.prompt! },
+          modelDir,
+          sampling: samplingSettings({}, model),
+          resume: Boolean(opts.resume),
+        });
+      }
+      const workers = Math.max(1, Math.min(opts.workers, jobs.length));
+      if (!opts.json) console.error(`generate: ${jobs.length} asset${jobs.length === 1 ? '' : 's'} on ${workers} worker${workers === 1 ? '' : 's'}`);
+      // one bar over every asset's iterations
+      const bar = progressBar(`${jobs.length} asset${jobs.length === 1 ? '' : 's'}`, jobs.length * config.iters, { quiet: opts.json, resumable: true });
+      const progress = new Map<AssetJob, number>();
+      const onIter = (job: AssetJob, iter: number, _n: number, s: IterStats) => {
+        progress.set(job, iter);
+        bar.update([...progress.values()].reduce((a, b) => a + b, 0), `${path.basename(job.dir)} ${formatTerms(s.terms)} ${s.view}`);
+      };
+      const onDone = (job: AssetJob, r: AssetJobResult) => {
+        summaries[job.instance] = { dir: r.dir, iterations: r.iterations, seconds: r.seconds, timing_ms: r.timing_ms, triangles: r.triangles };
+        if (r.nonFinite > 0) warn(`${r.dir}: ${r.nonFinite} SDS gradient elements were NaN or infinite and were zeroed`);
+        if (!opts.json) bar.log(`wrote ${r.dir} (${r.iterations} iterations, ${r.seconds.toFixed(0)} s, ${r.triangles} triangles)`);
+      };
       try {
-        for (let i = 0; i < opts.n; i++) {
-          const dir = path.join(opts.out, `asset-${String(i).padStart(3, '0')}`);
-          if (fs.existsSync(path.join(dir, 'manifest.json'))) {
-            summaries.push({ dir, skipped: true });
-            continue;
-          }
-          fs.mkdirSync(dir, { recursive: true });
-          const source: ConditionSource = dist
-            ? { kind: 'distribution', file: opts.dist!, dist, stdScale: opts.stdScale, instance: i, seed: opts.seed }
-            : { kind: 'prompt', prompt: opts.prompt! };
-          const conditions = viewConditions(model, source);
-          const assetSeed = deriveSeed(opts.seed, `asset/${i}`);
-          const targets = config.fitIters > 0 ? sampleTargetViews(model, conditions, config.views, samplingSettings({}, model), assetSeed) : undefined;
-          if (targets) await writeTargetViews(path.join(dir, 'target-views.png'), targets);
-          const bar = progressBar(`asset ${i + 1}/${opts.n}`, config.iters, { quiet: opts.json, resumable: true });
-          let result;
-          try {
-            result = await generateAsset({
-              model,
-              conditions,
-              config,
-              seed: assetSeed,
-              targets,
-              dir,
-              resume: Boolean(opts.resume),
-              onIter: (iter, _n, s) => bar.update(iter, ` | ${formatTerms(s.terms)} ${s.view}`),
-              onPreview: (iter, field, occupancy) => {
-                fs.mkdirSync(path.join(dir, 'previews'), { recursive: true });
-                return writePreviewPng(path.join(dir, 'previews', `iter-${String(iter).padStart(5, '0')}.png`), field, 64, config.samplesPerRay, occupancy);
-              },
-            });
-          } finally {
-            bar.stop();
-          }
-          const manifestSource: ManifestSource = dist
-            ? { kind: 'distribution', path: opts.dist!, references: references.map((r) => path.relative(dir, r)), std_scale: opts.stdScale, view_independent: conditions.viewIndependent, ...(conditions.component !== null && { component: conditions.component }) }
-            : { kind: 'prompt', prompt: opts.prompt! };
-          const manifest = await exportAsset({
-            dir,
-            field: result.field,
-            occupancy: result.occupancy,
-            config,
-            manifest: {
-              source: manifestSource,
-              model: modelDir,
-              seed: opts.seed,
-              instance: i,
-              instance_noise_hash: conditions.instanceHash,
-              iterations: result.iterations,
-              seconds: Math.round(result.seconds * 10) / 10,
-              timing_ms: roundTiming(result.timing),
-            },
-          });
-          if (result.nonFinite > 0) warn(`${dir}: ${result.nonFinite} SDS gradient elements were NaN or infinite and were zeroed`);
-          result.dispose();
-          conditions.dispose();
-          targets?.images.dispose();
-          fs.rmSync(path.join(dir, 'checkpoint'), { recursive: true, force: true });
-          summaries.push({ dir, iterations: manifest.iterations, seconds: manifest.seconds, timing_ms: manifest.timing_ms, triangles: manifest.mesh.triangles });
-          if (!opts.json) console.error(`wrote ${dir} (${manifest.iterations} iterations, ${manifest.seconds.toFixed(0)} s, ${manifest.mesh.triangles} triangles)`);
+        if (workers > 1) {
+          model.dispose();
+          await runAssetPool({ modelDir, distPath: opts.dist ?? null }, jobs, workers, onIter, onDone);
+        } else {
+          for (const job of jobs) onDone(job, await runAssetJob(model, dist, job, (iter, n, s) => onIter(job, iter, n, s)));
         }
       } finally {
-        model.dispose();
+        bar.stop();
+        if (workers === 1) model.dispose();
       }
       if (opts.json) console.log(JSON.stringify({ out: opts.out, n: opts.n, assets: summaries }));
     });
-}
-
-function roundTiming(t: IterationTiming): IterationTiming {
-  const r = (x: number) => Math.round(x * 10) / 10;
-  return { render: r(t.render), unet: r(t.unet), backprop: r(t.backprop), optimizer: r(t.optimizer), total: r(t.total) };
 }
 
 /** --out must be new, empty, or an earlier generate folder (with --resume to continue it). */
@@ -209,12 +182,6 @@ function copyReferences(dist: PromptDistribution, out: string): string[] {
     fs.copyFileSync(file, copy);
     return copy;
   });
-}
-
-/** The fast path's sampled views, in a row, beside the asset (what the field was fitted to). */
-async function writeTargetViews(file: string, targets: TargetViews): Promise<void> {
-  const [n, height, width] = targets.images.shape;
-  await writePng(file, { data: targets.images.dataSync() as Float32Array, n, height, width, channels: 3 }, n);
 }
 
 /** "sds 1.2e-3 t 512 sparsity 0.41": each loss term for the progress bar, loss_ dropped. */

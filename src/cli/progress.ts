@@ -7,6 +7,8 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** Sets the done count; `info` is shown after the bar (e.g. "loss 0.123"). */
   update(done: number, info?: string): void;
+  /** Prints a line above the bar (a finished part of the job), which the next update redraws under. */
+  log(line: string): void;
   stop(): void;
 }
 
@@ -17,7 +19,7 @@ export interface Progress {
  * first update, from the step before it, so the ETA counts only the steps this process ran.
  */
 export function progressBar(label: string, total: number, opts: { quiet?: boolean; resumable?: boolean } = {}): Progress {
-  if (opts.quiet) return { update() {}, stop() {} };
+  if (opts.quiet) return { update() {}, log() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
       format: `${label} [{bar}] {value}/{total} | {duration_formatted} elapsed, {eta_formatted} left{info}`,
@@ -38,6 +40,9 @@ export function progressBar(label: string, total: number, opts: { quiet?: boolea
     update(done, info) {
       if (!started) start(opts.resumable ? Math.max(0, done - 1) : 0);
       bar.update(done, { info: info ? ` | ${info}` : '' });
+    },
+    log(line) {
+      process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
     },
     stop() {
       // a loop that failed before its first step leaves no bar behind its error
