@@ -2,7 +2,9 @@
 # Reproduces the README's adherence tables for the built-in model: eval-prompt on prompt set A
 # (8 families × 2 colours, front and side views: the set the sampling defaults were chosen on)
 # and the held-out set B (other colours, back views in place of front views), the two sets
-# running side by side, one per core.
+# running side by side, one per core. Set C (written fresh for the multi-view model, never
+# tuned on: other colour and family pairs, all four views, overhead included) runs with
+# SETS="a b c" (default "a b").
 # Usage: bash examples/adherence.sh [OUT_DIR] [N] [extra eval-prompt flags, e.g. --model DIR]
 # (defaults: adherence, 32 samples per prompt; about 8 minutes per set on one core)
 set -euo pipefail
@@ -26,6 +28,12 @@ set_b=("a white chair, back view" "a black chair, side view" "a brown table, fro
   "a red vase, back view" "a red sofa, side view" "a blue sofa, back view"
   "a yellow car, front view" "a white car, back view" "an orange tree, side view"
   "a yellow tree, back view")
+set_c=("a gray chair, overhead view" "a purple chair, front view" "an orange table, side view"
+  "a pink table, overhead view" "a white lamp, front view" "a gray lamp, back view"
+  "a green mug, side view" "a yellow mug, overhead view" "a blue vase, back view"
+  "a black vase, front view" "an orange sofa, overhead view" "a purple sofa, front view"
+  "a green car, back view" "a gray car, side view" "a red tree, front view"
+  "a purple tree, overhead view")
 
 run() {
   local name=$1; shift
@@ -33,12 +41,19 @@ run() {
   for p in "$@"; do args+=(--prompt "$p"); done
   dd3d eval-prompt --n "$n" --seed 0 "${extra[@]}" "${args[@]}" >"$out/$name.txt"
 }
-run set-a "${set_a[@]}" &
-a=$!
-run set-b "${set_b[@]}" &
-b=$!
-wait "$a" && wait "$b"
-for name in set-a set-b; do
+# two sets at a time, one per core
+pids=()
+names=()
+for s in ${SETS:-a b}; do
+  declare -n prompts="set_$s"
+  run "set-$s" "${prompts[@]}" &
+  pids+=($!)
+  names+=("set-$s")
+  unset -n prompts
+  if ((${#pids[@]} == 2)); then for p in "${pids[@]}"; do wait "$p"; done; pids=(); fi
+done
+for p in "${pids[@]}"; do wait "$p"; done
+for name in "${names[@]}"; do
   echo "== $name"
   cat "$out/$name.txt"
 done
