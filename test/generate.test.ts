@@ -9,7 +9,7 @@ import { distributionMixture, instanceComponent, instanceNoise } from '../src/di
 import { saveDistribution, textEncoderHash, type PromptDistribution } from '../src/dist/distribution-file.js';
 import { encodeContext, fitGaussian } from '../src/dist/prompt-learner.js';
 import { buildTemplate } from '../src/dist/prompt-template.js';
-import { GENERATE_DEFAULTS, type GenerateConfig } from '../src/generate/config.js';
+import { GENERATE_DEFAULTS } from '../src/generate/config.js';
 import { generateAsset, linearToSrgb } from '../src/generate/generate-asset.js';
 import { cameraAt, lightAt, shadingAt, timestepAt } from '../src/generate/schedules.js';
 import { sdsLoss, type SdsModel } from '../src/generate/sds.js';
@@ -23,6 +23,7 @@ import { allVariables, buildTinyModel } from '../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../src/train/pretrain-configs.js';
 import { VIEW_PHRASES, viewPhrase } from '../scenes/index.js';
 import { expectOneLineError, runCli } from './helpers/cli.js';
+import { tinyGenerateConfig } from './helpers/tiny-configs.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-generate-'));
 const modelDir = path.join(tmp, 'model');
@@ -30,19 +31,7 @@ const distFile = path.join(tmp, 'dist.json');
 let model: DiffusionModel;
 let sds: SdsModel;
 
-/** A few iterations on tiny renders: every code path, seconds per asset. */
-const tiny = (over: Partial<GenerateConfig> = {}): GenerateConfig => ({
-  ...GENERATE_DEFAULTS,
-  iters: 4,
-  res: 16,
-  samplesPerRay: 8,
-  occupancyEvery: 2,
-  previewEvery: 0,
-  checkpointEvery: 2,
-  shading: { ...GENERATE_DEFAULTS.shading, warmupIters: 1 },
-  mesh: { resolution: 32, targetTriangles: 2000 },
-  ...over,
-});
+const tiny = tinyGenerateConfig;
 
 beforeAll(async () => {
   await initBackend('wasm');

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
 import { cameraRing, RING_CAMERA } from '../src/dataset/scene-dataset.js';
-import { GENERATE_DEFAULTS, defaultViews, type GenerateConfig } from '../src/generate/config.js';
+import { defaultViews, type GenerateConfig } from '../src/generate/config.js';
 import { generateAsset } from '../src/generate/generate-asset.js';
 import { sdsLoss, type SdsModel } from '../src/generate/sds.js';
 import { sampleTargetViews } from '../src/generate/target-views.js';
@@ -25,25 +25,14 @@ import { exportTinyModel } from '../src/train/export.js';
 import { allVariables, buildTinyModel } from '../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../src/train/pretrain-configs.js';
 import { expectOneLineError, runCli } from './helpers/cli.js';
+import { tinyGenerateConfig } from './helpers/tiny-configs.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-mvgen-'));
 const mvDir = path.join(tmp, 'mv');
 const singleDir = path.join(tmp, 'single');
 let model: DiffusionModel;
 
-const tiny = (over: Partial<GenerateConfig> = {}): GenerateConfig => ({
-  ...GENERATE_DEFAULTS,
-  iters: 4,
-  views: 4,
-  res: 16,
-  samplesPerRay: 8,
-  occupancyEvery: 2,
-  previewEvery: 0,
-  checkpointEvery: 2,
-  shading: { ...GENERATE_DEFAULTS.shading, warmupIters: 1 },
-  mesh: { resolution: 32, targetTriangles: 2000 },
-  ...over,
-});
+const tiny = (over: Partial<GenerateConfig> = {}): GenerateConfig => tinyGenerateConfig({ views: 4, ...over });
 
 beforeAll(async () => {
   await initBackend('wasm');

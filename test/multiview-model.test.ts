@@ -9,8 +9,8 @@ import { initBackend } from '../src/backend/backend.js';
 import { Dd3dError } from '../src/errors.js';
 import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../src/models/camera-embedding.js';
 import { Params, randomInit, setCustomGradients } from '../src/models/nn.js';
-import { unetConfig } from '../src/models/unet-config.js';
 import { UNet2DConditionModel } from '../src/models/unet.js';
+import { tinyUnetConfig } from './helpers/tiny-configs.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -19,23 +19,7 @@ afterAll(() => {
   setCustomGradients(true);
 });
 
-function config(extra: Record<string, unknown> = {}) {
-  const raw = {
-    in_channels: 3,
-    out_channels: 3,
-    block_out_channels: [8, 16],
-    down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-    up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-    layers_per_block: 1,
-    norm_num_groups: 4,
-    cross_attention_dim: 8,
-    attention_head_dim: 2,
-    use_linear_projection: true,
-    sample_size: 8,
-    ...extra,
-  };
-  return unetConfig({ name: 'unet', dir: '(test)', config: raw, configPath: 'tiny multi-view unet config' });
-}
+const config = (extra: Record<string, unknown> = {}) => tinyUnetConfig(true, extra);
 
 const MV = { dd3d_camera_dim: CAMERA_FEATURES, dd3d_num_views: 2 };
 

@@ -16,9 +16,9 @@ import { initBackend } from '../src/backend/backend.js';
 import { multiHeadAttention } from '../src/models/attention.js';
 import { ClipTextModel, clipTextParamShapes, poolIndex, type ClipTextConfig } from '../src/models/clip-text-model.js';
 import { Params, randomInit, setCustomGradients } from '../src/models/nn.js';
-import { unetConfig } from '../src/models/unet-config.js';
 import { UNet2DConditionModel } from '../src/models/unet.js';
 import { AdamW, clipGlobalNorm } from '../src/train/adamw.js';
+import { tinyUnetConfig } from './helpers/tiny-configs.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -27,24 +27,6 @@ beforeAll(async () => {
 afterAll(() => {
   setCustomGradients(true);
 });
-
-function tinyUnetConfig(linear: boolean) {
-  const config = {
-    _class_name: 'UNet2DConditionModel',
-    in_channels: 3,
-    out_channels: 3,
-    block_out_channels: [8, 16],
-    down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-    up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-    layers_per_block: 1,
-    norm_num_groups: 4,
-    cross_attention_dim: 8,
-    attention_head_dim: 2,
-    use_linear_projection: linear,
-    sample_size: 8,
-  };
-  return unetConfig({ name: 'unet', dir: '(test)', config, configPath: `tiny unet (linear projection ${linear})` });
-}
 
 /** A tiny UNet on trainable variables, with biases and norm affines moved off 0 and 1 so no term vanishes by accident. */
 function tinyUnet(linear: boolean, seed = 1): UNet2DConditionModel {
