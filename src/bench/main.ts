@@ -2,8 +2,13 @@
  * `npm run bench`: throughput of the pieces that dominate training, printed as tables.
  * Numbers only, never asserts: these machines are noisy, so compare ratios within one run.
  *
- *   npm run bench                 every section
- *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes, pretrain, fields, generate)
+ *   npm run bench                 every section but profile
+ *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes, pretrain, fields, generate, peer, profile)
+ *   npm run bench -- peer [--reps N] [--threads 1,2] [--peer PATH/run.sh] [--no-full-step]
+ *                                 dd3d beside PyTorch (diffusers' UNet on CPU) on the built-in UNet config (peer.ts)
+ *   npm run bench -- profile [--case pretrain|sds|traindist] [--batch B] [--top N] [--json FILE]
+ *                                 per-kernel and per-op time of one call of a peer case (default: tiny32 UNet
+ *                                 forward+backward to every weight at batch 16; profile.ts)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -32,6 +37,38 @@ import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { pretrain } from '../train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
 import { seededNormal } from '../random.js';
+import { benchPeer, defaultPeerScript, peerCase, peerInputs, randomUNet } from './peer.js';
+import { printKernelProfile, profileKernels } from './profile.js';
+
+const SECTIONS = ['kernels', 'text', 'unet', 'sd15', 'pretrain', 'fields', 'generate', 'scenes', 'peer', 'profile'];
+/** Sections only run when named. */
+const ON_REQUEST = new Set(['profile']);
+
+/** Section names and --options (`--name value`, or `--no-name` for a false flag). */
+function parseArgs(argv: string[]): { sections: Set<string>; options: Map<string, string> } {
+  const sections = new Set<string>();
+  const options = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--no-')) options.set(a.slice(5), 'false');
+    else if (a.startsWith('--')) {
+      const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new Error(`bench: ${a} needs a value`);
+      options.set(name, value);
+    } else if (SECTIONS.includes(a)) sections.add(a);
+    else throw new Error(`bench: unknown section "${a}" (expected ${SECTIONS.join(', ')})`);
+  }
+  return { sections, options };
+}
+
+function positiveInt(options: Map<string, string>, name: string, fallback: number): number {
+  const raw = options.get(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --${name} ${raw}: expected a positive integer`);
+  return n;
+}
 
 /** CLIP ViT-L/14's text tower, the text encoder of Stable Diffusion 1.x. */
 const CLIP_VIT_L14: ClipTextConfig = {
@@ -144,8 +181,8 @@ async function sceneRows(): Promise<{ render: Row[]; dataset: Row[] }> {
 }
 
 async function main(): Promise<void> {
-  const only = new Set(process.argv.slice(2));
-  const want = (s: string) => only.size === 0 || only.has(s);
+  const { sections: only, options } = parseArgs(process.argv.slice(2));
+  const want = (s: string) => only.has(s) || (only.size === 0 && !ON_REQUEST.has(s));
   const info = await initBackend();
   console.log(`dd3d bench: backend ${info.name} (${info.reason}); node ${process.version}\n`);
 
@@ -252,6 +289,37 @@ async function main(): Promise<void> {
     conditions.dispose();
     model.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  if (want('peer')) {
+    const threads = (options.get('threads') ?? '1,2').split(',').map((t) => Number(t));
+    if (threads.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`bench: --threads ${options.get('threads')}: expected e.g. 1,2`);
+    console.log('Peer: dd3d and PyTorch (diffusers UNet2DConditionModel, CPU) on the same UNet config and shapes');
+    await benchPeer({
+      model: options.get('model') ?? 'models/dd3d-tiny',
+      script: path.resolve(options.get('peer') ?? defaultPeerScript()),
+      threads,
+      reps: positiveInt(options, 'reps', 5),
+      fullStep: options.get('full-step') !== 'false',
+    });
+  }
+
+  if (want('profile')) {
+    // One of the peer section's cases (default pretrain: tiny32 UNet, batch 16, gradients to every weight).
+    const model = options.get('model') ?? 'models/dd3d-tiny';
+    const which = (options.get('case') ?? 'pretrain') as 'pretrain' | 'sds' | 'traindist';
+    if (!['pretrain', 'sds', 'traindist'].includes(which)) throw new Error(`bench: --case ${which}: expected pretrain, sds or traindist`);
+    const batch = positiveInt(options, 'batch', { pretrain: 16, sds: 2, traindist: 8 }[which]);
+    const unet = randomUNet(path.isAbsolute(model) ? model : path.join(packageRoot(), model), which === 'pretrain');
+    const inputs = peerInputs(unet, batch);
+    const report = profileKernels(peerCase(which, unet, inputs));
+    const [h, w] = unet.config.sample_size ?? [32, 32];
+    const pass = { pretrain: 'forward + backward to every weight', sds: 'forward only', traindist: 'forward + backward to the encoder states' }[which];
+    printKernelProfile(`Profile: ${model} UNet (random weights), batch ${batch}, ${h}x${w}, ${pass}, one call after 2 warm-ups`, report, positiveInt(options, 'top', 30));
+    const json = options.get('json');
+    if (json) fs.writeFileSync(json, JSON.stringify(report, null, 1));
+    tf.dispose([inputs.x, inputs.ehs, inputs.r]);
+    unet.dispose();
   }
 
   if (want('scenes')) {
