@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../dist/distribution-file.js';
 import { listReferenceImages } from '../dist/reference-images.js';
 import { Dd3dError } from '../errors.js';
-import { defaultViews, GENERATE_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
+import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
 import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';
 import type { IterStats } from '../generate/generate-asset.js';
@@ -20,9 +20,9 @@ interface GenerateFlags {
   dist?: string;
   prompt?: string;
   n: number;
-  iters: number;
+  iters?: number;
   views?: number;
-  fitIters: number;
+  fitIters?: number;
   res?: number;
   samples: number;
   guidance: number;
@@ -52,9 +52,9 @@ export function registerGenerate(program: Command): void {
     .option('--dist <file.json>', 'a distribution from train-dist: each asset is one new instance c_v = μ_v + γσ_v ⊙ ε, re-encoded per view')
     .option('--prompt <text>', 'plain text-to-3D instead of --dist (the view phrase is appended per view)')
     .option('--n <count>', 'number of assets (instances)', intOption(1, 1000), 3)
-    .option('--iters <n>', 'score-distillation iterations per asset', intOption(1), D.iters)
+    .option('--iters <n>', `iterations per asset (default: ${D.iters}; ${MULTIVIEW_DEFAULTS.iters} with multi-view SDS, which renders V views each)`, intOption(1))
     .option('--views <v>', 'views rendered and denoised jointly per iteration (default: the model\'s trained V for a multi-view model, else 1; 1 = single-view SDS with view phrases)', intOption(1, 64))
-    .option('--fit-iters <n>', 'fast path (multi-view models): sample the instance\'s V views once and fit the field to them for the first n of --iters iterations, then score-distil (0: SDS only)', intOption(0), D.fitIters)
+    .option('--fit-iters <n>', `fast path (multi-view models): sample the instance's V views once and fit the field to them for the first n of --iters iterations, then score-distil (default: ${MULTIVIEW_DEFAULTS.fitIters} with multi-view SDS; 0: SDS only)`, intOption(0))
     .option('--res <px>', 'render size (default: the model\'s image size, at most 64)', intOption(8, 512))
     .option('--samples <n>', 'samples per ray', intOption(4, 512), D.samplesPerRay)
     .option('--guidance <scale>', 'classifier-free guidance scale of the SDS call', floatOption(0), D.guidance)
@@ -77,8 +77,8 @@ export function registerGenerate(program: Command): void {
       if (!opts.prompt === !opts.dist) throw new Dd3dError('--prompt/--dist: give exactly one of them');
       const config: GenerateConfig = {
         ...D,
-        iters: opts.iters,
-        fitIters: opts.fitIters,
+        iters: opts.iters ?? D.iters,
+        fitIters: opts.fitIters ?? D.fitIters,
         res: opts.res ?? null,
         samplesPerRay: opts.samples,
         guidance: opts.guidance,
@@ -97,6 +97,10 @@ export function registerGenerate(program: Command): void {
       await startBackend(cmd);
       const model = DiffusionModel.load(modelDir);
       config.views = opts.views ?? defaultViews(model.unet);
+      if (config.views > 1) {
+        config.iters = opts.iters ?? MULTIVIEW_DEFAULTS.iters;
+        config.fitIters = opts.fitIters ?? Math.min(MULTIVIEW_DEFAULTS.fitIters, config.iters);
+      }
       if (config.views > 1) model.unet.checkViews(config.views, true);
       if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');
       if (config.fitIters > config.iters) throw new Dd3dError(`--fit-iters ${config.fitIters}: more than --iters ${config.iters}`);

@@ -73,6 +73,14 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
   mesh: { resolution: 128, targetTriangles: 20000 },
 };
 
+/**
+ * Defaults with multi-view SDS (each iteration renders V views, so fewer of them), the first
+ * fitIters spent on the fast path's photometric fit. Provisional: chosen from the per-iteration
+ * cost (a V-view SDS iteration costs about V single-view ones) for the 3-minutes-per-asset
+ * budget, to be settled by measurement on the trained multi-view model (README, generate).
+ */
+export const MULTIVIEW_DEFAULTS = { iters: 300, fitIters: 200 } as const;
+
 /** The views a model distils best with: its trained V when it is camera-conditioned, else 1. */
 export function defaultViews(unet: { config: { camera_dim: number | null; num_views: number | null } }): number {
   return unet.config.camera_dim !== null && unet.config.num_views !== null ? unet.config.num_views : 1;
