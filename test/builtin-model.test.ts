@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { loadDistribution, textEncoderHash } from '../src/dist/distribution-file.js';
+import { loadDistribution, textEncoderHash } from '../src/distribution/distribution-file.js';
 import { builtinModelDir } from '../src/paths.js';
 import { runCli } from './helpers/cli.js';
 

@@ -5,10 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import validator from 'gltf-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { distributionMixture, instanceComponent, instanceNoise } from '../src/dist/conditions.js';
-import { saveDistribution, textEncoderHash, type PromptDistribution } from '../src/dist/distribution-file.js';
-import { encodeContext, fitGaussian } from '../src/dist/prompt-learner.js';
-import { buildTemplate } from '../src/dist/prompt-template.js';
+import { distributionMixture, instanceComponent, instanceNoise } from '../src/distribution/conditions.js';
+import { saveDistribution, textEncoderHash, type PromptDistribution } from '../src/distribution/distribution-file.js';
+import { encodeContext, fitGaussian } from '../src/distribution/prompt-learner.js';
+import { buildTemplate } from '../src/distribution/prompt-template.js';
 import { GENERATE_DEFAULTS } from '../src/generate/config.js';
 import { generateAsset, linearToSrgb } from '../src/generate/generate-asset.js';
 import { cameraAt, lightAt, shadingAt, timestepAt } from '../src/generate/schedules.js';
@@ -144,7 +144,7 @@ describe('schedules', () => {
 
 describe('view conditions', () => {
   it('re-encode the distribution per view and share one ε, so every view is the same instance', async () => {
-    const { loadDistribution } = await import('../src/dist/distribution-file.js');
+    const { loadDistribution } = await import('../src/distribution/distribution-file.js');
     const dist = loadDistribution(distFile);
     const a = viewConditions(model, { kind: 'distribution', file: distFile, dist, stdScale: 1, instance: 0, seed: 4 });
     const b = viewConditions(model, { kind: 'distribution', file: distFile, dist, stdScale: 1, instance: 1, seed: 4 });
@@ -170,7 +170,7 @@ describe('view conditions', () => {
   });
 
   it('draw an instance\'s component once, for every view, from a distribution with components', async () => {
-    const { loadDistribution } = await import('../src/dist/distribution-file.js');
+    const { loadDistribution } = await import('../src/distribution/distribution-file.js');
     const single = loadDistribution(distFile);
     // prompts 0–1 and prompt 2 as two components, fitted in the training template
     const fitted = distributionMixture(model.textEncoder, model.tokenizer, distFile, { ...single, components: { weights: [0.5, 0.5], prompts: [2, 1], mu: single.mu, sigma: single.sigma } }, { suffix: ' ' }); // a blank suffix refits in the same template
@@ -193,7 +193,7 @@ describe('view conditions', () => {
   });
 
   it('use one condition for every view of an imported distribution', async () => {
-    const { loadDistribution } = await import('../src/dist/distribution-file.js');
+    const { loadDistribution } = await import('../src/distribution/distribution-file.js');
     const dist = { ...loadDistribution(distFile), ctx: null, prompts: null, ctx_length: null };
     const v = viewConditions(model, { kind: 'distribution', file: distFile, dist, stdScale: 1, instance: 0, seed: 4 });
     expect(v.viewIndependent).toBe(true);

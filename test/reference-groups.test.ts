@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { groupFeatures, groupReferences, promptsPerComponent } from '../src/dist/reference-groups.js';
+import { groupFeatures, groupReferences, promptsPerComponent } from '../src/distribution/reference-groups.js';
 
 beforeAll(async () => {
   await initBackend('wasm');

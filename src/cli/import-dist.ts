@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { checkDistributionModel, saveDistribution, textEncoderHash } from '../dist/distribution-file.js';
-import { importOfficialNpz } from '../dist/import-npz.js';
+import { checkDistributionModel, saveDistribution, textEncoderHash } from '../distribution/distribution-file.js';
+import { importOfficialNpz } from '../distribution/import-npz.js';
 import { Dd3dError } from '../errors.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
 import { clipTextConfig } from '../models/load.js';

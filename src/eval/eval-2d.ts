@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadReferenceImages } from '../dist/reference-images.js';
+import { loadReferenceImages } from '../distribution/reference-images.js';
 import type { Probe, ProbePrediction } from '../probe/index.js';
 import { readJsonFile } from '../text/text-util.js';
 import { attributeMarginals, attributeMetrics, combinationOf, type AttributeMetrics, type LabelledImage, type Marginals } from './attribute-metrics.js';

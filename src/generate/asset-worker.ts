@@ -1,7 +1,7 @@
 /** Worker-thread side of AssetPool: its own wasm backend and model, running asset jobs one at a time. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/backend.js';
-import { loadDistribution } from '../dist/distribution-file.js';
+import { loadDistribution } from '../distribution/distribution-file.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { runAssetJob, type AssetJob } from './asset-job.js';
 import type { AssetWorkerInit, AssetWorkerReply } from './asset-pool.js';

@@ -15,8 +15,8 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { VIEW_PHRASES, type ViewPhrase } from '../../scenes/index.js';
-import { distributionMixture, instanceComponent, instanceNoise } from '../dist/conditions.js';
-import type { PromptDistribution } from '../dist/distribution-file.js';
+import { distributionMixture, instanceComponent, instanceNoise } from '../distribution/conditions.js';
+import type { PromptDistribution } from '../distribution/distribution-file.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 
 export type ConditionSource =

@@ -7,9 +7,9 @@
  *   grad_ctx_*                  gradients of loss_denoise, loss_ortho and their λ-weighted sum
  */
 import * as tf from '@tensorflow/tfjs';
-import { denoiseLoss, minSnrWeights } from '../dist/denoise-loss.js';
-import { encodeContext, fitGaussian, orthogonalityLoss, sampleConditions } from '../dist/prompt-learner.js';
-import { buildTemplate } from '../dist/prompt-template.js';
+import { denoiseLoss, minSnrWeights } from '../distribution/denoise-loss.js';
+import { encodeContext, fitGaussian, orthogonalityLoss, sampleConditions } from '../distribution/prompt-learner.js';
+import { buildTemplate } from '../distribution/prompt-template.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { readNoiseScheduleConfig } from '../schedulers/config.js';
