@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../errors.js';
+import { registerFusedKernels } from './fused-kernels.js';
 import { patchWasmKernels } from './wasm-kernels.js';
 
 export const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
@@ -227,6 +228,7 @@ export async function initBackend(
   let info: BackendInfo | undefined;
   switch (requested) {
     case 'cpu':
+      registerFusedKernels();
       await tf.setBackend('cpu');
       info = { requested, name: 'cpu', reason: 'requested (pure JavaScript, slow: for checking results)', patchedKernels: [] };
       break;

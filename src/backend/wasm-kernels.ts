@@ -21,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { registerFusedKernels } from './fused-kernels.js';
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -441,11 +442,13 @@ const replacements: Record<(typeof PATCHED_KERNELS)[number], KernelFn> = {
 };
 
 /**
- * Registers the replacements for the wasm backend (idempotent). Call it after importing
+ * Registers the replacements for the wasm backend (idempotent), and dd3d's fused kernels
+ * (fused-kernels.ts: GroupNorm, LayerNorm, column sum) for wasm and cpu. Call it after importing
  * @tensorflow/tfjs-backend-wasm; before or after `setBackend('wasm')` both work, since the
  * native `setupFunc`s are kept on the new registrations and have already run if the backend is up.
  */
 export function patchWasmKernels(): string[] {
+  registerFusedKernels();
   for (const name of PATCHED_KERNELS) {
     const current = tf.getKernel(name, 'wasm');
     if (current && (current.kernelFunc as KernelFn) === replacements[name]) continue;

@@ -3,6 +3,7 @@
  * checkpoint keys. Weights stay in PyTorch layout (Linear: [out, in]) as loaded.
  */
 import * as tf from '@tensorflow/tfjs';
+import { hasFusedKernel, type FusedKernelName } from '../backend/fused-kernels.js';
 import { Dd3dError } from '../errors.js';
 
 /** Makes a missing parameter from its key and shape: models built from a config alone. */
@@ -217,12 +218,37 @@ export function addBias(y: tf.Tensor, b: tf.Tensor, trainable = isTrainable(b)):
   return op(y, b);
 }
 
-/** Σ over rows of x [R, C] → [C], as ones[1, R]·x: XNNPACK's fast matmul instead of a strided reduction. */
+/**
+ * Σ over rows of x [R, C] → [C]: the fused Dd3dColumnSum kernel (one pass, float64 sums) where
+ * the backend has it, else ones[1, R]·x (XNNPACK's fast matmul instead of a strided reduction).
+ */
 export function columnSum(x: tf.Tensor2D): tf.Tensor1D {
+  if (useFused('Dd3dColumnSum', false)) return tf.engine().runKernel('Dd3dColumnSum', { x }, {}) as tf.Tensor1D;
   return tf.tidy(() => tf.matMul(tf.ones([1, x.shape[0]]), x).reshape([x.shape[1]]) as tf.Tensor1D);
 }
 
 let customGradients = true;
+let fusedKernels = true;
+
+/**
+ * Turns the fused norm and column-sum kernels (src/backend/fused-kernels.ts) off (false) or
+ * back on; returns the previous setting. Off, `groupNorm` and `layerNormLastAxis` run their
+ * tfjs-op implementations with the hand-written gradients in tfjs ops, and `columnSum` is a
+ * matmul. For tests and benchmarks.
+ */
+export function setFusedKernels(enabled: boolean): boolean {
+  const previous = fusedKernels;
+  fusedKernels = enabled;
+  return previous;
+}
+
+/**
+ * Whether to run fused kernel `name`: enabled, registered on the active backend, and, for the
+ * custom ops (`custom`), custom gradients on: off, they run as tfjs ops for autodiff.
+ */
+function useFused(name: FusedKernelName, custom = true): boolean {
+  return fusedKernels && (customGradients || !custom) && hasFusedKernel(name);
+}
 
 /**
  * Turns the hand-written gradients of `customOp` off (false) or back on (true); returns the
@@ -256,10 +282,13 @@ export function customOp(
  * each normalised over (H, W, its channels) with the biased variance, then a per-channel
  * affine; `act` "silu" applies x·σ(x) to the result (the norm → silu pair every resnet uses).
  *
- * One fused op with a hand-written gradient: autodiff through the dozen elementwise ops costs
- * about twice as much on wasm (each product's gradient copies its other operand). The gradient
- * reaches gamma and beta (dγ = Σ_{N,H,W} dz·x̂, dβ = Σ_{N,H,W} dz, z the pre-activation) when
- * they are trainable variables; frozen, they are constants and only dx is computed.
+ * One op with a hand-written gradient. The gradient reaches gamma and beta (dγ = Σ_{N,H,W} dz·x̂,
+ * dβ = Σ_{N,H,W} dz, z the pre-activation) when they are trainable variables; frozen, they are
+ * constants and only dx is computed. On wasm and cpu, forward and backward are each one fused
+ * kernel (Dd3dGroupNorm, Dd3dGroupNormGrad: a few loops over the data instead of about 48 tfjs
+ * kernels per norm; the forward numbers on wasm are bitwise the tfjs ops'). Elsewhere, with
+ * `setFusedKernels(false)`, or with custom gradients off (the autodiff reference), it runs as
+ * tfjs ops (`groupNormOps`).
  */
 export function groupNorm(
   x: tf.Tensor4D,
@@ -268,6 +297,39 @@ export function groupNorm(
   groups: number,
   eps: number,
   act: 'none' | 'silu' = 'none',
+): tf.Tensor4D {
+  if (!useFused('Dd3dGroupNorm')) return groupNormOps(x, gamma, beta, groups, eps, act);
+  const c = x.shape[3];
+  if (c % groups !== 0) throw new Dd3dError(`groupNorm: ${c} channels do not split into ${groups} groups`);
+  const silu = act === 'silu';
+  const learn = isTrainable(gamma) || isTrainable(beta);
+  // gamma and beta are inputs of the op only when trainable: tf asks no gradient of a constant.
+  const op = customOp((inputs, save) => {
+    const [xi, gi = gamma, bi = beta] = inputs;
+    // (tf.engine().runKernel inline, not behind a helper: the profiler attributes kernels to the innermost named model function.)
+    const [y, stats, s] = tf.engine().runKernel('Dd3dGroupNorm', { x: xi, gamma: gi, beta: bi }, { groups, eps, silu }) as unknown as tf.Tensor[];
+    save(silu ? [xi, stats, s] : [xi, stats]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sstats, ss] = saved;
+        const inputs = { dy, x: sx, gamma: gi, beta: bi, stats: sstats, ...(silu ? { s: ss } : {}) };
+        // dx, and dγ, dβ when learning.
+        return tf.engine().runKernel('Dd3dGroupNormGrad', inputs, { groups, silu, learn }) as unknown as tf.Tensor[];
+      },
+    };
+  });
+  return (learn ? op(x, gamma, beta) : op(x)) as tf.Tensor4D;
+}
+
+/** `groupNorm` as tfjs ops, with its hand-written gradient in tfjs ops (see `groupNorm`). */
+function groupNormOps(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  groups: number,
+  eps: number,
+  act: 'none' | 'silu',
 ): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   const cg = c / groups;
@@ -316,8 +378,29 @@ export function groupNorm(
  * LayerNorm over the last axis (biased variance, as torch.nn.LayerNorm) as one op with a
  * hand-written gradient; it reaches gamma and beta (dγ = Σ dy·x̂, dβ = Σ dy over the leading
  * axes) when they are trainable variables, else they are constants and only dx is computed.
+ * On wasm and cpu, forward and backward are each one fused kernel (Dd3dLayerNorm,
+ * Dd3dLayerNormGrad); as for `groupNorm`, tfjs ops otherwise (`layerNormLastAxisOps`).
  */
 export function layerNormLastAxis(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  if (!useFused('Dd3dLayerNorm')) return layerNormLastAxisOps(x, gamma, beta, eps);
+  const learn = isTrainable(gamma) || isTrainable(beta);
+  const op = customOp((inputs, save) => {
+    const [xi, gi = gamma, bi = beta] = inputs;
+    const [y, stats] = tf.engine().runKernel('Dd3dLayerNorm', { x: xi, gamma: gi, beta: bi }, { eps }) as unknown as tf.Tensor[];
+    save([xi, stats]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sstats] = saved;
+        return tf.engine().runKernel('Dd3dLayerNormGrad', { dy, x: sx, gamma: gi, stats: sstats }, { learn }) as unknown as tf.Tensor[];
+      },
+    };
+  });
+  return learn ? op(x, gamma, beta) : op(x);
+}
+
+/** `layerNormLastAxis` as tfjs ops, with its hand-written gradient in tfjs ops. */
+function layerNormLastAxisOps(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
   const axis = x.rank - 1;
   const dim = x.shape[axis];
   const learn = isTrainable(gamma) || isTrainable(beta);
