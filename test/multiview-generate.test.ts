@@ -123,8 +123,21 @@ describe('multi-view score distillation', () => {
     const config = tiny({ iters: 6, fitIters: 3 });
     const counts: number[] = [];
     const views: string[] = [];
-    const straight = await generateAsset({ model, conditions, config, seed: 3, targets, dir: path.join(tmp, 'a'), resume: false, onIter: (_i, _n, s) => (counts.push(tf.memory().numTensors), views.push(s.view)) });
+    const terms: string[][] = [];
+    const straight = await generateAsset({
+      model,
+      conditions,
+      config,
+      seed: 3,
+      targets,
+      dir: path.join(tmp, 'a'),
+      resume: false,
+      onIter: (_i, _n, s) => (counts.push(tf.memory().numTensors), views.push(s.view), terms.push(Object.keys(s.terms))),
+    });
     expect(views).toEqual(['fit', 'fit', 'fit', '4 views', '4 views', '4 views']);
+    // the fit pulls colour and opacity (towards the target's non-white mask); SDS logs its own terms
+    expect(terms[0]).toEqual(expect.arrayContaining(['loss_photometric', 'loss_mask']));
+    expect(terms[5]).toEqual(expect.arrayContaining(['loss_sds', 't']));
     expect(counts[5]).toBe(counts[1]);
     // the fit phase records its photometric MSE (sRGB in [0, 1]), the SDS phase 0.5·mean(grad²)
     expect(straight.losses.slice(0, 3).every((l) => l > 0 && l < 1)).toBe(true);

@@ -172,7 +172,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
       const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D;
       const b = performance.now();
       tRender += b - a;
-      const g = guidance.loss(images, iter);
+      const g = guidance.loss(images, iter, renders.map((r) => r.opacity));
       tGuidance += performance.now() - b;
       nonFinite += g.nonFinite ?? 0;
       terms = { ...g.stats };

@@ -51,7 +51,10 @@ export interface GuidanceLoss {
 export interface Guidance {
   readonly kind: string;
   plan(iter: number): IterationPlan;
-  /** `images`: the plan's renders, sRGB in [0, 1], [V, H, W, 3], on the tape. */
-  loss(images: tf.Tensor4D, iter: number): GuidanceLoss;
+  /**
+   * `images`: the plan's renders, sRGB in [0, 1], [V, H, W, 3], on the tape; `opacity`: each
+   * render's accumulated opacity [H, W], on the tape too (for guidances that supervise it).
+   */
+  loss(images: tf.Tensor4D, iter: number, opacity: tf.Tensor[]): GuidanceLoss;
   dispose(): void;
 }

@@ -2,10 +2,19 @@
  * The fast path's fit (after Instant3D / LGM): the renders are pulled towards the V views of
  * the instance sampled once by the multi-view model (target-views.ts), one view per
  * iteration in turn, by the MSE in sRGB. Albedo shading on white, as the targets were drawn.
+ *
+ * Colour alone lets a faint cloud match a white background as well as empty space does, and
+ * the fit then leaves semi-transparent density everywhere. So the render's opacity is also
+ * pulled towards a mask of the target: min(1, max_c(1 − target_c) / 0.1), 1 where the pixel
+ * is clearly not background white (MASK_WEIGHT × MSE, as nerf/bench.ts's fit). A white object
+ * gets a faint mask: the background and it cannot be told apart by colour.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../../errors.js';
 import type { Guidance, GuidanceContext } from './guidance.js';
+
+/** Weight of the opacity-to-mask MSE next to the colour MSE. */
+const MASK_WEIGHT = 0.5;
 
 export function createPhotometricGuidance(ctx: GuidanceContext, res: number): Guidance {
   if (!ctx.targets) throw new Dd3dError('photometric guidance: no target views (the fast path samples them first)');
@@ -14,14 +23,17 @@ export function createPhotometricGuidance(ctx: GuidanceContext, res: number): Gu
     const t = ctx.targets!.images;
     return t.shape[1] === res && t.shape[2] === res ? t.clone() : (tf.image.resizeBilinear(t, [res, res], false, true) as tf.Tensor4D);
   });
+  const masks = tf.tidy(() => tf.minimum(tf.div(tf.max(tf.sub(1, images), 3), 0.1), 1)) as tf.Tensor3D;
   return {
     kind: 'photometric',
     plan: (iter) => ({ cameras: [cameras[iter % cameras.length]!], label: 'fit', shading: 'albedo', background: { kind: 'solid', color: [1, 1, 1] }, normals: false }),
-    loss(renders, iter) {
+    loss(renders, iter, opacity) {
       const k = iter % cameras.length;
-      const loss = tf.mean(tf.squaredDifference(renders, images.slice([k, 0, 0, 0], [1, -1, -1, -1]))) as tf.Scalar;
-      return { loss, stats: { loss_photometric: loss.dataSync()[0]! } };
+      const colour = tf.mean(tf.squaredDifference(renders, images.slice([k, 0, 0, 0], [1, -1, -1, -1]))) as tf.Scalar;
+      const mask = tf.mean(tf.squaredDifference(opacity[0]!.reshape([res, res]), masks.slice([k, 0, 0], [1, -1, -1]).reshape([res, res]))) as tf.Scalar;
+      const [c, m] = [colour.dataSync()[0]!, mask.dataSync()[0]!];
+      return { loss: tf.add(colour, tf.mul(mask, MASK_WEIGHT)) as tf.Scalar, stats: { loss_photometric: c, loss_mask: m } };
     },
-    dispose: () => images.dispose(),
+    dispose: () => tf.dispose([images, masks]),
   };
 }
