@@ -74,6 +74,10 @@ describe('dd3d pretrain', () => {
     const r = runCli(['pretrain', '--data', data, '--out', out, '--config', 'test', '--steps', '2', '--json']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ config: 'test', steps: 2, data: { n: 48, res: 32 } });
+    // without --json it says what it trains and on how many workers
+    const said = runCli(['pretrain', '--data', data, '--out', path.join(tmp, 'said'), '--config', 'test', '--steps', '1', '--workers', '1']);
+    expect(said.status, said.stderr).toBe(0);
+    expect(said.stderr).toMatch(/^pretrain: test, 48 images, on 1 worker$/m);
     const unet = readSafetensors(path.join(out, 'unet', 'diffusion_pytorch_model.safetensors')).tensors;
     // conv weights are stored in PyTorch's [out, in, kh, kw] layout
     expect(unet.get('conv_in.weight')!.shape).toEqual([32, 3, 3, 3]);

@@ -50,6 +50,7 @@ export function registerPretrain(program: Command): void {
       }
       await startBackend(cmd);
       const steps = opts.steps ?? config.steps;
+      if (!opts.json) console.error(`pretrain: ${config.name}, ${dataset.length} images${dataset.views > 1 ? ` (${dataset.views} views per object)` : ''}, on ${opts.workers} worker${opts.workers === 1 ? '' : 's'}`);
       const bar = progressBar('pretrain', steps, { quiet: opts.json, resumable: true });
       let result;
       try {
