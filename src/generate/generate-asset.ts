@@ -151,6 +151,8 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     const cameras = plan.cameras.map((c) => sceneCamera(c));
     const needNormals = plan.normals ?? (shading !== 'albedo' || config.lambda.orient > 0);
     let terms: Record<string, number> = {};
+    // regularizer terms kept past the tape, read back with the total loss in one sync
+    const regTerms: Array<[string, tf.Scalar]> = [];
     const t0 = performance.now();
     let tRender = 0;
     let tGuidance = 0;
@@ -181,15 +183,17 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
         const reg = REGULARIZERS[name];
         if (reg.needsNormals && !needNormals) continue;
         const term = tf.div(tf.addN(renders.map((r, v) => reg.term(r, cameras[v]!, res))), renders.length) as tf.Scalar;
-        terms[`loss_${name}`] = term.dataSync()[0]!;
+        regTerms.push([`loss_${name}`, tf.keep(term)]);
         loss = tf.add(loss, tf.mul(term, config.lambda[name]));
       }
       return loss;
     }, names);
     const t1 = performance.now();
     adam.step(grads);
-    const lossValue = value.dataSync()[0]!;
-    tf.dispose([value, ...Object.values(grads)]);
+    const read = tf.tidy(() => tf.stack([value, ...regTerms.map(([, t]) => t)]).dataSync());
+    const lossValue = read[0]!;
+    regTerms.forEach(([name], k) => (terms[name] = read[k + 1]!));
+    tf.dispose([value, ...Object.values(grads), ...regTerms.map(([, t]) => t)]);
     const t2 = performance.now();
     // A running mean over every iteration so far; a resume restores the mean of the ones before it.
     accumulate(timing, { render: tRender, unet: tGuidance, backprop: t1 - t0 - tRender - tGuidance, optimizer: t2 - t1, total: t2 - t0 }, iter + 1);
