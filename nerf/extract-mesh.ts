@@ -1,12 +1,11 @@
 /**
  * From a density field to a finished mesh: sample a grid, pick the iso level, march cubes,
  * drop floaters, simplify, add normals and vertex colours. This is what the 3D generator
- * calls after score distillation; `meshToGroup` and `toGlbMesh` hand the result to the
+ * calls after score distillation; `meshToGroup` (and src/io/glb.ts's `extractedToGlbMesh`) hand the result to the
  * turntable renderer and the GLB writer.
  */
 import * as THREE from 'three';
-import { Dd3dError } from '../src/errors.js';
-import type { GlbMesh } from '../src/io/glb.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { marchingCubes, type IndexedMesh } from './marching-cubes.js';
 import { removeFloaters, simplifyMesh, vertexNormals } from './mesh-cleanup.js';
 
@@ -245,9 +244,4 @@ export function meshToGroup(mesh: ExtractedMesh, name = 'extracted'): THREE.Grou
   group.name = name;
   group.add(object);
   return group;
-}
-
-/** The mesh in the shape `writeGlb` takes (white base colour, so COLOR_0 is the albedo). */
-export function toGlbMesh(mesh: ExtractedMesh, name = 'extracted'): GlbMesh {
-  return { name, positions: mesh.positions, normals: mesh.normals, indices: mesh.indices, colors: mesh.colors, color: [1, 1, 1], metallic: 0, roughness: 1 };
 }

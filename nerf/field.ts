@@ -8,6 +8,7 @@
  * renderer's normals use finite differences of density, which needs only the former).
  */
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32, normals } from '../src/core/random.js';
 
 export interface RadianceField {
   /** The field lives in the cube [-bound, bound]^3; outside it density is 0. */
@@ -80,30 +81,6 @@ export function finishDensity(raw: tf.Tensor, xyz: Float32Array, bound: number, 
 // ---------------------------------------------------------------------------------------------
 // Seeded initialization
 
-/** A seeded uniform [0, 1) stream (mulberry32): weights must be a pure function of the seed. */
-export function uniformStream(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `count` standard normals from a uniform stream (Box–Muller). */
-export function normals(next: () => number, count: number, scale = 1): Float32Array {
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - next()));
-    const a = 2 * Math.PI * next();
-    out[i] = scale * r * Math.cos(a);
-    if (i + 1 < count) out[i + 1] = scale * r * Math.sin(a);
-  }
-  return out;
-}
-
 /** Mixes a seed with a small integer so that each module draws its own stream. */
 export function subSeed(seed: number, k: number): number {
   let h = (seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0;
@@ -131,7 +108,7 @@ export function createMlp(prefix: string, sizes: number[], seed: number, into: M
     const [fanIn, fanOut] = [sizes[i], sizes[i + 1]];
     const last = i + 2 === sizes.length;
     const std = Math.sqrt(2 / fanIn) * (last ? outputScale : 1);
-    const weight = tf.variable(tf.tensor2d(normals(uniformStream(subSeed(seed, i)), fanIn * fanOut, std), [fanIn, fanOut]));
+    const weight = tf.variable(tf.tensor2d(normals(mulberry32(subSeed(seed, i)).next, fanIn * fanOut, std), [fanIn, fanOut]));
     const bias = tf.variable(tf.zeros([fanOut]));
     into.set(`${prefix}.${i}.weight`, weight);
     into.set(`${prefix}.${i}.bias`, bias);

@@ -14,15 +14,14 @@ import {
   DEFAULT_BLOB,
   finishDensity,
   namesWithPrefix,
-  normals,
   runMlp,
   subSeed,
-  uniformStream,
   type DenseLayer,
   type DensityActivation,
   type DensityBlob,
   type RadianceField,
 } from './field.js';
+import { mulberry32, normals } from '../src/core/random.js';
 
 export interface GridFieldConfig {
   kind: 'grid';
@@ -190,7 +189,7 @@ export class GridField implements RadianceField {
     this.resolutions = levelResolutions(this.config);
     const f = this.config.featuresPerLevel;
     this.resolutions.forEach((r, l) => {
-      const values = normals(uniformStream(subSeed(seed, 100 + l)), r * r * r * f, this.config.gridInitStd);
+      const values = normals(mulberry32(subSeed(seed, 100 + l)).next, r * r * r * f, this.config.gridInitStd);
       const table = tf.variable(tf.tensor2d(values, [r * r * r, f]));
       this.tables.push(table);
       this.vars.set(`encoding.levels.${l}`, table);

@@ -7,7 +7,7 @@
  * The CPU side is plain typed arrays; only `update` touches the field (without gradients).
  */
 import * as tf from '@tensorflow/tfjs';
-import { uniformStream } from './field.js';
+import { mulberry32 } from '../src/core/random.js';
 import type { RadianceField } from './field.js';
 
 export interface OccupancyGridConfig {
@@ -94,7 +94,7 @@ export class OccupancyGrid {
   update(field: RadianceField, seed?: number): void {
     const { resolution: r, samplesPerCell: k, decay, batch } = this.config;
     const cells = r ** 3;
-    const next = uniformStream(seed ?? this.updates);
+    const next = mulberry32(seed ?? this.updates).next;
     this.updates++;
     const size = (2 * this.bound) / r;
     const fresh = new Float32Array(cells);

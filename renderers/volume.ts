@@ -15,7 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as THREE from 'three';
-import { createMlp, runMlp, subSeed, uniformStream, type DenseLayer, type RadianceField } from '../nerf/field.js';
+import { mulberry32 } from '../src/core/random.js';
+import { createMlp, runMlp, subSeed, type DenseLayer, type RadianceField } from '../nerf/field.js';
 import { cameraForward, cameraRays } from './camera.js';
 import type { RGB } from './color.js';
 import { DEFAULT_LIGHT } from './rasterizer.js';
@@ -121,7 +122,7 @@ export function planSamples(camera: THREE.PerspectiveCamera, bound: number, opts
   const rays = cameraRays(camera, width, height);
   const n = width * height;
   const forward = cameraForward(camera);
-  const jitter = opts.jitterSeed === undefined ? undefined : uniformStream(opts.jitterSeed);
+  const jitter = opts.jitterSeed === undefined ? undefined : mulberry32(opts.jitterSeed).next;
   const near = opts.near ?? 0;
   const far = opts.far ?? Infinity;
   const slot = new Int32Array(n * s);

@@ -6,7 +6,7 @@
 import type { Attributes, AttributeSpec } from './family.js';
 import { REGISTRY } from './families/index.js';
 import { COLOR_NAMES } from './colors.js';
-import { deriveSeed, mulberry32 } from './random.js';
+import { deriveSeed, mulberry32 } from '../src/core/random.js';
 import { findFamily } from './where.js';
 
 export type ViewPhrase = 'front view' | 'side view' | 'back view' | 'overhead view';

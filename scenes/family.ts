@@ -1,5 +1,5 @@
 import type * as THREE from 'three';
-import type { Rng } from './random.js';
+import type { Rng } from '../src/core/random.js';
 
 /**
  * How a caption uses an attribute's value:

@@ -3,12 +3,12 @@
  * reference sets for train-dist and ground truth for 3D results. Browser-safe: only three.
  */
 import * as THREE from 'three';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { normalizeToUnitSphere } from './bounds.js';
 import { COLORS, COLOR_NAMES } from './colors.js';
 import type { Attributes, FamilySpec } from './family.js';
 import { REGISTRY } from './families/index.js';
-import { deriveSeed, mulberry32 } from './random.js';
+import { deriveSeed, mulberry32 } from '../src/core/random.js';
 import { checkConstraints, findFamily, type Constraints } from './where.js';
 
 export { COLORS, COLOR_NAMES };
@@ -16,7 +16,6 @@ export type { AttributeKind, AttributeSpec, Attributes, FamilySpec } from './fam
 export { parseWhere, type Constraints } from './where.js';
 export { caption, viewPhrase, vocabulary, normalizeAzimuth, VIEW_PHRASES, type CaptionOptions, type ViewPhrase } from './captions.js';
 export { triangleCount } from './stats.js';
-export { mulberry32, deriveSeed, type Rng } from './random.js';
 
 export const FAMILIES: readonly FamilySpec[] = REGISTRY.map((f) => f.spec);
 export const FAMILY_NAMES: readonly string[] = FAMILIES.map((f) => f.name);

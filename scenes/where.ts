@@ -1,4 +1,4 @@
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import type { AttributeSpec, Family } from './family.js';
 import { REGISTRY } from './families/index.js';
 

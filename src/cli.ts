@@ -19,7 +19,7 @@ import { registerGenerate } from './cli/generate.js';
 import { registerScenes } from './cli/scenes.js';
 import { registerTrainDist } from './cli/train-dist.js';
 import { registerView } from './cli/view.js';
-import { Dd3dError } from './errors.js';
+import { Dd3dError } from './core/errors.js';
 import { packageVersion } from './paths.js';
 
 const program = new Command('dd3d')

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { ClipTokenizer, cleanText } from '../src/text/clip-tokenizer.js';
 
 const FIX = fileURLToPath(new URL('./fixtures/', import.meta.url));

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import {
   configOptional,
   configValue,

@@ -5,7 +5,7 @@ import { NodeIO } from '@gltf-transform/core';
 import validator from 'gltf-validator';
 import * as THREE from 'three';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { encodeGlb, groupToMeshes, writeGlb, type GlbMesh } from '../src/io/glb.js';
 import { FAMILIES, makeObject, triangleCount } from '../scenes/index.js';
 

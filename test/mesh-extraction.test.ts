@@ -5,14 +5,14 @@ import { NodeIO } from '@gltf-transform/core';
 import validator from 'gltf-validator';
 import * as THREE from 'three';
 import { afterAll, describe, expect, it } from 'vitest';
-import { extractMesh, meshToGroup, toGlbMesh, type ExtractedMesh } from '../nerf/extract-mesh.js';
+import { extractMesh, meshToGroup, type ExtractedMesh } from '../nerf/extract-mesh.js';
 import { marchingCubes, type IndexedMesh, type Vec3Tuple } from '../nerf/marching-cubes.js';
 import { connectedComponents, removeFloaters, simplifyMesh, vertexNormals } from '../nerf/mesh-cleanup.js';
 import { srgbToLinear } from '../renderers/color.js';
 import { renderTurntable } from '../renderers/turntable.js';
 import { writeBytesPng } from '../src/io/image.js';
-import { Dd3dError } from '../src/errors.js';
-import { writeGlb } from '../src/io/glb.js';
+import { Dd3dError } from '../src/core/errors.js';
+import { extractedToGlbMesh, writeGlb } from '../src/io/glb.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-mesh-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -232,7 +232,7 @@ describe('extractMesh', () => {
     }
 
     const file = path.join(tmp, 'sphere.glb');
-    await writeGlb(file, [toGlbMesh(mesh)], { name: 'sphere', extras: { stats } });
+    await writeGlb(file, [extractedToGlbMesh(mesh)], { name: 'sphere', extras: { stats } });
     const bytes = new Uint8Array(fs.readFileSync(file));
     const report = (await validator.validateBytes(bytes, { maxIssues: 50 })) as { issues: { numErrors: number; messages: Array<{ severity: number; code: string }> } };
     expect(report.issues.messages.filter((m) => m.severity === 0)).toEqual([]);

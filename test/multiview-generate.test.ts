@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { cameraRing, RING_CAMERA } from '../src/dataset/scene-dataset.js';
+import { cameraRing, RING_CAMERA } from '../renderers/camera-rig.js';
 import { defaultViews, type GenerateConfig } from '../src/generate/config.js';
 import { generateAsset } from '../src/generate/generate-asset.js';
 import { sdsLoss, type SdsModel } from '../src/generate/sds.js';

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../src/models/camera-embedding.js';
 import { Params, randomInit, setCustomGradients } from '../src/models/nn.js';
 import { UNet2DConditionModel } from '../src/models/unet.js';

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { crc32, parseNpy, parseNpz, readNpy, readNpz, toFloat32 } from '../src/io/npz.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-npz-'));

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAMILIES } from '../scenes/index.js';
 import { initBackend } from '../src/backend/backend.js';
 import { SceneDataset, writeSceneDataset } from '../src/dataset/scene-dataset.js';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE, evaluateProbe, loadProbe, loadProbeData, trainProbe, type Probe } from '../src/probe/index.js';
 import { expectOneLineError, runCli } from './helpers/cli.js';
 

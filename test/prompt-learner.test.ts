@@ -9,7 +9,7 @@ import { promptDistributionParity } from '../src/parity/prompt-distribution.js';
 import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
 import { readNoiseScheduleConfig } from '../src/schedulers/config.js';
 import { DDPMScheduler } from '../src/schedulers/ddpm.js';
-import { loadTokenizer } from '../src/text/tokenizer.js';
+import { loadTokenizer } from '../src/text/load-tokenizer.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
 beforeAll(async () => {

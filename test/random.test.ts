@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { seededNormal } from '../src/random.js';
+import { seededNormal } from '../src/core/seeded-normal.js';
 
 describe('seededNormal', () => {
   it('draws the same numbers for seed 0 every time (tfjs alone does not)', () => {

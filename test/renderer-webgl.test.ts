@@ -23,7 +23,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import * as THREE from 'three';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orbitCamera, primitivesScene, renderScene, toRGB8, DEFAULT_LIGHT } from '../renderers/index.js';
+import { orbitCamera, renderScene, toRGB8, DEFAULT_LIGHT } from '../renderers/index.js';
+import { primitivesScene } from '../src/bench/render-throughput.js';
 import { FAMILY_NAMES, makeObject } from '../scenes/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';

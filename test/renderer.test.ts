@@ -5,16 +5,15 @@ import {
   cameraRays,
   linearToSRGB,
   linearToSRGB8,
-  measureRenderThroughput,
   orbitCamera,
   orbitPosition,
-  primitivesScene,
   Rasterizer,
   renderScene,
   toRGB8,
   toRGBA8,
   type RenderResult,
 } from '../renderers/index.js';
+import { measureRenderThroughput, primitivesScene } from '../src/bench/render-throughput.js';
 
 const TAN = (deg: number) => Math.tan((deg * Math.PI) / 360); // tan of half a full angle in degrees
 

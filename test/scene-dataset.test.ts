@@ -3,22 +3,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rasterizer, toRGB8 } from '../renderers/index.js';
-import { FAMILY_NAMES, disposeObject, makeObject, mulberry32, viewPhrase } from '../scenes/index.js';
-import {
-  CAMERA_RANGES,
-  DATASET_SUPERSAMPLE,
-  SceneDataset,
-  datasetSettings,
-  defaultShardSize,
-  planItem,
-  readSceneShard,
-  sampleCamera,
-  sceneCamera,
-  writeSceneDataset,
-  type DatasetOptions,
-} from '../src/dataset/scene-dataset.js';
+import { FAMILY_NAMES, disposeObject, makeObject, viewPhrase } from '../scenes/index.js';
+import { mulberry32 } from '../src/core/random.js';
+import { DATASET_SUPERSAMPLE, SceneDataset, datasetSettings, defaultShardSize, planItem, readSceneShard, writeSceneDataset, type DatasetOptions } from '../src/dataset/scene-dataset.js';
+import { CAMERA_RANGES, sampleCamera, sceneCamera } from '../renderers/camera-rig.js';
 import { refCamera } from '../src/dataset/scene-refs.js';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-scene-dataset-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { getComponent, openModelFolder } from '../src/io/diffusers.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { parsePythonJson } from '../src/io/json.js';

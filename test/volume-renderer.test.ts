@@ -14,7 +14,7 @@ import * as THREE from 'three';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend/backend.js';
 import { createField, OccupancyGrid, type FieldConfig, type RadianceField } from '../nerf/index.js';
-import { chairFitTask, FIT_SETTINGS, fitField, viewsPsnr } from '../nerf/bench.js';
+import { chairFitTask, FIT_SETTINGS, fitField, viewsPsnr } from '../src/bench/fields.js';
 import { cameraRays, MlpBackground, orbitCamera, planSamples, renderScene, renderVolume, type VolumeRenderOptions } from '../renderers/index.js';
 
 beforeAll(async () => {

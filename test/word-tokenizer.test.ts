@@ -8,10 +8,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { FAMILIES, caption, makeObject, vocabulary } from '../scenes/index.js';
 import { initBackend } from '../src/backend/backend.js';
-import { Dd3dError } from '../src/errors.js';
+import { Dd3dError } from '../src/core/errors.js';
 import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
 import { ClipTokenizer } from '../src/text/clip-tokenizer.js';
-import { loadTokenizer, type TextTokenizer } from '../src/text/tokenizer.js';
+import { type TextTokenizer } from '../src/text/tokenizer.js';
+import { loadTokenizer } from '../src/text/load-tokenizer.js';
 import { WORD_TOKENIZER_CLASS, WordTokenizer, editDistance } from '../src/text/word-tokenizer.js';
 
 const FIX = fileURLToPath(new URL('./fixtures/', import.meta.url));

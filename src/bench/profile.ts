@@ -15,7 +15,7 @@
  * The cost of the instrumentation itself is measured and left out. Numbers only, never asserted.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fmt, formatTable } from '../cli/table.js';
+import { fmt, formatTable } from '../core/table.js';
 
 /** What one profiled run found: totals and one record per (phase, site, kernel). */
 export interface KernelProfileReport {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { measureKernelRates } from '../backend/gflops.js';
 import { startBackend } from './common.js';
-import { fmt, formatTable } from './table.js';
+import { fmt, formatTable } from '../core/table.js';
 
 export function registerDoctor(program: Command): void {
   program

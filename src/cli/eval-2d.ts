@@ -6,7 +6,7 @@ import { distributionMixture, instanceConditions, mixGaussians } from '../distri
 import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../distribution/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../distribution/train-dist.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { attributeMarginals } from '../eval/attribute-metrics.js';
 import { probeFolder, referenceTruth, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
 import { sampleAndProbe } from '../eval/sample-and-probe.js';
@@ -17,7 +17,7 @@ import { startBackend } from './common.js';
 import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
-import { fmt, formatTable } from './table.js';
+import { fmt, formatTable } from '../core/table.js';
 
 interface Eval2dFlags {
   dist: string;

@@ -7,7 +7,7 @@ import { loadProbe } from '../probe/index.js';
 import { startBackend } from './common.js';
 import { intOption } from './options.js';
 import { progressBar } from './progress.js';
-import { fmt, formatTable } from './table.js';
+import { fmt, formatTable } from '../core/table.js';
 
 interface Eval3dFlags {
   assets: string;

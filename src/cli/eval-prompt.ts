@@ -5,12 +5,12 @@ import { promptTerms } from '../eval/prompt-terms.js';
 import { builtinModelDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { loadProbe } from '../probe/index.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { startBackend } from './common.js';
 import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
-import { fmt, formatTable } from './table.js';
+import { fmt, formatTable } from '../core/table.js';
 
 interface EvalFlags {
   prompt: string[];

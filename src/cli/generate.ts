@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages } from '../distribution/reference-images.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
 import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { checkDistributionModel, saveDistribution, textEncoderHash } from '../distribution/distribution-file.js';
 import { importOfficialNpz } from '../distribution/import-npz.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
 import { clipTextConfig } from '../models/load.js';
 import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';

@@ -1,7 +1,7 @@
 /** `--model` is optional everywhere: without it, commands use the built-in model. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { builtinModelDir } from '../paths.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 

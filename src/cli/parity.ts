@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import type { ParityReport } from '../parity/compare.js';
 import { pipelineParity } from '../parity/pipeline.js';
 import { promptDistributionParity } from '../parity/prompt-distribution.js';
@@ -10,7 +10,7 @@ import { textEncoderParity } from '../parity/text-encoder.js';
 import { unetParity } from '../parity/unet.js';
 import { vaeParity } from '../parity/vae.js';
 import { startBackend } from './common.js';
-import { fmt, formatTable } from './table.js';
+import { fmt, formatTable } from '../core/table.js';
 
 /** Each check, and whether it needs a model folder (the scheduler check runs a fixed stand-in denoiser). */
 const COMPONENTS: Record<string, { run: (model: string, golden: string) => ParityReport; needsModel: boolean }> = {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { SceneDataset } from '../dataset/scene-dataset.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { trailingMean, writeLossCurve } from '../io/plot.js';
 import { exportTinyModel } from '../train/export.js';

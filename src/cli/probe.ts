@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { packageRoot } from '../paths.js';
 import { VIEWS, evaluateProbe, type HeadAccuracy, type ProbeEvaluation } from '../probe/evaluate.js';
 import { loadProbe } from '../probe/probe.js';
@@ -14,7 +14,7 @@ import { summarizeEvaluation, trainProbe } from '../probe/train.js';
 import { startBackend } from './common.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
-import { fmt, formatTable } from './table.js';
+import { fmt, formatTable } from '../core/table.js';
 
 interface TrainFlags {
   data: string;

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs';
 import { distributionMixture, instanceComponent, instanceConditions, mixGaussians, mixWeights, parseWeighted, type WeightedDistribution } from '../distribution/conditions.js';
 import { checkDistributionModel, loadDistribution } from '../distribution/distribution-file.js';
 import { IMAGE_EXTENSIONS } from '../distribution/reference-images.js';
 import type { GaussianMixture } from '../distribution/prompt-learner.js';
-import { cameraRing, RING_CAMERA } from '../dataset/scene-dataset.js';
+import { cameraRing, RING_CAMERA } from '../../renderers/camera-rig.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { cameraBatch } from '../models/camera-embedding.js';
 import { writePng, type ImageBatch } from '../io/image.js';

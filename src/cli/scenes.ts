@@ -9,11 +9,11 @@ import type { Command } from 'commander';
 import { COLORS, COLOR_NAMES, FAMILIES, FAMILY_NAMES } from '../../scenes/index.js';
 import { resolveFamilies, writeSceneDataset } from '../dataset/scene-dataset.js';
 import { renderContactSheet, writeReferenceSet } from '../dataset/scene-refs.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { writePng } from '../io/image.js';
 import { intOption } from './options.js';
 import { progressBar } from './progress.js';
-import { fmt, formatTable } from './table.js';
+import { fmt, formatTable } from '../core/table.js';
 
 interface DatasetFlags {
   n: number;

@@ -7,7 +7,7 @@ import { SAMPLE_REDUCTIONS, type SampleReduction } from '../distribution/denoise
 import { saveDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../distribution/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../distribution/train-dist.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writePng } from '../io/image.js';

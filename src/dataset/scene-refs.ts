@@ -18,12 +18,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rasterizer, toRGB8 } from '../../renderers/index.js';
-import { FAMILY_NAMES, caption, deriveSeed, disposeObject, makeObject, mulberry32, parseWhere, viewPhrase, type Attributes, type Rng } from '../../scenes/index.js';
-import { Dd3dError } from '../errors.js';
+import { FAMILY_NAMES, caption, disposeObject, makeObject, parseWhere, viewPhrase, type Attributes } from '../../scenes/index.js';
+import { deriveSeed, mulberry32, type Rng } from '../core/random.js';
+import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { groupToMeshes, writeGlb } from '../io/glb.js';
 import { type ImageBatch, writePng } from '../io/image.js';
-import { CAMERA_RANGES, DATASET_SUPERSAMPLE, frameRadius, roundCamera, sceneCamera, type SceneCamera } from './scene-dataset.js';
+import { DATASET_SUPERSAMPLE } from './scene-dataset.js';
+import { CAMERA_RANGES, frameRadius, roundCamera, sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
 
 export const REFS_FORMAT = 'dd3d-scene-refs';
 export const REFS_VERSION = 1;

@@ -6,14 +6,14 @@
  * components also draws one component c per instance: c = μ_c + σ_c ⊙ ε.
  */
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed, mulberry32 } from '../../scenes/index.js';
-import { Dd3dError } from '../errors.js';
+import { deriveSeed, mulberry32 } from '../core/random.js';
+import { Dd3dError } from '../core/errors.js';
 import type { ClipTextModel } from '../models/clip-text-model.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import type { PromptDistribution } from './distribution-file.js';
 import { encodeContext, fitMixture, sampleMixtureConditions, type GaussianMixture } from './prompt-learner.js';
 import { buildTemplate } from './prompt-template.js';
-import { seededNormal } from '../random.js';
+import { seededNormal } from '../core/seeded-normal.js';
 
 export interface WeightedDistribution {
   file: string;

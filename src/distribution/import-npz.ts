@@ -4,7 +4,7 @@
  * so the imported distribution samples but cannot be edited (re-encoded with a new prefix or
  * suffix).
  */
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { readNpz, toFloat32, type NpyArray } from '../io/npz.js';
 import type { PromptDistribution } from './distribution-file.js';
 

@@ -3,7 +3,7 @@
  * to the encoder's length. The slots hold pad ids here; the learner swaps their embeddings
  * for the context vectors.
  */
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 
 export interface PromptTemplate {

@@ -9,8 +9,8 @@
  * pixels grouped chairs by pose, not colour).
  */
 import * as tf from '@tensorflow/tfjs';
-import { mulberry32, type Rng } from '../../scenes/index.js';
-import { Dd3dError } from '../errors.js';
+import { mulberry32, type Rng } from '../core/random.js';
+import { Dd3dError } from '../core/errors.js';
 
 const QUANTILES = 16;
 const RESTARTS = 8;

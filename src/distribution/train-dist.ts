@@ -10,8 +10,8 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed, mulberry32 } from '../../scenes/index.js';
-import { Dd3dError } from '../errors.js';
+import { deriveSeed, mulberry32 } from '../core/random.js';
+import { Dd3dError } from '../core/errors.js';
 import type { ClipTextModel } from '../models/clip-text-model.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { readNoiseScheduleConfig } from '../schedulers/config.js';
@@ -25,7 +25,7 @@ import { encodeContext, fitGaussian, fitMixture, orthogonalityLoss, sampleMixtur
 import { groupFeatures, groupReferences, promptsPerComponent } from './reference-groups.js';
 import { buildTemplate, type PromptTemplate } from './prompt-template.js';
 import type { ReferenceSet } from './reference-images.js';
-import { seededNormal } from '../random.js';
+import { seededNormal } from '../core/seeded-normal.js';
 
 export interface TrainDistConfig {
   /** K soft prompts. */

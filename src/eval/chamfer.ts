@@ -6,7 +6,7 @@
  * centre, scale so the farthest vertex is at distance 1. So a reference GLB, which is
  * already normalized that way, is unchanged by it, and size and position never count.
  */
-import { mulberry32 } from '../../scenes/index.js';
+import { mulberry32 } from '../core/random.js';
 import type { GlbMesh } from '../io/glb.js';
 
 export const DEFAULT_POINTS = 2048;

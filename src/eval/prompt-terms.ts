@@ -5,7 +5,7 @@
  * colours ("a blue seat") are not scored: the probe sees them too unreliably.
  */
 import { COLOR_NAMES, FAMILIES } from '../../scenes/index.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 
 export interface PromptTerms {
   family: string;

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { deriveSeed } from '../../scenes/index.js';
+import { deriveSeed } from '../core/random.js';
 import type { PromptDistribution } from '../distribution/distribution-file.js';
 import { writePng } from '../io/image.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';

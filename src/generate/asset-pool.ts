@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { packageRoot } from '../paths.js';
 import type { AssetJob, AssetJobResult } from './asset-job.js';
 import type { IterStats } from './generate-asset.js';

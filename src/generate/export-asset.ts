@@ -14,12 +14,12 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { renderTurntable } from '../../renderers/turntable.js';
 import { renderVolume, type OccupancyTest } from '../../renderers/volume.js';
-import { extractMesh, meshToGroup, toGlbMesh, type ExtractionStats } from '../../nerf/extract-mesh.js';
+import { extractMesh, meshToGroup, type ExtractionStats } from '../../nerf/extract-mesh.js';
 import type { RadianceField } from '../../nerf/index.js';
-import { sceneCamera } from '../dataset/scene-dataset.js';
+import { sceneCamera } from '../../renderers/camera-rig.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeBytesPng } from '../io/image.js';
-import { writeGlb } from '../io/glb.js';
+import { extractedToGlbMesh, writeGlb } from '../io/glb.js';
 import type { GenerateConfig } from './config.js';
 import { linearToSrgb, type IterationTiming } from './generate-asset.js';
 
@@ -110,7 +110,7 @@ export async function exportAsset(o: ExportInput): Promise<AssetManifest> {
     resolution: o.config.mesh.resolution,
     targetTriangles: o.config.mesh.targetTriangles,
   });
-  await writeGlb(path.join(o.dir, 'asset.glb'), [toGlbMesh(mesh, 'asset')], { name: 'dd3d asset', extras: { seed: o.manifest.seed, instance: o.manifest.instance } });
+  await writeGlb(path.join(o.dir, 'asset.glb'), [extractedToGlbMesh(mesh, 'asset')], { name: 'dd3d asset', extras: { seed: o.manifest.seed, instance: o.manifest.instance } });
   const group = meshToGroup(mesh, 'asset');
   await writeBytesPng(path.join(o.dir, 'turntable.png'), renderTurntable(group, { views: 8, size: 128 }));
   await writePreviewPng(path.join(o.dir, 'preview.png'), o.field, 64, o.config.samplesPerRay, o.occupancy);

@@ -3,9 +3,9 @@
  * of (iteration, seed): the timestep range, the shading mode, the camera and the light. A
  * resumed run therefore draws exactly what the uninterrupted one would have.
  */
-import { CAMERA_RANGES, sampleCamera, type CameraRanges, type SceneCamera } from '../dataset/scene-dataset.js';
+import { CAMERA_RANGES, sampleCamera, type CameraRanges, type SceneCamera } from '../../renderers/camera-rig.js';
 import { orbitPosition } from '../../renderers/camera.js';
-import { deriveSeed, mulberry32 } from '../../scenes/index.js';
+import { deriveSeed, gaussian, mulberry32 } from '../core/random.js';
 
 export type Shading = 'albedo' | 'lambertian' | 'textureless';
 
@@ -61,9 +61,8 @@ export function cameraAt(iter: number, seed: number, ranges: CameraRanges = CAME
 /** A point light near the camera's direction (threestudio's rule): the lit side faces the viewer, mostly. */
 export function lightAt(s: LightSchedule, camera: SceneCamera, iter: number, seed: number): [number, number, number] {
   const rng = mulberry32(deriveSeed(seed, `light/${iter}`));
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   const c = orbitPosition(camera.azimuth, camera.elevation, 1);
-  const d = [c.x, c.y, c.z].map((x) => x + s.perturb * gauss());
+  const d = [c.x, c.y, c.z].map((x) => x + s.perturb * gaussian(rng));
   const len = Math.hypot(d[0]!, d[1]!, d[2]!) || 1;
   const dist = camera.radius * (s.distance[0] + (s.distance[1] - s.distance[0]) * rng.next());
   return [(d[0]! / len) * dist, (d[1]! / len) * dist, (d[2]! / len) * dist];

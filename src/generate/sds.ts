@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { readNoiseScheduleConfig, type PredictionType } from '../schedulers/config.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
-import { seededNormal } from '../random.js';
+import { seededNormal } from '../core/seeded-normal.js';
 
 export interface SdsOptions {
   /** Positive conditions [B, L, D], one per image. */

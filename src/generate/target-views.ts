@@ -8,8 +8,8 @@
  * the asset seed, so a resumed asset redraws the same targets.
  */
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed, mulberry32 } from '../../scenes/index.js';
-import { CAMERA_RANGES, cameraRing, sampleCamera, type SceneCamera } from '../dataset/scene-dataset.js';
+import { deriveSeed, mulberry32 } from '../core/random.js';
+import { CAMERA_RANGES, cameraRing, sampleCamera, type SceneCamera } from '../../renderers/camera-rig.js';
 import { cameraBatch } from '../models/camera-embedding.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { sampleImages } from '../pipeline/text-to-image.js';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 
 /**
  * Writes chunks to a temporary name in the target's folder, then renames it into place, so

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { parsePythonJson } from './json.js';
 import { openSafetensors, type SafetensorsFile, type Tensor } from './safetensors.js';
 

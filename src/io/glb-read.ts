@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { NodeIO, type Accessor, type Material, type Node, type Primitive } from '@gltf-transform/core';
 import * as THREE from 'three';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import type { GlbMesh } from './glb.js';
 
 const GLB_MAGIC = 0x46546c67; // "glTF", little-endian

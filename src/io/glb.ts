@@ -5,7 +5,8 @@
  */
 import { Document, NodeIO, type Material } from '@gltf-transform/core';
 import * as THREE from 'three';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
+import type { ExtractedMesh } from '../../nerf/extract-mesh.js';
 import { writeFileAtomic } from './atomic.js';
 
 export type Rgb = readonly [number, number, number];
@@ -190,4 +191,9 @@ function materialProps(material: THREE.Material): Pick<GlbMesh, 'color' | 'metal
     roughness: m.roughness ?? 1,
     doubleSided: m.side === THREE.DoubleSide,
   };
+}
+
+/** An extracted mesh in the shape `writeGlb` takes (white base colour, so COLOR_0 is the albedo). */
+export function extractedToGlbMesh(mesh: ExtractedMesh, name = 'extracted'): GlbMesh {
+  return { name, positions: mesh.positions, normals: mesh.normals, indices: mesh.indices, colors: mesh.colors, color: [1, 1, 1], metallic: 0, roughness: 1 };
 }

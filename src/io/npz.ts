@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 
 export type NpyData = Float64Array | Float32Array | Int32Array | Uint8Array | string[];
 

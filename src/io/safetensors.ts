@@ -11,7 +11,7 @@
  * which assumes a little-endian host (every platform Node ships on in practice).
  */
 import * as fs from 'node:fs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic.js';
 
 /**

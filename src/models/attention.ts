@@ -16,7 +16,7 @@
  * inside forward, cheap and differentiable, so training reaches the stored variables.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { addBias, convWeight, customOp, groupNorm, isTrainable, layerNormLastAxis, type Params } from './nn.js';
 import { normParams } from './resnet.js';
 

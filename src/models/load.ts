@@ -3,7 +3,7 @@
  * turned into tensors under their checkpoint keys, nothing renamed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { configValue, getComponent, openModelFolder, openWeights, type ModelComponent, type ModelFolder } from '../io/diffusers.js';
 import { ClipTextModel, type ClipTextConfig } from './clip-text-model.js';
 import { Params, toNhwcConvWeights } from './nn.js';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { hasFusedKernel, type FusedKernelName } from '../backend/fused-kernels.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 
 /** Makes a missing parameter from its key and shape: models built from a config alone. */
 export type ParamInit = (key: string, shape: number[]) => tf.Tensor;

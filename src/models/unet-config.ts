@@ -5,7 +5,7 @@
  * of blocks with their checkpoint prefixes and channel counts. The model, the weight checks
  * and the FLOP count all read the plan, so they cannot disagree about the architecture.
  */
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { configOptional, configValue, type ModelComponent } from '../io/diffusers.js';
 import type { TransformerSpec } from './attention.js';
 import type { ResnetSpec } from './resnet.js';

@@ -10,7 +10,7 @@
  * at construction (conv weights already in [kh, kw, in, out], see `toNhwcConvWeights`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { WeightOffload } from './weight-offload.js';
 import { Transformer2D } from './attention.js';
 import { CameraEmbedding } from './camera-embedding.js';

@@ -11,7 +11,7 @@
  * Scaling latents by `scalingFactor` is the caller's job, as in diffusers pipelines.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { configValue, type ModelComponent } from '../io/diffusers.js';
 import { SpatialSelfAttention } from './attention.js';
 import { conv2d, groupNorm, silu, type Params } from './nn.js';

@@ -4,7 +4,7 @@
  * of golden file was expected.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { parsePythonJson } from '../io/json.js';
 import { readSafetensors, type Tensor } from '../io/safetensors.js';
 

@@ -10,7 +10,7 @@
  * init_noise_sigma).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { createScheduler, DDPMScheduler, type Scheduler, type SchedulerKind } from '../schedulers/index.js';
 import { Golden } from './golden.js';
 import { compare, report, type ParityReport, type ParityResult } from './compare.js';

@@ -9,7 +9,8 @@ import type { ClipTextModel } from '../models/clip-text-model.js';
 import { loadClipTextModel, loadUNet, loadVae } from '../models/load.js';
 import type { UNet2DConditionModel } from '../models/unet.js';
 import type { AutoencoderKL } from '../models/vae.js';
-import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
+import { type TextTokenizer } from '../text/tokenizer.js';
+import { loadTokenizer } from '../text/load-tokenizer.js';
 
 /** Sampling settings for a folder without its own ("_dd3d_sampling"): diffusers' guidance, and half its 50 steps, which DDIM does not need. */
 export const DEFAULT_SAMPLING = { guidance: 7.5, steps: 25 };

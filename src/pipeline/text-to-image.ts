@@ -8,11 +8,11 @@
  * with its camera; every image still starts from its own noise (MVDream).
  */
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed } from '../../scenes/index.js';
-import { Dd3dError } from '../errors.js';
+import { deriveSeed } from '../core/random.js';
+import { Dd3dError } from '../core/errors.js';
 import { createScheduler, type SchedulerKind } from '../schedulers/index.js';
 import type { DiffusionModel } from './diffusion-model.js';
-import { seededNormal } from '../random.js';
+import { seededNormal } from '../core/seeded-normal.js';
 
 export interface SampleOptions {
   /** Positive conditions [n, 77, D]: one image per row. */

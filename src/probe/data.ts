@@ -2,9 +2,9 @@
  * Scene datasets as probe training data: every image and its labels in memory, and the
  * augmentation that makes clean renders look a little more like generated images.
  */
-import type { Rng } from '../../scenes/index.js';
+import { gaussian, type Rng } from '../core/random.js';
 import { SceneDataset, type SceneRecord } from '../dataset/scene-dataset.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import type { ProbeConfig } from './spec.js';
 
 /** A dataset's images and labels, by head. */
@@ -96,11 +96,6 @@ export interface AugmentOptions {
 }
 
 export const DEFAULT_AUGMENT: AugmentOptions = { flip: 0.5, shift: 2, brightness: 0.08, channelGain: 0.04, offset: 0.03, noise: 0.04, blur: 0.3 };
-
-function gaussian(rng: Rng): number {
-  const u = 1 - rng.next();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-}
 
 /**
  * Writes image `src` (R·R·3 bytes at side R) into `dst` as floats in [0, 1], box-downsampled

@@ -11,7 +11,7 @@
  * ordinary pair heads.
  */
 import { COLOR_NAMES, FAMILIES, FAMILY_NAMES } from '../../scenes/index.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 
 export const PROBE_FORMAT = 'dd3d-probe';
 export const PROBE_VERSION = 1;

@@ -11,9 +11,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed, mulberry32, type Rng } from '../../scenes/index.js';
+import { deriveSeed, gaussian, mulberry32, type Rng } from '../core/random.js';
 import { SceneDataset } from '../dataset/scene-dataset.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { DEFAULT_AUGMENT, imageToFloat, loadProbeData, type AugmentOptions, type ProbeData } from './data.js';
 import { evaluateProbe, type ProbeEvaluation } from './evaluate.js';
 import { Probe, isTrainable, weightShapes } from './probe.js';
@@ -59,11 +59,6 @@ const BN_MOMENTUM = 0.9;
 const BETA1 = 0.9;
 const BETA2 = 0.999;
 const ADAM_EPS = 1e-8;
-
-function gaussian(rng: Rng): number {
-  const u = 1 - rng.next();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-}
 
 /** Fresh weights for `cfg`: He-normal convs and feature layer, small heads, identity batch norm; seeded per weight name. */
 export function initialWeights(cfg: ProbeConfig, seed: number): Map<string, Float32Array> {

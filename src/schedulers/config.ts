@@ -6,7 +6,7 @@
  * does when one scheduler class is built from another's config. Any value we would
  * silently compute differently from diffusers is a one-line Dd3dError instead.
  */
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { configOptional, configValue, type ModelComponent } from '../io/diffusers.js';
 
 /** A config object as diffusers writes it, or a loaded `scheduler` component. */

@@ -6,7 +6,7 @@
  * difference from diffusers is the backend's float32 arithmetic on the tensors.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import type { DDIMConfig, PredictionType } from './config.js';
 import { checkTimestep, makeNoiseSchedule, type NoiseSchedule } from './noise-schedule.js';
 import { f32, sqrt32 } from './numeric.js';

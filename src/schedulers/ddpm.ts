@@ -4,7 +4,7 @@
  * so NHWC and NCHW tensors both work; a batch of 1 broadcasts against many timesteps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { asComponent, readNoiseScheduleConfig, type ConfigSource } from './config.js';
 import { checkTimestep, makeNoiseSchedule, type NoiseSchedule } from './noise-schedule.js';
 import { f32, sqrt32 } from './numeric.js';

@@ -4,7 +4,7 @@
  * sampler, as diffusers' `OtherScheduler.from_config(pipe.scheduler.config)` does (keys the
  * other sampler does not have are ignored, missing ones take its defaults).
  */
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import {
   asComponent,
   readDDIMConfig,

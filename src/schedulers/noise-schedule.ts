@@ -7,7 +7,7 @@
  * cumprod accumulates float32 in double) with each entry narrowed to float32. That
  * reproduces diffusers' alphas_cumprod bit for bit for the SD schedule.
  */
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import type { NoiseScheduleConfig } from './config.js';
 import { f32, sqrt32, torchLinspaceF32 } from './numeric.js';
 

@@ -7,7 +7,7 @@
  * tf.keep'd so an enclosing tidy cannot free it, and is released by reset()/dispose().
  */
 import type * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import type { PredictionType } from './config.js';
 import type { NoiseSchedule } from './noise-schedule.js';
 

@@ -6,7 +6,7 @@
  * drops the last), so each gets its own function; all return descending timesteps.
  * `steps_offset` only applies to "leading", as in diffusers.
  */
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import type { NoiseScheduleConfig } from './config.js';
 import { arange, f32, linspace, roundHalfEven } from './numeric.js';
 

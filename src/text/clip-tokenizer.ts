@@ -20,8 +20,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { escapeRegExp, frameIds, oneLine, readJsonFile, shorten } from './text-util.js';
+import type { TextTokenizer } from './tokenizer.js';
 
 /** Options common to both constructors. */
 export interface ClipTokenizerOptions {
@@ -198,7 +199,7 @@ interface TokenizerSetup {
   onWarning: (msg: string) => void;
 }
 
-export class ClipTokenizer {
+export class ClipTokenizer implements TextTokenizer {
   readonly bosId: number;
   readonly eosId: number;
   readonly padId: number;

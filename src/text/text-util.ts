@@ -1,6 +1,6 @@
 /** What both tokenizers share: reading their JSON files, message formatting, and framing ids. */
 import { readFileSync } from 'node:fs';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 
 export function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();

@@ -26,7 +26,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { escapeRegExp, frameIds, oneLine, readJsonFile, shorten } from './text-util.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { TextTokenizer, TokenizerCallOptions, TokenizerCallResult, TokenizerDecodeOptions } from './tokenizer.js';

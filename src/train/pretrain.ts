@@ -13,9 +13,10 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed, mulberry32, vocabulary } from '../../scenes/index.js';
+import { vocabulary } from '../../scenes/index.js';
+import { deriveSeed, mulberry32 } from '../core/random.js';
 import type { SceneDataset } from '../dataset/scene-dataset.js';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { ClipTextModel, clipTextParamShapes } from '../models/clip-text-model.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
 import { zeroInitKey } from '../models/camera-embedding.js';
@@ -32,7 +33,7 @@ import { warmupCosine } from './lr-schedule.js';
 import type { PretrainConfig } from './pretrain-configs.js';
 import { GradWorker } from './grad-worker-client.js';
 import { SceneBatches, type BatchOptions } from './scene-batches.js';
-import { seededNormal } from '../random.js';
+import { seededNormal } from '../core/seeded-normal.js';
 
 export interface PretrainOptions {
   config: PretrainConfig;

@@ -14,7 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SceneDataset, SceneRecord } from '../dataset/scene-dataset.js';
-import { caption, deriveSeed, mulberry32 } from '../../scenes/index.js';
+import { caption } from '../../scenes/index.js';
+import { deriveSeed, mulberry32 } from '../core/random.js';
 import { CAMERA_FEATURES, cameraFeatures } from '../models/camera-embedding.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 

@@ -22,7 +22,7 @@ import * as http from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { Dd3dError } from '../errors.js';
+import { Dd3dError } from '../core/errors.js';
 import { packageRoot } from '../paths.js';
 import { listAssets } from './assets.js';
 import { resolveSafeFile, type SafeFile } from './safe-path.js';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
-import { Dd3dError } from '../../src/errors.js';
+import { Dd3dError } from '../../src/core/errors.js';
 
 export const FIXTURES = path.resolve(__dirname, '..', 'fixtures');
 

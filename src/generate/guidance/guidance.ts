@@ -10,7 +10,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { VolumeBackground } from '../../../renderers/volume.js';
-import type { SceneCamera } from '../../dataset/scene-dataset.js';
+import type { SceneCamera } from '../../../renderers/camera-rig.js';
 import type { DiffusionModel } from '../../pipeline/diffusion-model.js';
 import type { GenerateConfig } from '../config.js';
 import type { Shading } from '../schedules.js';

@@ -6,8 +6,8 @@
  * view phrase (the cameras carry the view, as in the model's multi-view training).
  */
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed } from '../../../scenes/index.js';
-import { CAMERA_RANGES, cameraRing } from '../../dataset/scene-dataset.js';
+import { deriveSeed } from '../../core/random.js';
+import { CAMERA_RANGES, cameraRing } from '../../../renderers/camera-rig.js';
 import { cameraBatch } from '../../models/camera-embedding.js';
 import { cameraAt, timestepAt } from '../schedules.js';
 import { sdsLoss, sdsModel } from '../sds.js';

@@ -10,7 +10,7 @@
  * gets a faint mask: the background and it cannot be told apart by colour.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Dd3dError } from '../../errors.js';
+import { Dd3dError } from '../../core/errors.js';
 import type { Guidance, GuidanceContext } from './guidance.js';
 
 /** Weight of the opacity-to-mask MSE next to the colour MSE. */

@@ -4,7 +4,7 @@
  * The path for Stable Diffusion folders and single-view built-in models.
  */
 import { viewPhrase } from '../../../scenes/index.js';
-import { deriveSeed } from '../../../scenes/index.js';
+import { deriveSeed } from '../../core/random.js';
 import { cameraAt, timestepAt } from '../schedules.js';
 import { sdsLoss, sdsModel } from '../sds.js';
 import type { Guidance, GuidanceContext } from './guidance.js';

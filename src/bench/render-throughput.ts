@@ -3,8 +3,8 @@
  * for one object over a ring of orbit views, single-threaded.
  */
 import * as THREE from 'three';
-import { orbitCamera } from './camera.js';
-import { renderScene } from './rasterizer.js';
+import { orbitCamera } from '../../renderers/camera.js';
+import { renderScene } from '../../renderers/rasterizer.js';
 
 export interface ThroughputResult {
   width: number;

@@ -5,15 +5,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type * as THREE from 'three';
-import { orbitCamera } from '../renderers/camera.js';
-import type { RGB } from '../renderers/color.js';
-import { renderScene } from '../renderers/rasterizer.js';
-import { planSamples, renderVolume, type VolumeRenderOptions } from '../renderers/volume.js';
-import { disposeObject, makeObject } from '../scenes/index.js';
-import { fmt, formatTable } from '../src/cli/table.js';
-import { uniformStream, type RadianceField } from './field.js';
-import { createField, type FieldConfig } from './index.js';
-import { OccupancyGrid } from './occupancy.js';
+import { orbitCamera } from '../../renderers/camera.js';
+import type { RGB } from '../../renderers/color.js';
+import { renderScene } from '../../renderers/rasterizer.js';
+import { planSamples, renderVolume, type VolumeRenderOptions } from '../../renderers/volume.js';
+import { disposeObject, makeObject } from '../../scenes/index.js';
+import { fmt, formatTable } from '../core/table.js';
+import type { RadianceField } from '../../nerf/field.js';
+import { mulberry32 } from '../core/random.js';
+import { createField, type FieldConfig } from '../../nerf/index.js';
+import { OccupancyGrid } from '../../nerf/occupancy.js';
 
 /** A training or test image: linear RGB over `background`, and the object's coverage. */
 export interface TargetView {
@@ -88,7 +89,7 @@ export function fitField(field: RadianceField, views: TargetView[], opts: FitOpt
     variables: names.map((n) => vars.get(n)!),
   }));
   const targets = views.map((v) => ({ rgb: tf.tensor3d(v.rgb, [v.height, v.width, 3]), alpha: tf.tensor2d(v.alpha, [v.height, v.width]) }));
-  const pick = uniformStream(opts.seed);
+  const pick = mulberry32(opts.seed).next;
   const occupancy = opts.occupancyEvery ? new OccupancyGrid(field.bound) : undefined;
   const maskWeight = opts.maskWeight ?? 0.5;
   const losses: number[] = [];

@@ -47,3 +47,29 @@ export function deriveSeed(seed: number, label: string): number {
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
 }
+
+/**
+ * Box–Muller: two independent standard normals from two uniforms of `next`. `1 - u` keeps
+ * the logarithm's argument in (0, 1], so a uniform of exactly 0 cannot give -Infinity.
+ */
+export function boxMuller(next: () => number): [number, number] {
+  const r = Math.sqrt(-2 * Math.log(1 - next()));
+  const a = 2 * Math.PI * next();
+  return [r * Math.cos(a), r * Math.sin(a)];
+}
+
+/** One standard normal from `rng` (the first of a Box–Muller pair; the second is discarded). */
+export function gaussian(rng: Rng): number {
+  return boxMuller(rng.next)[0];
+}
+
+/** `count` normals with standard deviation `scale`, both of each Box–Muller pair used in order. */
+export function normals(next: () => number, count: number, scale = 1): Float32Array {
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const [a, b] = boxMuller(next);
+    out[i] = scale * a;
+    if (i + 1 < count) out[i + 1] = scale * b;
+  }
+  return out;
+}
