@@ -17,11 +17,12 @@
  *     mark the last symbol with `</w>`, and apply BPE merges by rank;
  *  5. look the resulting symbols up in the vocabulary (unknown → unk id).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { Dd3dError } from '../core/errors.js';
 import { escapeRegExp, frameIds, oneLine, readJsonFile, shorten } from './text-util.js';
+import { isPlainObject, readSpecialTokenFiles, resolveTokenizerFolder, tokenContent, VOCAB_FILE } from './tokenizer-folder.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 /** Options common to both constructors. */
@@ -107,20 +108,6 @@ const UTF8 = new TextEncoder();
 
 
 
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A token entry in tokenizer_config.json / special_tokens_map.json: a string or {content}. */
-function tokenContent(v: unknown, where: string): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (isPlainObject(v) && typeof v.content === 'string') return v.content;
-  throw new Dd3dError(
-    `${where}: expected a token string or an object with a "content" string, got ${shorten(JSON.stringify(v))}`,
-  );
-}
 
 function parseVocab(raw: unknown, path: string): Map<string, number> {
   if (!isPlainObject(raw)) {
@@ -273,13 +260,7 @@ export class ClipTokenizer implements TextTokenizer {
    * transformers). Also accepts a model folder that contains a `tokenizer/` subfolder.
    */
   static fromFolder(dir: string, options: ClipTokenizerOptions = {}): ClipTokenizer {
-    let folder = resolve(dir);
-    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-      throw new Dd3dError(`Tokenizer folder ${folder} does not exist or is not a folder`);
-    }
-    if (!existsSync(join(folder, 'vocab.json')) && existsSync(join(folder, 'tokenizer', 'vocab.json'))) {
-      folder = join(folder, 'tokenizer');
-    }
+    const folder = resolveTokenizerFolder(dir, [VOCAB_FILE]);
     const vocabPath = join(folder, 'vocab.json');
     const mergesPath = join(folder, 'merges.txt');
     if (!existsSync(vocabPath)) {
@@ -296,33 +277,28 @@ export class ClipTokenizer implements TextTokenizer {
     const keys = ['bos_token', 'eos_token', 'unk_token', 'pad_token'] as const;
     const optKey = { bos_token: 'bosToken', eos_token: 'eosToken', unk_token: 'unkToken', pad_token: 'padToken' } as const;
 
-    const configPath = join(folder, 'tokenizer_config.json');
-    const mapPath = join(folder, 'special_tokens_map.json');
-    for (const path of [configPath, mapPath]) {
-      if (!existsSync(path)) continue;
-      const raw = readJsonFile(path);
-      if (!isPlainObject(raw)) throw new Dd3dError(`${path}: expected a JSON object`);
+    for (const { path, isConfig, raw } of readSpecialTokenFiles(folder)) {
       sources.push(path);
       for (const key of keys) {
-        const v = tokenContent(raw[key], `${path} ${key}`);
+        const v = tokenContent(raw[key], `${path} ${key}`, false);
         if (v !== undefined) fileOpts[optKey[key]] = v;
       }
       const add = raw.additional_special_tokens;
       if (Array.isArray(add)) {
         add.forEach((t, i) => {
-          const v = tokenContent(t, `${path} additional_special_tokens[${i}]`);
+          const v = tokenContent(t, `${path} additional_special_tokens[${i}]`, false);
           if (v !== undefined) extra.push(v);
         });
       }
       const decoder = raw.added_tokens_decoder;
       if (isPlainObject(decoder)) {
         for (const [idStr, entry] of Object.entries(decoder)) {
-          const v = tokenContent(entry, `${path} added_tokens_decoder.${idStr}`);
+          const v = tokenContent(entry, `${path} added_tokens_decoder.${idStr}`, false);
           const id = Number(idStr);
           if (v !== undefined && Number.isInteger(id) && id >= 0) addedIds.set(v, id);
         }
       }
-      if (path === configPath) {
+      if (isConfig) {
         const len = checkMaxLength(raw.model_max_length, `${path} model_max_length`);
         if (len !== undefined) fileOpts.maxLength = len;
       }

@@ -29,7 +29,8 @@ export function readJsonFile(path: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new Dd3dError(`${path}: invalid JSON (${oneLine((err as Error).message)})`);
+    // both wordings: the tokenizers have always said "invalid JSON", the rest of dd3d "not valid JSON"
+    throw new Dd3dError(`${path}: invalid JSON, the file is not valid JSON (${oneLine((err as Error).message)})`);
   }
 }
 

@@ -23,11 +23,12 @@
  * The normalised text (what `decode` returns) joins tokens with single spaces, punctuation
  * attached to the word before it: "A  Red CHAIR , front view." → "a red chair, front view".
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { Dd3dError } from '../core/errors.js';
-import { escapeRegExp, frameIds, oneLine, readJsonFile, shorten } from './text-util.js';
+import { escapeRegExp, frameIds, oneLine, shorten } from './text-util.js';
+import { readJsonObject, readSpecialTokenFiles, resolveTokenizerFolder, show, tokenContent, VOCAB_FILE } from './tokenizer-folder.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { TextTokenizer, TokenizerCallOptions, TokenizerCallResult, TokenizerDecodeOptions } from './tokenizer.js';
 
@@ -85,28 +86,6 @@ interface Setup {
 
 
 
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function show(v: unknown): string {
-  return shorten(JSON.stringify(v) ?? String(v), 40);
-}
-
-function readJsonObject(path: string): Record<string, unknown> {
-  const raw = readJsonFile(path);
-  if (!isPlainObject(raw)) throw new Dd3dError(`${path}: expected a JSON object`);
-  return raw;
-}
-
-/** A token entry in tokenizer_config.json / special_tokens_map.json: a string or {content}. */
-function tokenContent(v: unknown, where: string): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string' && v !== '') return v;
-  if (isPlainObject(v) && typeof v.content === 'string' && v.content !== '') return v.content;
-  throw new Dd3dError(`${where}: expected a non-empty token string or an object with a "content" string, got ${show(v)}`);
-}
 
 function checkMaxLength(v: unknown, where: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 2 || v > MAX_MAX_LENGTH) {
@@ -205,9 +184,9 @@ export class WordTokenizer implements TextTokenizer {
    * normalised like prompts, so "Front view" adds "front" and "view".
    */
   static build(words: Iterable<string>, options: WordTokenizerBuildOptions = {}): WordTokenizer {
-    const bosToken = tokenContent(options.bosToken, 'WordTokenizer.build bosToken') ?? DEFAULT_BOS_TOKEN;
-    const eosToken = tokenContent(options.eosToken, 'WordTokenizer.build eosToken') ?? DEFAULT_EOS_TOKEN;
-    const padToken = tokenContent(options.padToken, 'WordTokenizer.build padToken') ?? DEFAULT_PAD_TOKEN;
+    const bosToken = tokenContent(options.bosToken, 'WordTokenizer.build bosToken', true) ?? DEFAULT_BOS_TOKEN;
+    const eosToken = tokenContent(options.eosToken, 'WordTokenizer.build eosToken', true) ?? DEFAULT_EOS_TOKEN;
+    const padToken = tokenContent(options.padToken, 'WordTokenizer.build padToken', true) ?? DEFAULT_PAD_TOKEN;
     if (bosToken === eosToken) throw new Dd3dError(`WordTokenizer.build: bosToken and eosToken must differ, both are "${bosToken}"`);
     if (padToken === bosToken) throw new Dd3dError(`WordTokenizer.build: padToken must differ from bosToken "${bosToken}"`);
     const maxLength = checkMaxLength(options.maxLength ?? DEFAULT_MAX_LENGTH, 'WordTokenizer.build maxLength');
@@ -256,13 +235,7 @@ export class WordTokenizer implements TextTokenizer {
    * folder that contains a `tokenizer/` subfolder.
    */
   static fromFolder(dir: string, options: WordTokenizerOptions = {}): WordTokenizer {
-    let folder = resolve(dir);
-    if (!(statSync(folder, { throwIfNoEntry: false })?.isDirectory() ?? false)) {
-      throw new Dd3dError(`Tokenizer folder ${folder} does not exist or is not a folder`);
-    }
-    if (!existsSync(join(folder, 'vocab.json')) && existsSync(join(folder, 'tokenizer', 'vocab.json'))) {
-      folder = join(folder, 'tokenizer');
-    }
+    const folder = resolveTokenizerFolder(dir, [VOCAB_FILE]);
     const vocabPath = join(folder, 'vocab.json');
     if (!existsSync(vocabPath)) {
       throw new Dd3dError(`Tokenizer folder ${folder} has no vocab.json (expected a ${WORD_TOKENIZER_CLASS} folder)`);
@@ -272,15 +245,11 @@ export class WordTokenizer implements TextTokenizer {
     let eosToken = DEFAULT_EOS_TOKEN;
     let padToken = DEFAULT_PAD_TOKEN;
     let maxLength = DEFAULT_MAX_LENGTH;
-    const configPath = join(folder, 'tokenizer_config.json');
-    const mapPath = join(folder, 'special_tokens_map.json');
-    for (const path of [configPath, mapPath]) {
-      if (!existsSync(path)) continue;
-      const raw = readJsonObject(path);
-      bosToken = tokenContent(raw.bos_token, `${path} bos_token`) ?? bosToken;
-      eosToken = tokenContent(raw.eos_token, `${path} eos_token`) ?? eosToken;
-      padToken = tokenContent(raw.pad_token, `${path} pad_token`) ?? padToken;
-      if (path !== configPath) continue;
+    for (const { path, isConfig, raw } of readSpecialTokenFiles(folder)) {
+      bosToken = tokenContent(raw.bos_token, `${path} bos_token`, true) ?? bosToken;
+      eosToken = tokenContent(raw.eos_token, `${path} eos_token`, true) ?? eosToken;
+      padToken = tokenContent(raw.pad_token, `${path} pad_token`, true) ?? padToken;
+      if (!isConfig) continue;
       const cls = raw.tokenizer_class;
       if (cls !== undefined && cls !== null && cls !== WORD_TOKENIZER_CLASS) {
         throw new Dd3dError(`${path}: tokenizer_class is ${show(cls)}, not "${WORD_TOKENIZER_CLASS}" (load this folder with loadTokenizer)`);
