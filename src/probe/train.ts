@@ -3,10 +3,11 @@
  *
  * Loss per image: cross-entropy of the family head + cross-entropy of the colour head + the
  * mean cross-entropy of its own family's attribute heads (heads of other families get no
- * loss from it). AdamW (decay on conv and dense weights only), linear warm-up then cosine
- * decay to zero, batch norm with moving averages (momentum 0.9). Every random choice (weight
- * init, shuffling, augmentation) is derived from `seed`, so a run on the same backend is
- * reproducible bit for bit; the last partial batch of an epoch is dropped.
+ * loss from it). AdamW (decay on conv and dense weights only; src/train/adamw.ts in the
+ * paper's order of operations), linear warm-up then cosine decay to zero
+ * (src/train/lr-schedule.ts), batch norm with moving averages (momentum 0.9). Every random
+ * choice (weight init, shuffling, augmentation) is derived from `seed`, so a run on the same
+ * backend is reproducible bit for bit; the last partial batch of an epoch is dropped.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,6 +18,8 @@ import { Dd3dError } from '../core/errors.js';
 import { DEFAULT_AUGMENT, imageToFloat, loadProbeData, type AugmentOptions, type ProbeData } from './data.js';
 import { evaluateProbe, type ProbeEvaluation } from './evaluate.js';
 import { Probe, isTrainable, weightShapes } from './probe.js';
+import { AdamW } from '../train/adamw.js';
+import { warmupCosine } from '../train/lr-schedule.js';
 import { checkResolution, defaultArchitecture, defaultConfig, type ProbeConfig } from './spec.js';
 
 export interface TrainProbeOptions {
@@ -56,9 +59,6 @@ export interface TrainProbeResult {
 }
 
 const BN_MOMENTUM = 0.9;
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const ADAM_EPS = 1e-8;
 
 /** Fresh weights for `cfg`: He-normal convs and feature layer, small heads, identity batch norm; seeded per weight name. */
 export function initialWeights(cfg: ProbeConfig, seed: number): Map<string, Float32Array> {
@@ -131,11 +131,12 @@ export async function trainProbe(opts: TrainProbeOptions): Promise<TrainProbeRes
   heads.forEach((hd, h) => hd.classes.forEach((_, j) => (segData[(hd.offset + j) * Hn + h] = 1)));
   const seg = tf.tensor2d(segData, [T, Hn]);
   const trainable = [...probe.params].filter(([name]) => isTrainable(name));
-  const moments = new Map(trainable.map(([name, v]) => [name, { m: tf.variable(tf.zerosLike(v), false), v: tf.variable(tf.zerosLike(v), false) }]));
+  // decay on conv and dense weights only; the paper's order of operations keeps trained probes bit for bit as before
+  const adam = new AdamW(new Map(trainable), { weightDecay: wd, noDecay: (name) => !name.endsWith('.weight'), form: 'paper' });
   const stepsPerEpoch = Math.floor(n / B);
   const total = stepsPerEpoch * epochs;
   const warmup = opts.warmup ?? Math.max(1, Math.round(total * 0.03));
-  const lrAt = (step: number) => (step < warmup ? (peakLr * (step + 1)) / warmup : 0.5 * peakLr * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, total - warmup))));
+  const schedule = { lr: peakLr, warmupSteps: warmup, totalSteps: total, minRatio: 0 };
   const aug = opts.augment === false ? undefined : (opts.augment ?? DEFAULT_AUGMENT);
 
   const frame = data.res * data.res * 3;
@@ -172,7 +173,8 @@ export async function trainProbe(opts: TrainProbeOptions): Promise<TrainProbeRes
             targets[k * T + heads[h + 2]!.offset + t] = w;
           }
         }
-        const lr = lrAt(step);
+        const lr = warmupCosine(schedule, step);
+        adam.lr = lr;
         const lossValue = tf.tidy(() => {
           const x = probe.prepare(tf.tensor4d(xBuf, [B, R, R, 3]));
           const tw = tf.tensor2d(targets, [B, T]);
@@ -188,19 +190,7 @@ export async function trainProbe(opts: TrainProbeOptions): Promise<TrainProbeRes
             const lse = tf.add(tf.log(tf.add(tf.matMul(tf.exp(tf.sub(out.logits, m)), seg), 1e-30)), m);
             return tf.div(tf.sub(tf.sum(tf.mul(mw, lse)), tf.sum(tf.mul(tw, out.logits))), B) as tf.Scalar;
           }, trainable.map(([, v]) => v));
-          // AdamW with bias correction
-          const t = step + 1;
-          const c1 = 1 - BETA1 ** t;
-          const c2 = 1 - BETA2 ** t;
-          for (const [name, p] of trainable) {
-            const g = grads[p.name]!;
-            const st = moments.get(name)!;
-            st.m.assign(tf.add(tf.mul(st.m, BETA1), tf.mul(g, 1 - BETA1)));
-            st.v.assign(tf.add(tf.mul(st.v, BETA2), tf.mul(tf.square(g), 1 - BETA2)));
-            let upd = tf.div(tf.div(st.m, c1), tf.add(tf.sqrt(tf.div(st.v, c2)), ADAM_EPS));
-            if (name.endsWith('.weight')) upd = tf.add(upd, tf.mul(p, wd));
-            p.assign(tf.sub(p, tf.mul(upd, lr)));
-          }
+          adam.step(grads);
           for (const st of stats) {
             const mm = probe.params.get(`${st.layer}.bn.moving_mean`)!;
             const mv = probe.params.get(`${st.layer}.bn.moving_variance`)!;
@@ -225,7 +215,7 @@ export async function trainProbe(opts: TrainProbeOptions): Promise<TrainProbeRes
     probe.dispose();
     throw e;
   } finally {
-    for (const st of moments.values()) tf.dispose([st.m, st.v]);
+    adam.dispose();
     seg.dispose();
   }
   const seconds = (performance.now() - started) / 1000;

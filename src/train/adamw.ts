@@ -6,6 +6,14 @@
  *   m ← β1·m + (1 − β1)·g,   v ← β2·v + (1 − β2)·g²
  *   w ← w − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)
  *
+ * `form: 'paper'` writes the same maths as the paper's Algorithm 2 (schedule multiplier η =
+ * lr, α = 1), the order the attribute probe's trainer was first written in:
+ *
+ *   m̂ = m/(1 − β1ᵗ),  v̂ = v/(1 − β2ᵗ),  w ← w − lr·(m̂/(√v̂ + eps) + weight_decay·w)
+ *
+ * The two differ only in float rounding; the probe keeps its order so that its trained
+ * weights reproduce bit for bit.
+ *
  * and `clipGlobalNorm`, torch's clip_grad_norm_ over a whole gradient set. Moments are
  * tf.Variables updated with `assign` inside one tidy, so a step leaves the tensor count as it
  * found it (the first step creates the moments: two tensors per weight).
@@ -22,13 +30,18 @@ export interface AdamWOptions {
   noDecay?: (key: string) => boolean;
   /** Per-weight multiplier of `lr` (per-module learning rates in one optimizer). Default 1 for every weight. */
   lrScale?: (key: string) => number;
+  /** Which order of operations (see the file header): torch's (default) or the paper's. */
+  form?: AdamWForm;
 }
+
+export type AdamWForm = 'torch' | 'paper';
 
 export class AdamW {
   lr: number;
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
+  readonly form: AdamWForm;
   /** Steps taken (t in the bias corrections). */
   stepCount = 0;
   private readonly byName = new Map<string, { key: string; w: tf.Variable }>();
@@ -43,6 +56,7 @@ export class AdamW {
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 1e-2;
+    this.form = opts.form ?? 'torch';
     this.noDecay = opts.noDecay ?? (() => false);
     this.lrScale = opts.lrScale ?? (() => 1);
     for (const [key, w] of variables) this.byName.set(w.name, { key, w });
@@ -71,9 +85,15 @@ export class AdamW {
         m.assign(m1);
         v.assign(v1);
         const lr = this.lr * this.lrScale(key);
+        const decays = this.weightDecay > 0 && !this.noDecay(key);
+        if (this.form === 'paper') {
+          const adam = tf.div(tf.div(m1, 1 - b1 ** t), tf.add(tf.sqrt(tf.div(v1, 1 - b2 ** t)), this.eps));
+          const update = decays ? tf.add(adam, tf.mul(w, this.weightDecay)) : adam;
+          w.assign(tf.sub(w, tf.mul(update, lr)));
+          continue;
+        }
         const stepSize = lr / (1 - b1 ** t);
-        const decay = this.weightDecay > 0 && !this.noDecay(key) ? 1 - lr * this.weightDecay : 1;
-        const decayed = decay === 1 ? w : tf.mul(w, decay);
+        const decayed = decays ? tf.mul(w, 1 - lr * this.weightDecay) : w;
         const denom = tf.add(tf.div(tf.sqrt(v1), sqrtBc2), this.eps);
         w.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), stepSize)));
       }

@@ -15,7 +15,8 @@ export interface WarmupCosine {
 export function warmupCosine(s: WarmupCosine, step: number): number {
   if (step < s.warmupSteps) return (s.lr * (step + 1)) / s.warmupSteps;
   const span = Math.max(1, s.totalSteps - s.warmupSteps);
-  const progress = Math.min(1, (step - s.warmupSteps) / span);
+  const elapsed = Math.min(span, step - s.warmupSteps);
   const floor = s.lr * s.minRatio;
-  return floor + (s.lr - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
+  // π·elapsed/span, multiplied before dividing: the order the probe's trainer has always used
+  return floor + (s.lr - floor) * 0.5 * (1 + Math.cos((Math.PI * elapsed) / span));
 }
