@@ -17,24 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../core/errors.js';
-import { addBias, convWeight, customOp, groupNorm, isTrainable, layerNormLastAxis, type Params } from './nn.js';
-import { normParams } from './resnet.js';
-
-/** `learnBias`: b is derived from a trainable variable (see `addBias`). */
-type Dense = { w: tf.Tensor2D; b: tf.Tensor1D | null; learnBias?: boolean };
-
-/** A torch Linear [out, in]; `bias` false for to_q/to_k/to_v in the UNet. */
-function dense(p: Params, prefix: string, inDim: number, outDim: number, bias = true): Dense {
-  return {
-    w: p.get(`${prefix}.weight`, [outDim, inDim]) as tf.Tensor2D,
-    b: bias ? (p.get(`${prefix}.bias`, [outDim]) as tf.Tensor1D) : null,
-  };
-}
-
-function applyDense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
-  const y = tf.matMul(x, d.w, false, true) as tf.Tensor2D;
-  return d.b ? (addBias(y, d.b, d.learnBias ?? isTrainable(d.b)) as tf.Tensor2D) : y;
-}
+import { addBias, convWeight, customOp, groupNorm, isTrainable, layerNorm, linear, linearParams, normParams, type Linear, type Norm, type Params } from './nn.js';
 
 /**
  * softmax(q·kᵀ / √d)·v per head. q [B·N, H·d], k and v [B·M, H·d] → [B·N, H·d].
@@ -125,12 +108,6 @@ export function headChunks(total: number, n: number, m: number, budget = ATTENTI
   return out;
 }
 
-type LayerNormParams = { gamma: tf.Tensor1D; beta: tf.Tensor1D };
-
-function layerNorm2d(x: tf.Tensor2D, ln: LayerNormParams, eps: number): tf.Tensor2D {
-  return layerNormLastAxis(x, ln.gamma, ln.beta, eps) as tf.Tensor2D;
-}
-
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /**
@@ -157,10 +134,10 @@ function geglu(value: tf.Tensor, gate: tf.Tensor): tf.Tensor {
 
 /** diffusers' Attention with the q/k/v projections the UNet uses (no bias) and to_out.0 (bias). */
 class CrossAttention {
-  private readonly q: Dense;
-  private readonly k: Dense;
-  private readonly v: Dense;
-  private readonly out: Dense;
+  private readonly q: Linear;
+  private readonly k: Linear;
+  private readonly v: Linear;
+  private readonly out: Linear;
 
   constructor(
     p: Params,
@@ -171,16 +148,16 @@ class CrossAttention {
     headDim: number,
   ) {
     const inner = heads * headDim;
-    this.q = dense(p, `${prefix}.to_q`, dim, inner, false);
-    this.k = dense(p, `${prefix}.to_k`, contextDim, inner, false);
-    this.v = dense(p, `${prefix}.to_v`, contextDim, inner, false);
-    this.out = dense(p, `${prefix}.to_out.0`, inner, dim);
+    this.q = linearParams(p, `${prefix}.to_q`, dim, inner, false);
+    this.k = linearParams(p, `${prefix}.to_k`, contextDim, inner, false);
+    this.v = linearParams(p, `${prefix}.to_v`, contextDim, inner, false);
+    this.out = linearParams(p, `${prefix}.to_out.0`, inner, dim);
   }
 
   /** x [B·N, dim], context [B·M, contextDim] (x itself for self-attention). */
   forward(x: tf.Tensor2D, context: tf.Tensor2D, batch: number): tf.Tensor2D {
-    const o = multiHeadAttention(applyDense(x, this.q), applyDense(context, this.k), applyDense(context, this.v), batch, this.heads);
-    return applyDense(o, this.out);
+    const o = multiHeadAttention(linear(x, this.q), linear(context, this.k), linear(context, this.v), batch, this.heads);
+    return linear(o, this.out);
   }
 }
 
@@ -188,14 +165,14 @@ class CrossAttention {
 const LAYER_NORM_EPS = 1e-5;
 
 class BasicTransformerBlock {
-  private readonly norm1: LayerNormParams;
-  private readonly norm2: LayerNormParams;
-  private readonly norm3: LayerNormParams;
+  private readonly norm1: Norm;
+  private readonly norm2: Norm;
+  private readonly norm3: Norm;
   private readonly attn1: CrossAttention;
   private readonly attn2: CrossAttention;
   /** GEGLU: one [2F, dim] projection whose first half is the value and second half the gate. */
-  private readonly ffProj: Dense;
-  private readonly ffOut: Dense;
+  private readonly ffProj: Linear;
+  private readonly ffOut: Linear;
 
   constructor(p: Params, prefix: string, dim: number, contextDim: number, heads: number, headDim: number) {
     this.norm1 = normParams(p, `${prefix}.norm1`, dim);
@@ -205,21 +182,21 @@ class BasicTransformerBlock {
     this.attn2 = new CrossAttention(p, `${prefix}.attn2`, dim, contextDim, heads, headDim);
     const ff = 4 * dim;
     // Split per call (contiguous row halves of the weight): kept copies would cost 400 MB at SD 1.5 size.
-    this.ffProj = dense(p, `${prefix}.ff.net.0.proj`, dim, 2 * ff);
-    this.ffOut = dense(p, `${prefix}.ff.net.2`, ff, dim);
+    this.ffProj = linearParams(p, `${prefix}.ff.net.0.proj`, dim, 2 * ff);
+    this.ffOut = linearParams(p, `${prefix}.ff.net.2`, ff, dim);
   }
 
   /** h [B·N, dim]; self-attention runs over groups of `views` consecutive images (B/views sequences of views·N tokens). */
   forward(h: tf.Tensor2D, context: tf.Tensor2D, batch: number, views = 1): tf.Tensor2D {
-    const n1 = layerNorm2d(h, this.norm1, LAYER_NORM_EPS);
+    const n1 = layerNorm(h, this.norm1, LAYER_NORM_EPS);
     h = tf.add(h, this.attn1.forward(n1, n1, batch / views));
-    h = tf.add(h, this.attn2.forward(layerNorm2d(h, this.norm2, LAYER_NORM_EPS), context, batch));
-    const n3 = layerNorm2d(h, this.norm3, LAYER_NORM_EPS);
+    h = tf.add(h, this.attn2.forward(layerNorm(h, this.norm2, LAYER_NORM_EPS), context, batch));
+    const n3 = layerNorm(h, this.norm3, LAYER_NORM_EPS);
     // Value and gate halves of the projection (split, whose gradient is one concat).
     const [wv, wg] = tf.split(this.ffProj.w, 2, 0) as tf.Tensor2D[];
     const [bv, bg] = tf.split(this.ffProj.b!, 2, 0) as tf.Tensor1D[];
     const learnBias = isTrainable(this.ffProj.b!);
-    const ff = applyDense(geglu(applyDense(n3, { w: wv, b: bv, learnBias }), applyDense(n3, { w: wg, b: bg, learnBias })) as tf.Tensor2D, this.ffOut);
+    const ff = linear(geglu(linear(n3, { w: wv, b: bv, learnBias }), linear(n3, { w: wg, b: bg, learnBias })) as tf.Tensor2D, this.ffOut);
     return tf.add(h, ff);
   }
 }
@@ -242,7 +219,7 @@ type Projection = { b: tf.Tensor1D } & ({ w: tf.Tensor2D; transposed: true } | {
 const TRANSFORMER_NORM_EPS = 1e-6;
 
 export class Transformer2D {
-  private readonly norm: { gamma: tf.Tensor1D; beta: tf.Tensor1D };
+  private readonly norm: Norm;
   /**
    * proj_in / proj_out: a 1×1 conv's [1, 1, in, out] weight, reshaped to an [in, out] matrix in
    * forward (free: the same data), or a torch [out, in] Linear (`transposed`).
@@ -302,11 +279,11 @@ export class Transformer2D {
 
 /** VAE mid-block attention: single head over H·W tokens, residual; diffusers' Attention with group_norm. */
 export class SpatialSelfAttention {
-  private readonly norm: { gamma: tf.Tensor1D; beta: tf.Tensor1D };
-  private readonly q: Dense;
-  private readonly k: Dense;
-  private readonly v: Dense;
-  private readonly out: Dense;
+  private readonly norm: Norm;
+  private readonly q: Linear;
+  private readonly k: Linear;
+  private readonly v: Linear;
+  private readonly out: Linear;
 
   constructor(
     p: Params,
@@ -321,16 +298,16 @@ export class SpatialSelfAttention {
       );
     }
     this.norm = normParams(p, `${prefix}.group_norm`, channels);
-    this.q = dense(p, `${prefix}.to_q`, channels, channels);
-    this.k = dense(p, `${prefix}.to_k`, channels, channels);
-    this.v = dense(p, `${prefix}.to_v`, channels, channels);
-    this.out = dense(p, `${prefix}.to_out.0`, channels, channels);
+    this.q = linearParams(p, `${prefix}.to_q`, channels, channels);
+    this.k = linearParams(p, `${prefix}.to_k`, channels, channels);
+    this.v = linearParams(p, `${prefix}.to_v`, channels, channels);
+    this.out = linearParams(p, `${prefix}.to_out.0`, channels, channels);
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
     const tokens = groupNorm(x, this.norm.gamma, this.norm.beta, this.groups, this.eps).reshape([b * h * w, c]) as tf.Tensor2D;
-    const o = multiHeadAttention(applyDense(tokens, this.q), applyDense(tokens, this.k), applyDense(tokens, this.v), b, 1);
-    return tf.add(applyDense(o, this.out).reshape([b, h, w, c]), x);
+    const o = multiHeadAttention(linear(tokens, this.q), linear(tokens, this.k), linear(tokens, this.v), b, 1);
+    return tf.add(linear(o, this.out).reshape([b, h, w, c]), x);
   }
 }

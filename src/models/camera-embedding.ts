@@ -18,7 +18,7 @@
  * training starts (`zeroInitKey`), so a fine-tune starts from the model it was given.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addBias, silu, type Params } from './nn.js';
+import { linear, linearParams, silu, type Linear, type Params } from './nn.js';
 
 export const CAMERA_FEATURES = 6;
 
@@ -49,23 +49,18 @@ export function cameraBatch(cameras: Array<OrbitCameraSpec | null>): tf.Tensor2D
 export const zeroInitKey = (key: string): boolean => key.startsWith('camera_embedding.linear_2.');
 
 export class CameraEmbedding {
-  private readonly w1: tf.Tensor2D;
-  private readonly b1: tf.Tensor1D;
-  private readonly w2: tf.Tensor2D;
-  private readonly b2: tf.Tensor1D;
+  private readonly linear1: Linear;
+  private readonly linear2: Linear;
 
   constructor(p: Params, inDim: number, embedDim: number) {
-    this.w1 = p.get('camera_embedding.linear_1.weight', [embedDim, inDim]) as tf.Tensor2D;
-    this.b1 = p.get('camera_embedding.linear_1.bias', [embedDim]) as tf.Tensor1D;
-    this.w2 = p.get('camera_embedding.linear_2.weight', [embedDim, embedDim]) as tf.Tensor2D;
-    this.b2 = p.get('camera_embedding.linear_2.bias', [embedDim]) as tf.Tensor1D;
+    this.linear1 = linearParams(p, 'camera_embedding.linear_1', inDim, embedDim);
+    this.linear2 = linearParams(p, 'camera_embedding.linear_2', embedDim, embedDim);
   }
 
   /** camera [B, inDim] → [B, embedDim]; rows of zeros (null cameras) give zeros. */
   forward(camera: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const h = silu(addBias(tf.matMul(camera, this.w1, false, true), this.b1));
-      const out = addBias(tf.matMul(h as tf.Tensor2D, this.w2, false, true), this.b2);
+      const out = linear(silu(linear(camera, this.linear1)), this.linear2);
       const present = tf.cast(tf.greater(tf.sum(tf.abs(camera), 1, true), 0), 'float32');
       return tf.mul(out, present) as tf.Tensor2D;
     });

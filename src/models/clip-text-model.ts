@@ -7,7 +7,7 @@
  * for soft prompts, whose learned context vectors replace some token embeddings.
  */
 import * as tf from '@tensorflow/tfjs';
-import { activation, layerNorm, linear, Params } from './nn.js';
+import { activation, layerNorm, linear, linearParams, normParams, Params, type Linear, type Norm } from './nn.js';
 
 export interface ClipTextConfig {
   hidden_size: number;
@@ -28,9 +28,23 @@ export type ClipTextOutput = {
   pooled: tf.Tensor2D;
 };
 
+/** One pre-LN encoder layer's parameters. */
+interface EncoderLayer {
+  layerNorm1: Norm;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  out: Linear;
+  layerNorm2: Norm;
+  fc1: Linear;
+  fc2: Linear;
+}
+
 export class ClipTextModel {
   /** transformers 4 saves keys under "text_model."; transformers 5 saves them bare. Both are used as they are. */
   private readonly prefix: string;
+  private readonly layers: EncoderLayer[];
+  private readonly finalLayerNorm: Norm;
 
   constructor(
     readonly config: ClipTextConfig,
@@ -40,6 +54,23 @@ export class ClipTextModel {
     const { vocab_size: v, hidden_size: d, max_position_embeddings: t } = config;
     params.get(this.key('embeddings.token_embedding.weight'), [v, d]);
     params.get(this.key('embeddings.position_embedding.weight'), [t, d]);
+    const lin = (name: string, inDim: number, outDim: number) => linearParams(params, this.key(name), inDim, outDim);
+    const norm = (name: string) => normParams(params, this.key(name), d);
+    const f = config.intermediate_size;
+    this.layers = Array.from({ length: config.num_hidden_layers }, (_, i) => {
+      const l = `encoder.layers.${i}`;
+      return {
+        layerNorm1: norm(`${l}.layer_norm1`),
+        q: lin(`${l}.self_attn.q_proj`, d, d),
+        k: lin(`${l}.self_attn.k_proj`, d, d),
+        v: lin(`${l}.self_attn.v_proj`, d, d),
+        out: lin(`${l}.self_attn.out_proj`, d, d),
+        layerNorm2: norm(`${l}.layer_norm2`),
+        fc1: lin(`${l}.mlp.fc1`, d, f),
+        fc2: lin(`${l}.mlp.fc2`, f, d),
+      };
+    });
+    this.finalLayerNorm = norm('final_layer_norm');
   }
 
   private key(name: string): string {
@@ -83,35 +114,32 @@ export class ClipTextModel {
       const positions = this.params.get(this.key('embeddings.position_embedding.weight')).slice([0, 0], [t, d]);
       let h: tf.Tensor = tf.add(tokenEmbeds, positions);
       const mask = causalMask(t);
-      for (let i = 0; i < this.config.num_hidden_layers; i++) h = this.layer(h, `encoder.layers.${i}`, mask);
-      const last = layerNorm(h, this.params, this.key('final_layer_norm'), this.config.layer_norm_eps) as tf.Tensor3D;
+      for (const layer of this.layers) h = this.layer(h, layer, mask);
+      const last = layerNorm(h, this.finalLayerNorm, this.config.layer_norm_eps) as tf.Tensor3D;
       const rows = eosIndex.map((e, i) => i * t + e);
       const pooled = tf.gather(last.reshape([b * t, d]), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
       return { lastHiddenState: last, pooled };
     });
   }
 
-  private layer(h: tf.Tensor, name: string, mask: tf.Tensor): tf.Tensor {
+  private layer(h: tf.Tensor, l: EncoderLayer, mask: tf.Tensor): tf.Tensor {
     const eps = this.config.layer_norm_eps;
-    const p = this.params;
-    const attn = this.attention(layerNorm(h, p, this.key(`${name}.layer_norm1`), eps), `${name}.self_attn`, mask);
-    h = tf.add(h, attn);
-    const x = layerNorm(h, p, this.key(`${name}.layer_norm2`), eps);
-    const mlp = linear(activation(this.config.hidden_act, linear(x, p, this.key(`${name}.mlp.fc1`))), p, this.key(`${name}.mlp.fc2`));
+    h = tf.add(h, this.attention(layerNorm(h, l.layerNorm1, eps), l, mask));
+    const mlp = linear(activation(this.config.hidden_act, linear(layerNorm(h, l.layerNorm2, eps), l.fc1)), l.fc2);
     return tf.add(h, mlp);
   }
 
-  private attention(x: tf.Tensor, name: string, mask: tf.Tensor): tf.Tensor {
+  private attention(x: tf.Tensor, l: EncoderLayer, mask: tf.Tensor): tf.Tensor {
     const [b, t, d] = x.shape;
     const heads = this.config.num_attention_heads;
     const hd = d / heads;
     const split = (y: tf.Tensor) => y.reshape([b, t, heads, hd]).transpose([0, 2, 1, 3]);
-    const q = split(tf.mul(linear(x, this.params, this.key(`${name}.q_proj`)), 1 / Math.sqrt(hd)));
-    const k = split(linear(x, this.params, this.key(`${name}.k_proj`)));
-    const v = split(linear(x, this.params, this.key(`${name}.v_proj`)));
+    const q = split(tf.mul(linear(x, l.q), 1 / Math.sqrt(hd)));
+    const k = split(linear(x, l.k));
+    const v = split(linear(x, l.v));
     const weights = tf.softmax(tf.add(tf.matMul(q, k, false, true), mask));
     const out = tf.matMul(weights, v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
-    return linear(out, this.params, this.key(`${name}.out_proj`));
+    return linear(out, l.out);
   }
 
   dispose(): void {

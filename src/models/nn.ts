@@ -118,23 +118,56 @@ export function randomInit(seed = 1): ParamInit {
   };
 }
 
-/** y = x Wᵀ + b over the last axis, for x of any rank. */
-export function linear(x: tf.Tensor, p: Params, prefix: string, bias = true): tf.Tensor {
-  const w = p.get(`${prefix}.weight`);
-  const inDim = x.shape[x.shape.length - 1];
-  if (w.shape[1] !== inDim) throw new Dd3dError(`${p.source}: weight "${prefix}.weight" has shape [${w.shape}], expected [*, ${inDim}]`);
-  const x2 = x.reshape([-1, inDim]);
-  let y = tf.matMul(x2, w, false, true);
-  if (bias) y = addBias(y, p.get(`${prefix}.bias`));
-  return y.reshape([...x.shape.slice(0, -1), w.shape[0]]);
+// ---------------------------------------------------------------------------------------------
+// Dense and norm layers: the one way every model writes them. A layer's parameters are fetched
+// and shape-checked once, at construction (`linearParams`, `normParams`), so a checkpoint that
+// does not fit its config fails at load with the key named; forward applies them (`linear`,
+// `layerNorm`, or `groupNorm` for the image models' norms).
+
+/**
+ * A torch Linear: weight [out, in] as stored, bias [out] or null. `learnBias` says that `b`
+ * is derived from a trainable variable (a slice of one), which is not a variable itself (see
+ * `addBias`).
+ */
+export interface Linear {
+  w: tf.Tensor2D;
+  b: tf.Tensor1D | null;
+  learnBias?: boolean;
 }
 
-/** LayerNorm over the last axis with the biased variance, as torch.nn.LayerNorm. */
-export function layerNorm(x: tf.Tensor, p: Params, prefix: string, eps: number): tf.Tensor {
-  const axis = x.shape.length - 1;
-  const { mean, variance } = tf.moments(x, axis, true);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normed, p.get(`${prefix}.weight`)), p.get(`${prefix}.bias`));
+/** The Linear under `prefix` (`.weight`, and `.bias` unless `bias` is false). */
+export function linearParams(p: Params, prefix: string, inDim: number, outDim: number, bias = true): Linear {
+  return {
+    w: p.get(`${prefix}.weight`, [outDim, inDim]) as tf.Tensor2D,
+    b: bias ? (p.get(`${prefix}.bias`, [outDim]) as tf.Tensor1D) : null,
+  };
+}
+
+/** y = x Wᵀ + b over the last axis, for x of any rank (tokens are matrix rows: one plain matmul). */
+export function linear<T extends tf.Tensor>(x: T, l: Linear): T {
+  const inDim = x.shape[x.rank - 1];
+  const rows = x.rank === 2 ? (x as tf.Tensor as tf.Tensor2D) : (x.reshape([-1, inDim]) as tf.Tensor2D);
+  const y = tf.matMul(rows, l.w, false, true);
+  const out = l.b ? addBias(y, l.b, l.learnBias ?? isTrainable(l.b)) : y;
+  return (x.rank === 2 ? out : out.reshape([...x.shape.slice(0, -1), l.w.shape[0]])) as T;
+}
+
+/** A norm's per-channel affine: torch's `weight` (γ) and `bias` (β). */
+export interface Norm {
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+}
+
+export function normParams(p: Params, prefix: string, channels: number): Norm {
+  return {
+    gamma: p.get(`${prefix}.weight`, [channels]) as tf.Tensor1D,
+    beta: p.get(`${prefix}.bias`, [channels]) as tf.Tensor1D,
+  };
+}
+
+/** torch.nn.LayerNorm over the last axis (biased variance): `layerNormLastAxis`, fused where the backend has it. */
+export function layerNorm<T extends tf.Tensor>(x: T, norm: Norm, eps: number): T {
+  return layerNormLastAxis(x, norm.gamma, norm.beta, eps) as T;
 }
 
 /** gelu is the exact erf form (torch's default); quick_gelu is CLIP's x·σ(1.702x). */

@@ -4,7 +4,7 @@
  * every shape, so a checkpoint that does not fit its config fails at load with the key named.
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv2d, convWeight, groupNorm, silu, type ConvPadding, type Params } from './nn.js';
+import { conv2d, convWeight, groupNorm, linear, linearParams, normParams, silu, type ConvPadding, type Linear, type Norm, type Params } from './nn.js';
 
 export interface ResnetSpec {
   prefix: string;
@@ -16,15 +16,6 @@ export interface ResnetSpec {
   eps: number;
   /** The residual sum is divided by this (diffusers' output_scale_factor). */
   outputScale: number;
-}
-
-type Norm = { gamma: tf.Tensor1D; beta: tf.Tensor1D };
-
-export function normParams(p: Params, prefix: string, channels: number): Norm {
-  return {
-    gamma: p.get(`${prefix}.weight`, [channels]) as tf.Tensor1D,
-    beta: p.get(`${prefix}.bias`, [channels]) as tf.Tensor1D,
-  };
 }
 
 export type Conv = { w: tf.Tensor4D; b: tf.Tensor1D };
@@ -46,7 +37,7 @@ export class ResnetBlock {
   private readonly conv1: Conv;
   private readonly conv2: Conv;
   private readonly shortcut: Conv | null;
-  private readonly timeProj: { w: tf.Tensor2D; b: tf.Tensor1D } | null;
+  private readonly timeProj: Linear | null;
 
   constructor(
     p: Params,
@@ -58,13 +49,7 @@ export class ResnetBlock {
     this.norm2 = normParams(p, `${prefix}.norm2`, co);
     this.conv2 = convParams(p, `${prefix}.conv2`, co, co, 3);
     this.shortcut = ci !== co ? convParams(p, `${prefix}.conv_shortcut`, ci, co, 1) : null;
-    this.timeProj =
-      tembChannels === null
-        ? null
-        : {
-            w: p.get(`${prefix}.time_emb_proj.weight`, [co, tembChannels]) as tf.Tensor2D,
-            b: p.get(`${prefix}.time_emb_proj.bias`, [co]) as tf.Tensor1D,
-          };
+    this.timeProj = tembChannels === null ? null : linearParams(p, `${prefix}.time_emb_proj`, tembChannels, co);
   }
 
   /** `tembAct` is silu(time embedding) [B, T], shared by every block of a forward pass. */
@@ -73,7 +58,7 @@ export class ResnetBlock {
     let h = groupNorm(x, this.norm1.gamma, this.norm1.beta, groups, eps, 'silu');
     h = conv2d(h, this.conv1.w, this.conv1.b, 1, 1);
     if (this.timeProj && tembAct) {
-      const t = tf.add(tf.matMul(tembAct, this.timeProj.w, false, true), this.timeProj.b);
+      const t = linear(tembAct, this.timeProj);
       h = tf.add(h, t.reshape([t.shape[0], 1, 1, outChannels]));
     }
     h = groupNorm(h, this.norm2.gamma, this.norm2.beta, groups, eps, 'silu');

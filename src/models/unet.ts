@@ -14,8 +14,8 @@ import { Dd3dError } from '../core/errors.js';
 import { WeightOffload } from './weight-offload.js';
 import { Transformer2D } from './attention.js';
 import { CameraEmbedding } from './camera-embedding.js';
-import { conv2d, groupNorm, silu, type Params } from './nn.js';
-import { convParams, Downsample, normParams, ResnetBlock, Upsample, type Conv } from './resnet.js';
+import { conv2d, groupNorm, linear, linearParams, normParams, silu, type Linear, type Norm, type Params } from './nn.js';
+import { convParams, Downsample, ResnetBlock, Upsample, type Conv } from './resnet.js';
 import { unetPlan, type DownBlockPlan, type MidBlockPlan, type UNetConfig, type UNetPlan, type UpBlockPlan } from './unet-config.js';
 
 export type { UNetConfig } from './unet-config.js';
@@ -109,9 +109,9 @@ export class UNet2DConditionModel {
   readonly plan: UNetPlan;
   private readonly convIn: Conv;
   private readonly convOut: Conv;
-  private readonly normOut: { gamma: tf.Tensor1D; beta: tf.Tensor1D };
-  private readonly time1: { w: tf.Tensor2D; b: tf.Tensor1D };
-  private readonly time2: { w: tf.Tensor2D; b: tf.Tensor1D };
+  private readonly normOut: Norm;
+  private readonly time1: Linear;
+  private readonly time2: Linear;
   private readonly camera: CameraEmbedding | null;
   private readonly down: DownBlock[];
   private readonly mid: MidBlock | null;
@@ -131,14 +131,8 @@ export class UNet2DConditionModel {
     const p = params;
     const c0 = config.block_out_channels[0];
     this.convIn = convParams(p, 'conv_in', config.in_channels, c0, config.conv_in_kernel);
-    this.time1 = {
-      w: p.get('time_embedding.linear_1.weight', [config.time_embed_dim, plan.timeProjDim]) as tf.Tensor2D,
-      b: p.get('time_embedding.linear_1.bias', [config.time_embed_dim]) as tf.Tensor1D,
-    };
-    this.time2 = {
-      w: p.get('time_embedding.linear_2.weight', [config.time_embed_dim, config.time_embed_dim]) as tf.Tensor2D,
-      b: p.get('time_embedding.linear_2.bias', [config.time_embed_dim]) as tf.Tensor1D,
-    };
+    this.time1 = linearParams(p, 'time_embedding.linear_1', plan.timeProjDim, config.time_embed_dim);
+    this.time2 = linearParams(p, 'time_embedding.linear_2', config.time_embed_dim, config.time_embed_dim);
     this.camera = config.camera_dim === null ? null : new CameraEmbedding(p, config.camera_dim, config.time_embed_dim);
     this.normOut = normParams(p, 'conv_norm_out', c0);
     this.convOut = convParams(p, 'conv_out', c0, config.out_channels, config.conv_out_kernel);
@@ -245,8 +239,7 @@ export class UNet2DConditionModel {
   timeEmbedding(timesteps: tf.Tensor1D): tf.Tensor2D {
     return tf.tidy(() => {
       const feats = this.timestepFeatures(timesteps);
-      const h1 = silu(tf.add(tf.matMul(feats, this.time1.w, false, true), this.time1.b));
-      return tf.add(tf.matMul(h1 as tf.Tensor2D, this.time2.w, false, true), this.time2.b) as tf.Tensor2D;
+      return linear(silu(linear(feats, this.time1)), this.time2) as tf.Tensor2D;
     });
   }
 

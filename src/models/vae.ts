@@ -14,8 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../core/errors.js';
 import { configValue, type ModelComponent } from '../io/diffusers.js';
 import { SpatialSelfAttention } from './attention.js';
-import { conv2d, groupNorm, silu, type Params } from './nn.js';
-import { convParams, Downsample, normParams, ResnetBlock, Upsample, type Conv, type ResnetSpec } from './resnet.js';
+import { conv2d, groupNorm, normParams, silu, type Params } from './nn.js';
+import { convParams, Downsample, ResnetBlock, Upsample, type Conv, type ResnetSpec } from './resnet.js';
 
 export interface VaeConfig {
   in_channels: number;
