@@ -12,12 +12,10 @@ import { buildTemplate } from '../src/distribution/prompt-template.js';
 import { GENERATE_DEFAULTS } from '../src/generate/config.js';
 import { generateAsset, linearToSrgb } from '../src/generate/generate-asset.js';
 import { cameraAt, lightAt, shadingAt, timestepAt } from '../src/generate/schedules.js';
-import { sdsLoss, type SdsModel } from '../src/generate/sds.js';
+import { sdsLoss } from '../src/generate/sds.js';
 import { viewConditions, withViewPhrase } from '../src/generate/view-conditions.js';
 import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
 import { listAssets } from '../src/view/assets.js';
-import { readNoiseScheduleConfig } from '../src/schedulers/config.js';
-import { DDPMScheduler } from '../src/schedulers/ddpm.js';
 import { exportTinyModel } from '../src/train/export.js';
 import { allVariables, buildTinyModel } from '../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../src/train/pretrain-configs.js';
@@ -29,7 +27,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-generate-'));
 const modelDir = path.join(tmp, 'model');
 const distFile = path.join(tmp, 'dist.json');
 let model: DiffusionModel;
-let sds: SdsModel;
 
 const tiny = tinyGenerateConfig;
 
@@ -40,7 +37,6 @@ beforeAll(async () => {
   const m = buildTinyModel(config, 5);
   exportTinyModel(modelDir, m, allVariables(m), config, {});
   model = DiffusionModel.load(modelDir);
-  sds = { model, ddpm: DDPMScheduler.fromConfig(model.schedulerConfig), prediction: readNoiseScheduleConfig(model.schedulerConfig).predictionType };
   // a distribution with random context vectors, fitted in the training template
   const [k, mCtx, d] = [3, 2, model.textEncoder.hiddenSize];
   const ctx = tf.randomNormal([k, mCtx, d], 0, 0.5, 'float32', 9) as tf.Tensor3D;
@@ -74,17 +70,17 @@ describe('score distillation', () => {
     const uncond = model.encodePrompts(['']);
     const t = 600;
     const opts = { cond, uncond, t: [t], guidance: 5, gradClip: 0, seed: 11 };
-    const grad = tf.grad((x: tf.Tensor) => sdsLoss(sds, x as tf.Tensor4D, opts).loss)(images);
+    const grad = tf.grad((x: tf.Tensor) => sdsLoss(model, x as tf.Tensor4D, opts).loss)(images);
     // the same quantity by hand: noise with the same seed, guided prediction, v → ε
     const expected = tf.tidy(() => {
       const x0 = tf.sub(tf.mul(images, 2), 1);
       const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', 11);
-      const xt = sds.ddpm.addNoise(x0, noise, [t]) as tf.Tensor4D;
+      const xt = model.trainingScheduler.addNoise(x0, noise, [t]) as tf.Tensor4D;
       const u = model.unet.forward(xt, [t], uncond);
       const c = model.unet.forward(xt, [t], cond);
       const out = tf.add(u, tf.mul(tf.sub(c, u), 5));
-      const a = sds.ddpm.schedule.alphasCumprod[t]!;
-      expect(sds.prediction).toBe('v_prediction');
+      const a = model.trainingScheduler.schedule.alphasCumprod[t]!;
+      expect(model.predictionType).toBe('v_prediction');
       const eps = tf.add(tf.mul(out, Math.sqrt(a)), tf.mul(xt, Math.sqrt(1 - a)));
       // d/dimages of sum((2·images − 1)·g) is 2g
       return tf.mul(tf.mul(tf.sub(eps, noise), 1 - a), 2);
@@ -100,7 +96,7 @@ describe('score distillation', () => {
     const images = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
     const cond = model.encodePrompts(['a lamp, side view']);
     const uncond = model.encodePrompts(['']);
-    const grad = tf.grad((x: tf.Tensor) => sdsLoss(sds, x as tf.Tensor4D, { cond, uncond, t: [900], guidance: 50, gradClip: 0.01, seed: 1 }).loss)(images);
+    const grad = tf.grad((x: tf.Tensor) => sdsLoss(model, x as tf.Tensor4D, { cond, uncond, t: [900], guidance: 50, gradClip: 0.01, seed: 1 }).loss)(images);
     // 2 × the clip (the [0, 1] → [−1, 1] map doubles it), reached by some elements
     expect(tf.max(tf.abs(grad)).dataSync()[0]).toBeCloseTo(0.02, 6);
     tf.dispose([images, cond, uncond, grad]);

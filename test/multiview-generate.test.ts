@@ -13,14 +13,12 @@ import { initBackend } from '../src/backend/backend.js';
 import { cameraRing, RING_CAMERA } from '../renderers/camera-rig.js';
 import { defaultViews, type GenerateConfig } from '../src/generate/config.js';
 import { generateAsset } from '../src/generate/generate-asset.js';
-import { sdsLoss, type SdsModel } from '../src/generate/sds.js';
+import { sdsLoss } from '../src/generate/sds.js';
 import { sampleTargetViews } from '../src/generate/target-views.js';
 import { viewConditions } from '../src/generate/view-conditions.js';
 import { cameraBatch } from '../src/models/camera-embedding.js';
 import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
 import { sampleImages } from '../src/pipeline/text-to-image.js';
-import { readNoiseScheduleConfig } from '../src/schedulers/config.js';
-import { DDPMScheduler } from '../src/schedulers/ddpm.js';
 import { exportTinyModel } from '../src/train/export.js';
 import { allVariables, buildTinyModel } from '../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../src/train/pretrain-configs.js';
@@ -95,19 +93,18 @@ describe('multi-view sampling', () => {
 
 describe('multi-view score distillation', () => {
   it('denoises the V renders jointly: one view\'s gradient depends on the other views', () => {
-    const sds: SdsModel = { model, ddpm: DDPMScheduler.fromConfig(model.schedulerConfig), prediction: readNoiseScheduleConfig(model.schedulerConfig).predictionType };
     const cond = tf.tile(model.encodePrompts(['a red chair']), [4, 1, 1]) as tf.Tensor3D;
     const uncond = model.encodePrompts(['']);
     const cameras = cameraBatch(cameraRing(RING_CAMERA, 4));
     const grad = (images: tf.Tensor4D, views: number) =>
-      tf.grad((x: tf.Tensor) => sdsLoss(sds, x as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3, views, cameras }).loss)(images);
+      tf.grad((x: tf.Tensor) => sdsLoss(model, x as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3, views, cameras }).loss)(images);
     const x = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const other = tf.concat([x.slice([0, 0, 0, 0], [1, -1, -1, -1]), tf.randomUniform([3, 32, 32, 3], 0, 1, 'float32', 2)]) as tf.Tensor4D;
     const view0 = (g: tf.Tensor) => g.slice([0, 0, 0, 0], [1, -1, -1, -1]);
     const diff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
     expect(diff(view0(grad(x, 4)), view0(grad(other, 4)))).toBeGreaterThan(1e-4);
     const noCameras = (images: tf.Tensor4D) =>
-      tf.grad((xx: tf.Tensor) => sdsLoss(sds, xx as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3 }).loss)(images);
+      tf.grad((xx: tf.Tensor) => sdsLoss(model, xx as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3 }).loss)(images);
     expect(diff(view0(noCameras(x)), view0(noCameras(other)))).toBe(0);
     tf.dispose([cond, uncond, cameras, x, other]);
   });

@@ -97,16 +97,22 @@ const sqrtSafe = tf.customGrad((x, save) => {
   };
 });
 
-/** Conditions μ + scale·σ ⊙ ε for noise `eps` [N, L, D]. */
-export function sampleConditions(g: Gaussian, eps: tf.Tensor3D, scale = 1): tf.Tensor3D {
+/**
+ * Conditions μ + scale·σ ⊙ ε for noise `eps` [N, L, D] (μ, σ [L, D], or [N, L, D] per row):
+ * the one place a condition is drawn. σ·1 is σ exactly, so scale 1 costs nothing in precision.
+ */
+export function sampleConditions(g: { mu: tf.Tensor; sigma: tf.Tensor }, eps: tf.Tensor3D, scale = 1): tf.Tensor3D {
   return tf.tidy(() => tf.add(g.mu, tf.mul(tf.mul(g.sigma, scale), eps)) as tf.Tensor3D);
 }
 
-/** Conditions μ_c + σ_c ⊙ ε for noise `eps` [N, L, D], row n drawn from component `components[n]`. */
-export function sampleMixtureConditions(m: GaussianMixture, components: number[], eps: tf.Tensor3D): tf.Tensor3D {
+/**
+ * Conditions μ_c + scale·σ_c ⊙ ε for noise `eps` [N, L, D], row n drawn from component
+ * `components[n]`: {@link sampleConditions} of the gathered Gaussians.
+ */
+export function sampleMixtureConditions(m: GaussianMixture, components: number[], eps: tf.Tensor3D, scale = 1): tf.Tensor3D {
   return tf.tidy(() => {
     const at = tf.tensor1d(components, 'int32');
-    return tf.add(tf.gather(m.mu, at), tf.mul(tf.gather(m.sigma, at), eps)) as tf.Tensor3D;
+    return sampleConditions({ mu: tf.gather(m.mu, at), sigma: tf.gather(m.sigma, at) }, eps, scale);
   });
 }
 

@@ -14,8 +14,6 @@ import { deriveSeed, mulberry32 } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
 import type { ClipTextModel } from '../models/clip-text-model.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
-import { readNoiseScheduleConfig } from '../schedulers/config.js';
-import { DDPMScheduler } from '../schedulers/ddpm.js';
 import { AdamW, clipGlobalNorm } from '../train/adamw.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';
 import { denoiseLoss, type SampleReduction } from './denoise-loss.js';
@@ -118,34 +116,20 @@ export function currentGaussians(encoder: ClipTextModel, template: PromptTemplat
   return { all, mixture };
 }
 
-/** The references as the UNet sees them: pixels in [−1, 1], or VAE latent means × scaling factor. */
+/** The references as the UNet sees them (DiffusionModel.toModelSpace), VAE-encoded 4 at a time. */
 export function referenceTargets(model: DiffusionModel, refs: ReferenceSet): tf.Tensor4D {
   const { n, height, width } = refs.views;
   const pixels = tf.tensor4d(refs.views.data, [n, height, width, 3]);
-  const scaled = tf.tidy(() => tf.sub(tf.mul(pixels, 2), 1) as tf.Tensor4D);
+  const targets = tf.tidy(() => model.toModelSpace(pixels, 4));
   pixels.dispose();
-  const vae = model.vae;
-  if (!vae) return scaled;
-  const parts: tf.Tensor4D[] = [];
-  for (let i = 0; i < n; i += 4) {
-    parts.push(
-      tf.tidy(() => {
-        const dist = vae.encode(scaled.slice([i, 0, 0, 0], [Math.min(4, n - i), -1, -1, -1]));
-        return tf.mul(dist.mean, vae.scalingFactor) as tf.Tensor4D;
-      }),
-    );
-  }
-  scaled.dispose();
-  const latents = tf.concat(parts) as tf.Tensor4D;
-  tf.dispose(parts);
-  return latents;
+  return targets;
 }
 
 export async function trainDistribution(model: DiffusionModel, refs: ReferenceSet, cfg: TrainDistConfig, opts: TrainDistOptions): Promise<TrainDistResult> {
   const encoder = model.textEncoder;
   const template = buildTemplate(model.tokenizer, cfg.prefix, cfg.suffix, cfg.ctxLength, encoder.maxLength);
-  const ddpm = DDPMScheduler.fromConfig(model.schedulerConfig);
-  const prediction = readNoiseScheduleConfig(model.schedulerConfig).predictionType;
+  const ddpm = model.trainingScheduler;
+  const prediction = model.predictionType;
   const [h, w] = model.defaultSize;
   if (refs.views.height !== h || refs.views.width !== w) throw new Error(`trainDistribution: references are ${refs.views.height}×${refs.views.width}, the model wants ${h}×${w}`);
   if (cfg.components > 1 && cfg.prompts < 2 * cfg.components) {

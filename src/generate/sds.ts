@@ -7,34 +7,25 @@
  *
  * Pixel-space models (the built-in one) take the render in [−1, 1] directly; latent models
  * (Stable Diffusion folders) take VAE latents, and the gradient then flows back through the
- * VAE encoder into the render.
+ * VAE encoder into the render. The model-space mapping, the guidance combine, the noise
+ * schedule and the prediction type are the DiffusionModel's own (src/pipeline/diffusion-model.ts).
  *
  * Multi-view SDS (MVDream): with `views` V > 1 the B renders are B/V groups of V views of the
  * object from the multi-view layout's cameras, denoised jointly by a camera-conditioned model
  * (one timestep per group); the gradient of each view then carries what the other views say.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DiffusionModel } from '../pipeline/diffusion-model.js';
-import { readNoiseScheduleConfig, type PredictionType } from '../schedulers/config.js';
-import { DDPMScheduler } from '../schedulers/ddpm.js';
+import type { DiffusionModel, GuidedInputs } from '../pipeline/diffusion-model.js';
 import { seededNormal } from '../core/seeded-normal.js';
 
-export interface SdsOptions {
-  /** Positive conditions [B, L, D], one per image. */
-  cond: tf.Tensor3D;
-  /** The empty prompt's states [1, L, D]. */
-  uncond: tf.Tensor3D;
+/** Guidance's inputs (cond, uncond, guidance, cameras, views: see GuidedInputs) and the SDS draw. */
+export interface SdsOptions extends GuidedInputs {
   /** One integer training timestep per image. */
   t: number[];
-  guidance: number;
   /** Clip every gradient element to [−clip, clip]; 0 = no clipping. */
   gradClip: number;
   /** Seed of the noise ε. */
   seed: number;
-  /** Renders of one object per group, jointly denoised (a multi-view model); default 1. */
-  views?: number;
-  /** Camera features [B, camera_dim] of the renders, for a camera-conditioned model. */
-  cameras?: tf.Tensor2D;
 }
 
 export interface SdsResult {
@@ -46,50 +37,22 @@ export interface SdsResult {
   nonFinite: number;
 }
 
-export interface SdsModel {
-  model: DiffusionModel;
-  ddpm: DDPMScheduler;
-  prediction: PredictionType;
-}
-
-/** The frozen model with its training noise schedule and prediction type, as score distillation uses it. */
-export function sdsModel(model: DiffusionModel): SdsModel {
-  return { model, ddpm: DDPMScheduler.fromConfig(model.schedulerConfig), prediction: readNoiseScheduleConfig(model.schedulerConfig).predictionType };
-}
-
-/**
- * The model's input for renders [B, H, W, 3] (sRGB in [0, 1]): resized to the model's image
- * size, mapped to [−1, 1], then VAE-encoded (latent mean × scaling factor) when the model has
- * a VAE. Differentiable in `images`.
- */
-export function modelInput(model: DiffusionModel, images: tf.Tensor4D): tf.Tensor4D {
-  const [h, w] = model.defaultSize;
-  let x = images;
-  if (x.shape[1] !== h || x.shape[2] !== w) x = tf.image.resizeBilinear(x, [h, w], false, true);
-  x = tf.sub(tf.mul(x, 2), 1) as tf.Tensor4D;
-  if (!model.vae) return x;
-  return tf.mul(model.vae.encode(x).mean, model.vae.scalingFactor) as tf.Tensor4D;
-}
-
 /**
  * Call inside the function given to tf.variableGrads (or tf.grads): returns a scalar that
  * carries the SDS gradient into `images` (sRGB renders in [0, 1], [B, H, W, 3]).
  */
-export function sdsLoss(m: SdsModel, images: tf.Tensor4D, o: SdsOptions): SdsResult {
-  const x = modelInput(m.model, images);
+export function sdsLoss(model: DiffusionModel, images: tf.Tensor4D, o: SdsOptions): SdsResult {
+  const x = model.toModelSpace(images);
+  const ddpm = model.trainingScheduler;
   const b = x.shape[0];
   // Detach: a fresh tensor with x's values is not on the tape, so the UNet is not differentiated.
   const x0 = tf.tensor(x.dataSync(), x.shape) as tf.Tensor4D;
   const { grad, magnitude, nonFinite } = tf.tidy(() => {
     const noise = seededNormal(x0.shape, 0, 1, o.seed) as tf.Tensor4D;
-    const xt = m.ddpm.addNoise(x0, noise, o.t) as tf.Tensor4D;
-    const context = tf.concat([tf.tile(o.uncond, [b, 1, 1]), o.cond]) as tf.Tensor3D;
-    const camera = o.cameras && (tf.concat([o.cameras, o.cameras]) as tf.Tensor2D);
-    const pred = m.model.unet.forward(tf.concat([xt, xt]) as tf.Tensor4D, [...o.t, ...o.t], context, { camera, views: o.views });
-    const [u, c] = tf.split(pred, 2);
-    const guided = tf.add(u, tf.mul(tf.sub(c, u), o.guidance)) as tf.Tensor4D;
-    const epsHat = predictedNoise(m, guided, xt, o.t);
-    const alphaBar = Float32Array.from(o.t, (t) => m.ddpm.schedule.alphasCumprod[t]!);
+    const xt = ddpm.addNoise(x0, noise, o.t) as tf.Tensor4D;
+    const guided = model.guidedPrediction(xt, o.t, o);
+    const epsHat = predictedNoise(model, guided, xt, o.t);
+    const alphaBar = Float32Array.from(o.t, (t) => ddpm.schedule.alphasCumprod[t]!);
     const w = tf.tensor(alphaBar.map((a) => 1 - a), [b, 1, 1, 1]);
     let g = tf.mul(w, tf.sub(epsHat, noise));
     const finite = tf.isFinite(g);
@@ -106,11 +69,12 @@ export function sdsLoss(m: SdsModel, images: tf.Tensor4D, o: SdsOptions): SdsRes
 }
 
 /** ε̂ from the model output in its prediction type (v: ε = √ᾱ·v + √(1−ᾱ)·x_t; sample: ε = (x_t − √ᾱ·x0)/√(1−ᾱ)). */
-function predictedNoise(m: SdsModel, out: tf.Tensor4D, xt: tf.Tensor4D, t: number[]): tf.Tensor4D {
-  if (m.prediction === 'epsilon') return out;
-  const ac = m.ddpm.schedule.alphasCumprod;
+function predictedNoise(model: DiffusionModel, out: tf.Tensor4D, xt: tf.Tensor4D, t: number[]): tf.Tensor4D {
+  const prediction = model.predictionType;
+  if (prediction === 'epsilon') return out;
+  const ac = model.trainingScheduler.schedule.alphasCumprod;
   const a = tf.tensor(t.map((s) => Math.sqrt(ac[s]!)), [t.length, 1, 1, 1]);
   const s = tf.tensor(t.map((s) => Math.sqrt(1 - ac[s]!)), [t.length, 1, 1, 1]);
-  if (m.prediction === 'v_prediction') return tf.add(tf.mul(a, out), tf.mul(s, xt)) as tf.Tensor4D;
+  if (prediction === 'v_prediction') return tf.add(tf.mul(a, out), tf.mul(s, xt)) as tf.Tensor4D;
   return tf.div(tf.sub(xt, tf.mul(a, out)), s) as tf.Tensor4D;
 }

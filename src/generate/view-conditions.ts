@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { VIEW_PHRASES, type ViewPhrase } from '../../scenes/index.js';
 import { distributionMixture, instanceComponent, instanceNoise } from '../distribution/conditions.js';
 import type { PromptDistribution } from '../distribution/distribution-file.js';
+import { sampleMixtureConditions } from '../distribution/prompt-learner.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 
 export type ConditionSource =
@@ -63,7 +64,7 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
     const c = component ?? 0;
     const instance = (edit: { suffix?: string }) => {
       const g = distributionMixture(model.textEncoder, model.tokenizer, file, dist, edit);
-      const cond = tf.tidy(() => tf.add(g.mu.gather([c]), tf.mul(tf.mul(g.sigma.gather([c]), stdScale), eps)) as tf.Tensor3D);
+      const cond = tf.tidy(() => sampleMixtureConditions(g, [c], eps.expandDims(0) as tf.Tensor3D, stdScale));
       tf.dispose([g.mu, g.sigma]);
       return cond;
     };

@@ -11,8 +11,6 @@ import { denoiseLoss, minSnrWeights } from '../distribution/denoise-loss.js';
 import { encodeContext, fitGaussian, orthogonalityLoss, sampleConditions } from '../distribution/prompt-learner.js';
 import { buildTemplate } from '../distribution/prompt-template.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
-import { DDPMScheduler } from '../schedulers/ddpm.js';
-import { readNoiseScheduleConfig } from '../schedulers/config.js';
 import { Golden, nchwToNhwc } from './golden.js';
 import { compare, report, type ParityReport, type ParityResult } from './compare.js';
 
@@ -25,8 +23,8 @@ export function promptDistributionParity(modelDir: string, goldenFile: string): 
     const results: ParityResult[] = [];
     const expectedIds = [Number(golden.meta('bos')), ...(golden.meta('prefix_ids') as number[])];
     results.push(compare('template', [...template.ids.slice(0, expectedIds.length), template.eosIndex], [...expectedIds, Number(golden.meta('eos_position'))], 'forward'));
-    const ddpm = DDPMScheduler.fromConfig(model.schedulerConfig);
-    const prediction = readNoiseScheduleConfig(model.schedulerConfig).predictionType;
+    const ddpm = model.trainingScheduler;
+    const prediction = model.predictionType;
     const lambda = Number(golden.meta('ortho_lambda'));
     tf.tidy(() => {
       const tensor = (name: string) => {

@@ -1,7 +1,8 @@
 /**
  * Text-to-image sampling with classifier-free guidance, as diffusers'
  * StableDiffusionPipeline does it: conditions [negative, positive] share one UNet batch,
- * noise_pred = uncond + g·(cond − uncond), the scheduler steps, and the result is decoded.
+ * noise_pred = uncond + g·(cond − uncond) (DiffusionModel.guidedPrediction), the scheduler
+ * steps, and the result is decoded.
  * The conditions are prompt states, so learned prompt distributions plug in directly.
  *
  * Multi-view models (`views` > 1) denoise each group of V consecutive images jointly, each
@@ -59,23 +60,17 @@ export function sampleImages(model: DiffusionModel, opts: SampleOptions): tf.Ten
     let latents = tf.tidy(() =>
       tf.mul(opts.latents ?? seededNormal(shape, 0, 1, deriveSeed(opts.seed, 'latents')), scheduler.initNoiseSigma),
     ) as tf.Tensor4D;
-    const context = tf.tidy(() => tf.concat([opts.uncond.shape[0] === n ? opts.uncond : tf.tile(opts.uncond, [n, 1, 1]), opts.cond]));
-    // the unconditional half sees the same cameras: guidance contrasts text, not views
-    const camera = opts.cameras && (tf.concat([opts.cameras, opts.cameras]) as tf.Tensor2D);
+    const guided = { cond: opts.cond, uncond: opts.uncond, guidance: opts.guidance, cameras: opts.cameras, views };
     const timesteps = scheduler.timesteps;
     timesteps.forEach((t, i) => {
       const next = tf.tidy(() => {
-        const input = scheduler.scaleModelInput(tf.concat([latents, latents]), t) as tf.Tensor4D;
-        const pred = model.unet.forward(input, t, context as tf.Tensor3D, { camera, views });
-        const [u, c] = tf.split(pred, 2);
-        const guided = tf.add(u, tf.mul(tf.sub(c, u), opts.guidance));
-        return scheduler.step(guided, t, latents) as tf.Tensor4D;
+        const input = scheduler.scaleModelInput(latents, t) as tf.Tensor4D;
+        return scheduler.step(model.guidedPrediction(input, t, guided), t, latents) as tf.Tensor4D;
       });
       latents.dispose();
       latents = next;
       opts.onStep?.(i + 1, timesteps.length);
     });
-    tf.dispose([context, ...(camera ? [camera] : [])]);
     const images = model.decode(latents);
     latents.dispose();
     return images;

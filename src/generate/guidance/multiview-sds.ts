@@ -10,7 +10,7 @@ import { deriveSeed } from '../../core/random.js';
 import { CAMERA_RANGES, cameraRing } from '../../../renderers/camera-rig.js';
 import { cameraBatch } from '../../models/camera-embedding.js';
 import { cameraAt, timestepAt } from '../schedules.js';
-import { sdsLoss, sdsModel } from '../sds.js';
+import { sdsLoss } from '../sds.js';
 import type { Guidance, GuidanceContext } from './guidance.js';
 
 /** The multi-view model trained on no overhead views: its rings stay at the ordinary elevations. */
@@ -20,8 +20,7 @@ export function createMultiviewSdsGuidance(ctx: GuidanceContext): Guidance {
   const { conditions, config, seed, model } = ctx;
   const views = config.views;
   model.unet.checkViews(views, true, '--views');
-  const sds = sdsModel(model);
-  const trainSteps = sds.ddpm.schedule.numTrainTimesteps;
+  const trainSteps = model.trainingScheduler.schedule.numTrainTimesteps;
   const cond = tf.tile(conditions.plain, [views, 1, 1]) as tf.Tensor3D;
   const ring = (iter: number) => cameraRing(cameraAt(iter, seed, RING_RANGES), views);
   return {
@@ -30,7 +29,7 @@ export function createMultiviewSdsGuidance(ctx: GuidanceContext): Guidance {
     loss(images, iter) {
       const t = timestepAt(config.timesteps, iter, config.iters, trainSteps, seed);
       const cameras = cameraBatch(ring(iter));
-      const s = sdsLoss(sds, images, {
+      const s = sdsLoss(model, images, {
         cond,
         uncond: conditions.uncond,
         t: new Array<number>(views).fill(t),

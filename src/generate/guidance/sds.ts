@@ -6,13 +6,12 @@
 import { viewPhrase } from '../../../scenes/index.js';
 import { deriveSeed } from '../../core/random.js';
 import { cameraAt, timestepAt } from '../schedules.js';
-import { sdsLoss, sdsModel } from '../sds.js';
+import { sdsLoss } from '../sds.js';
 import type { Guidance, GuidanceContext } from './guidance.js';
 
 export function createSdsGuidance(ctx: GuidanceContext): Guidance {
   const { conditions, config, seed } = ctx;
-  const sds = sdsModel(ctx.model);
-  const trainSteps = sds.ddpm.schedule.numTrainTimesteps;
+  const trainSteps = ctx.model.trainingScheduler.schedule.numTrainTimesteps;
   return {
     kind: 'sds',
     plan(iter) {
@@ -23,7 +22,7 @@ export function createSdsGuidance(ctx: GuidanceContext): Guidance {
       const camera = cameraAt(iter, seed);
       const t = timestepAt(config.timesteps, iter, config.iters, trainSteps, seed);
       const cond = conditions.byView.get(viewPhrase(camera.azimuth, camera.elevation))!;
-      const s = sdsLoss(sds, images, { cond, uncond: conditions.uncond, t: [t], guidance: config.guidance, gradClip: config.gradClip, seed: deriveSeed(seed, `noise/${iter}`) });
+      const s = sdsLoss(ctx.model, images, { cond, uncond: conditions.uncond, t: [t], guidance: config.guidance, gradClip: config.gradClip, seed: deriveSeed(seed, `noise/${iter}`) });
       return { loss: s.loss, stats: { loss_sds: s.magnitude, t }, nonFinite: s.nonFinite };
     },
     dispose() {},
