@@ -132,7 +132,10 @@ function geglu(value: tf.Tensor, gate: tf.Tensor): tf.Tensor {
   return op(value, gate);
 }
 
-/** diffusers' Attention with the q/k/v projections the UNet uses (no bias) and to_out.0 (bias). */
+/**
+ * diffusers' Attention: to_q/to_k/to_v (without bias in the UNet, with bias in the VAE:
+ * `qkvBias`), multi-head attention, to_out.0 (bias).
+ */
 class CrossAttention {
   private readonly q: Linear;
   private readonly k: Linear;
@@ -146,11 +149,12 @@ class CrossAttention {
     contextDim: number,
     private readonly heads: number,
     headDim: number,
+    qkvBias = false,
   ) {
     const inner = heads * headDim;
-    this.q = linearParams(p, `${prefix}.to_q`, dim, inner, false);
-    this.k = linearParams(p, `${prefix}.to_k`, contextDim, inner, false);
-    this.v = linearParams(p, `${prefix}.to_v`, contextDim, inner, false);
+    this.q = linearParams(p, `${prefix}.to_q`, dim, inner, qkvBias);
+    this.k = linearParams(p, `${prefix}.to_k`, contextDim, inner, qkvBias);
+    this.v = linearParams(p, `${prefix}.to_v`, contextDim, inner, qkvBias);
     this.out = linearParams(p, `${prefix}.to_out.0`, inner, dim);
   }
 
@@ -280,10 +284,7 @@ export class Transformer2D {
 /** VAE mid-block attention: single head over H·W tokens, residual; diffusers' Attention with group_norm. */
 export class SpatialSelfAttention {
   private readonly norm: Norm;
-  private readonly q: Linear;
-  private readonly k: Linear;
-  private readonly v: Linear;
-  private readonly out: Linear;
+  private readonly attention: CrossAttention;
 
   constructor(
     p: Params,
@@ -298,16 +299,12 @@ export class SpatialSelfAttention {
       );
     }
     this.norm = normParams(p, `${prefix}.group_norm`, channels);
-    this.q = linearParams(p, `${prefix}.to_q`, channels, channels);
-    this.k = linearParams(p, `${prefix}.to_k`, channels, channels);
-    this.v = linearParams(p, `${prefix}.to_v`, channels, channels);
-    this.out = linearParams(p, `${prefix}.to_out.0`, channels, channels);
+    this.attention = new CrossAttention(p, prefix, channels, channels, 1, channels, true);
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
     const tokens = groupNorm(x, this.norm.gamma, this.norm.beta, this.groups, this.eps).reshape([b * h * w, c]) as tf.Tensor2D;
-    const o = multiHeadAttention(linear(tokens, this.q), linear(tokens, this.k), linear(tokens, this.v), b, 1);
-    return tf.add(linear(o, this.out).reshape([b, h, w, c]), x);
+    return tf.add(this.attention.forward(tokens, tokens, b).reshape([b, h, w, c]), x);
   }
 }
