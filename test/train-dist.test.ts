@@ -323,12 +323,12 @@ describe('the commands', () => {
     expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--prompt', 'a chair', '--out', path.join(tmp, 'x.png')]), /--prompt\/--dist: give exactly one/);
     expectOneLineError(runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--baseline', `images:${path.join(tmp, 'nope')}`]), /--baseline images: .*nope is not a folder of images/);
     expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', `${out}=0.5`, '--mix', `${out}=0.2`, '--out', path.join(tmp, 'x.png')]), /--mix: the weights \(0\.5 \+ 0\.2\) must be positive and sum to 1/);
-    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--out', refs]), /--out: .* is a folder with other files in it/);
+    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--out', refs]), /--out: .* holds files dd3d did not write/);
     // same state shape, another text encoder: a warning naming both, then it samples anyway
     const other = runCli(['sample', '--model', path.join(FIXTURES, 'sd1-tiny'), '--dist', out, '--steps', '1', '--out', path.join(tmp, 'x.png')]);
     expect(other.status, other.stderr).toBe(0);
     expect(other.stderr).toMatch(/warning: .*chair\.json was fitted with the text encoder of .*model \(sha256:.*\), not that of .*sd1-tiny/);
-    expectOneLineError(runCli(['sample', '--model', path.join(FIXTURES, 'sd2-tiny'), '--dist', out, '--out', path.join(tmp, 'x.png')]), /chair\.json: states are \[77, 32\], the model at .*sd2-tiny gives \[77, 24\]/);
+    expectOneLineError(runCli(['sample', '--model', path.join(FIXTURES, 'sd2-tiny'), '--dist', out, '--out', path.join(tmp, 'y.png')]), /chair\.json: states are \[77, 32\], the model at .*sd2-tiny gives \[77, 24\]/);
   });
 
   it('import-dist reads the official .npz; it samples but cannot be edited', { timeout: 300_000 }, () => {

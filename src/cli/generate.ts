@@ -1,3 +1,8 @@
+/**
+ * `dd3d generate`. It only adds asset folders to --out and never deletes or replaces anything,
+ * so its guard is narrower than the output guard's: --out must be new, empty, or an earlier
+ * generate folder (continued with --resume), and writable, all checked before the model loads.
+ */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,9 +14,9 @@ import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKin
 import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';
 import type { IterStats } from '../generate/generate-asset.js';
-import { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { checkWritableFolder } from '../io/output-guard.js';
 import { startBackend } from './common.js';
-import { MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
+import { imageSize, loadModel, MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -95,7 +100,8 @@ export function registerGenerate(program: Command): void {
       const dist = opts.dist ? loadDistribution(opts.dist) : null;
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
-      const model = DiffusionModel.load(modelDir);
+      const model = loadModel(modelDir);
+      imageSize(model, {}, 'add it to the config');
       config.views = opts.views ?? defaultViews(model.unet);
       if (config.views > 1) {
         config.iters = opts.iters ?? MULTIVIEW_DEFAULTS.iters;
@@ -164,10 +170,13 @@ export function registerGenerate(program: Command): void {
 /** --out must be new, empty, or an earlier generate folder (with --resume to continue it). */
 function checkOutFolder(out: string, resume: boolean): void {
   if (!fs.existsSync(out)) {
-    if (!fs.existsSync(path.dirname(path.resolve(out)))) throw new Dd3dError(`--out: the parent folder of ${out} does not exist`);
+    const parent = path.dirname(path.resolve(out));
+    if (!fs.existsSync(parent)) throw new Dd3dError(`--out: the parent folder of ${out} does not exist`);
+    checkWritableFolder(parent, '--out');
     return;
   }
   if (!fs.statSync(out).isDirectory()) throw new Dd3dError(`--out: ${out} is a file; give a folder`);
+  checkWritableFolder(out, '--out');
   const entries = fs.readdirSync(out).filter((e) => !e.startsWith('.'));
   if (entries.length === 0) return;
   const ours = entries.every((e) => /^asset-\d{3}$/.test(e) || e === 'references');

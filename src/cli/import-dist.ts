@@ -1,3 +1,4 @@
+/** `dd3d import-dist`: the output goes through the output guard (see src/io/output-guard.ts) before the .npz is read. */
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { checkDistributionModel, saveDistribution, textEncoderHash } from '../distribution/distribution-file.js';
@@ -5,7 +6,9 @@ import { importOfficialNpz } from '../distribution/import-npz.js';
 import { Dd3dError } from '../core/errors.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
 import { clipTextConfig } from '../models/load.js';
+import { checkOutput } from '../io/output-guard.js';
 import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { isDistributionFile } from './train-dist.js';
 import { intOption } from './options.js';
 
 export function registerImportDist(program: Command): void {
@@ -16,10 +19,12 @@ export function registerImportDist(program: Command): void {
     .option('--model <dir>', `${MODEL_FLAG_HELP}; it must be the model the .npz was learned with`)
     .requiredOption('--out <file.json>', 'distribution file to write')
     .option('--class <index>', 'which class of a multi-class .npz', intOption(0), 0)
+    .option('--force', 'replace an existing --out file that is not a dd3d distribution (an earlier distribution is replaced without it)')
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText('after', '\nThe .npz holds only the fitted Gaussian, no learned context vectors: the result samples\n(dd3d sample --dist, generate) but cannot be edited with --prefix/--suffix.\n\nExample:\n  dd3d import-dist final-1000.npz --model ~/models/stable-diffusion-2-1 --out chair.json')
-    .action((file: string, opts: { model?: string; out: string; class: number; json?: boolean }) => {
+    .action((file: string, opts: { model?: string; out: string; class: number; force?: boolean; json?: boolean }) => {
       if (path.extname(opts.out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${opts.out}"`);
+      checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), isOurs: isDistributionFile });
       const modelDir = resolveModelDir(opts.model);
       const config = clipTextConfig(getComponent(openModelFolder(modelDir), 'text_encoder'));
       const dist = importOfficialNpz(file, opts.class, { path: opts.model ?? 'built-in (models/dd3d-tiny)', text_encoder_hash: textEncoderHash(modelDir) });

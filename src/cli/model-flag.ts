@@ -1,9 +1,14 @@
-/** `--model` is optional everywhere: without it, commands use the built-in model. */
+/**
+ * `--model` is optional everywhere: without it, commands use the built-in model. Loading goes
+ * through `loadModel`, which checks what would otherwise fail late (the scheduler config), and
+ * image sizes through `imageSize`, which bounds them and refuses to guess a missing one.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
 import { builtinModelDir } from '../paths.js';
-import type { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { readNoiseScheduleConfig } from '../schedulers/config.js';
 
 export function resolveModelDir(flag: string | undefined): string {
   if (flag) return flag;
@@ -23,3 +28,42 @@ export function samplingSettings(flags: { guidance?: number; steps?: number }, m
 }
 
 export const MODEL_FLAG_HELP = 'model folder in the diffusers layout: Stable Diffusion 1.x/2.x, or a pixel-space model without vae/ (default: the built-in model, models/dd3d-tiny)';
+
+/** The UNet's config.json, beside its weights. */
+const unetConfigPath = (model: DiffusionModel) => path.join(path.dirname(model.unet.params.source), 'config.json');
+
+/** Largest image side dd3d samples or trains at (flags and sample_size × the VAE's scale alike). */
+export const MAX_IMAGE_SIDE = 2048;
+
+/** Loads a model folder and checks its scheduler config now, not at the first denoising step. */
+export function loadModel(modelDir: string): DiffusionModel {
+  const model = DiffusionModel.load(modelDir);
+  try {
+    readNoiseScheduleConfig(model.schedulerConfig);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/**
+ * The image size to sample or train at: the flags when given, else the size the UNet was
+ * trained at (sample_size × the VAE's scale). A UNet config without sample_size has no such
+ * size, and dd3d does not guess one: the flags must say.
+ */
+export function imageSize(model: DiffusionModel, flags: { height?: number; width?: number } = {}, flagHint = 'give --height and --width'): [number, number] {
+  const known = model.unet.config.sample_size !== null;
+  if (!known && (flags.height === undefined || flags.width === undefined)) {
+    throw new Dd3dError(`${unetConfigPath(model)}: no "sample_size", so the image size the model was trained at is unknown; ${flagHint}`);
+  }
+  const [dh, dw] = known ? model.defaultSize : [0, 0];
+  const size: [number, number] = [flags.height ?? dh, flags.width ?? dw];
+  for (const [name, v] of [['height', size[0]], ['width', size[1]]] as const) {
+    if (v > MAX_IMAGE_SIDE) {
+      const from = flags[name] !== undefined ? `--${name}` : `${unetConfigPath(model)}: "sample_size"`;
+      throw new Dd3dError(`${from}: an image ${name} of ${v} is over the limit of ${MAX_IMAGE_SIDE} pixels`);
+    }
+  }
+  return size;
+}

@@ -1,3 +1,9 @@
+/**
+ * `dd3d sample`. Outputs go through the output guard (src/io/output-guard.ts): checked before
+ * the model loads, replaced only when dd3d wrote them or with --force, and swapped in
+ * atomically. Sizes are bounded before anything is allocated, and non-finite images are an
+ * error, not black pixels.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -9,13 +15,14 @@ import { IMAGE_EXTENSIONS } from '../distribution/reference-images.js';
 import type { GaussianMixture } from '../distribution/prompt-learner.js';
 import { cameraRing, RING_CAMERA } from '../../renderers/camera-rig.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutput, commitFolder, stageFolder } from '../io/output-guard.js';
 import { cameraBatch } from '../models/camera-embedding.js';
 import { writePng, type ImageBatch } from '../io/image.js';
-import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { checkImageSize, sampleImages } from '../pipeline/text-to-image.js';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../schedulers/index.js';
 import { startBackend } from './common.js';
-import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
+import { firstNonFinite } from '../models/load.js';
+import { GUIDANCE_FLAG_HELP, imageSize, loadModel, MAX_IMAGE_SIDE, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -40,8 +47,12 @@ interface SampleFlags {
   height?: number;
   width?: number;
   out: string;
+  force?: boolean;
   json?: boolean;
 }
+
+/** Bound of the float32 values a run holds at once (images × height × width × 3): 1 GiB. */
+export const MAX_SAMPLE_VALUES = 2 ** 28;
 
 export function registerSample(program: Command): void {
   program
@@ -64,9 +75,10 @@ export function registerSample(program: Command): void {
     .option('--views <v>', 'draw V views of each instance together (a multi-view model: its cameras 360/V apart from the front, elevation 15); the grid gets a row per instance', intOption(1, 64), 1)
     .option('--cols <count>', 'grid columns (default: as square as possible)', intOption(1, 4096))
     .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 16)
-    .option('--height <px>', 'image height (default: the model\'s training size)', intOption(1))
-    .option('--width <px>', 'image width (default: the model\'s training size)', intOption(1))
+    .option('--height <px>', 'image height (default: the model\'s training size)', intOption(1, MAX_IMAGE_SIDE))
+    .option('--width <px>', 'image width (default: the model\'s training size)', intOption(1, MAX_IMAGE_SIDE))
     .requiredOption('--out <file.png|dir>', 'a .png (one image, or a grid when --n > 1), or a folder for one PNG per image and manifest.json')
+    .option('--force', 'replace an existing --out file, or a folder holding files dd3d did not write (an earlier sample folder is replaced without it)')
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText(
       'after',
@@ -80,23 +92,22 @@ export function registerSample(program: Command): void {
       const ext = path.extname(opts.out).toLowerCase();
       if (IMAGE_EXTENSIONS.includes(ext) && ext !== '.png') throw new Dd3dError(`--out: expected a .png file name or a folder, got "${opts.out}"`);
       const toFolder = ext !== '.png';
-      const outParent = path.dirname(path.resolve(opts.out));
-      if (!fs.existsSync(outParent)) throw new Dd3dError(`--out: folder does not exist: ${outParent}`);
-      if (toFolder) checkReplaceableFolder(opts.out);
+      checkOutput({ path: opts.out, flag: '--out', kind: toFolder ? 'folder' : 'file', force: Boolean(opts.force), isOurs: toFolder ? isSampleFolder : undefined });
       const sources = opts.dist ? readSources(opts.dist, opts.mix) : [];
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
       const started = performance.now();
-      const model = DiffusionModel.load(modelDir);
+      const model = loadModel(modelDir);
       const { guidance, steps } = samplingSettings(opts, model);
       const views = opts.views;
       if (views > 1) model.unet.checkViews(views, true);
       const rig = views > 1 ? cameraRing(RING_CAMERA, views) : [];
       const images_n = opts.n * views;
-      const [dh, dw] = model.defaultSize;
-      const height = opts.height ?? dh;
-      const width = opts.width ?? dw;
+      const [height, width] = imageSize(model, opts);
       checkImageSize(model, height, width);
+      if (images_n * height * width * 3 > MAX_SAMPLE_VALUES) {
+        throw new Dd3dError(`--n/--views/--height/--width: ${images_n} images of ${width}×${height} are ${images_n * height * width * 3} values, over the limit of ${MAX_SAMPLE_VALUES} (1 GiB of float32) per run`);
+      }
       const instanceSeed = opts.instanceSeed ?? opts.seed;
       let gaussian: GaussianMixture | null = null;
       if (sources.length) {
@@ -135,7 +146,13 @@ export function registerSample(program: Command): void {
             cameras,
             onStep: (done) => bar.update((first * steps + done * count) * views),
           });
-          data.set(images.dataSync(), first * views * height * width * 3);
+          const pixels = images.dataSync() as Float32Array;
+          // NaN would be written as black without a word: name what produced it instead
+          const bad = firstNonFinite(pixels);
+          if (bad >= 0) {
+            throw new Dd3dError(`the sampler produced ${pixels[bad]} in image ${first * views + Math.floor(bad / (height * width * 3))}: the model at ${modelDir}${sources.length ? ` or the distribution ${sources.map((s) => s.file).join(', ')}` : ''} gives non-finite values at these settings (guidance ${guidance}, ${steps} steps)`);
+          }
+          data.set(pixels, first * views * height * width * 3);
           tf.dispose([cond, images, ...(cameras ? [cameras] : [])]);
         }
       } finally {
@@ -181,21 +198,24 @@ function readSources(dist: string, mix: string[]): WeightedDistribution[] {
   return [main, ...others].map((s, i) => ({ file: s.file, dist: loadDistribution(s.file), weight: weights[i]! }));
 }
 
-/** A sample folder may replace only an empty folder or an earlier sample folder, never other files. */
-function checkReplaceableFolder(out: string): void {
-  if (!fs.existsSync(out)) return;
-  if (!fs.statSync(out).isDirectory()) throw new Dd3dError(`--out: ${out} is a file; give a .png name or a folder`);
-  const entries = fs.readdirSync(out);
-  const manifest = path.join(out, 'manifest.json');
-  const ours = fs.existsSync(manifest) && /"format": "dd3d-samples"/.test(fs.readFileSync(manifest, 'utf8'));
-  if (entries.length > 0 && !ours) throw new Dd3dError(`--out: ${out} is a folder with other files in it; give a new or empty folder (an earlier sample folder is replaced)`);
+/**
+ * An earlier sample folder: a manifest.json of format "dd3d-samples", and nothing in the folder
+ * but it and the images it lists. Anything else (notes.txt, a sub-folder) is the user's.
+ */
+function isSampleFolder(dir: string): boolean {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { format?: unknown; images?: unknown };
+    if (manifest.format !== 'dd3d-samples' || !Array.isArray(manifest.images)) return false;
+    const listed = new Set(['manifest.json', ...manifest.images.map(String)]);
+    return fs.readdirSync(dir).every((f) => listed.has(f) && fs.lstatSync(path.join(dir, f)).isFile());
+  } catch {
+    return false;
+  }
 }
 
-/** One PNG per image plus manifest.json, written into a fresh folder that is renamed into place. */
+/** One PNG per image plus manifest.json, written into a staged folder that is swapped into place (output-guard.ts). */
 async function writeImageFolder(out: string, batch: ImageBatch, settings: Record<string, unknown>): Promise<void> {
-  const tmp = `${out.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
+  const tmp = stageFolder(out);
   const size = batch.height * batch.width * batch.channels;
   const images: string[] = [];
   for (let i = 0; i < batch.n; i++) {
@@ -204,6 +224,5 @@ async function writeImageFolder(out: string, batch: ImageBatch, settings: Record
     images.push(file);
   }
   writeFileAtomic(path.join(tmp, 'manifest.json'), JSON.stringify({ format: 'dd3d-samples', version: 1, ...settings, images }, null, 1) + '\n');
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.renameSync(tmp, out);
+  commitFolder(tmp, out);
 }

@@ -1,21 +1,28 @@
+/**
+ * `dd3d train-dist`. Everything that could fail after the training is checked before it: the
+ * output (output guard: an existing file is replaced only if it is a dd3d distribution or with
+ * --force), its <name>.train/ folder, the references (regular image files only) and the model
+ * (weights, configs, image size).
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { instanceConditions } from '../distribution/conditions.js';
 import { SAMPLE_REDUCTIONS, type SampleReduction } from '../distribution/denoise-loss.js';
-import { saveDistribution } from '../distribution/distribution-file.js';
+import { DISTRIBUTION_FORMAT, saveDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../distribution/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../distribution/train-dist.js';
 import { Dd3dError } from '../core/errors.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutput, checkWritableFolder, isJsonWithFormat } from '../io/output-guard.js';
 import { writePng } from '../io/image.js';
 import { trailingMean, writeLossCurve } from '../io/plot.js';
-import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { sampleImages } from '../pipeline/text-to-image.js';
 import { startBackend } from './common.js';
-import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { firstNonFinite } from '../models/load.js';
+import { imageSize, loadModel, MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -38,10 +45,22 @@ interface TrainDistFlags {
   flip: boolean;
   resume?: boolean;
   validateEvery?: number;
+  force?: boolean;
   json?: boolean;
 }
 
 const D = TRAIN_DIST_DEFAULTS;
+
+/** A dd3d distribution file: train-dist and import-dist replace one without --force. */
+export const isDistributionFile = (file: string) => isJsonWithFormat(file, [DISTRIBUTION_FORMAT]);
+
+/** <name>.train/ must be a folder dd3d can write in, or not exist yet (it is created). */
+function checkTrainDir(trainDir: string): void {
+  const s = fs.statSync(trainDir, { throwIfNoEntry: false });
+  if (!s) return;
+  if (!s.isDirectory()) throw new Dd3dError(`--out: ${trainDir} exists and is not a folder; train-dist keeps its checkpoints and grids there: move it or choose another --out`);
+  checkWritableFolder(trainDir, '--out');
+}
 
 /** Where a distribution's checkpoints, validation grids and loss curve go: chair.json → chair.train/. */
 export function trainDirFor(out: string): string {
@@ -79,20 +98,22 @@ export function registerTrainDist(program: Command): void {
     .option('--no-flip', 'do not add mirrored copies of the references')
     .option('--validate-every <n>', 'write a grid of 8 samples every n steps (default: 100 for pixel models, off for latent models, whose sampling is slow)', intOption(0))
     .option('--resume', 'continue from <name>.train/checkpoint/')
+    .option('--force', 'replace an existing --out file that is not a dd3d distribution (an earlier distribution is replaced without it)')
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText('after', '\nExample:\n  dd3d scenes refs --family chair --where "color=red|blue,back=tall" --n 12 --out refs/\n  dd3d train-dist --images refs/ --out chair.json')
     .action(async (opts: TrainDistFlags, cmd: Command) => {
       if (path.extname(opts.out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${opts.out}"`);
-      if (!fs.existsSync(path.dirname(path.resolve(opts.out)))) throw new Dd3dError(`--out: folder does not exist: ${path.dirname(path.resolve(opts.out))}`);
+      checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), isOurs: isDistributionFile });
       listReferenceImages(opts.images);
       const trainDir = trainDirFor(opts.out);
+      checkTrainDir(trainDir);
       if (hasCheckpoint(path.join(trainDir, 'checkpoint')) && !opts.resume) {
         throw new Dd3dError(`--out: ${trainDir} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
       }
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
-      const model = DiffusionModel.load(modelDir);
-      const [height, width] = model.defaultSize;
+      const model = loadModel(modelDir);
+      const [height, width] = imageSize(model, {}, 'add it to the config');
       const refs = await loadReferenceImages(opts.images, height, width, { flip: opts.flip });
       if (refs.files.length < 5 || refs.files.length > 20) {
         console.error(`dd3d: warning: ${refs.files.length} reference images; DreamDistribution is meant for 5–20`);
@@ -135,7 +156,11 @@ export function registerTrainDist(program: Command): void {
         bar.stop();
         uncond.dispose();
       }
-      saveDistribution(opts.out, result.distribution);
+      const d = result.distribution;
+      for (const [key, a] of [['mu', d.mu], ['sigma', d.sigma], ...(d.components ? [['components.mu', d.components.mu], ['components.sigma', d.components.sigma]] as const : [])] as const) {
+        if (firstNonFinite(a.data) >= 0) throw new Dd3dError(`train-dist: the training diverged ("${key}" holds NaN or infinity); ${opts.out} was not written: try a lower --lr (checkpoints are in ${trainDir})`);
+      }
+      saveDistribution(opts.out, d);
       await writeLossCurve(path.join(trainDir, 'loss.png'), result.losses);
       const summary = {
         out: opts.out,

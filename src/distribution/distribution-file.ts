@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
+import { checkRegularFile } from '../io/regular-file.js';
+import { textEncoderStateBound } from '../models/load.js';
 import { readJsonFile } from '../text/text-util.js';
 
 export const DISTRIBUTION_FORMAT = 'dd3d-distribution';
@@ -80,6 +82,8 @@ export function saveDistribution(file: string, d: PromptDistribution): void {
 /** Reads and validates a distribution file; every problem is a one-line error naming the file and key. */
 export function loadDistribution(file: string): PromptDistribution {
   if (!fs.existsSync(file)) throw new Dd3dError(`${file}: distribution file not found`);
+  // a regular file of sane size only: a FIFO named chair.json would block the read forever
+  checkRegularFile(file, 'a distribution file (.json)', 512 * 1024 * 1024);
   const j = readJsonFile(file) as Record<string, unknown>;
   const bad = (key: string, expected: string): never => {
     throw new Dd3dError(`${file}: "${key}" ${expected}`);
@@ -124,6 +128,8 @@ export function loadDistribution(file: string): PromptDistribution {
     if (ctx.shape[0] !== prompts || ctx.shape[1] !== ctxLength) bad('ctx', `has shape [${ctx.shape}], expected [prompts=${prompts}, ctx_length=${ctxLength}, D]`);
     if (ctx.shape[2] !== mu.shape[1]) bad('ctx', `has width ${ctx.shape[2]}, mu has ${mu.shape[1]}`);
   }
+  // version 2 is a mixture: without its components only the top-level Gaussian would be sampled, silently
+  if (j.version === 2 && (j.components === undefined || j.components === null)) bad('components', 'is missing: a version-2 distribution is a mixture and needs its components (a single Gaussian is "version": 1)');
   const components = j.components === undefined ? null : readComponents(j.components);
   const training = typeof j.training === 'object' && j.training !== null ? (j.training as Record<string, unknown>) : {};
   return { model: model as PromptDistribution['model'], prompts, ctx_length: ctxLength, prefix: j.prefix as string, suffix: j.suffix as string, ctx, mu, sigma, components, training };
@@ -181,15 +187,37 @@ export function textEncoderHash(modelDir: string): string {
 
 /**
  * Checks a distribution against the model it is about to condition: the state shape must
- * match (an error otherwise); a different text encoder hash is a warning naming both.
+ * match, and its values must lie in the range of the encoder's states (errors otherwise); a
+ * different text encoder hash is a warning naming both.
  */
 export function checkDistributionModel(file: string, d: PromptDistribution, modelDir: string, hiddenSize: number, maxLength: number, warn: (msg: string) => void): void {
   const [l, dim] = d.mu.shape;
   if (dim !== hiddenSize || l !== maxLength) {
     throw new Dd3dError(`${file}: states are [${l}, ${dim}], the model at ${modelDir} gives [${maxLength}, ${hiddenSize}]: the distribution belongs to ${d.model.path}`);
   }
+  checkStateRange(file, d, modelDir);
   const hash = textEncoderHash(modelDir);
   if (hash !== d.model.text_encoder_hash) {
     warn(`${file} was fitted with the text encoder of ${d.model.path} (${d.model.text_encoder_hash.slice(0, 19)}…), not that of ${modelDir} (${hash.slice(0, 19)}…); results may be meaningless`);
+  }
+}
+
+/**
+ * How far past the encoder's state bound a distribution may reach before it is refused: μ is a
+ * mean of states and σ a spread of them, so both stay within the bound itself; the slack is
+ * only for rounding. Past it the file is corrupt or belongs to another model, and sampling
+ * would give NaN or black images.
+ */
+const RANGE_SLACK = 2;
+
+function checkStateRange(file: string, d: PromptDistribution, modelDir: string): void {
+  const bound = textEncoderStateBound(modelDir);
+  const arrays: Array<[string, FloatArray]> = [['mu', d.mu], ['sigma', d.sigma], ...(d.components ? ([['components.mu', d.components.mu], ['components.sigma', d.components.sigma]] as Array<[string, FloatArray]>) : [])];
+  for (const [key, a] of arrays) {
+    let peak = 0;
+    for (const v of a.data) peak = Math.max(peak, Math.abs(v));
+    if (peak > RANGE_SLACK * bound) {
+      throw new Dd3dError(`${file}: "${key}" reaches ${peak.toPrecision(3)}, far outside the range of the text encoder of ${modelDir} (its states stay within ±${bound.toPrecision(3)}); the file is corrupt or belongs to another model`);
+    }
   }
 }

@@ -11,8 +11,11 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { Dd3dError } from '../core/errors.js';
 import type { ImageBatch } from '../io/image.js';
+import { checkRegularFile, readRegularFile } from '../io/regular-file.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif'];
+/** Bound on one reference image file; sharp's own pixel limit bounds the decoded size. */
+export const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 
 export interface ReferenceSet {
   dir: string;
@@ -33,6 +36,8 @@ export function listReferenceImages(dir: string, flag = '--images'): string[] {
     .sort()
     .map((f) => path.join(dir, f));
   if (files.length === 0) throw new Dd3dError(`${flag}: ${dir} holds no images (expected ${IMAGE_EXTENSIONS.join(', ')} files)`);
+  // every file checked now, before a model loads: a FIFO, folder, symlink loop or unreadable file named *.png is a one-line error
+  for (const f of files) checkRegularFile(f, 'an image', MAX_IMAGE_BYTES);
   return files;
 }
 
@@ -42,7 +47,7 @@ export async function loadReferenceImages(dir: string, height: number, width: nu
   const crops: Float32Array[] = [];
   const source: number[] = [];
   for (const [i, file] of files.entries()) {
-    const bytes = fs.readFileSync(file);
+    const bytes = readRegularFile(file, 'an image', MAX_IMAGE_BYTES);
     hash.update(path.basename(file)).update(bytes);
     let raw: { data: Buffer; info: { width: number; height: number; channels: number } };
     try {

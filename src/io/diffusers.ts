@@ -249,6 +249,13 @@ const DESCRIBE: Record<ConfigKind, string> = {
   'number|number[]': 'a number or an array of numbers',
 };
 
+/** A config value for an error message: JSON, cut at 60 characters; "missing" for an absent key. */
+export function showConfigValue(v: unknown): string {
+  if (v === undefined) return 'missing';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
 /**
  * A typed config value. A missing or null key returns `fallback` when one is given (diffusers
  * writes null for "use the default"), otherwise it is an error naming the config file and key.
@@ -267,9 +274,7 @@ export function configOptional<K extends ConfigKind>(c: ModelComponent, key: str
   const v = c.config[key];
   if (v === undefined || v === null) return undefined;
   if (!CHECKS[kind](v)) {
-    const shown = JSON.stringify(v);
-    const brief = shown.length > 60 ? `${shown.slice(0, 57)}...` : shown;
-    throw new Dd3dError(`${c.configPath}: key "${key}" is ${brief} (expected ${DESCRIBE[kind]})`);
+    throw new Dd3dError(`${c.configPath}: key "${key}" is ${showConfigValue(v)} (expected ${DESCRIBE[kind]})`);
   }
   return v as Kinds[K];
 }

@@ -10,10 +10,24 @@
  *   '<f8' -> Float64Array (full precision; `toFloat32` for compute)   '<f4' -> Float32Array
  *   '<i4', '<i8' -> Int32Array ('<i8' must fit in int32)               '|b1', '|u1' -> Uint8Array
  *   '<U{n}' -> string[] (UTF-32LE, fixed width, trailing NULs stripped)
+ *
+ * Sizes are checked before anything is allocated, so a zip bomb cannot exhaust memory: an
+ * entry's size in the directory must agree with the shape its .npy header declares (read by
+ * inflating only the first compressed bytes) and stay under MAX_NPZ_ENTRY_BYTES, and the full
+ * inflate is capped at that size whatever the directory claims.
  */
-import * as fs from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { Dd3dError } from '../core/errors.js';
+import { readRegularFile } from './regular-file.js';
+
+/**
+ * Largest .npy entry read: an official DreamDistribution result holds 0.6 MB per class and
+ * array (77 × 1024 float64), so this allows ~200 classes while keeping a hostile file's peak
+ * memory low.
+ */
+export const MAX_NPZ_ENTRY_BYTES = 128 * 1024 * 1024;
+/** Largest .npz file read: two arrays at the entry limit, plus slack for a stored one. */
+export const MAX_NPZ_FILE_BYTES = 512 * 1024 * 1024;
 
 export type NpyData = Float64Array | Float32Array | Int32Array | Uint8Array | string[];
 
@@ -105,26 +119,60 @@ function centralDirectory(label: string, buf: Uint8Array): ZipEntry[] {
   return entries;
 }
 
+/** The .npy header at the start of `bytes`: its length in bytes and the data size its shape and dtype declare. */
+function npyDeclaredSize(bytes: Uint8Array, where: string): number | null {
+  if (bytes.length < 10) return null;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const major = bytes[6]!;
+  const [hlen, hstart] = major === 1 ? [dv.getUint16(8, true), 10] : [bytes.length >= 12 ? dv.getUint32(8, true) : 0, 12];
+  if (hstart + hlen > bytes.length) return null;
+  const { count, itemSize, start } = parseNpyHeader(bytes, where);
+  return start + count * itemSize;
+}
+
 function entryBytes(label: string, buf: Uint8Array, e: ZipEntry): Uint8Array {
   const where = `${label}: entry "${e.name}"`;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (dv.getUint32(e.offset, true) !== 0x04034b50) throw new Dd3dError(`${where}: corrupt zip (bad local header)`);
   if (e.flags & 1) throw new Dd3dError(`${where}: encrypted zip entries are not supported`);
+  if (e.usize > MAX_NPZ_ENTRY_BYTES) throw new Dd3dError(`${where}: ${e.usize} bytes uncompressed, over the limit of ${MAX_NPZ_ENTRY_BYTES} bytes per array`);
   const start = e.offset + 30 + dv.getUint16(e.offset + 26, true) + dv.getUint16(e.offset + 28, true);
   if (start + e.csize > buf.length) throw new Dd3dError(`${where}: truncated (data runs past the end of the file)`);
   const raw = buf.subarray(start, start + e.csize);
   let out: Uint8Array;
-  if (e.method === 0) out = raw;
-  else if (e.method === 8) {
-    try {
-      out = inflateRawSync(raw);
-    } catch (err) {
-      throw new Dd3dError(`${where}: corrupt deflate data (${(err as Error).message})`);
+  if (e.method === 0) {
+    if (e.csize !== e.usize) throw new Dd3dError(`${where}: stored entry of ${e.csize} bytes, the directory says ${e.usize}`);
+    out = raw;
+  } else if (e.method === 8) {
+    // the header first, from a prefix: the shape it declares must match the directory's size
+    // before the whole entry is inflated
+    // (deflate expands at most ~1032×, so 512 compressed bytes stay under the 1 MB limit)
+    const head = inflate(raw.subarray(0, 512), 1 << 20, where, true);
+    const declared = npyDeclaredSize(head, where);
+    if (declared !== null && declared !== e.usize) {
+      throw new Dd3dError(`${where}: the array's header declares ${declared} bytes, the zip directory ${e.usize}; the file is corrupt`);
     }
+    out = inflate(raw, e.usize, where, false);
   } else throw new Dd3dError(`${where}: compression method ${e.method} is not supported (only stored and deflate)`);
   if (out.length !== e.usize) throw new Dd3dError(`${where}: size ${out.length} does not match the directory's ${e.usize}`);
   if (crc32(out) !== e.crc) throw new Dd3dError(`${where}: CRC mismatch, the file is corrupt`);
   return out;
+}
+
+/** Inflates at most `limit` bytes (a longer output is an error, not an allocation); `partial` reads a prefix. */
+function inflate(raw: Uint8Array, limit: number, where: string, partial: boolean): Uint8Array {
+  try {
+    return inflateRawSync(raw, {
+      maxOutputLength: Math.max(1, limit),
+      ...(partial ? { finishFlush: zlibConstants.Z_SYNC_FLUSH } : {}),
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Dd3dError(`${where}: inflates to more than the ${limit} bytes the zip directory declares; the file is corrupt`);
+    }
+    throw new Dd3dError(`${where}: corrupt deflate data (${(err as Error).message})`);
+  }
 }
 
 /** Parse an in-memory npz. Keys are the entry names without ".npy"; other entries are ignored. */
@@ -154,16 +202,22 @@ export function readNpy(file: string): NpyArray {
 }
 
 function readFile(file: string): Uint8Array {
-  try {
-    return fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new Dd3dError(err.code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot read (${err.message.split(',')[0]})`);
-  }
+  return readRegularFile(file, 'a .npz/.npy file', MAX_NPZ_FILE_BYTES);
 }
 
-/** Parse one .npy (format versions 1, 2 and 3). `label` names it in error messages. */
-export function parseNpy(buf: Uint8Array, label = '<buffer>'): NpyArray {
+interface NpyHeader {
+  descr: string;
+  shape: number[];
+  kind: string;
+  size: number;
+  itemSize: number;
+  count: number;
+  /** Where the data begins. */
+  start: number;
+}
+
+/** The header of a .npy at the start of `buf` (which may hold only a prefix of the data). */
+function parseNpyHeader(buf: Uint8Array, label: string): NpyHeader {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
   if (buf.length < 10 || magic.some((b, i) => buf[i] !== b)) throw new Dd3dError(`${label}: not a .npy array (bad magic)`);
   const major = buf[6]!;
@@ -178,22 +232,30 @@ export function parseNpy(buf: Uint8Array, label = '<buffer>'): NpyArray {
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    throw new Dd3dError(`${label}: unsupported .npy header ${JSON.stringify(header.trim())} (structured dtypes are not supported)`);
+    const shown = JSON.stringify(header.trim());
+    throw new Dd3dError(`${label}: unsupported .npy header ${shown.length > 120 ? `${shown.slice(0, 117)}...` : shown} (structured dtypes are not supported)`);
   }
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (!shape.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new Dd3dError(`${label}: bad shape (${shapeText})`);
+  if (!shape.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new Dd3dError(`${label}: bad shape (${shapeText.slice(0, 80)})`);
   if (fortran === 'True' && shape.filter((n) => n > 1).length > 1) {
     throw new Dd3dError(`${label}: Fortran-order arrays are not supported; re-save with np.ascontiguousarray`);
   }
 
   const m = /^([<>|=])([a-zA-Z])(\d+)$/.exec(descr);
-  const kind = m?.[2];
+  const kind = m?.[2] ?? '';
   const size = Number(m?.[3]);
   const itemSize = kind === 'U' ? 4 * size : size;
   // Big-endian data would need byte swapping; numpy only writes it when explicitly asked to.
   if (!m || (m[1] === '>' && itemSize > 1)) throw unsupported(label, descr);
   const count = shape.reduce((a, b) => a * b, 1);
-  const start = hstart + hlen;
+  if (!Number.isSafeInteger(count * itemSize)) throw new Dd3dError(`${label}: shape (${shape.join(', ')}) is too large`);
+  return { descr, shape, kind, size, itemSize, count, start: hstart + hlen };
+}
+
+/** Parse one .npy (format versions 1, 2 and 3). `label` names it in error messages. */
+export function parseNpy(buf: Uint8Array, label = '<buffer>'): NpyArray {
+  const { descr, shape, kind, size, itemSize, count, start } = parseNpyHeader(buf, label);
+  if (count * itemSize > MAX_NPZ_ENTRY_BYTES) throw new Dd3dError(`${label}: shape (${shape.join(', ')}) needs ${count * itemSize} bytes, over the limit of ${MAX_NPZ_ENTRY_BYTES}`);
   if (buf.length - start < count * itemSize) {
     throw new Dd3dError(`${label}: truncated: shape (${shape.join(', ')}) of ${descr} needs ${count * itemSize} bytes, file has ${buf.length - start}`);
   }

@@ -6,7 +6,7 @@
  * and the FLOP count all read the plan, so they cannot disagree about the architecture.
  */
 import { Dd3dError } from '../core/errors.js';
-import { configOptional, configValue, type ModelComponent } from '../io/diffusers.js';
+import { configOptional, configValue, type ModelComponent, showConfigValue } from '../io/diffusers.js';
 import type { TransformerSpec } from './attention.js';
 import type { ResnetSpec } from './resnet.js';
 
@@ -57,13 +57,18 @@ export interface UNetConfig {
   num_views: number | null;
 }
 
+/**
+ * Bounds of config values: `size` for channel counts, heads, layers and the dd3d keys;
+ * `sampleSize` for sample_size (Stable Diffusion's latents are 64 or 96); `blocks` for the
+ * number of down blocks. Far above any model dd3d runs; a bigger value is a typo or hostile.
+ */
+export const UNET_LIMITS = { size: 8192, sampleSize: 1024, blocks: 8 } as const;
+
 const DOWN_TYPES: readonly string[] = ['DownBlock2D', 'CrossAttnDownBlock2D'];
 const UP_TYPES: readonly string[] = ['UpBlock2D', 'CrossAttnUpBlock2D'];
 
-const show = (v: unknown) => {
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
+// "missing" for an absent key: an error about a default must not itself throw
+const show = showConfigValue;
 
 /** Reads and checks a UNet2DConditionModel config.json. Anything outside the supported space is a one-line error naming the key. */
 export function unetConfig(c: ModelComponent): UNetConfig {
@@ -114,6 +119,7 @@ export function unetConfig(c: ModelComponent): UNetConfig {
   const up_block_types = blockTypes<UpBlockType>('up_block_types', upTypes, UP_TYPES);
   const n = down_block_types.length;
   if (n === 0) fail('down_block_types', 'expected at least one block');
+  if (n > UNET_LIMITS.blocks) fail('down_block_types', `expected at most ${UNET_LIMITS.blocks} blocks`);
   if (up_block_types.length !== n) fail('up_block_types', `expected ${n} block types, as many as down_block_types`);
 
   let mid_block_type: UNetConfig['mid_block_type'] = 'UNetMidBlock2DCrossAttn';
@@ -122,8 +128,10 @@ export function unetConfig(c: ModelComponent): UNetConfig {
     fail('mid_block_type', 'supported: "UNetMidBlock2DCrossAttn" or null');
   }
 
-  const positiveInt = (key: string, v: number) => {
+  // bounded, so a config alone cannot ask for gigabytes (see UNET_LIMITS)
+  const positiveInt = (key: string, v: number, max: number = UNET_LIMITS.size) => {
     if (!Number.isSafeInteger(v) || v < 1) fail(key, 'expected a positive integer');
+    if (v > max) fail(key, `expected an integer from 1 to ${max}`);
     return v;
   };
   /** An int for every block, or a list with one per block. */
@@ -150,6 +158,7 @@ export function unetConfig(c: ModelComponent): UNetConfig {
   if (typeof sizeRaw === 'number') sample_size = [sizeRaw, sizeRaw];
   else if (Array.isArray(sizeRaw) && sizeRaw.length === 2 && sizeRaw.every((v) => typeof v === 'number')) sample_size = [sizeRaw[0], sizeRaw[1]];
   else if (sizeRaw !== undefined && sizeRaw !== null) fail('sample_size', 'expected an integer or [height, width]');
+  sample_size?.forEach((v) => positiveInt('sample_size', v, UNET_LIMITS.sampleSize));
 
   const kernel = (key: string) => {
     const k = configValue(c, key, 'integer', 3);
@@ -191,7 +200,7 @@ export function unetConfig(c: ModelComponent): UNetConfig {
     downsample_padding,
     conv_in_kernel: kernel('conv_in_kernel'),
     conv_out_kernel: kernel('conv_out_kernel'),
-    time_embed_dim: positiveInt('time_embedding_dim', configValue(c, 'time_embedding_dim', 'integer', 4 * block_out_channels[0])),
+    time_embed_dim: positiveInt('time_embedding_dim', configValue(c, 'time_embedding_dim', 'integer', 4 * block_out_channels[0]), 4 * UNET_LIMITS.size),
     sample_size,
     camera_dim: dd3dKey('dd3d_camera_dim'),
     num_views: dd3dKey('dd3d_num_views'),

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../core/errors.js';
-import { configValue, type ModelComponent } from '../io/diffusers.js';
+import { configValue, type ModelComponent, showConfigValue } from '../io/diffusers.js';
 import { SpatialSelfAttention } from './attention.js';
 import { conv2d, groupNorm, normParams, silu, type Params } from './nn.js';
 import { convParams, Downsample, ResnetBlock, Upsample, type Conv, type ResnetSpec } from './resnet.js';
@@ -35,10 +35,11 @@ export interface VaeConfig {
   sample_size: number | null;
 }
 
-const show = (v: unknown) => {
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
+/** Bound of channel counts and groups (SD's VAE: 512), so a config alone cannot ask for gigabytes. */
+const VAE_MAX_SIZE = 8192;
+
+// "missing" for an absent key: an error about a default must not itself throw
+const show = showConfigValue;
 
 /** Reads and checks an AutoencoderKL config.json; anything unsupported is a one-line error naming the key. */
 export function vaeConfig(c: ModelComponent): VaeConfig {
@@ -51,11 +52,13 @@ export function vaeConfig(c: ModelComponent): VaeConfig {
   if (act !== 'silu' && act !== 'swish') fail('act_fn', 'supported: "silu"');
   const positiveInt = (key: string, fallback: number) => {
     const v = configValue(c, key, 'integer', fallback);
-    if (v < 1) fail(key, 'expected a positive integer');
+    if (v < 1 || v > VAE_MAX_SIZE) fail(key, `expected an integer from 1 to ${VAE_MAX_SIZE}`);
     return v;
   };
   const boc = configValue(c, 'block_out_channels', 'number[]', [64]);
-  if (boc.length === 0 || boc.some((x) => !Number.isSafeInteger(x) || x < 1)) fail('block_out_channels', 'expected positive integers');
+  if (boc.length === 0 || boc.length > 8 || boc.some((x) => !Number.isSafeInteger(x) || x < 1 || x > VAE_MAX_SIZE)) {
+    fail('block_out_channels', `expected 1 to 8 integers from 1 to ${VAE_MAX_SIZE}`);
+  }
   const blockTypes = (key: string, expected: string) => {
     const types = configValue(c, key, 'string[]', new Array<string>(boc.length).fill(expected));
     if (types.length !== boc.length) fail(key, `expected ${boc.length} block types, one per block_out_channels entry`);

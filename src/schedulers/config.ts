@@ -87,17 +87,23 @@ function readNumber(c: ModelComponent, key: string, fallback: number, ok: (v: nu
   return v;
 }
 
-function readInteger(c: ModelComponent, key: string, fallback: number, min: number): number {
+function readInteger(c: ModelComponent, key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = configValue(c, key, 'integer', fallback);
-  if (v < min) throw unsupported(c, key, v, `expected an integer ≥ ${min}`);
+  if (v < min || v > max) throw unsupported(c, key, v, max < Number.MAX_SAFE_INTEGER ? `expected an integer from ${min} to ${max}` : `expected an integer ≥ ${min}`);
   return v;
 }
+
+/**
+ * Bound of num_train_timesteps (Stable Diffusion: 1000): the schedule allocates arrays of this
+ * length, so a config of 1e9 would take gigabytes before the first step.
+ */
+export const MAX_TRAIN_TIMESTEPS = 100_000;
 
 const probability = (v: number) => v > 0 && v < 1;
 
 /** `defaultSpacing`: diffusers' DDIM defaults to "leading", Euler and DPM-Solver to "linspace". */
 export function readNoiseScheduleConfig(c: ModelComponent, defaultSpacing: TimestepSpacing = 'leading'): NoiseScheduleConfig {
-  const numTrainTimesteps = readInteger(c, 'num_train_timesteps', 1000, 1);
+  const numTrainTimesteps = readInteger(c, 'num_train_timesteps', 1000, 1, MAX_TRAIN_TIMESTEPS);
   const trainedBetas = configOptional(c, 'trained_betas', 'number[]');
   if (trainedBetas) {
     if (trainedBetas.length !== numTrainTimesteps) {
