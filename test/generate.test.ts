@@ -263,6 +263,13 @@ describe('dd3d generate', () => {
       expect(m).toMatchObject({ format: 'dd3d-asset', version: 1, glb: 'asset.glb', seed: 5, iterations: 2, source: { kind: 'distribution', std_scale: 1, view_independent: false } });
       expect(m.source.path).toBe(distFile);
       expect(m.timing_ms.total).toBeGreaterThan(0);
+      // every loss term of the run, unweighted, each over the iterations that computed it
+      expect(Object.keys(m.loss_terms).sort()).toEqual(['loss_orient', 'loss_sds', 'loss_sparsity']);
+      for (const t of Object.values(m.loss_terms) as Array<{ iterations: number; first: number; final: number }>) {
+        expect(t.iterations).toBe(2);
+        expect(Number.isFinite(t.first) && Number.isFinite(t.final)).toBe(true);
+      }
+      expect(m.loss_terms.loss_sds.first).toBeGreaterThan(0);
       hashes.push(m.instance_noise_hash);
       const report = (await validator.validateBytes(new Uint8Array(fs.readFileSync(path.join(dir, 'asset.glb'))), { maxIssues: 20 })) as { issues: { numErrors: number }; info: { hasMaterials?: boolean } };
       expect(report.issues.numErrors).toBe(0);
@@ -299,6 +306,7 @@ describe('dd3d generate', () => {
       }
       const [m1, m2] = [serial, parallel].map((d) => JSON.parse(fs.readFileSync(path.join(d, a, 'manifest.json'), 'utf8')));
       expect(m2.instance_noise_hash).toBe(m1.instance_noise_hash);
+      expect(m2.loss_terms).toEqual(m1.loss_terms);
     }
   }, 300_000);
 

@@ -30,7 +30,7 @@ import { loadUNet } from '../models/load.js';
 import { builtinModelDir, packageRoot } from '../paths.js';
 import { benchFields } from './fields.js';
 import { GENERATE_DEFAULTS } from '../generate/config.js';
-import { exportAsset } from '../generate/export-asset.js';
+import { exportAsset, summarizeLossTerms } from '../generate/export-asset.js';
 import { generateAsset } from '../generate/generate-asset.js';
 import { viewConditions } from '../generate/view-conditions.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
@@ -278,7 +278,7 @@ async function main(): Promise<void> {
     const config = { ...GENERATE_DEFAULTS, iters, previewEvery: 0, checkpointEvery: iters, shading: { ...GENERATE_DEFAULTS.shading, warmupIters: 0 } };
     const r = await generateAsset({ model, conditions, config, seed: 1, dir, resume: false });
     const t0 = performance.now();
-    const m = await exportAsset({ dir, field: r.field, occupancy: r.occupancy, config, manifest: { source: { kind: 'prompt', prompt: 'a red chair' }, model: model.dir, seed: 1, instance: 0, instance_noise_hash: null, iterations: iters, seconds: r.seconds, timing_ms: r.timing } });
+    const m = await exportAsset({ dir, field: r.field, occupancy: r.occupancy, config, manifest: { source: { kind: 'prompt', prompt: 'a red chair' }, model: model.dir, seed: 1, instance: 0, instance_noise_hash: null, iterations: iters, seconds: r.seconds, timing_ms: r.timing, loss_terms: summarizeLossTerms(r.terms) } });
     const exportS = (performance.now() - t0) / 1000;
     const t = r.timing;
     const projected = (GENERATE_DEFAULTS.iters * t.total) / 60_000 + exportS / 60;

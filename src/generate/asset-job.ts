@@ -12,7 +12,7 @@ import type { PromptDistribution } from '../distribution/distribution-file.js';
 import { writePng } from '../io/image.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import type { GenerateConfig } from './config.js';
-import { exportAsset, writePreviewPng, type ManifestSource } from './export-asset.js';
+import { exportAsset, summarizeLossTerms, writePreviewPng, type ManifestSource } from './export-asset.js';
 import { generateAsset, type IterationTiming, type IterStats } from './generate-asset.js';
 import { sampleTargetViews, type TargetViews } from './target-views.js';
 import { viewConditions, type ConditionSource } from './view-conditions.js';
@@ -95,6 +95,7 @@ export async function runAssetJob(model: DiffusionModel, dist: PromptDistributio
           iterations: result.iterations,
           seconds: Math.round(result.seconds * 10) / 10,
           timing_ms: roundTiming(result.timing),
+          loss_terms: summarizeLossTerms(result.terms),
         },
       });
       fs.rmSync(path.join(dir, 'checkpoint'), { recursive: true, force: true });

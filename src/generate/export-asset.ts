@@ -46,8 +46,29 @@ export interface AssetManifest {
   seconds: number;
   /** Mean milliseconds per iteration and their split. */
   timing_ms: IterationTiming;
+  /** Each loss term (unweighted, as the progress bar shows it) over the iterations that computed it. */
+  loss_terms: Record<string, LossTermSummary>;
   mesh: ExtractionStats;
   settings: GenerateConfig;
+}
+
+export interface LossTermSummary {
+  /** How many iterations computed the term (the fit's terms only run for --fit-iters). */
+  iterations: number;
+  first: number;
+  /** Mean over the last tenth of those iterations (at least one), steadier than the noisy last value. */
+  final: number;
+}
+
+export function summarizeLossTerms(terms: Record<string, number[]>): Record<string, LossTermSummary> {
+  const out: Record<string, LossTermSummary> = {};
+  for (const [name, values] of Object.entries(terms)) {
+    if (values.length === 0) continue;
+    const tail = values.slice(-Math.max(1, Math.round(values.length / 10)));
+    const round = (x: number) => Number(x.toPrecision(4));
+    out[name] = { iterations: values.length, first: round(values[0]!), final: round(tail.reduce((a, b) => a + b, 0) / tail.length) };
+  }
+  return out;
 }
 
 /** Reads a tensor made inside tidy (returning a typed array from tidy is slow: tidy walks it). */

@@ -67,12 +67,16 @@ export interface AssetResult {
   seconds: number;
   timing: IterationTiming;
   losses: number[];
+  /** Every loss term (the guidance's statistics and each regularizer, unweighted), per iteration it was computed in. */
+  terms: Record<string, number[]>;
   /** SDS gradient elements that were NaN/Inf and were zeroed, over the run. */
   nonFinite: number;
   dispose(): void;
 }
 
 interface AssetCheckpoint extends CheckpointProgress {
+  /** Per loss term, its value at each iteration that computed it (absent in checkpoints from before it was kept). */
+  terms?: Record<string, number[]>;
   seed: number;
   settings: GenerateConfig;
   timing: IterationTiming;
@@ -200,6 +204,8 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
 
     // the guidance's first statistic: loss_sds (0.5·mean(grad²)), or the fit's loss_photometric
     state.losses.push(Object.values(terms)[0]!);
+    state.terms ??= {};
+    for (const [name, v] of Object.entries(terms)) (state.terms[name] ??= []).push(v);
     state.step = iter + 1;
     state.seconds = (performance.now() - started) / 1000;
     if (state.step % config.checkpointEvery === 0 && state.step < config.iters) saveState();
@@ -218,6 +224,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     seconds: state.seconds,
     timing,
     losses: state.losses,
+    terms: state.terms ?? {},
     nonFinite,
     dispose() {
       field.dispose();
