@@ -32,7 +32,8 @@ import { AdamW, clipGlobalNorm } from '../train/adamw.js';
 import { Ema } from '../train/ema.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
 import { SceneBatches } from '../train/scene-batches.js';
-import { allVariables, batchOptions, buildTinyModel, partGrads, partLoss } from '../train/pretrain.js';
+import { allVariables, batchOptions, buildTinyModel, partLoss } from '../train/pretrain.js';
+import { partGrads } from '../train/grad-worker-client.js';
 
 export interface PeerOptions {
   /** The model folder whose unet/config.json both sides build (relative to the package root or absolute). */
@@ -163,7 +164,7 @@ async function fullPretrainStep(reps: number): Promise<number> {
     let step = 0;
     // The body of pretrain()'s loop with one worker.
     const once = () => {
-      const local = partGrads(model, weights, partLoss(model, ddpm, config, batches, 1, step, config.batch, 0, config.batch));
+      const local = partGrads(weights, partLoss(model, ddpm, config, batches, 1, step, config.batch, 0, config.batch));
       const grads: tf.NamedTensorMap = {};
       for (const [k, g] of local.grads) grads[weights.get(k)!.name] = g;
       const clipped = clipGlobalNorm(grads, config.gradClip);

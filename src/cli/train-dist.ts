@@ -13,6 +13,7 @@ import { SAMPLE_REDUCTIONS, type SampleReduction } from '../distribution/denoise
 import { DISTRIBUTION_FORMAT, saveDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../distribution/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../distribution/train-dist.js';
+import { defaultWorkers, workersText } from '../backend/worker-pool.js';
 import { Dd3dError } from '../core/errors.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -45,6 +46,7 @@ interface TrainDistFlags {
   flip: boolean;
   resume?: boolean;
   validateEvery?: number;
+  workers: number;
   force?: boolean;
   json?: boolean;
 }
@@ -98,6 +100,7 @@ export function registerTrainDist(program: Command): void {
     .option('--no-flip', 'do not add mirrored copies of the references')
     .option('--validate-every <n>', 'write a grid of 8 samples every n steps (default: 100 for pixel models, off for latent models, whose sampling is slow)', intOption(0))
     .option('--resume', 'continue from <name>.train/checkpoint/')
+    .option('--workers <n>', 'threads, each with its own backend and copy of the model, splitting every step\'s images (default: the cores; at most --batch are used); the losses equal a 1-worker run\'s to float rounding', intOption(1, 64), defaultWorkers())
     .option('--force', 'replace an existing --out file that is not a dd3d distribution (an earlier distribution is replaced without it)')
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText('after', '\nExample:\n  dd3d scenes refs --family chair --where "color=red|blue,back=tall" --n 12 --out refs/\n  dd3d train-dist --images refs/ --out chair.json')
@@ -142,6 +145,9 @@ export function registerTrainDist(program: Command): void {
           modelPath: opts.model ?? 'built-in (models/dd3d-tiny)',
           trainDir,
           resume: Boolean(opts.resume),
+          workers: opts.workers,
+          // said once the checks inside the trainer have passed, so an error stays the only line
+          onStart: (workers) => bar.log(`train-dist: ${refs.files.length} references (${refs.views.n} views), ${cfg.steps} steps of ${cfg.batch} images, ${workersText(workers)}`),
           validateEvery: opts.validateEvery ?? (model.vae ? 0 : 100),
           onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),
           onValidate: async (step, g) => {

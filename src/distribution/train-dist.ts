@@ -7,14 +7,22 @@
  * reference-groups.ts) has its own group of prompts and Gaussian. A step's images, timesteps
  * and noise depend only on (seed, step), so a resumed run continues exactly as the
  * uninterrupted one would have.
+ *
+ * With W workers, each step's images are split into W contiguous parts: the main thread
+ * computes the first, helper threads (dist-grad-worker.ts, through grad-worker-client.ts as
+ * pretrain does) the others, and the row-weighted mean of the parts' gradients is the batch's.
+ * A part's images, timesteps, noise and prompt samples are rows of the step's whole draw, so
+ * they depend on (seed, step, row) and never on which thread computes them.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed, mulberry32 } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
 import type { ClipTextModel } from '../models/clip-text-model.js';
-import type { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { workerScript } from '../backend/worker-pool.js';
+import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { AdamW, clipGlobalNorm } from '../train/adamw.js';
+import { dataParallelGrads, GradWorker, serveGrads } from '../train/grad-worker-client.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';
 import { denoiseLoss, type SampleReduction } from './denoise-loss.js';
 import type { PromptDistribution } from './distribution-file.js';
@@ -95,6 +103,10 @@ export interface TrainDistOptions {
   /** Checkpoints go to `<trainDir>/checkpoint/`. */
   trainDir: string;
   resume: boolean;
+  /** Threads computing each step (default 1); at most one per image of the batch is used (distWorkers). */
+  workers?: number;
+  /** Called once the run's checks have passed and its threads are up, with how many compute each step. */
+  onStart?: (workers: number) => void;
   onStep?: (step: number, total: number, loss: number) => void;
   /** Called every `validateEvery` steps (and after the last) with the current Gaussians (one unless --components). */
   validateEvery?: number;
@@ -125,18 +137,105 @@ export function referenceTargets(model: DiffusionModel, refs: ReferenceSet): tf.
   return targets;
 }
 
+/** Threads a run uses: a part needs at least one image of the batch. */
+export function distWorkers(cfg: Pick<TrainDistConfig, 'batch'>, workers = 1): number {
+  return Math.max(1, Math.min(workers, cfg.batch));
+}
+
+/** Everything a step's loss needs besides the model and the prompts: the same in the main thread and its helpers. */
+export interface DistLossSetup {
+  cfg: TrainDistConfig;
+  /** The references as the UNet sees them, one row per view (referenceTargets). */
+  x0All: tf.Tensor4D;
+  /** The reference image of each view. */
+  source: number[];
+  /** The component (group of prompts) of each reference image. */
+  group: number[];
+  /** Prompts per component, and the components' weights. */
+  sizes: number[];
+  weights: number[];
+}
+
+/** Step `step`'s images (views of the references) and timesteps: drawn from (seed, step) for the whole batch. */
+function stepDraws(s: DistLossSetup, numTrainTimesteps: number, step: number): { pick: number[]; t: number[] } {
+  const rng = mulberry32(deriveSeed(s.cfg.seed, `dist-step/${step}`));
+  const views = s.x0All.shape[0];
+  const pick = Array.from({ length: s.cfg.batch }, () => rng.int(0, views - 1));
+  const t = Array.from({ length: s.cfg.batch }, () => Math.floor(rng.next() * numTrainTimesteps));
+  return { pick, t };
+}
+
+/**
+ * The loss of images [from, to) of step `step`'s batch: their denoising loss (a mean over
+ * the images) plus λ × the orthogonality loss, so the row-weighted mean of the parts is the
+ * whole batch's loss. The batch's noise and prompt samples are drawn whole and sliced.
+ */
+export function distPartLoss(model: DiffusionModel, template: PromptTemplate, ctx: tf.Variable<tf.Rank.R3>, s: DistLossSetup, step: number, from: number, to: number): () => tf.Scalar {
+  const { cfg } = s;
+  const ddpm = model.trainingScheduler;
+  const { pick: all, t: tAll } = stepDraws(s, ddpm.schedule.numTrainTimesteps, step);
+  const pick = all.slice(from, to);
+  const t = tAll.slice(from, to);
+  const n = to - from;
+  return () => {
+    const x0 = tf.gather(s.x0All, pick) as tf.Tensor4D;
+    const noise = seededNormal([cfg.batch, ...s.x0All.shape.slice(1)] as [number, number, number, number], 0, 1, deriveSeed(cfg.seed, `dist-noise/${step}`)).slice([from, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D;
+    const [length, d] = [template.ids.length, model.textEncoder.hiddenSize];
+    const eps = seededNormal([cfg.batch * cfg.samples, length, d], 0, 1, deriveSeed(cfg.seed, `dist-eps/${step}`)).slice([from * cfg.samples, 0, 0], [n * cfg.samples, -1, -1]) as tf.Tensor3D;
+    const encoded = encodeContext(model.textEncoder, template, ctx);
+    // each image's S samples come from its own group's Gaussian
+    const rows = pick.flatMap((v) => new Array<number>(cfg.samples).fill(s.group[s.source[v]!]!));
+    const conditions = sampleMixtureConditions(fitMixture(encoded.states, s.sizes, s.weights), rows, eps);
+    const loss = denoiseLoss(model.unet, ddpm, model.predictionType, { x0, noise, t }, conditions, cfg.minSnrGamma, cfg.assign);
+    return tf.add(loss, tf.mul(orthogonalityLoss(encoded.eos), cfg.orthoLambda)) as tf.Scalar;
+  };
+}
+
+/** What a helper thread (dist-grad-worker.ts) builds its replica from. */
+export interface DistWorkerInit {
+  modelDir: string;
+  cfg: TrainDistConfig;
+  x0: { shape: number[]; data: Float32Array };
+  source: number[];
+  group: number[];
+  sizes: number[];
+  weights: number[];
+}
+
+/** The images of a step a helper computes. */
+export interface DistPart {
+  step: number;
+  from: number;
+  to: number;
+}
+
+/** The helper's replica: the model from its folder, the prompts as a variable the main thread's values are assigned to. */
+export function distReplica(init: DistWorkerInit): { weights: Map<string, tf.Variable>; loss: (p: DistPart) => () => tf.Scalar } {
+  const model = DiffusionModel.load(init.modelDir);
+  const { cfg } = init;
+  const template = buildTemplate(model.tokenizer, cfg.prefix, cfg.suffix, cfg.ctxLength, model.textEncoder.maxLength);
+  const ctx = tf.variable(tf.zeros([cfg.prompts, cfg.ctxLength, model.textEncoder.hiddenSize]), true, 'ctx') as tf.Variable<tf.Rank.R3>;
+  const setup: DistLossSetup = { cfg, x0All: tf.tensor4d(init.x0.data, init.x0.shape as [number, number, number, number]), source: init.source, group: init.group, sizes: init.sizes, weights: init.weights };
+  return { weights: new Map([['ctx', ctx]]), loss: (p) => distPartLoss(model, template, ctx, setup, p.step, p.from, p.to) };
+}
+
+/** Starts a helper's side (the worker script calls this). */
+export const serveDistGrads = () => serveGrads<DistWorkerInit, DistPart>(distReplica);
+
+/** The image bounds of W parts of a batch: [0, b1), [b1, b2), … as even as whole images allow. */
+function partBounds(batch: number, parts: number): number[] {
+  return Array.from({ length: parts + 1 }, (_, k) => Math.floor((k * batch) / parts));
+}
+
 export async function trainDistribution(model: DiffusionModel, refs: ReferenceSet, cfg: TrainDistConfig, opts: TrainDistOptions): Promise<TrainDistResult> {
   const encoder = model.textEncoder;
   const template = buildTemplate(model.tokenizer, cfg.prefix, cfg.suffix, cfg.ctxLength, encoder.maxLength);
-  const ddpm = model.trainingScheduler;
-  const prediction = model.predictionType;
   const [h, w] = model.defaultSize;
   if (refs.views.height !== h || refs.views.width !== w) throw new Error(`trainDistribution: references are ${refs.views.height}×${refs.views.width}, the model wants ${h}×${w}`);
   if (cfg.components > 1 && cfg.prompts < 2 * cfg.components) {
     throw new Dd3dError(`--components: ${cfg.components} components need at least ${2 * cfg.components} prompts (2 each, for a standard deviation), got --prompts ${cfg.prompts}`);
   }
   const d = encoder.hiddenSize;
-  const length = template.ids.length;
   const x0All = referenceTargets(model, refs);
   const sizes = promptsPerComponent(cfg.prompts, cfg.components);
   let group: number[];
@@ -171,6 +270,7 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
   let state: DistCheckpoint = { format: CHECKPOINT_FORMAT, version: 1, step: 0, steps: cfg.steps, losses: [], seconds: 0, ...identity };
   const views = x0All.shape[0];
   const validateEvery = opts.validateEvery ?? 0;
+  const helpers: Array<GradWorker<DistPart>> = [];
   try {
     // inside the try, so a refused resume still frees the variables
     if (opts.resume && hasCheckpoint(ckpt)) {
@@ -178,23 +278,22 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
       state = { ...saved, steps: cfg.steps };
     }
     const started = performance.now() - state.seconds * 1000;
+    const setup: DistLossSetup = { cfg, x0All, source: refs.source, group, sizes, weights };
+    const parts = distWorkers(cfg, opts.workers);
+    const bounds = partBounds(cfg.batch, parts);
+    if (parts > 1) {
+      const init: DistWorkerInit = { modelDir: model.dir, cfg, x0: { shape: x0All.shape, data: x0All.dataSync() as Float32Array }, source: refs.source, group, sizes, weights };
+      helpers.push(...(await GradWorker.startMany<DistPart>(parts - 1, workerScript('distribution', 'dist-grad-worker.js'), init, 'train-dist worker')));
+    }
+    opts.onStart?.(parts);
     for (let step = state.step; step < cfg.steps; step++) {
-      const rng = mulberry32(deriveSeed(cfg.seed, `dist-step/${step}`));
-      const pick = Array.from({ length: cfg.batch }, () => rng.int(0, views - 1));
-      const t = Array.from({ length: cfg.batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps));
-      const { value, grads } = tf.variableGrads(() => {
-        const x0 = tf.gather(x0All, pick) as tf.Tensor4D;
-        const noise = seededNormal(x0.shape, 0, 1, deriveSeed(cfg.seed, `dist-noise/${step}`)) as tf.Tensor4D;
-        const eps = seededNormal([cfg.batch * cfg.samples, length, d], 0, 1, deriveSeed(cfg.seed, `dist-eps/${step}`)) as tf.Tensor3D;
-        const encoded = encodeContext(encoder, template, ctx);
-        // each image's S samples come from its own group's Gaussian
-        const rows = pick.flatMap((v) => new Array<number>(cfg.samples).fill(group[refs.source[v]!]!));
-        const conditions = sampleMixtureConditions(fitMixture(encoded.states, sizes, weights), rows, eps);
-        const loss = denoiseLoss(model.unet, ddpm, prediction, { x0, noise, t }, conditions, cfg.minSnrGamma, cfg.assign);
-        return tf.add(loss, tf.mul(orthogonalityLoss(encoded.eos), cfg.orthoLambda)) as tf.Scalar;
-      }, [ctx]);
-      const loss = value.dataSync()[0];
-      value.dispose();
+      const { loss, grads } = await dataParallelGrads(
+        variables,
+        distPartLoss(model, template, ctx, setup, step, 0, bounds[1]!),
+        helpers,
+        helpers.map((_, k) => ({ step, from: bounds[k + 1]!, to: bounds[k + 2]! })),
+        bounds.slice(1).map((to, k) => (to - bounds[k]!) / cfg.batch),
+      );
       if (!Number.isFinite(loss)) {
         tf.dispose(Object.values(grads));
         throw new Dd3dError(`train-dist: the loss became ${loss} at step ${step}; lower --lr`);
@@ -247,6 +346,7 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
     tf.dispose([g.mu, g.sigma, mixture.mu, mixture.sigma]);
     return { distribution, losses: state.losses, seconds: state.seconds };
   } finally {
+    await Promise.all(helpers.map((h) => h.stop()));
     tf.dispose([ctx, x0All]);
     adam.dispose();
   }

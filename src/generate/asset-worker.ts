@@ -1,25 +1,12 @@
-/** Worker-thread side of AssetPool: its own wasm backend and model, running asset jobs one at a time. */
-import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend } from '../backend/backend.js';
+/** Worker-thread side of AssetPool (and of the queue's asset threads): its own backend and model, running asset jobs one at a time. */
+import { serveRequests } from '../backend/worker-pool.js';
 import { loadDistribution } from '../distribution/distribution-file.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
-import { runAssetJob, type AssetJob } from './asset-job.js';
+import { runAssetJob, type AssetJob, type AssetJobResult } from './asset-job.js';
 import type { AssetWorkerInit, AssetWorkerReply } from './asset-pool.js';
 
-const init = workerData as AssetWorkerInit;
-const port = parentPort!;
-const send = (m: AssetWorkerReply) => port.postMessage(m);
-
-try {
-  await initBackend('wasm');
+await serveRequests<AssetWorkerInit, AssetJob, AssetJobResult>((init) => {
   const model = DiffusionModel.load(init.modelDir);
   const dist = init.distPath ? loadDistribution(init.distPath) : null;
-  port.on('message', (job: AssetJob) => {
-    runAssetJob(model, dist, job, (iter, iters, stats) => send({ type: 'iter', iter, iters, stats }))
-      .then((result) => send({ type: 'done', result }))
-      .catch((e: Error) => send({ type: 'error', message: String(e?.message ?? e) }));
-  });
-  send({ type: 'ready' });
-} catch (e) {
-  send({ type: 'error', message: String((e as Error).message ?? e) });
-}
+  return (job, emit) => runAssetJob(model, dist, job, (iter, iters, stats) => emit({ type: 'iter', iter, iters, stats } satisfies AssetWorkerReply));
+});

@@ -31,7 +31,8 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress 
 import { Ema } from './ema.js';
 import { warmupCosine } from './lr-schedule.js';
 import type { PretrainConfig } from './pretrain-configs.js';
-import { GradWorker } from './grad-worker-client.js';
+import { workerScript } from '../backend/worker-pool.js';
+import { dataParallelGrads, GradWorker } from './grad-worker-client.js';
 import { SceneBatches, type BatchOptions } from './scene-batches.js';
 import { seededNormal } from '../core/seeded-normal.js';
 
@@ -162,20 +163,24 @@ export function partLoss(m: TinyModel, ddpm: DDPMScheduler, config: PretrainConf
   };
 }
 
-/** Loss and gradients (keyed "text_encoder/…", "unet/…") of one part of a step's batch. */
 /** The batch drawing settings a config implies (the same in the main thread and the worker). */
 export function batchOptions(config: PretrainConfig, seed: number): BatchOptions {
   return { seed, captionDropout: config.captionDropout, cameraDropout: config.multiview?.cameraDropout, singleViewShare: config.multiview?.singleViewShare };
 }
 
-export function partGrads(m: TinyModel, weights: Map<string, tf.Variable>, loss: () => tf.Scalar): { loss: number; grads: Map<string, tf.Tensor> } {
-  const { value, grads } = tf.variableGrads(loss, [...weights.values()]);
-  const byName = new Map([...weights].map(([k, v]) => [v.name, k]));
-  const out = new Map<string, tf.Tensor>();
-  for (const [name, g] of Object.entries(grads)) out.set(byName.get(name)!, g);
-  const l = value.dataSync()[0];
-  value.dispose();
-  return { loss: l, grads: out };
+/** What pretrain's helper thread (grad-worker.ts) builds its replica from. */
+export interface PretrainWorkerInit {
+  config: string;
+  seed: number;
+  data: string;
+}
+
+/** The rows of a step's batch a helper computes. */
+export interface PretrainPart {
+  step: number;
+  batch: number;
+  from: number;
+  to: number;
 }
 
 export interface PretrainResult {
@@ -215,7 +220,10 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   }
 
   const started = performance.now() - state.seconds * 1000;
-  const helper = opts.workers && opts.workers > 1 && batch > 1 ? await GradWorker.start({ config: config.name, seed: opts.seed, data: opts.dataset.dir }) : null;
+  const helper =
+    opts.workers && opts.workers > 1 && batch > 1
+      ? await GradWorker.start<PretrainPart>(workerScript('train', 'grad-worker.js'), { config: config.name, seed: opts.seed, data: opts.dataset.dir } satisfies PretrainWorkerInit, 'pretrain worker')
+      : null;
   try {
     for (let step = state.step; step < steps; step++) {
       adam.lr = warmupCosine({ lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio }, step);
@@ -223,19 +231,13 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       // the weighted mean of the halves' gradients is the batch's.
       const views = batches.viewsAt(step);
       const split = helper ? Math.floor(batch / 2 / views) * views : batch;
-      const remote = helper?.grads(step, batch, split, batch, weights);
-      const local = partGrads(model, weights, partLoss(model, ddpm, config, batches, opts.seed, step, batch, 0, split));
-      let loss = local.loss;
-      const grads: tf.NamedTensorMap = {};
-      if (remote) {
-        const other = await remote;
-        const [a, b] = [split / batch, (batch - split) / batch];
-        loss = a * local.loss + b * other.loss;
-        for (const [k, g] of local.grads) grads[weights.get(k)!.name] = tf.tidy(() => tf.add(tf.mul(g, a), tf.mul(other.grads.get(k)!, b)));
-        tf.dispose([...local.grads.values(), ...other.grads.values()]);
-      } else {
-        for (const [k, g] of local.grads) grads[weights.get(k)!.name] = g;
-      }
+      const { loss, grads } = await dataParallelGrads(
+        weights,
+        partLoss(model, ddpm, config, batches, opts.seed, step, batch, 0, split),
+        helper ? [helper] : [],
+        [{ step, batch, from: split, to: batch }],
+        [split / batch, (batch - split) / batch],
+      );
       if (!Number.isFinite(loss)) throw new Dd3dError(`pretrain: the loss became ${loss} at step ${step}; lower --lr or check the data`);
       const clipped = clipGlobalNorm(grads, config.gradClip);
       adam.step(clipped.grads);
