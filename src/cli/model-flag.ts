@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
+import { checkRegularFile } from '../io/regular-file.js';
 import { builtinModelDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { readNoiseScheduleConfig } from '../schedulers/config.js';
@@ -35,8 +36,24 @@ const unetConfigPath = (model: DiffusionModel) => path.join(path.dirname(model.u
 /** Largest image side dd3d samples or trains at (flags and sample_size × the VAE's scale alike). */
 export const MAX_IMAGE_SIDE = 2048;
 
+/**
+ * Every file of a model folder and its component folders must be a regular file (after
+ * symlinks) before any is opened: a FIFO named vocab.json would block its reader forever.
+ */
+export function checkModelFiles(modelDir: string): void {
+  if (!fs.statSync(modelDir, { throwIfNoEntry: false })?.isDirectory()) return; // the loader says what is wrong
+  for (const entry of fs.readdirSync(modelDir, { withFileTypes: true })) {
+    const p = path.join(modelDir, entry.name);
+    const s = fs.statSync(p, { throwIfNoEntry: false });
+    if (s?.isDirectory()) {
+      for (const f of fs.readdirSync(p)) if (/\.(json|txt|safetensors)$/.test(f)) checkRegularFile(path.join(p, f), 'a model file');
+    } else if (/\.(json|txt|safetensors)$/.test(entry.name)) checkRegularFile(p, 'a model file');
+  }
+}
+
 /** Loads a model folder and checks its scheduler config now, not at the first denoising step. */
 export function loadModel(modelDir: string): DiffusionModel {
+  checkModelFiles(modelDir);
   const model = DiffusionModel.load(modelDir);
   try {
     readNoiseScheduleConfig(model.schedulerConfig);

@@ -210,7 +210,19 @@ export function checkDistributionModel(file: string, d: PromptDistribution, mode
  */
 const RANGE_SLACK = 2;
 
+/**
+ * Bound of the raw context vectors: they live among the token embeddings (trained from
+ * N(0, 0.02²)); far past this, re-encoding them (edits, generate's per-view prompts) overflows
+ * the encoder's layer norms into NaN.
+ */
+const MAX_CTX = 1e4;
+
 function checkStateRange(file: string, d: PromptDistribution, modelDir: string): void {
+  if (d.ctx) {
+    let peak = 0;
+    for (const v of d.ctx.data) peak = Math.max(peak, Math.abs(v));
+    if (peak > MAX_CTX) throw new Dd3dError(`${file}: "ctx" reaches ${peak.toPrecision(3)}, over the limit of ${MAX_CTX} for context vectors (token embeddings are near 1); the file is corrupt`);
+  }
   const bound = textEncoderStateBound(modelDir);
   const arrays: Array<[string, FloatArray]> = [['mu', d.mu], ['sigma', d.sigma], ...(d.components ? ([['components.mu', d.components.mu], ['components.sigma', d.components.sigma]] as Array<[string, FloatArray]>) : [])];
   for (const [key, a] of arrays) {

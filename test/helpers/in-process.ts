@@ -54,8 +54,9 @@ export function brokenModel(dir: string, edit: ModelEdit): string {
   for (const name of fs.readdirSync(TINY)) {
     const src = path.join(TINY, name);
     const touched = Boolean(edit.config?.[name] || edit.weights?.[name] || Object.keys(edit.files ?? {}).some((f) => f === name || f.startsWith(`${name}/`)));
-    if (!touched) {
-      fs.symlinkSync(src, path.join(dir, name));
+    if (!touched || !fs.statSync(src).isDirectory()) {
+      // a touched top-level file is replaced below
+      if (!touched) fs.symlinkSync(src, path.join(dir, name));
       continue;
     }
     fs.mkdirSync(path.join(dir, name));
@@ -89,7 +90,18 @@ export function brokenModel(dir: string, edit: ModelEdit): string {
   return dir;
 }
 
-/** Every file under `dir` with its bytes' length and mtime: equal before and after means untouched. */
+/** The first 64 bytes of a file, in base64. */
+function head(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(64);
+    return b.subarray(0, fs.readSync(fd, b, 0, 64, 0)).toString('base64');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Every entry under `dir` with its size, mtime, inode and first bytes (or link target): equal before and after means untouched. */
 export function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (d: string) => {
@@ -97,7 +109,7 @@ export function snapshot(dir: string): Record<string, string> {
       const p = path.join(d, e.name);
       const s = fs.lstatSync(p);
       if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = `${s.size}:${s.mtimeMs}:${e.isFile() ? fs.readFileSync(p).toString('base64').slice(0, 64) : 'x'}`;
+      else out[path.relative(dir, p)] = `${s.size}:${s.mtimeMs}:${s.ino}:${e.isFile() ? head(p) : e.isSymbolicLink() ? fs.readlinkSync(p) : 'special'}`;
     }
   };
   walk(dir);
