@@ -14,6 +14,8 @@ import { builtinModelDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { loadProbe } from '../probe/index.js';
 import { startBackend } from './common.js';
+import { defaultWorkers, workersText } from '../backend/worker-pool.js';
+import { sampleWorkers } from '../pipeline/sample-pool.js';
 import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
@@ -31,6 +33,7 @@ interface Eval2dFlags {
   guidance?: number;
   seed: number;
   batch: number;
+  workers: number;
   json?: boolean;
 }
 
@@ -72,6 +75,7 @@ export function registerEval2d(program: Command): void {
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .option('--seed <n>', 'seed of the instances and the sampling noise', intOption(0), 0)
     .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 32)
+    .option('--workers <n>', 'threads, each with its own backend and copy of the model, splitting each row\'s images and the prompt-tuning baseline\'s training steps (default: the cores); the images equal a 1-worker run\'s', intOption(1, 64), defaultWorkers())
     .option('--json', 'print one JSON object: {"refs", "reference_marginals", "rows": [{"name", "tv_distance", "in_distribution", "attribute_coverage", "fid", "precision", "recall", "density", "coverage", "diversity", "family_share", "marginals", ...}]}; marginals are attribute → value → share among the images of the references\' family')
     .addHelpText('after', '\nExample:\n  dd3d eval-2d --dist chair.json --refs refs/chairs --baseline caption:"a chair" --baseline prompt-tuning')
     .action(async (opts: Eval2dFlags, cmd: Command) => {
@@ -88,36 +92,37 @@ export function registerEval2d(program: Command): void {
       checkDistributionModel(opts.dist, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);
       const truth = await referenceTruth(opts.refs, probe);
       const rows: Array<{ name: string } & Eval2dScores> = [];
+      if (!opts.json) console.error(`eval-2d: ${opts.n} images per row ${workersText(sampleWorkers(opts.n, opts.workers))}`);
       try {
-        const measure = (name: string, conditions: (first: number, count: number) => tf.Tensor3D) => {
+        const measure = async (name: string, conditions: (first: number, count: number) => tf.Tensor3D) => {
           const bar = progressBar(name, opts.n, { quiet: opts.json });
           try {
-            const gen = sampleAndProbe(model, probe, conditions, { ...opts, ...sampling, onProgress: (done) => bar.update(done) });
+            const gen = await sampleAndProbe(model, probe, conditions, { ...opts, ...sampling, onProgress: (done) => bar.update(done) });
             rows.push({ name, ...scoreAgainstReferences(gen, truth) });
           } finally {
             bar.stop();
           }
         };
-        const fromDistribution = (name: string, file: string, d: PromptDistribution) => {
+        const fromDistribution = async (name: string, file: string, d: PromptDistribution) => {
           const learned = distributionMixture(model.textEncoder, model.tokenizer, file, d);
           const g = mixGaussians([{ file, g: learned, weight: 1 }], opts.stdScale);
           tf.dispose([learned.mu, learned.sigma]);
           try {
-            measure(name, (first, count) => instanceConditions(g, opts.seed, first, count));
+            await measure(name, (first, count) => instanceConditions(g, opts.seed, first, count));
           } finally {
             tf.dispose([g.mu, g.sigma]);
           }
         };
-        fromDistribution(`dist (${path.basename(opts.dist)}${opts.stdScale === 1 ? '' : `, γ = ${opts.stdScale}`})`, opts.dist, dist);
+        await fromDistribution(`dist (${path.basename(opts.dist)}${opts.stdScale === 1 ? '' : `, γ = ${opts.stdScale}`})`, opts.dist, dist);
         for (const b of baselines) {
           if (b.kind === 'caption') {
-            measure(`caption "${b.prompt}"`, (_first, count) => model.encodePrompt(b.prompt, count));
+            await measure(`caption "${b.prompt}"`, (_first, count) => model.encodePrompt(b.prompt, count));
           } else if (b.kind === 'images') {
             rows.push({ name: `images (${b.dir})`, ...scoreAgainstReferences(await probeFolder(b.dir, probe, '--baseline images'), truth) });
           } else {
             const file = b.file ?? promptTuningFile(opts.dist);
-            const tuned = fs.existsSync(file) ? loadDistribution(file) : await trainPromptTuning(model, dist, opts.refs, file, opts.json);
-            fromDistribution('prompt-tuning (K = 1)', file, tuned);
+            const tuned = fs.existsSync(file) ? loadDistribution(file) : await trainPromptTuning(model, dist, opts.refs, file, opts.workers, opts.json);
+            await fromDistribution('prompt-tuning (K = 1)', file, tuned);
           }
         }
       } finally {
@@ -146,7 +151,7 @@ export function promptTuningFile(distFile: string): string {
 }
 
 /** The CoOp / textual-inversion baseline: the same trainer with one prompt and no sampling, on the same references and settings. */
-async function trainPromptTuning(model: DiffusionModel, dist: PromptDistribution, refsDir: string, out: string, quiet?: boolean): Promise<PromptDistribution> {
+async function trainPromptTuning(model: DiffusionModel, dist: PromptDistribution, refsDir: string, out: string, workers: number, quiet?: boolean): Promise<PromptDistribution> {
   const settings = (dist.training.settings ?? {}) as Partial<typeof TRAIN_DIST_DEFAULTS> & { seed?: number; flip?: boolean };
   const cfg = { ...TRAIN_DIST_DEFAULTS, ...settings, seed: settings.seed ?? 0, prompts: 1, samples: 1, components: 1, prefix: dist.prefix, suffix: dist.suffix };
   const [h, w] = model.defaultSize;
@@ -157,6 +162,7 @@ async function trainPromptTuning(model: DiffusionModel, dist: PromptDistribution
       modelPath: dist.model.path,
       trainDir: `${out.replace(/\.json$/, '')}.train`,
       resume: true,
+      workers,
       onStep: (step, _t, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),
     });
     saveDistribution(out, result.distribution);

@@ -53,7 +53,7 @@ export function registerEvalPrompt(program: Command): void {
       const evals: PromptEval[] = [];
       try {
         for (const [i, prompt] of opts.prompt.entries()) {
-          evals.push(evaluatePrompt(model, probe, prompt, { ...opts, ...sampling, onProgress: (done) => bar.update(i * opts.n + done) }));
+          evals.push(await evaluatePrompt(model, probe, prompt, { ...opts, ...sampling, onProgress: (done) => bar.update(i * opts.n + done) }));
         }
       } finally {
         bar.stop();

@@ -18,7 +18,9 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { checkOutput, commitFolder, stageFolder } from '../io/output-guard.js';
 import { cameraBatch } from '../models/camera-embedding.js';
 import { writePng, type ImageBatch } from '../io/image.js';
-import { checkImageSize, sampleImages } from '../pipeline/text-to-image.js';
+import { checkImageSize } from '../pipeline/text-to-image.js';
+import { sampleInstances, sampleWorkers } from '../pipeline/sample-pool.js';
+import { defaultWorkers, workersText } from '../backend/worker-pool.js';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../schedulers/index.js';
 import { startBackend } from './common.js';
 import { firstNonFinite } from '../models/load.js';
@@ -43,6 +45,7 @@ interface SampleFlags {
   n: number;
   views: number;
   batch: number;
+  workers: number;
   cols?: number;
   height?: number;
   width?: number;
@@ -75,6 +78,7 @@ export function registerSample(program: Command): void {
     .option('--views <v>', 'draw V views of each instance together (a multi-view model: its cameras 360/V apart from the front, elevation 15); the grid gets a row per instance', intOption(1, 64), 1)
     .option('--cols <count>', 'grid columns (default: as square as possible)', intOption(1, 4096))
     .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 16)
+    .option('--workers <n>', 'threads, each with its own backend and copy of the model, splitting the images (default: the cores); the images equal a 1-worker run\'s', intOption(1, 64), defaultWorkers())
     .option('--height <px>', 'image height (default: the model\'s training size)', intOption(1, MAX_IMAGE_SIDE))
     .option('--width <px>', 'image width (default: the model\'s training size)', intOption(1, MAX_IMAGE_SIDE))
     .requiredOption('--out <file.png|dir>', 'a .png (one image, or a grid when --n > 1), or a folder for one PNG per image and manifest.json')
@@ -120,46 +124,31 @@ export function registerSample(program: Command): void {
       const uncond = model.encodePrompts([opts.negative]);
       // a prompt is encoded once, before the bar, so an unknown word fails first
       const promptStates = opts.prompt ? model.encodePrompts([opts.prompt]) : null;
+      const workers = sampleWorkers(opts.n, opts.workers);
+      if (!opts.json) console.error(`sample: ${opts.n} ${views > 1 ? `instance${opts.n === 1 ? '' : 's'} of ${views} views` : `image${opts.n === 1 ? '' : 's'}`} ${workersText(workers)}`);
       const bar = progressBar('sampling', images_n * steps, { quiet: opts.json });
-      const data = new Float32Array(images_n * height * width * 3);
-      // instances per UNet batch: whole instances, all their views together
-      const perBatch = Math.max(1, Math.floor(opts.batch / views));
+      const rigFeatures = views > 1 ? cameraBatch(rig) : undefined;
+      let data: Float32Array;
       try {
-        for (let first = 0, b = 0; first < opts.n; first += perBatch, b++) {
-          const count = Math.min(perBatch, opts.n - first);
-          const cond = tf.tidy(() => {
-            const c = gaussian ? instanceConditions(gaussian, instanceSeed, first, count) : (tf.tile(promptStates!, [count, 1, 1]) as tf.Tensor3D);
-            // one ε per instance: its V views share the condition
-            return views > 1 ? (tf.reshape(tf.tile(tf.expandDims(c, 1), [1, views, 1, 1]), [count * views, c.shape[1], c.shape[2]]) as tf.Tensor3D) : c;
-          });
-          const cameras = views > 1 ? cameraBatch(Array.from({ length: count * views }, (_, i) => rig[i % views]!)) : undefined;
-          const images = sampleImages(model, {
-            cond,
-            uncond,
-            steps,
-            guidance,
-            scheduler: opts.scheduler,
-            seed: opts.seed + b,
-            height,
-            width,
-            views,
-            cameras,
-            onStep: (done) => bar.update((first * steps + done * count) * views),
-          });
-          const pixels = images.dataSync() as Float32Array;
-          // NaN would be written as black without a word: name what produced it instead
-          const bad = firstNonFinite(pixels);
-          if (bad >= 0) {
-            throw new Dd3dError(`the sampler produced ${pixels[bad]} in image ${first * views + Math.floor(bad / (height * width * 3))}: the model at ${modelDir}${sources.length ? ` or the distribution ${sources.map((s) => s.file).join(', ')}` : ''} gives non-finite values at these settings (guidance ${guidance}, ${steps} steps)`);
-          }
-          data.set(pixels, first * views * height * width * 3);
-          tf.dispose([cond, images, ...(cameras ? [cameras] : [])]);
-        }
+        data = await sampleInstances(model, {
+          n: opts.n,
+          conditions: (first, count) => (gaussian ? instanceConditions(gaussian, instanceSeed, first, count) : (tf.tile(promptStates!, [count, 1, 1]) as tf.Tensor3D)),
+          uncond,
+          rig: rigFeatures,
+          settings: { steps, guidance, scheduler: opts.scheduler, seed: opts.seed, height, width, views, batch: opts.batch },
+          workers,
+          onProgress: (done) => bar.update(done),
+        });
       } finally {
         bar.stop();
-        tf.dispose([uncond, ...(promptStates ? [promptStates] : [])]);
+        tf.dispose([uncond, ...(promptStates ? [promptStates] : []), ...(rigFeatures ? [rigFeatures] : [])]);
         if (gaussian) tf.dispose([gaussian.mu, gaussian.sigma]);
         model.dispose();
+      }
+      // NaN would be written as black without a word: name what produced it instead
+      const bad = firstNonFinite(data);
+      if (bad >= 0) {
+        throw new Dd3dError(`the sampler produced ${data[bad]} in image ${Math.floor(bad / (height * width * 3))}: the model at ${modelDir}${sources.length ? ` or the distribution ${sources.map((s) => s.file).join(', ')}` : ''} gives non-finite values at these settings (guidance ${guidance}, ${steps} steps)`);
       }
       const batch = { data, n: images_n, height, width, channels: 3 };
       const weights = gaussian?.weights ?? [1];

@@ -45,13 +45,13 @@ export function meanPairwiseDistance(f: tf.Tensor2D): number {
   });
 }
 
-export function evaluatePrompt(model: DiffusionModel, probe: Probe, prompt: string, opts: PromptEvalOptions): PromptEval {
+export async function evaluatePrompt(model: DiffusionModel, probe: Probe, prompt: string, opts: PromptEvalOptions): Promise<PromptEval> {
   const terms = promptTerms(prompt);
   // the prompt is encoded once; each batch takes as many copies as it has images
   const states = model.encodePrompts([prompt]);
   let generated;
   try {
-    generated = sampleAndProbe(model, probe, (_first, count) => tf.tile(states, [count, 1, 1]) as tf.Tensor3D, { ...opts, batch: opts.batch ?? 16 });
+    generated = await sampleAndProbe(model, probe, (_first, count) => tf.tile(states, [count, 1, 1]) as tf.Tensor3D, { ...opts, batch: opts.batch ?? 16 });
   } finally {
     states.dispose();
   }
