@@ -110,6 +110,18 @@ describe('defect 3: existing files are not overwritten without --force', () => {
   });
 });
 
+describe('pretrain\'s model folder', () => {
+  it('a folder holding the user\'s files is refused before any work; an earlier dd3d model folder is not', async () => {
+    const out = path.join(tmp, 'my-model');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'model_index.json'), '{"mine": true}');
+    expectOneLine(await dd3d(['pretrain', '--data', path.join(tmp, 'no-data'), '--out', out, '--config', 'test']), /my-model holds files dd3d did not write \(model_index\.json\); pass --force/);
+    expect(fs.readFileSync(path.join(out, 'model_index.json'), 'utf8')).toBe('{"mine": true}');
+    fs.writeFileSync(path.join(out, 'model_index.json'), '{"_dd3d_config": "test"}');
+    expectOneLine(await dd3d(['pretrain', '--data', path.join(tmp, 'no-data'), '--out', out, '--config', 'test']), /no-data/);
+  });
+});
+
 describe('defect 4: the .npz zip bomb', () => {
   /** A 2 MB .npz whose one entry inflates to 2 GiB of zeros (2048 copies of one fully flushed deflate block run). */
   function zipBomb(file: string, header?: Buffer): void {

@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { SceneDataset } from '../dataset/scene-dataset.js';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutput } from '../io/output-guard.js';
 import { trailingMean, writeLossCurve } from '../io/plot.js';
 import { exportTinyModel } from '../train/export.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
@@ -24,7 +25,21 @@ interface PretrainFlags {
   init?: string;
   resume?: boolean;
   workers: number;
+  force?: boolean;
   json?: boolean;
+}
+
+/**
+ * An earlier pretrain output, which pretrain may write into without --force: a model folder
+ * dd3d exported (model_index.json naming its "_dd3d_config") or one holding a checkpoint.
+ */
+function isPretrainFolder(dir: string): boolean {
+  if (hasCheckpoint(path.join(dir, 'checkpoint'))) return true;
+  try {
+    return typeof JSON.parse(fs.readFileSync(path.join(dir, 'model_index.json'), 'utf8'))._dd3d_config === 'string';
+  } catch {
+    return false;
+  }
 }
 
 export function registerPretrain(program: Command): void {
@@ -40,10 +55,12 @@ export function registerPretrain(program: Command): void {
     .option('--init <dir>', 'start from this model folder\'s weights (a fine-tune; e.g. models/dd3d-tiny for --config mv32) instead of random ones')
     .option('--resume', 'continue from <out>/checkpoint/ (a resumed run loses at most one checkpoint interval)')
     .option('--workers <n>', 'threads, each with its own wasm backend, splitting every batch (1 or 2; two measured 1.8× faster)', intOption(1, 2), Math.min(2, os.availableParallelism()))
+    .option('--force', 'write the model into an --out folder holding files dd3d did not write (its files of the same names are replaced)')
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText('after', '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32\n\nMulti-view fine-tune of the shipped model (4 views, camera-conditioned):\n  dd3d scenes dataset --n 40000 --views 4 --res 32 --out data/mv32\n  dd3d pretrain --data data/mv32 --out models/dd3d-mv --config mv32 --init models/dd3d-tiny')
     .action(async (opts: PretrainFlags, cmd: Command) => {
       const config = PRETRAIN_CONFIGS[opts.config]!;
+      checkOutput({ path: opts.out, flag: '--out', kind: 'folder', force: Boolean(opts.force), isOurs: isPretrainFolder });
       const dataset = SceneDataset.open(opts.data);
       if (hasCheckpoint(path.join(opts.out, 'checkpoint')) && !opts.resume) {
         throw new Dd3dError(`--out: ${opts.out} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
