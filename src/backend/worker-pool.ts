@@ -63,7 +63,7 @@ export class WorkerThread<Req, Res> {
     const worker = new Worker(script, { workerData: { ...init, backend: workerBackend() } });
     const thread = new WorkerThread<Req, Res>(worker, label);
     try {
-      await thread.await<void>(() => undefined, 'starting');
+      await thread.nextReply<void>(() => undefined, 'starting');
     } catch (e) {
       await worker.terminate();
       throw e;
@@ -74,7 +74,7 @@ export class WorkerThread<Req, Res> {
   /** Posts one request; `transfer` moves its buffers instead of copying them. */
   request(req: Req, opts: { transfer?: ArrayBuffer[]; onEvent?: (e: WorkerEvent) => void } = {}): Promise<Res> {
     if (this.busy) throw new Error(`${this.label}: a request is already running`);
-    const reply = this.await<Res>(opts.onEvent ?? (() => undefined), 'working');
+    const reply = this.nextReply<Res>(opts.onEvent ?? (() => undefined), 'working');
     this.worker.postMessage(req, opts.transfer ?? []);
     return reply;
   }
@@ -84,7 +84,7 @@ export class WorkerThread<Req, Res> {
   }
 
   /** The next ready/done (resolves), error or exit (rejects); events go to `onEvent` meanwhile. */
-  private await<R>(onEvent: (e: WorkerEvent) => void, doing: string): Promise<R> {
+  private nextReply<R>(onEvent: (e: WorkerEvent) => void, doing: string): Promise<R> {
     this.busy = true;
     return new Promise<R>((resolve, reject) => {
       const detach = () => {
