@@ -31,7 +31,8 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const sampleArgs = (out: string, ...more: string[]) => ['sample', '--prompt', 'a red chair', '--steps', '1', '--out', out, ...more];
+// one worker: the in-process runs test the command, not the worker pool (test/sample-workers.test.ts)
+const sampleArgs = (out: string, ...more: string[]) => ['sample', '--prompt', 'a red chair', '--steps', '1', '--workers', '1', '--out', out, ...more];
 
 describe('defect 2: a sample folder never loses the user\'s files', () => {
   it('an earlier sample folder with the user\'s files in it is refused without --force and kept', async () => {

@@ -66,7 +66,7 @@ function fuzz(type: string, cases: Case[]): void {
   });
 }
 
-const sample = (model: string, out = fresh('out.png')) => ['sample', '--model', model, '--prompt', 'a red chair', '--steps', '1', '--out', out];
+const sample = (model: string, out = fresh('out.png')) => ['sample', '--model', model, '--prompt', 'a red chair', '--steps', '1', '--workers', '1', '--out', out];
 const editModel = (name: string, edit: Parameters<typeof brokenModel>[1]) => sample(brokenModel(fresh(name), edit));
 
 describe('fuzz: broken inputs through the CLI', () => {
