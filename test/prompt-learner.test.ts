@@ -7,7 +7,6 @@ import { fitGaussian, orthogonalityLoss, sampleConditions } from '../src/distrib
 import { buildTemplate } from '../src/distribution/prompt-template.js';
 import { promptDistributionParity } from '../src/parity/prompt-distribution.js';
 import { DiffusionModel } from '../src/pipeline/diffusion-model.js';
-import { readNoiseScheduleConfig } from '../src/schedulers/config.js';
 import { DDPMScheduler } from '../src/schedulers/ddpm.js';
 import { loadTokenizer } from '../src/text/load-tokenizer.js';
 import { FIXTURES } from './helpers/fixtures.js';
@@ -82,7 +81,6 @@ describe('the best-of-S reduction (--assign best)', () => {
   it('scores each image by its best sample and trains only that sample', () => {
     const model = DiffusionModel.load(path.join(FIXTURES, 'sd1-tiny'));
     const ddpm = DDPMScheduler.fromConfig(model.schedulerConfig);
-    const prediction = readNoiseScheduleConfig(model.schedulerConfig).predictionType;
     const c = model.unet.config.in_channels;
     const [b, s] = [2, 3];
     const batch = { x0: tf.randomNormal([b, 8, 8, c], 0, 1, 'float32', 1) as tf.Tensor4D, noise: tf.randomNormal([b, 8, 8, c], 0, 1, 'float32', 2) as tf.Tensor4D, t: [100, 700] };
@@ -93,15 +91,15 @@ describe('the best-of-S reduction (--assign best)', () => {
       const i = Math.floor(r / s);
       return tf.tidy(() => {
         const one = { x0: batch.x0.slice(i, 1), noise: batch.noise.slice(i, 1), t: [batch.t[i]!] };
-        return denoiseLoss(model.unet, ddpm, prediction, one, cond.slice(r, 1), 5, 'mean').dataSync()[0]!;
+        return denoiseLoss(model.unet, ddpm, one, cond.slice(r, 1), 5, 'mean').dataSync()[0]!;
       });
     });
     const best = Array.from({ length: b }, (_, i) => Math.min(...single.slice(i * s, i * s + s)));
     const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
-    expect(tf.tidy(() => denoiseLoss(model.unet, ddpm, prediction, batch, cond as tf.Tensor3D, 5, 'best').dataSync()[0])).toBeCloseTo(mean(best), 5);
-    expect(tf.tidy(() => denoiseLoss(model.unet, ddpm, prediction, batch, cond as tf.Tensor3D, 5, 'mean').dataSync()[0])).toBeCloseTo(mean(single), 5);
+    expect(tf.tidy(() => denoiseLoss(model.unet, ddpm, batch, cond as tf.Tensor3D, 5, 'best').dataSync()[0])).toBeCloseTo(mean(best), 5);
+    expect(tf.tidy(() => denoiseLoss(model.unet, ddpm, batch, cond as tf.Tensor3D, 5, 'mean').dataSync()[0])).toBeCloseTo(mean(single), 5);
     // the gradient reaches the winning condition of each image and no other
-    const g = tf.grad((x: tf.Tensor) => denoiseLoss(model.unet, ddpm, prediction, batch, x as tf.Tensor3D, 5, 'best'))(cond);
+    const g = tf.grad((x: tf.Tensor) => denoiseLoss(model.unet, ddpm, batch, x as tf.Tensor3D, 5, 'best'))(cond);
     const norms = tf.tidy(() => Array.from(tf.norm(g.reshape([b * s, -1]), 'euclidean', 1).dataSync()));
     for (let r = 0; r < b * s; r++) {
       const i = Math.floor(r / s);

@@ -1,11 +1,11 @@
 /**
  * The denoising loss that trains soft prompts through a frozen UNet: each image is noised
  * once and denoised under S sampled conditions, and every sample's MSE is weighted with
- * Min-SNR-γ (Hang et al.) in the model's prediction type.
+ * Min-SNR-γ (Hang et al.) in the model's prediction type (the training scheduler's, read from
+ * its config).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { UNet2DConditionModel } from '../models/unet.js';
-import type { PredictionType } from '../schedulers/config.js';
 import type { DDPMScheduler } from '../schedulers/ddpm.js';
 
 export interface NoisedBatch {
@@ -21,7 +21,8 @@ export interface NoisedBatch {
  * Min-SNR-γ weights per sample: min(snr, γ)/snr for epsilon, min(snr, γ)/(snr + 1) for
  * v-prediction (the v target's scale is snr + 1 times epsilon's), min(snr, γ) for x0.
  */
-export function minSnrWeights(ddpm: DDPMScheduler, t: number[], gamma: number, prediction: PredictionType): tf.Tensor1D {
+export function minSnrWeights(ddpm: DDPMScheduler, t: number[], gamma: number): tf.Tensor1D {
+  const prediction = ddpm.predictionType;
   return tf.tidy(() => {
     const snr = ddpm.snr(t);
     const clipped = tf.minimum(snr, gamma);
@@ -56,7 +57,6 @@ export type SampleReduction = (typeof SAMPLE_REDUCTIONS)[number];
 export function denoiseLoss(
   unet: UNet2DConditionModel,
   ddpm: DDPMScheduler,
-  prediction: PredictionType,
   batch: NoisedBatch,
   conditions: tf.Tensor3D,
   gamma = 5,
@@ -68,9 +68,9 @@ export function denoiseLoss(
     if (!Number.isInteger(s)) throw new Error(`denoiseLoss: ${conditions.shape[0]} conditions for ${b} images`);
     const t = batch.t.flatMap((x) => new Array<number>(s).fill(x));
     const xt = repeatRows(ddpm.addNoise(batch.x0, batch.noise, batch.t) as tf.Tensor4D, s);
-    const target = repeatRows(prediction === 'epsilon' ? batch.noise : prediction === 'v_prediction' ? (ddpm.getVelocity(batch.x0, batch.noise, batch.t) as tf.Tensor4D) : batch.x0, s);
+    const target = repeatRows(ddpm.trainingTarget(batch.x0, batch.noise, batch.t) as tf.Tensor4D, s);
     const pred = unet.forward(xt, t, conditions);
-    const perSample = tf.mul(minSnrWeights(ddpm, t, gamma, prediction), tf.mean(tf.squaredDifference(pred, target), [1, 2, 3]));
+    const perSample = tf.mul(minSnrWeights(ddpm, t, gamma), tf.mean(tf.squaredDifference(pred, target), [1, 2, 3]));
     if (reduce === 'mean') return tf.mean(perSample) as tf.Scalar;
     return tf.mean(tf.min(perSample.reshape([b, s]), 1)) as tf.Scalar;
   });

@@ -186,7 +186,7 @@ export function distPartLoss(model: DiffusionModel, template: PromptTemplate, ct
     // each image's S samples come from its own group's Gaussian
     const rows = pick.flatMap((v) => new Array<number>(cfg.samples).fill(s.group[s.source[v]!]!));
     const conditions = sampleMixtureConditions(fitMixture(encoded.states, s.sizes, s.weights), rows, eps);
-    const loss = denoiseLoss(model.unet, ddpm, model.predictionType, { x0, noise, t }, conditions, cfg.minSnrGamma, cfg.assign);
+    const loss = denoiseLoss(model.unet, ddpm, { x0, noise, t }, conditions, cfg.minSnrGamma, cfg.assign);
     return tf.add(loss, tf.mul(orthogonalityLoss(encoded.eos), cfg.orthoLambda)) as tf.Scalar;
   };
 }

@@ -24,7 +24,6 @@ export function promptDistributionParity(modelDir: string, goldenFile: string): 
     const expectedIds = [Number(golden.meta('bos')), ...(golden.meta('prefix_ids') as number[])];
     results.push(compare('template', [...template.ids.slice(0, expectedIds.length), template.eosIndex], [...expectedIds, Number(golden.meta('eos_position'))], 'forward'));
     const ddpm = model.trainingScheduler;
-    const prediction = model.predictionType;
     const lambda = Number(golden.meta('ortho_lambda'));
     tf.tidy(() => {
       const tensor = (name: string) => {
@@ -41,11 +40,11 @@ export function promptDistributionParity(modelDir: string, goldenFile: string): 
       results.push(compare('mu', g.mu.dataSync(), golden.need('mu').data, 'forward'));
       results.push(compare('sigma', g.sigma.dataSync(), golden.need('sigma').data, 'forward'));
       const tRepeated = batch.t.flatMap((x) => new Array<number>(s).fill(x));
-      results.push(compare('snr_weight', minSnrWeights(ddpm, tRepeated, 5, prediction).dataSync(), golden.need('snr_weight').data, 'forward'));
+      results.push(compare('snr_weight', minSnrWeights(ddpm, tRepeated, 5).dataSync(), golden.need('snr_weight').data, 'forward'));
 
       const denoise = (c: tf.Tensor) => {
         const gauss = fitGaussian(encodeContext(model.textEncoder, template, c as tf.Tensor3D).states);
-        return denoiseLoss(model.unet, ddpm, prediction, batch, sampleConditions(gauss, eps.reshape([b * s, l, d]) as tf.Tensor3D), 5);
+        return denoiseLoss(model.unet, ddpm, batch, sampleConditions(gauss, eps.reshape([b * s, l, d]) as tf.Tensor3D), 5);
       };
       const ortho = (c: tf.Tensor) => orthogonalityLoss(encodeContext(model.textEncoder, template, c as tf.Tensor3D).eos);
       const total = (c: tf.Tensor) => tf.add(denoise(c), tf.mul(ortho(c), lambda)) as tf.Scalar;

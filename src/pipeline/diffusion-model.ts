@@ -20,7 +20,7 @@ import type { UNet2DConditionModel } from '../models/unet.js';
 import type { AutoencoderKL } from '../models/vae.js';
 import { type TextTokenizer } from '../text/tokenizer.js';
 import { loadTokenizer } from '../text/load-tokenizer.js';
-import { readNoiseScheduleConfig, type PredictionType } from '../schedulers/config.js';
+import type { PredictionType } from '../schedulers/config.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
 
 /** Classifier-free guidance's inputs for n images. */
@@ -42,7 +42,6 @@ export const DEFAULT_SAMPLING = { guidance: 7.5, steps: 25 };
 
 export class DiffusionModel {
   private ddpm: DDPMScheduler | null = null;
-  private prediction: PredictionType | null = null;
 
   private constructor(
     readonly dir: string,
@@ -108,8 +107,7 @@ export class DiffusionModel {
 
   /** What the UNet predicts: the scheduler config's prediction_type (ε, v or x0). */
   get predictionType(): PredictionType {
-    this.prediction ??= readNoiseScheduleConfig(this.schedulerConfig).predictionType;
-    return this.prediction;
+    return this.trainingScheduler.predictionType;
   }
 
   /**

@@ -1,11 +1,11 @@
 /**
- * DDPM training helpers: forward noising, the v-prediction target and the SNR, for a batch
- * of per-sample integer timesteps. Coefficients only broadcast over the first (batch) axis,
+ * DDPM training helpers: forward noising, the regression target of the model's prediction
+ * type (ε, v or x0) and the SNR, for a batch of per-sample integer timesteps. Coefficients only broadcast over the first (batch) axis,
  * so NHWC and NCHW tensors both work; a batch of 1 broadcasts against many timesteps.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../core/errors.js';
-import { asComponent, readNoiseScheduleConfig, type ConfigSource } from './config.js';
+import { asComponent, readNoiseScheduleConfig, type ConfigSource, type PredictionType } from './config.js';
 import { checkTimestep, makeNoiseSchedule, type NoiseSchedule } from './noise-schedule.js';
 import { f32, sqrt32 } from './numeric.js';
 
@@ -14,13 +14,16 @@ export type Timesteps = readonly number[] | Int32Array | tf.Tensor1D;
 
 export class DDPMScheduler {
   readonly schedule: NoiseSchedule;
+  /** What the UNet trained on this schedule predicts: the config's prediction_type (default epsilon). */
+  readonly predictionType: PredictionType;
   // Per-timestep float32 tables, rounded as diffusers computes them in torch.
   private readonly sqrtAlpha: Float32Array;
   private readonly sqrtOneMinusAlpha: Float32Array;
   private readonly snrTable: Float32Array;
 
-  constructor(schedule: NoiseSchedule) {
+  constructor(schedule: NoiseSchedule, predictionType: PredictionType = 'epsilon') {
     this.schedule = schedule;
+    this.predictionType = predictionType;
     const ac = schedule.alphasCumprod;
     this.sqrtAlpha = ac.map(sqrt32);
     this.sqrtOneMinusAlpha = ac.map((a) => sqrt32(f32(1 - a)));
@@ -32,7 +35,8 @@ export class DDPMScheduler {
   }
 
   static fromConfig(source: ConfigSource): DDPMScheduler {
-    return new DDPMScheduler(makeNoiseSchedule(readNoiseScheduleConfig(asComponent(source))));
+    const config = readNoiseScheduleConfig(asComponent(source));
+    return new DDPMScheduler(makeNoiseSchedule(config), config.predictionType);
   }
 
   /** x_t = sqrt(ᾱ_t)·x0 + sqrt(1 − ᾱ_t)·noise. */
@@ -53,6 +57,17 @@ export class DDPMScheduler {
       const s = this.perSample(this.sqrtOneMinusAlpha, timesteps, rank);
       return tf.sub(tf.mul(a, noise), tf.mul(s, x0));
     });
+  }
+
+  /**
+   * What the UNet regresses to at x_t: the noise (epsilon), the velocity v_t (v_prediction) or
+   * the clean sample (sample), per this schedule's prediction type. ε and x0 are returned as
+   * given, not copied.
+   */
+  trainingTarget(x0: tf.Tensor, noise: tf.Tensor, timesteps: Timesteps): tf.Tensor {
+    if (this.predictionType === 'epsilon') return noise;
+    if (this.predictionType === 'v_prediction') return this.getVelocity(x0, noise, timesteps);
+    return x0;
   }
 
   /** Signal-to-noise ratio ᾱ_t / (1 − ᾱ_t) per sample, shape [batch]. */

@@ -146,7 +146,6 @@ export function partLoss(m: TinyModel, ddpm: DDPMScheduler, config: PretrainConf
   const views = batches.viewsAt(step);
   if (from % views !== 0 || to % views !== 0) throw new RangeError(`rows [${from}, ${to}) split a ${views}-view object`);
   const t = drawn.map((_, i) => drawn[i - (i % views)]!).slice(from, to);
-  const prediction = String(config.scheduler.prediction_type ?? 'epsilon');
   return () => {
     const { images, ids, cameras } = batches.batch(step, batch);
     const x0 = images.slice([from, 0, 0, 0], [to - from, -1, -1, -1]) as tf.Tensor4D;
@@ -158,7 +157,7 @@ export function partLoss(m: TinyModel, ddpm: DDPMScheduler, config: PretrainConf
     const cameraDim = m.unet.config.camera_dim;
     const camera = cameraDim === null ? undefined : tf.tensor2d(cameras.subarray(from * cameraDim, to * cameraDim), [to - from, cameraDim]);
     const pred = m.unet.forward(xt, t, states.lastHiddenState, { camera, views });
-    const target = prediction === 'epsilon' ? noise : ddpm.getVelocity(x0, noise, t);
+    const target = ddpm.trainingTarget(x0, noise, t);
     return tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar;
   };
 }
