@@ -90,11 +90,13 @@ function sampleGrid(density: MeshExtractionOptions['density'], bound: number, re
     const k1 = Math.min(res, k0 + slabs);
     const pts = new Float32Array(3 * res * res * (k1 - k0));
     let o = 0;
-    for (let k = k0; k < k1; k++) for (let j = 0; j < res; j++) for (let i = 0; i < res; i++) {
-      pts[o++] = -bound + i * step;
-      pts[o++] = -bound + j * step;
-      pts[o++] = -bound + k * step;
-    }
+    for (let k = k0; k < k1; k++)
+      for (let j = 0; j < res; j++)
+        for (let i = 0; i < res; i++) {
+          pts[o++] = -bound + i * step;
+          pts[o++] = -bound + j * step;
+          pts[o++] = -bound + k * step;
+        }
     values.set(sampleInChunks(density, pts, 1, chunk, 'density'), k0 * res * res);
   }
   return values;
@@ -141,14 +143,17 @@ function kthSmallest(a: Float32Array, k: number): number {
 function padWithEmpty(values: Float32Array, res: number): Float32Array {
   const p = res + 2;
   const out = new Float32Array(p * p * p).fill(-Infinity);
-  for (let k = 0; k < res; k++) for (let j = 0; j < res; j++) {
-    out.set(values.subarray(res * (j + res * k), res * (j + 1 + res * k)), 1 + p * (j + 1 + p * (k + 1)));
-  }
+  for (let k = 0; k < res; k++)
+    for (let j = 0; j < res; j++) {
+      out.set(values.subarray(res * (j + res * k), res * (j + 1 + res * k)), 1 + p * (j + 1 + p * (k + 1)));
+    }
   return out;
 }
 
 function describeField(values: Float32Array): string {
-  let nan = 0, lo = Infinity, hi = -Infinity;
+  let nan = 0,
+    lo = Infinity,
+    hi = -Infinity;
   for (const v of values) {
     if (Number.isNaN(v)) nan++;
     else {
@@ -168,27 +173,33 @@ export async function extractMesh(o: MeshExtractionOptions): Promise<ExtractedMe
   if (!(o.bound > 0 && Number.isFinite(o.bound))) throw new Dd3dError(`extractMesh: bound must be a positive number, got ${o.bound}`);
   if (!Number.isInteger(res) || res < 2 || res > 1024) throw new Dd3dError(`extractMesh: resolution must be an integer in 2..1024, got ${res}`);
   if (!Number.isInteger(chunk) || chunk < 1) throw new Dd3dError(`extractMesh: chunk must be a positive integer, got ${chunk}`);
-  if (typeof o.threshold === 'number' && !Number.isFinite(o.threshold)) throw new Dd3dError(`extractMesh: threshold must be a finite number or 'auto', got ${o.threshold}`);
+  if (typeof o.threshold === 'number' && !Number.isFinite(o.threshold))
+    throw new Dd3dError(`extractMesh: threshold must be a finite number or 'auto', got ${o.threshold}`);
 
   const values = sampleGrid(o.density, o.bound, res, chunk);
   const samplingSeconds = (performance.now() - t0) / 1000;
   const where = `in [−${o.bound}, ${o.bound}]³ at ${res}³`;
   const threshold = o.threshold === undefined || o.threshold === 'auto' ? autoThreshold(values) : o.threshold;
-  if (!Number.isFinite(threshold)) throw new Dd3dError(`extractMesh: the density field is empty ${where}: ${describeField(values)}, no threshold can be chosen`);
+  if (!Number.isFinite(threshold))
+    throw new Dd3dError(`extractMesh: the density field is empty ${where}: ${describeField(values)}, no threshold can be chosen`);
   let above = 0;
   let nanSamples = 0;
   for (const v of values) {
     if (v > threshold) above++;
     else if (v !== v) nanSamples++;
   }
-  if (above === 0) throw new Dd3dError(`extractMesh: the density field is empty ${where}: no sample is above the threshold ${threshold.toPrecision(4)} (${describeField(values)})`);
+  if (above === 0)
+    throw new Dd3dError(
+      `extractMesh: the density field is empty ${where}: no sample is above the threshold ${threshold.toPrecision(4)} (${describeField(values)})`,
+    );
 
   // The padded grid's points sit one step outside the cube, so its bounds grow by one step.
   const step = (2 * o.bound) / (res - 1);
   const b = o.bound + step;
   const raw = marchingCubes(padWithEmpty(values, res), [res + 2, res + 2, res + 2], { min: [-b, -b, -b], max: [b, b, b] }, threshold);
   const trianglesRaw = raw.indices.length / 3;
-  if (trianglesRaw === 0) throw new Dd3dError(`extractMesh: the density field is empty ${where}: ${above} samples above the threshold ${threshold.toPrecision(4)} make no surface`);
+  if (trianglesRaw === 0)
+    throw new Dd3dError(`extractMesh: the density field is empty ${where}: ${above} samples above the threshold ${threshold.toPrecision(4)} make no surface`);
 
   const cleaned = removeFloaters(raw, { minFraction: o.minComponentFraction ?? DEFAULTS.minComponentFraction });
   const t1 = performance.now();

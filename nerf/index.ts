@@ -6,16 +6,7 @@ import type { RadianceField } from './field.js';
 import { FourierField, type FourierFieldConfig } from './fourier-field.js';
 import { GridField, type GridFieldConfig } from './grid-field.js';
 
-export {
-  DEFAULT_BLOB,
-  activateDensity,
-  createMlp,
-  runMlp,
-  type DenseLayer,
-  type DensityActivation,
-  type DensityBlob,
-  type RadianceField,
-} from './field.js';
+export { DEFAULT_BLOB, activateDensity, createMlp, runMlp, type DenseLayer, type DensityActivation, type DensityBlob, type RadianceField } from './field.js';
 export { GridField, levelResolutions, resolveGridFieldConfig, trilinearCorners, type GridFieldConfig, type ResolvedGridFieldConfig } from './grid-field.js';
 export { FourierField, resolveFourierFieldConfig, type FourierFieldConfig, type ResolvedFourierFieldConfig } from './fourier-field.js';
 export { OccupancyGrid, type OccupancyGridConfig, type ResolvedOccupancyGridConfig } from './occupancy.js';

@@ -37,14 +37,29 @@ export interface IndexedMesh {
 
 // The tables' cube corners as (dx, dy, dz) offsets from the cube's lowest grid point.
 const CORNER: ReadonlyArray<Vec3Tuple> = [
-  [0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0],
-  [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1],
+  [0, 0, 0],
+  [1, 0, 0],
+  [1, 1, 0],
+  [0, 1, 0],
+  [0, 0, 1],
+  [1, 0, 1],
+  [1, 1, 1],
+  [0, 1, 1],
 ];
 // The tables' 12 edges as pairs of corners.
 const EDGE: ReadonlyArray<readonly [number, number]> = [
-  [0, 1], [1, 2], [2, 3], [3, 0],
-  [4, 5], [5, 6], [6, 7], [7, 4],
-  [0, 4], [1, 5], [2, 6], [3, 7],
+  [0, 1],
+  [1, 2],
+  [2, 3],
+  [3, 0],
+  [4, 5],
+  [5, 6],
+  [6, 7],
+  [7, 4],
+  [0, 4],
+  [1, 5],
+  [2, 6],
+  [3, 7],
 ];
 
 /**
@@ -52,7 +67,8 @@ const EDGE: ReadonlyArray<readonly [number, number]> = [
  * offset of its lower end from the cube's lowest grid point.
  */
 const EDGE_SLOT = EDGE.map(([a, b]) => {
-  const ca = CORNER[a]!, cb = CORNER[b]!;
+  const ca = CORNER[a]!,
+    cb = CORNER[b]!;
   const axis = ca[0] !== cb[0] ? 0 : ca[1] !== cb[1] ? 1 : 2;
   const lo = ca[axis]! < cb[axis]! ? ca : cb;
   return { axis, dx: lo[0], dy: lo[1], dz: lo[2] };
@@ -67,7 +83,10 @@ function extreme(v: number): number {
 /** A growable typed buffer; the mesh size is not known until the march is done. */
 class Growable<T extends Float32Array | Uint32Array> {
   length = 0;
-  constructor(public data: T, private readonly make: (n: number) => T) {}
+  constructor(
+    public data: T,
+    private readonly make: (n: number) => T,
+  ) {}
   reserve(extra: number): T {
     if (this.length + extra > this.data.length) {
       const next = this.make(Math.max(this.length + extra, this.data.length * 2));
@@ -110,7 +129,8 @@ export function marchingCubes(values: Float32Array, dims: Vec3Tuple, bounds: Gri
     const q = p + (axis === 0 ? 1 : axis === 1 ? nx : layer);
     // Exactly one end is inside. Infinite and NaN ends count as extremes, so the crossing
     // lands on the finite end (how callers pad a grid with −∞ to cap open surfaces).
-    const a = extreme(values[p]!), b = extreme(values[q]!);
+    const a = extreme(values[p]!),
+      b = extreme(values[q]!);
     let t = (iso - a) / (b - a);
     if (!(t >= 0 && t <= 1)) t = 0.5;
     const out = positions.reserve(3);

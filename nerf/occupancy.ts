@@ -57,7 +57,8 @@ export class OccupancyGrid {
     };
     if (!(bound > 0)) throw new RangeError(`OccupancyGrid: bound must be > 0, got ${bound}`);
     if (!Number.isInteger(c.resolution) || c.resolution < 1) throw new RangeError(`OccupancyGrid: resolution must be a positive integer, got ${c.resolution}`);
-    if (!Number.isInteger(c.samplesPerCell) || c.samplesPerCell < 1) throw new RangeError(`OccupancyGrid: samplesPerCell must be >= 1, got ${c.samplesPerCell}`);
+    if (!Number.isInteger(c.samplesPerCell) || c.samplesPerCell < 1)
+      throw new RangeError(`OccupancyGrid: samplesPerCell must be >= 1, got ${c.samplesPerCell}`);
     this.bound = bound;
     this.config = c;
     this.resolution = c.resolution;

@@ -8,7 +8,6 @@
 import type { Rng } from '../src/core/random.js';
 import { orbitCamera } from './camera.js';
 
-
 /** An orbit camera as the dataset records it: degrees and scene units, about the origin. */
 export interface SceneCamera {
   azimuth: number;

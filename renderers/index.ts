@@ -6,5 +6,17 @@
 export { renderScene, Rasterizer, DEFAULT_LIGHT, type LightSpec, type RenderOptions, type RenderResult } from './rasterizer.js';
 export { orbitCamera, orbitPosition, cameraRays, cameraForward, type OrbitCameraOptions, type CameraRays } from './camera.js';
 export { linearToSRGB, srgbToLinear, linearToSRGB8, toRGB8, toRGBA8, type RGB, type RGBAImage } from './color.js';
-export { renderVolume, planSamples, MlpBackground, type VolumeRenderOptions, type VolumeRenderResult, type VolumeBackground, type VolumeShading, type VolumeLight, type OccupancyTest, type SamplePlan, type MlpBackgroundConfig } from './volume.js';
+export {
+  renderVolume,
+  planSamples,
+  MlpBackground,
+  type VolumeRenderOptions,
+  type VolumeRenderResult,
+  type VolumeBackground,
+  type VolumeShading,
+  type VolumeLight,
+  type OccupancyTest,
+  type SamplePlan,
+  type MlpBackgroundConfig,
+} from './volume.js';
 export { renderTurntable, type TurntableOptions, type TurntableStrip } from './turntable.js';

@@ -519,7 +519,17 @@ export class Rasterizer {
    * space (attributes interpolated linearly there, which is what perspective-correct
    * varyings need), then a fan of triangles sharing the polygon's facing.
    */
-  private clipTriangle(i0: number, i1: number, i2: number, matId: number, flat: boolean, vertexColors: boolean, frontCCW: boolean, cull: boolean, sideSign: number): void {
+  private clipTriangle(
+    i0: number,
+    i1: number,
+    i2: number,
+    matId: number,
+    flat: boolean,
+    vertexColors: boolean,
+    frontCCW: boolean,
+    cull: boolean,
+    sideSign: number,
+  ): void {
     const V = TV; // cx, cy, cz, cw, nx, ny, nz, r, g, b
     let a = this.polyA;
     let b = this.polyB;
@@ -557,7 +567,7 @@ export class Rasterizer {
           for (let c = 0; c < V; c++) b[m * V + c] = a[p + c];
           m++;
         }
-        if ((dp >= 0) !== (dq >= 0)) {
+        if (dp >= 0 !== dq >= 0) {
           const t = dp / (dp - dq);
           for (let c = 0; c < V; c++) b[m * V + c] = a[p + c] + t * (a[q + c] - a[p + c]);
           m++;
@@ -637,9 +647,15 @@ export class Rasterizer {
       p2 = t;
       area = -area;
     }
-    const x0 = v[p0], y0 = v[p0 + 1], z0 = v[p0 + 2];
-    const x1 = v[p1], y1 = v[p1 + 1], z1 = v[p1 + 2];
-    const x2 = v[p2], y2 = v[p2 + 1], z2 = v[p2 + 2];
+    const x0 = v[p0],
+      y0 = v[p0 + 1],
+      z0 = v[p0 + 2];
+    const x1 = v[p1],
+      y1 = v[p1 + 1],
+      z1 = v[p1 + 2];
+    const x2 = v[p2],
+      y2 = v[p2 + 1],
+      z2 = v[p2 + 2];
     const sw = this.sw;
     const sh = this.sh;
     // Sample (sx, sy) sits at (sx + 0.5, sy + 0.5).
@@ -655,9 +671,15 @@ export class Rasterizer {
 
     // Edge functions E(p) = ex·px + ey·py + ec, positive inside. E0 is the edge opposite
     // vertex 0 (v1→v2), so E0/area is vertex 0's barycentric, and so on.
-    const ex0 = y1 - y2, ey0 = x2 - x1, ec0 = -(ex0 * x1 + ey0 * y1);
-    const ex1 = y2 - y0, ey1 = x0 - x2, ec1 = -(ex1 * x2 + ey1 * y2);
-    const ex2 = y0 - y1, ey2 = x1 - x0, ec2 = -(ex2 * x0 + ey2 * y0);
+    const ex0 = y1 - y2,
+      ey0 = x2 - x1,
+      ec0 = -(ex0 * x1 + ey0 * y1);
+    const ex1 = y2 - y0,
+      ey1 = x0 - x2,
+      ec1 = -(ex1 * x2 + ey1 * y2);
+    const ex2 = y0 - y1,
+      ey2 = x1 - x0,
+      ec2 = -(ex2 * x0 + ey2 * y0);
     // Top-left rule: a sample exactly on an edge belongs to the triangle only if the edge is
     // a left edge (interior to its right, ex > 0) or a top edge (horizontal, interior below).
     const t0 = ex0 > 0 || (ex0 === 0 && ey0 > 0) ? 0 : MIN_POS;
@@ -681,15 +703,27 @@ export class Rasterizer {
       // The row's span, from each edge's crossing, widened by one sample; the exact test follows.
       let lo = xmin;
       let hi = xmax;
-      if (ex0 > 0) { const c = Math.ceil(-k0 / ex0 - 0.5) - 1; if (c > lo) lo = c; }
-      else if (ex0 < 0) { const c = Math.floor(-k0 / ex0 - 0.5) + 1; if (c < hi) hi = c; }
-      else if (k0 < t0) continue;
-      if (ex1 > 0) { const c = Math.ceil(-k1 / ex1 - 0.5) - 1; if (c > lo) lo = c; }
-      else if (ex1 < 0) { const c = Math.floor(-k1 / ex1 - 0.5) + 1; if (c < hi) hi = c; }
-      else if (k1 < t1) continue;
-      if (ex2 > 0) { const c = Math.ceil(-k2 / ex2 - 0.5) - 1; if (c > lo) lo = c; }
-      else if (ex2 < 0) { const c = Math.floor(-k2 / ex2 - 0.5) + 1; if (c < hi) hi = c; }
-      else if (k2 < t2) continue;
+      if (ex0 > 0) {
+        const c = Math.ceil(-k0 / ex0 - 0.5) - 1;
+        if (c > lo) lo = c;
+      } else if (ex0 < 0) {
+        const c = Math.floor(-k0 / ex0 - 0.5) + 1;
+        if (c < hi) hi = c;
+      } else if (k0 < t0) continue;
+      if (ex1 > 0) {
+        const c = Math.ceil(-k1 / ex1 - 0.5) - 1;
+        if (c > lo) lo = c;
+      } else if (ex1 < 0) {
+        const c = Math.floor(-k1 / ex1 - 0.5) + 1;
+        if (c < hi) hi = c;
+      } else if (k1 < t1) continue;
+      if (ex2 > 0) {
+        const c = Math.ceil(-k2 / ex2 - 0.5) - 1;
+        if (c > lo) lo = c;
+      } else if (ex2 < 0) {
+        const c = Math.floor(-k2 / ex2 - 0.5) + 1;
+        if (c < hi) hi = c;
+      } else if (k2 < t2) continue;
       const zrow = zy * py + zc;
       const row = sy * sw;
       for (let sx = lo; sx <= hi; sx++) {
@@ -748,10 +782,14 @@ export class Rasterizer {
     const L = light ?? DEFAULT_LIGHT;
     _lightDir.copy(L.direction);
     if (_lightDir.lengthSq() > 0) _lightDir.normalize();
-    const lx = _lightDir.x, ly = _lightDir.y, lz = _lightDir.z;
+    const lx = _lightDir.x,
+      ly = _lightDir.y,
+      lz = _lightDir.z;
     const li = L.intensity ?? DEFAULT_LIGHT.intensity;
     const lc = L.color ?? DEFAULT_LIGHT.color;
-    const lr = lc[0] * li, lg = lc[1] * li, lb = lc[2] * li;
+    const lr = lc[0] * li,
+      lg = lc[1] * li,
+      lb = lc[2] * li;
     const amb = L.ambient ?? DEFAULT_LIGHT.ambient;
     const ar = typeof amb === 'number' ? amb : amb[0];
     const ag = typeof amb === 'number' ? amb : amb[1];
@@ -766,7 +804,13 @@ export class Rasterizer {
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         let cnt = 0;
-        let cr = 0, cg = 0, cb = 0, d = 0, nx = 0, ny = 0, nz = 0;
+        let cr = 0,
+          cg = 0,
+          cb = 0,
+          d = 0,
+          nx = 0,
+          ny = 0,
+          nz = 0;
         for (let j = 0; j < ss; j++) {
           const sy = y * ss + j;
           const py = sy + 0.5;
@@ -783,7 +827,9 @@ export class Rasterizer {
             const q1 = b1 * t[o + 7];
             const q2 = b2 * t[o + 8];
             const w = 1 / (q0 + q1 + q2); // = clip w = view-space depth
-            const w0 = q0 * w, w1 = q1 * w, w2 = q2 * w;
+            const w0 = q0 * w,
+              w1 = q1 * w,
+              w2 = q2 * w;
             let ux = w0 * t[o + 9] + w1 * t[o + 12] + w2 * t[o + 15];
             let uy = w0 * t[o + 10] + w1 * t[o + 13] + w2 * t[o + 16];
             let uz = w0 * t[o + 11] + w1 * t[o + 14] + w2 * t[o + 17];
@@ -795,7 +841,9 @@ export class Rasterizer {
               uz *= s;
             }
             const m = t[o + 18] * MAT_STRIDE;
-            let albR = mats[m], albG = mats[m + 1], albB = mats[m + 2];
+            let albR = mats[m],
+              albG = mats[m + 1],
+              albB = mats[m + 2];
             if (mats[m + 7] !== 0) {
               albR *= w0 * t[o + 19] + w1 * t[o + 22] + w2 * t[o + 25];
               albG *= w0 * t[o + 20] + w1 * t[o + 23] + w2 * t[o + 26];

@@ -54,10 +54,11 @@ function visibleVertices(root: THREE.Object3D): THREE.Vector3[] {
     const im = mesh as THREE.InstancedMesh;
     const transforms: THREE.Matrix4[] = [];
     if (!im.isInstancedMesh) transforms.push(mesh.matrixWorld);
-    else for (let k = 0; k < im.count; k++) {
-      im.getMatrixAt(k, instance);
-      transforms.push(new THREE.Matrix4().multiplyMatrices(mesh.matrixWorld, instance));
-    }
+    else
+      for (let k = 0; k < im.count; k++) {
+        im.getMatrixAt(k, instance);
+        transforms.push(new THREE.Matrix4().multiplyMatrices(mesh.matrixWorld, instance));
+      }
     for (const m of transforms) for (let i = 0; i < pos.count; i++) out.push(new THREE.Vector3().fromBufferAttribute(pos, i).applyMatrix4(m));
   });
   return out;

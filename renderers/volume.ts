@@ -191,7 +191,8 @@ function lightDirections(light: VolumeLight, points: Float32Array): Float32Array
   const m = points.length / 3;
   const out = new Float32Array(3 * m);
   for (let i = 0; i < m; i++) {
-    const [x, y, z] = 'position' in light ? [light.position[0] - points[3 * i], light.position[1] - points[3 * i + 1], light.position[2] - points[3 * i + 2]] : light.direction;
+    const [x, y, z] =
+      'position' in light ? [light.position[0] - points[3 * i], light.position[1] - points[3 * i + 1], light.position[2] - points[3 * i + 2]] : light.direction;
     const len = Math.hypot(x, y, z) || 1;
     out[3 * i] = x / len;
     out[3 * i + 1] = y / len;
@@ -212,7 +213,8 @@ const DEFAULT_VOLUME_LIGHT: VolumeLight = {
 export function renderVolume(field: RadianceField, camera: THREE.PerspectiveCamera, opts: VolumeRenderOptions): VolumeRenderResult {
   const shading = opts.shading ?? 'albedo';
   const normalsMode = opts.normals ?? 'finite-difference';
-  if (normalsMode === 'none' && shading !== 'albedo') throw new RangeError(`renderVolume: ${shading} shading needs normals; normals 'none' allows only 'albedo'`);
+  if (normalsMode === 'none' && shading !== 'albedo')
+    throw new RangeError(`renderVolume: ${shading} shading needs normals; normals 'none' allows only 'albedo'`);
   const plan = planSamples(camera, field.bound, opts);
   const { width: w, height: h } = opts;
   const { rays, samplesPerRay: s, live } = plan;

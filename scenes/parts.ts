@@ -49,8 +49,19 @@ export function lathe(points: ReadonlyArray<readonly [number, number]>, corners:
  * reads as two legs from the front view.
  */
 export function legSpots(n: number, hx: number, hz: number, round: boolean): Array<[number, number]> {
-  if (n === 4 && !round) return [[-hx, -hz], [hx, -hz], [hx, hz], [-hx, hz]];
-  if (n === 3 && !round) return [[0, -hz], [hx, hz], [-hx, hz]];
+  if (n === 4 && !round)
+    return [
+      [-hx, -hz],
+      [hx, -hz],
+      [hx, hz],
+      [-hx, hz],
+    ];
+  if (n === 3 && !round)
+    return [
+      [0, -hz],
+      [hx, hz],
+      [-hx, hz],
+    ];
   const out: Array<[number, number]> = [];
   const start = n === 4 ? Math.PI / 4 : Math.PI;
   for (let i = 0; i < n; i++) {

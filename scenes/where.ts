@@ -11,7 +11,12 @@ export function findFamily(name: string): Family {
   return family;
 }
 
-const words = (s: string): string[] => s.trim().toLowerCase().split(/[\s_-]+/).filter(Boolean);
+const words = (s: string): string[] =>
+  s
+    .trim()
+    .toLowerCase()
+    .split(/[\s_-]+/)
+    .filter(Boolean);
 
 function findAttribute(family: Family, key: string, where: string): AttributeSpec {
   // "shade color", "shade-color" and "shade_color" all name the same key

@@ -62,7 +62,8 @@ export function checkLayers(root) {
     for (const to of targets) {
       const lt = layerOf(to);
       if (!lt) problems.push(`${from} imports ${to}, which is outside the layered folders`);
-      else if (lt.name !== lf.name && lt.rank >= lf.rank) problems.push(`${from} (layer ${lf.name}) imports ${to} (layer ${lt.name}): imports must point to a lower layer`);
+      else if (lt.name !== lf.name && lt.rank >= lf.rank)
+        problems.push(`${from} (layer ${lf.name}) imports ${to} (layer ${lt.name}): imports must point to a lower layer`);
     }
   }
   // cycles: depth-first search, reporting each back edge's cycle once

@@ -32,7 +32,9 @@ describe('backend selection', () => {
   });
 
   it('rejects an unknown name, naming where it came from', () => {
-    expect(() => parseBackendChoice('gpu', '--backend')).toThrow('--backend: unknown backend "gpu" (expected one of auto, wasm, cpu, tensorflow, tensorflow-gpu)');
+    expect(() => parseBackendChoice('gpu', '--backend')).toThrow(
+      '--backend: unknown backend "gpu" (expected one of auto, wasm, cpu, tensorflow, tensorflow-gpu)',
+    );
     expect(parseBackendChoice(undefined, 'DD3D_BACKEND')).toBe('auto');
     expect(parseBackendChoice(' wasm ', 'DD3D_BACKEND')).toBe('wasm');
   });

@@ -24,7 +24,18 @@ function filesUnder(d: string): string[] {
 
 describe('the built-in model', () => {
   it('ships in the diffusers layout, at most 40 MB', () => {
-    for (const f of ['model_index.json', 'text_encoder/config.json', 'text_encoder/model.safetensors', 'tokenizer/vocab.json', 'unet/config.json', 'unet/diffusion_pytorch_model.safetensors', 'scheduler/scheduler_config.json', 'probe/model.safetensors', 'train/loss.png', 'train/record.json']) {
+    for (const f of [
+      'model_index.json',
+      'text_encoder/config.json',
+      'text_encoder/model.safetensors',
+      'tokenizer/vocab.json',
+      'unet/config.json',
+      'unet/diffusion_pytorch_model.safetensors',
+      'scheduler/scheduler_config.json',
+      'probe/model.safetensors',
+      'train/loss.png',
+      'train/record.json',
+    ]) {
       expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
     }
     expect(fs.existsSync(path.join(dir, 'vae'))).toBe(false);

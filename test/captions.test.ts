@@ -46,7 +46,9 @@ describe('caption', () => {
   it('names every attribute when nothing is dropped', () => {
     const attributes = { family: 'chair', color: 'red', seat_color: 'blue', legs: 'four legs', back: 'tall back', seat: 'round seat', arms: 'no armrests' };
     const text = caption(attributes, view, 3, { keep: 1 });
-    expect(text).toMatch(/^a (photo of a |picture of a |render of a |3d model of a )?red chair with four legs, a tall back, a round blue seat and no armrests, front view$/);
+    expect(text).toMatch(
+      /^a (photo of a |picture of a |render of a |3d model of a )?red chair with four legs, a tall back, a round blue seat and no armrests, front view$/,
+    );
     const lamp = { family: 'lamp', color: 'orange', shade_color: 'white', height: 'tall', shade: 'drum shade', base: 'square base' };
     const texts = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => caption(lamp, { azimuthDeg: 180, elevationDeg: 0 }, s, { keep: 1 })));
     expect(texts).toContain('a tall orange lamp with a white drum shade and a square base, back view');
@@ -73,7 +75,7 @@ describe('caption', () => {
       const lengths = new Set<number>();
       for (let seed = 0; seed < 60; seed++) {
         const { attributes } = makeObject(f.name, seed);
-        const v = { azimuthDeg: (seed * 37) % 360 - 180, elevationDeg: (seed * 13) % 80 };
+        const v = { azimuthDeg: ((seed * 37) % 360) - 180, elevationDeg: (seed * 13) % 80 };
         const text = caption(attributes, v, seed);
         expect(caption(attributes, v, seed)).toBe(text);
         expect(text.split(/[ ,]+/)).toContain(f.name);
@@ -83,10 +85,11 @@ describe('caption', () => {
         for (const w of text.replace(/,/g, ' ').split(/ +/)) expect(vocab.has(w), `"${w}" from "${text}"`).toBe(true);
         // a mentioned value is the object's value: captions never contradict the attributes
         for (const spec of f.attributes.filter((s) => s.kind === 'with')) {
-          for (const other of spec.values) if (other !== attributes[spec.name] && text.includes(` ${other}`)) {
-            // "no handle" contains "handle": only fail if the other value appears as its own phrase
-            expect(attributes[spec.name]!.includes(other), `${text} mentions ${other}`).toBe(true);
-          }
+          for (const other of spec.values)
+            if (other !== attributes[spec.name] && text.includes(` ${other}`)) {
+              // "no handle" contains "handle": only fail if the other value appears as its own phrase
+              expect(attributes[spec.name]!.includes(other), `${text} mentions ${other}`).toBe(true);
+            }
         }
         lengths.add(text.split(' ').length);
       }

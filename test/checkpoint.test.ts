@@ -19,7 +19,14 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const FORMAT = 'test-checkpoint';
-const progress = (step: number): CheckpointProgress => ({ format: FORMAT, version: 1, step, steps: 10, losses: Array.from({ length: step }, (_, i) => i), seconds: step });
+const progress = (step: number): CheckpointProgress => ({
+  format: FORMAT,
+  version: 1,
+  step,
+  steps: 10,
+  losses: Array.from({ length: step }, (_, i) => i),
+  seconds: step,
+});
 
 describe('checkpoints', () => {
   it('a kill between the commit and the state.json copy resumes the committed step, tensors and progress together', () => {
@@ -44,7 +51,7 @@ describe('checkpoints', () => {
     w.get('a')!.dispose();
   });
 
-  it('removes temporary files a killed run left, keeps a live process\'s', () => {
+  it("removes temporary files a killed run left, keeps a live process's", () => {
     const dir = path.join(tmp, 'temps');
     fs.mkdirSync(dir, { recursive: true });
     const dead = path.join(dir, '.state.json.999999999.1.tmp');

@@ -28,7 +28,18 @@ describe('dd3d CLI', () => {
     const j = JSON.parse(r.stdout);
     expect(j.backend).toBe('wasm');
     expect(j.reason).toMatch(/requested/);
-    expect(j.patched_kernels).toEqual(['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'Identity', 'Cast', 'Conv2D', 'Slice', 'SplitV']);
+    expect(j.patched_kernels).toEqual([
+      'BatchMatMul',
+      '_FusedMatMul',
+      'Conv2DBackpropInput',
+      'Conv2DBackpropFilter',
+      'UnsortedSegmentSum',
+      'Identity',
+      'Cast',
+      'Conv2D',
+      'Slice',
+      'SplitV',
+    ]);
     expect(j.kernels.map((k: { name: string }) => k.name)).toEqual([
       'matmul',
       'matmul transposeA',
@@ -40,7 +51,7 @@ describe('dd3d CLI', () => {
     for (const k of j.kernels) expect(k.gflops).toBeGreaterThan(0);
   });
 
-  it('doctor --stock measures tfjs\'s own wasm kernels, reporting the missing one as null', () => {
+  it("doctor --stock measures tfjs's own wasm kernels, reporting the missing one as null", () => {
     const j = JSON.parse(runCli(['doctor', '--stock', '--json']).stdout);
     expect(j.patched_kernels).toEqual([]);
     expect(j.reason).toMatch(/stock|requested/);
@@ -113,7 +124,10 @@ describe('dd3d CLI', () => {
     const golden = ['--golden', path.join(sd1, 'golden', 'text_encoder.safetensors')];
 
     it('a missing model folder', () => {
-      expectOneLineError(runCli(['parity', '--model', '/nonexistent/sd', '--component', 'text_encoder', ...golden]), /model folder not found: \/nonexistent\/sd/);
+      expectOneLineError(
+        runCli(['parity', '--model', '/nonexistent/sd', '--component', 'text_encoder', ...golden]),
+        /model folder not found: \/nonexistent\/sd/,
+      );
     });
 
     it('a truncated safetensors file', () => {
@@ -141,7 +155,10 @@ describe('dd3d CLI', () => {
         delete config.num_hidden_layers;
         fs.writeFileSync(f, JSON.stringify(config));
       });
-      expectOneLineError(runCli(['parity', '--model', dir, '--component', 'text_encoder', ...golden]), /config\.json: missing key "num_hidden_layers" \(expected an integer\)/);
+      expectOneLineError(
+        runCli(['parity', '--model', dir, '--component', 'text_encoder', ...golden]),
+        /config\.json: missing key "num_hidden_layers" \(expected an integer\)/,
+      );
     });
 
     it('an unknown component and a missing golden file', () => {

@@ -69,9 +69,7 @@ describe('fixture cases', () => {
   it('transformers sd1 (pad <|endoftext|>) ids match exactly, padded to 77', () => {
     let checked = 0;
     for (const c of cases) {
-      expect(sd1.call(c.text, { maxLength: 77, padding: true }).ids, JSON.stringify(c.text)).toEqual(
-        c.transformers_sd1_padded77,
-      );
+      expect(sd1.call(c.text, { maxLength: 77, padding: true }).ids, JSON.stringify(c.text)).toEqual(c.transformers_sd1_padded77);
       checked++;
     }
     expect(checked).toBe(cases.length);
@@ -242,10 +240,7 @@ describe('errors', () => {
     copyFileSync(join(CLIP_DIR, 'vocab.json'), join(noMerges, 'vocab.json'));
     expectDd3dError(() => ClipTokenizer.fromFolder(noMerges), noMerges, 'merges.txt');
     expectDd3dError(() => ClipTokenizer.fromFolder(join(empty, 'nope')), 'nope');
-    expectDd3dError(
-      () => ClipTokenizer.fromFiles(join(empty, 'vocab.json'), join(CLIP_DIR, 'merges.txt')),
-      join(empty, 'vocab.json'),
-    );
+    expectDd3dError(() => ClipTokenizer.fromFiles(join(empty, 'vocab.json'), join(CLIP_DIR, 'merges.txt')), join(empty, 'vocab.json'));
   });
 
   it('names the file with invalid JSON', () => {
@@ -267,11 +262,7 @@ describe('errors', () => {
     copyFileSync(join(CLIP_DIR, 'merges.txt'), join(d, 'merges.txt'));
     writeFileSync(join(d, 'special_tokens_map.json'), JSON.stringify({ pad_token: { content: '<pad>' } }));
     expectDd3dError(() => ClipTokenizer.fromFolder(d), '<pad>', 'pad_token', 'special_tokens_map.json');
-    expectDd3dError(
-      () => ClipTokenizer.fromFiles(join(CLIP_DIR, 'vocab.json'), join(CLIP_DIR, 'merges.txt'), { bosToken: '<s>' }),
-      '<s>',
-      'bos_token',
-    );
+    expectDd3dError(() => ClipTokenizer.fromFiles(join(CLIP_DIR, 'vocab.json'), join(CLIP_DIR, 'merges.txt'), { bosToken: '<s>' }), '<s>', 'bos_token');
   });
 
   it('accepts token objects and model_max_length from tokenizer_config.json', () => {

@@ -3,14 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dd3dError } from '../src/core/errors.js';
-import {
-  configOptional,
-  configValue,
-  getComponent,
-  loadWeights,
-  openModelFolder,
-  openWeights,
-} from '../src/io/diffusers.js';
+import { configOptional, configValue, getComponent, loadWeights, openModelFolder, openWeights } from '../src/io/diffusers.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 
 const FIX = 'test/fixtures';
@@ -69,9 +62,7 @@ describe.each(['sd1-tiny', 'sd2-tiny'])('%s', (name) => {
     expect(configValue(unet, 'block_out_channels', 'number[]').length).toBeGreaterThan(1);
     expect(configValue(unet, 'attention_head_dim', 'number|number[]')).toBeDefined();
     expect(configValue(getComponent(m, 'vae'), 'scaling_factor', 'number')).toBe(0.18215);
-    expect(configValue(getComponent(m, 'scheduler'), 'prediction_type', 'string')).toBe(
-      name === 'sd1-tiny' ? 'epsilon' : 'v_prediction',
-    );
+    expect(configValue(getComponent(m, 'scheduler'), 'prediction_type', 'string')).toBe(name === 'sd1-tiny' ? 'epsilon' : 'v_prediction');
   });
 });
 
@@ -189,16 +180,28 @@ describe('errors', () => {
 
   it('a folder that is neither a model nor a component', () => {
     const dir = folder('empty', { 'notes.txt': 'hi', 'sub/readme.md': 'x' });
-    expectError(() => openModelFolder(dir), /empty: not a model folder: expected model_index\.json, a component's config\.json .* or component subfolders such as unet\/ and vae\//);
+    expectError(
+      () => openModelFolder(dir),
+      /empty: not a model folder: expected model_index\.json, a component's config\.json .* or component subfolders such as unet\/ and vae\//,
+    );
   });
 
   it('sampling defaults of the wrong type', () => {
     const withSampling = (name: string, sampling: unknown) =>
       folder(name, { 'model_index.json': { _dd3d_sampling: sampling, unet: ['diffusers', 'UNet2DConditionModel'] }, 'unet/config.json': unetConfig });
     expect(openModelFolder(withSampling('good-sampling', { guidance_scale: 3, num_inference_steps: 12 })).sampling).toEqual({ guidanceScale: 3, steps: 12 });
-    expectError(() => openModelFolder(withSampling('bad-guidance', { guidance_scale: '3' })), /bad-guidance\/model_index\.json: "_dd3d_sampling"\.guidance_scale must be a number ≥ 0, got "3"/);
-    expectError(() => openModelFolder(withSampling('bad-steps', { num_inference_steps: 2.5 })), /"_dd3d_sampling"\.num_inference_steps must be an integer ≥ 1, got 2\.5/);
-    expectError(() => openModelFolder(withSampling('bad-key', { guidance: 3 })), /"_dd3d_sampling": unknown key "guidance" \(expected guidance_scale, num_inference_steps\)/);
+    expectError(
+      () => openModelFolder(withSampling('bad-guidance', { guidance_scale: '3' })),
+      /bad-guidance\/model_index\.json: "_dd3d_sampling"\.guidance_scale must be a number ≥ 0, got "3"/,
+    );
+    expectError(
+      () => openModelFolder(withSampling('bad-steps', { num_inference_steps: 2.5 })),
+      /"_dd3d_sampling"\.num_inference_steps must be an integer ≥ 1, got 2\.5/,
+    );
+    expectError(
+      () => openModelFolder(withSampling('bad-key', { guidance: 3 })),
+      /"_dd3d_sampling": unknown key "guidance" \(expected guidance_scale, num_inference_steps\)/,
+    );
     expectError(() => openModelFolder(withSampling('bad-sampling', 3)), /"_dd3d_sampling" must be an object, got 3/);
   });
 
@@ -234,13 +237,17 @@ describe('errors', () => {
     const unet = getComponent(openModelFolder(`${FIX}/pixel-tiny`), 'unet');
 
     it('missing key', () => {
-      expectError(() => configValue(te, 'hidden_sizes', 'number'),
-        /^test\/fixtures\/sd1-tiny\/text_encoder\/config\.json: missing key "hidden_sizes" \(expected a number\)$/);
+      expectError(
+        () => configValue(te, 'hidden_sizes', 'number'),
+        /^test\/fixtures\/sd1-tiny\/text_encoder\/config\.json: missing key "hidden_sizes" \(expected a number\)$/,
+      );
     });
 
     it('wrong type', () => {
-      expectError(() => configValue(te, 'hidden_act', 'number'),
-        /^test\/fixtures\/sd1-tiny\/text_encoder\/config\.json: key "hidden_act" is "quick_gelu" \(expected a number\)$/);
+      expectError(
+        () => configValue(te, 'hidden_act', 'number'),
+        /^test\/fixtures\/sd1-tiny\/text_encoder\/config\.json: key "hidden_act" is "quick_gelu" \(expected a number\)$/,
+      );
       expectError(() => configValue(te, 'layer_norm_eps', 'integer'), /key "layer_norm_eps" is 0\.00001 \(expected an integer\)/);
       expectError(() => configValue(unet, 'down_block_types', 'number[]'), /key "down_block_types" is \["DownBlock2D",.* \(expected an array of numbers\)/);
     });

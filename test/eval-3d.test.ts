@@ -58,8 +58,23 @@ describe('reading GLBs', () => {
     const prim = doc
       .createPrimitive()
       .setMode(5) // a strip of two triangles: a unit square in z = 0, facing +z
-      .setAttribute('POSITION', doc.createAccessor().setBuffer(buffer).setType('VEC3').setArray(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 1, 0])))
-      .setAttribute('COLOR_0', doc.createAccessor().setBuffer(buffer).setType('VEC3').setNormalized(true).setArray(new Uint8Array([255, 0, 0, 0, 255, 0, 0, 0, 255, 51, 102, 255])))
+      .setAttribute(
+        'POSITION',
+        doc
+          .createAccessor()
+          .setBuffer(buffer)
+          .setType('VEC3')
+          .setArray(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 1, 0])),
+      )
+      .setAttribute(
+        'COLOR_0',
+        doc
+          .createAccessor()
+          .setBuffer(buffer)
+          .setType('VEC3')
+          .setNormalized(true)
+          .setArray(new Uint8Array([255, 0, 0, 0, 255, 0, 0, 0, 255, 51, 102, 255])),
+      )
       .setMaterial(doc.createMaterial().setBaseColorFactor([0.5, 0.25, 1, 1]));
     const child = doc.createNode('child').setMesh(doc.createMesh().addPrimitive(prim)).setTranslation([0, 0, 1]);
     const parent = doc.createNode('parent').setScale([-2, 2, 2]).addChild(child);
@@ -73,7 +88,10 @@ describe('reading GLBs', () => {
     expect(Array.from(m!.indices!)).toEqual([0, 2, 1, 2, 3, 1]);
     const normal = (t: number) => {
       const p = (i: number) => new THREE.Vector3().fromArray(m!.positions, 3 * m!.indices![t + i]!);
-      return p(1).sub(p(0)).cross(p(2).sub(p(0))).normalize();
+      return p(1)
+        .sub(p(0))
+        .cross(p(2).sub(p(0)))
+        .normalize();
     };
     expect(normal(0).z).toBeCloseTo(1, 6); // still facing +z after x was mirrored
     expect(normal(3).z).toBeCloseTo(1, 6);
@@ -88,7 +106,10 @@ describe('reading GLBs', () => {
     await expect(readGlbMeshes(text)).rejects.toThrow(`${text}: not a GLB file`);
     await expect(readGlbMeshes(path.join(tmp, 'missing.glb'))).rejects.toThrow(/missing\.glb: cannot read \(ENOENT\)/);
     const doc = new Document();
-    const points = doc.createPrimitive().setMode(0).setAttribute('POSITION', doc.createAccessor().setBuffer(doc.createBuffer()).setType('VEC3').setArray(new Float32Array(9)));
+    const points = doc
+      .createPrimitive()
+      .setMode(0)
+      .setAttribute('POSITION', doc.createAccessor().setBuffer(doc.createBuffer()).setType('VEC3').setArray(new Float32Array(9)));
     doc.createScene().addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(points)));
     const empty = path.join(tmp, 'points.glb');
     fs.writeFileSync(empty, await new NodeIO().writeBinary(doc));
@@ -108,7 +129,11 @@ describe('Chamfer distance', () => {
     const a = shapeCloud(chair);
     expect(chamferDistance(a, shapeCloud(chair))).toBe(0);
     // measured 0.023 for chairs, 0.039 for this sphere, 0.031 for the cube (seeds 1-5)
-    for (const [m, bound] of [[chair, 0.03], [sphere, 0.045], [cube, 0.037]] as const) {
+    for (const [m, bound] of [
+      [chair, 0.03],
+      [sphere, 0.045],
+      [cube, 0.037],
+    ] as const) {
       const noise = chamferDistance(shapeCloud(m, 2048, 0), shapeCloud(m, 2048, 1));
       expect(noise).toBeGreaterThan(0);
       expect(noise).toBeLessThan(bound);
@@ -165,7 +190,10 @@ describe('eval-3d', () => {
     };
     fs.copyFileSync(path.join(refs, 'ref-000.glb'), asset('asset-000', true));
     // a generated mesh is neither centred nor unit-sized: ref-002 three times bigger and moved
-    const moved = (await readGlbMeshes(path.join(refs, 'ref-002.glb'))).map((m) => ({ ...m, positions: m.positions.map((x, i) => 3 * x + [1, -2, 4][i % 3]!) }));
+    const moved = (await readGlbMeshes(path.join(refs, 'ref-002.glb'))).map((m) => ({
+      ...m,
+      positions: m.positions.map((x, i) => 3 * x + [1, -2, 4][i % 3]!),
+    }));
     await writeGlb(asset('asset-001', true), moved);
     // still being written: no manifest yet, so not an asset
     fs.copyFileSync(path.join(refs, 'ref-001.glb'), asset('asset-002', false));
@@ -219,9 +247,34 @@ describe('eval-3d', () => {
     const ok = runCli(['eval-3d', '--assets', assets, '--refs', refs, '--points', '512', '--json']);
     expect(ok.status, ok.stderr).toBe(0);
     const j = JSON.parse(ok.stdout) as Record<string, unknown> & { assets: Array<Record<string, unknown>> };
-    for (const key of ['assets', 'family_agreement', 'color_agreement', 'attribute_agreement', 'attribute_agreement_overall', 'majority_color_share', 'chamfer_to_nearest', 'diversity_assets', 'diversity_refs', 'n_assets', 'n_refs']) expect(j).toHaveProperty(key);
+    for (const key of [
+      'assets',
+      'family_agreement',
+      'color_agreement',
+      'attribute_agreement',
+      'attribute_agreement_overall',
+      'majority_color_share',
+      'chamfer_to_nearest',
+      'diversity_assets',
+      'diversity_refs',
+      'n_assets',
+      'n_refs',
+    ])
+      expect(j).toHaveProperty(key);
     expect(j.n_assets).toBe(2);
-    expect(Object.keys(j.assets[0]!)).toEqual(expect.arrayContaining(['name', 'family_agreement', 'color_agreement', 'attribute_agreement', 'majority_color', 'majority_color_ok', 'nearest_ref', 'chamfer', 'views']));
+    expect(Object.keys(j.assets[0]!)).toEqual(
+      expect.arrayContaining([
+        'name',
+        'family_agreement',
+        'color_agreement',
+        'attribute_agreement',
+        'majority_color',
+        'majority_color_ok',
+        'nearest_ref',
+        'chamfer',
+        'views',
+      ]),
+    );
 
     expectOneLineError(runCli(['eval-3d', '--assets', path.join(tmp, 'nope'), '--refs', refs]), /--assets .*nope: folder not found/);
     expectOneLineError(runCli(['eval-3d', '--assets', path.join(tmp, 'empty'), '--refs', refs]), /--assets .*empty: no assets/);

@@ -26,7 +26,9 @@ describe('what a prompt asks for', () => {
   });
 
   it('a prompt without a family is a one-line error listing them', () => {
-    expect(() => promptTerms('a red thing')).toThrow('--prompt: "a red thing" names no object family (expected one of chair, table, lamp, mug, vase, sofa, car, tree)');
+    expect(() => promptTerms('a red thing')).toThrow(
+      '--prompt: "a red thing" names no object family (expected one of chair, table, lamp, mug, vase, sofa, car, tree)',
+    );
   });
 });
 

@@ -207,7 +207,13 @@ describe.each(['wasm', 'cpu'])('groupNorm on %s', (backend) => {
   });
 });
 
-const LN_CASES: number[][] = [[5, 7], [2, 3, 33], [4, 1], [1, 64], [3, 5, 128]];
+const LN_CASES: number[][] = [
+  [5, 7],
+  [2, 3, 33],
+  [4, 1],
+  [1, 64],
+  [3, 5, 128],
+];
 
 describe.each(['wasm', 'cpu'])('layerNormLastAxis on %s', (backend) => {
   beforeAll(async () => {
@@ -255,7 +261,13 @@ describe.each(['wasm', 'cpu'])('columnSum on %s', (backend) => {
     await tf.setBackend(backend);
   });
 
-  it.each([[1, 5], [7, 1], [13, 9], [4, 4], [1030, 33]])('[%i, %i] equals the matmul by ones', (rows, cols) => {
+  it.each([
+    [1, 5],
+    [7, 1],
+    [13, 9],
+    [4, 4],
+    [1030, 33],
+  ])('[%i, %i] equals the matmul by ones', (rows, cols) => {
     const x = tf.tensor2d(randn(rows * cols), [rows, cols]);
     const fused = columnSum(x);
     const previous = setFusedKernels(false);

@@ -39,11 +39,11 @@ const PINNED: Record<string, [number, number]> = {
   'density_mlp.0.weight': [-16.221410173282493, 60.27055480713331],
   'density_mlp.0.bias': [0.03817857336252928, 0.0006674477377580181],
   'density_mlp.1.weight': [0.24106087791733444, 0.020615465857351405],
-  'density_mlp.1.bias': [0.004770930390805006, 2.2761776793906808e-05],
+  'density_mlp.1.bias': [0.004770930390805006, 2.2761776793906808e-5],
   'albedo_mlp.0.weight': [-5.290497732523363, 62.108807946591405],
   'albedo_mlp.0.bias': [0.00791246275184676, 0.0004018451568572289],
   'albedo_mlp.1.weight': [-0.050550334504805505, 0.061174926764016174],
-  'albedo_mlp.1.bias': [-0.0039830750320106745, 4.021545680000404e-05],
+  'albedo_mlp.1.bias': [-0.0039830750320106745, 4.021545680000404e-5],
 };
 
 describe('generate is pinned', () => {
@@ -66,7 +66,7 @@ describe('generate is pinned', () => {
       const d = v.dataSync();
       let s = 0;
       let q = 0;
-      for (const x of d) (s += x), (q += x * x);
+      for (const x of d) ((s += x), (q += x * x));
       got[k] = [s, q];
     }
     r.dispose();

@@ -41,7 +41,10 @@ beforeAll(async () => {
   const [k, mCtx, d] = [3, 2, model.textEncoder.hiddenSize];
   const ctx = tf.randomNormal([k, mCtx, d], 0, 0.5, 'float32', 9) as tf.Tensor3D;
   const template = buildTemplate(model.tokenizer, 'a', '', mCtx, model.textEncoder.maxLength);
-  const g = tf.tidy(() => fitGaussian(encodeContext(model.textEncoder, template, ctx).states) as unknown as tf.TensorContainerObject) as unknown as { mu: tf.Tensor2D; sigma: tf.Tensor2D };
+  const g = tf.tidy(() => fitGaussian(encodeContext(model.textEncoder, template, ctx).states) as unknown as tf.TensorContainerObject) as unknown as {
+    mu: tf.Tensor2D;
+    sigma: tf.Tensor2D;
+  };
   const arr = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
   const dist: PromptDistribution = {
     model: { path: modelDir, text_encoder_hash: textEncoderHash(modelDir) },
@@ -110,7 +113,9 @@ describe('score distillation', () => {
     expect(y[2]).toBeCloseTo(0.0031308 * 12.92, 5);
     expect(y[3]).toBeCloseTo(1.055 * 0.2 ** (1 / 2.4) - 0.055, 5);
     expect(y[4]).toBeCloseTo(1, 5);
-    const g = tf.grad((v: tf.Tensor) => tf.sum(linearToSrgb(v)))(x).dataSync();
+    const g = tf
+      .grad((v: tf.Tensor) => tf.sum(linearToSrgb(v)))(x)
+      .dataSync();
     expect(g[1]).toBeCloseTo(12.92, 4);
     expect(Array.from(g).every(Number.isFinite)).toBe(true);
     x.dispose();
@@ -165,11 +170,17 @@ describe('view conditions', () => {
     b.dispose();
   });
 
-  it('draw an instance\'s component once, for every view, from a distribution with components', async () => {
+  it("draw an instance's component once, for every view, from a distribution with components", async () => {
     const { loadDistribution } = await import('../src/distribution/distribution-file.js');
     const single = loadDistribution(distFile);
     // prompts 0–1 and prompt 2 as two components, fitted in the training template
-    const fitted = distributionMixture(model.textEncoder, model.tokenizer, distFile, { ...single, components: { weights: [0.5, 0.5], prompts: [2, 1], mu: single.mu, sigma: single.sigma } }, { suffix: ' ' }); // a blank suffix refits in the same template
+    const fitted = distributionMixture(
+      model.textEncoder,
+      model.tokenizer,
+      distFile,
+      { ...single, components: { weights: [0.5, 0.5], prompts: [2, 1], mu: single.mu, sigma: single.sigma } },
+      { suffix: ' ' },
+    ); // a blank suffix refits in the same template
     const arr = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
     const dist = { ...single, components: { weights: [0.5, 0.5], prompts: [2, 1], mu: arr(fitted.mu), sigma: arr(fitted.sigma) } };
     tf.dispose([fitted.mu, fitted.sigma]);
@@ -233,7 +244,17 @@ describe('generateAsset', () => {
 
     // four iterations, a "kill", then --resume from the checkpoint at iteration 4
     const dir = path.join(tmp, 'resumed');
-    const first = await generateAsset({ model, conditions, config: tiny({ iters: 6 }), seed: 3, dir, resume: false, onIter: (i) => { if (i === 4) throw new Error('killed'); } }).catch((e: Error) => e);
+    const first = await generateAsset({
+      model,
+      conditions,
+      config: tiny({ iters: 6 }),
+      seed: 3,
+      dir,
+      resume: false,
+      onIter: (i) => {
+        if (i === 4) throw new Error('killed');
+      },
+    }).catch((e: Error) => e);
     expect((first as Error).message).toBe('killed');
     expect(fs.existsSync(path.join(dir, 'checkpoint', 'state.json'))).toBe(true);
     const resumed = await generateAsset({ model, conditions, config: tiny({ iters: 6 }), seed: 3, dir, resume: true });
@@ -260,7 +281,14 @@ describe('dd3d generate', () => {
       const dir = path.join(out, a);
       expect(fs.readdirSync(dir).sort()).toEqual(['asset.glb', 'manifest.json', 'preview.png', 'previews', 'turntable.png']);
       const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-      expect(m).toMatchObject({ format: 'dd3d-asset', version: 1, glb: 'asset.glb', seed: 5, iterations: 2, source: { kind: 'distribution', std_scale: 1, view_independent: false } });
+      expect(m).toMatchObject({
+        format: 'dd3d-asset',
+        version: 1,
+        glb: 'asset.glb',
+        seed: 5,
+        iterations: 2,
+        source: { kind: 'distribution', std_scale: 1, view_independent: false },
+      });
       expect(m.source.path).toBe(distFile);
       expect(m.timing_ms.total).toBeGreaterThan(0);
       // every loss term of the run, unweighted, each over the iterations that computed it
@@ -271,9 +299,17 @@ describe('dd3d generate', () => {
       }
       expect(m.loss_terms.loss_sds.first).toBeGreaterThan(0);
       hashes.push(m.instance_noise_hash);
-      const report = (await validator.validateBytes(new Uint8Array(fs.readFileSync(path.join(dir, 'asset.glb'))), { maxIssues: 20 })) as { issues: { numErrors: number }; info: { hasMaterials?: boolean } };
+      const report = (await validator.validateBytes(new Uint8Array(fs.readFileSync(path.join(dir, 'asset.glb'))), { maxIssues: 20 })) as {
+        issues: { numErrors: number };
+        info: { hasMaterials?: boolean };
+      };
       expect(report.issues.numErrors).toBe(0);
-      const json = JSON.parse(fs.readFileSync(path.join(dir, 'asset.glb')).subarray(20, 20 + fs.readFileSync(path.join(dir, 'asset.glb')).readUInt32LE(12)).toString('utf8'));
+      const json = JSON.parse(
+        fs
+          .readFileSync(path.join(dir, 'asset.glb'))
+          .subarray(20, 20 + fs.readFileSync(path.join(dir, 'asset.glb')).readUInt32LE(12))
+          .toString('utf8'),
+      );
       expect(json.meshes[0].primitives[0].attributes.COLOR_0).toBeDefined();
     }
     expect(hashes[0]).not.toBe(hashes[1]);
@@ -291,7 +327,7 @@ describe('dd3d generate', () => {
     expect(JSON.parse(again.stdout).assets.every((a: { skipped?: boolean }) => a.skipped)).toBe(true);
   }, 300_000);
 
-  it('--workers 2 runs the assets on two threads and writes exactly the serial run\'s assets', () => {
+  it("--workers 2 runs the assets on two threads and writes exactly the serial run's assets", () => {
     const serial = path.join(tmp, 'serial');
     const parallel = path.join(tmp, 'parallel');
     const one = runCli(['generate', '--dist', distFile, '--n', '2', '--seed', '7', '--workers', '1', '--out', serial, ...args]);
@@ -312,7 +348,10 @@ describe('dd3d generate', () => {
 
   it('rejects bad input with one line', () => {
     expectOneLineError(runCli(['generate', '--out', path.join(tmp, 'x'), ...args]), /--prompt\/--dist: give exactly one/);
-    expectOneLineError(runCli(['generate', '--prompt', 'a chair', '--dist', distFile, '--out', path.join(tmp, 'x'), ...args]), /--prompt\/--dist: give exactly one/);
+    expectOneLineError(
+      runCli(['generate', '--prompt', 'a chair', '--dist', distFile, '--out', path.join(tmp, 'x'), ...args]),
+      /--prompt\/--dist: give exactly one/,
+    );
     const busy = path.join(tmp, 'busy');
     fs.mkdirSync(busy);
     fs.writeFileSync(path.join(busy, 'notes.txt'), 'mine');

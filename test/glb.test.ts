@@ -12,8 +12,15 @@ import { FAMILIES, makeObject, triangleCount } from '../scenes/index.js';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-glb-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Issue { code: string; severity: number; message: string; pointer?: string }
-interface Report { issues: { numErrors: number; numWarnings: number; numInfos: number; messages: Issue[] } }
+interface Issue {
+  code: string;
+  severity: number;
+  message: string;
+  pointer?: string;
+}
+interface Report {
+  issues: { numErrors: number; numWarnings: number; numInfos: number; messages: Issue[] };
+}
 
 async function validate(bytes: Uint8Array): Promise<Report> {
   return (await validator.validateBytes(bytes, { maxIssues: 50 })) as Report;
@@ -63,8 +70,20 @@ describe('GLB writing', () => {
         }
         expect(tris).toBe(triangleCount(group));
         expect(r).toBeCloseTo(1, 4);
-        const factors = root.listMaterials().map((m) => m.getBaseColorFactor().slice(0, 3).map((x) => x.toFixed(5)).join(','));
-        for (const m of meshes) expect(factors).toContain(m.color!.slice(0, 3).map((x) => x.toFixed(5)).join(','));
+        const factors = root.listMaterials().map((m) =>
+          m
+            .getBaseColorFactor()
+            .slice(0, 3)
+            .map((x) => x.toFixed(5))
+            .join(','),
+        );
+        for (const m of meshes)
+          expect(factors).toContain(
+            m
+              .color!.slice(0, 3)
+              .map((x) => x.toFixed(5))
+              .join(','),
+          );
         expect(fs.readdirSync(tmp).filter((n) => n.endsWith('.tmp'))).toEqual([]);
       }
     }
@@ -94,7 +113,10 @@ describe('GLB writing', () => {
 
   it('keeps faces outward under a mirroring transform, and splits multi-material meshes', async () => {
     const group = new THREE.Group();
-    const box = new THREE.Mesh(new THREE.BoxGeometry(1, 2, 3), [0, 1, 2, 3, 4, 5].map((i) => new THREE.MeshStandardMaterial({ color: i < 3 ? 0xff0000 : 0x0000ff })));
+    const box = new THREE.Mesh(
+      new THREE.BoxGeometry(1, 2, 3),
+      [0, 1, 2, 3, 4, 5].map((i) => new THREE.MeshStandardMaterial({ color: i < 3 ? 0xff0000 : 0x0000ff })),
+    );
     box.scale.set(-1, 1, 1);
     box.position.set(5, 0, 0);
     group.add(box);
@@ -115,15 +137,19 @@ describe('GLB writing', () => {
     const broken = JSON.parse(json) as { accessors: Array<{ count: number }> };
     broken.accessors[0]!.count += 1000; // past the end of its buffer view
     const text = new TextEncoder().encode(JSON.stringify(broken));
-    const report = await validator.validateBytes(text, { format: 'gltf' }) as Report;
+    const report = (await validator.validateBytes(text, { format: 'gltf' })) as Report;
     expect(report.issues.numErrors).toBeGreaterThan(0);
   });
 
   it('rejects meshes that cannot make a valid file, naming the file and mesh', async () => {
     const file = path.join(tmp, 'bad.glb');
     await expect(writeGlb(file, [{ name: 'empty', positions: new Float32Array(0) }])).rejects.toThrow(Dd3dError);
-    await expect(writeGlb(file, [{ positions: new Float32Array([0, 0, NaN, 1, 0, 0, 0, 1, 0]) }])).rejects.toThrow(/bad\.glb: mesh 0 \("mesh0"\): vertex 0 has a non-finite coordinate/);
-    await expect(writeGlb(file, [{ name: 'x', positions: new Float32Array(9), indices: new Uint32Array([0, 1, 3]) }])).rejects.toThrow(/index 3 is past the last vertex/);
+    await expect(writeGlb(file, [{ positions: new Float32Array([0, 0, NaN, 1, 0, 0, 0, 1, 0]) }])).rejects.toThrow(
+      /bad\.glb: mesh 0 \("mesh0"\): vertex 0 has a non-finite coordinate/,
+    );
+    await expect(writeGlb(file, [{ name: 'x', positions: new Float32Array(9), indices: new Uint32Array([0, 1, 3]) }])).rejects.toThrow(
+      /index 3 is past the last vertex/,
+    );
     await expect(writeGlb(file, [{ name: 'x', positions: new Float32Array(12) }])).rejects.toThrow(/do not form whole triangles/);
     expect(fs.existsSync(file)).toBe(false);
     await expect(writeGlb(path.join(tmp, 'no-such-dir', 'a.glb'), groupToMeshes(makeObject('mug', 1).group))).rejects.toThrow(Dd3dError);

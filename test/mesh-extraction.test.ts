@@ -23,17 +23,22 @@ type Field = (x: number, y: number, z: number) => number;
 function sampleField(f: Field, dims: Vec3Tuple, min: Vec3Tuple, max: Vec3Tuple): Float32Array {
   const [nx, ny, nz] = dims;
   const out = new Float32Array(nx * ny * nz);
-  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
-    const x = min[0] + ((max[0] - min[0]) * i) / (nx - 1);
-    const y = min[1] + ((max[1] - min[1]) * j) / (ny - 1);
-    const z = min[2] + ((max[2] - min[2]) * k) / (nz - 1);
-    out[i + nx * (j + ny * k)] = f(x, y, z);
-  }
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) {
+        const x = min[0] + ((max[0] - min[0]) * i) / (nx - 1);
+        const y = min[1] + ((max[1] - min[1]) * j) / (ny - 1);
+        const z = min[2] + ((max[2] - min[2]) * k) / (nz - 1);
+        out[i + nx * (j + ny * k)] = f(x, y, z);
+      }
   return out;
 }
 
 /** Positive inside a ball (a density-like field with the surface at 0). */
-const ball = (r: number, cx = 0, cy = 0, cz = 0): Field => (x, y, z) => r - Math.hypot(x - cx, y - cy, z - cz);
+const ball =
+  (r: number, cx = 0, cy = 0, cz = 0): Field =>
+  (x, y, z) =>
+    r - Math.hypot(x - cx, y - cy, z - cz);
 
 interface Topology {
   vertices: number;
@@ -66,7 +71,8 @@ function topology(mesh: IndexedMesh): Topology {
   }
   let closed = true;
   for (const [key, n] of directed) {
-    const from = Math.floor(key / nv), to = key % nv;
+    const from = Math.floor(key / nv),
+      to = key % nv;
     if (n !== 1 || directed.get(to * nv + from) !== 1) closed = false;
   }
   const used = new Set(indices).size;
@@ -107,13 +113,15 @@ describe('marchingCubes', () => {
 
   it('stays closed and consistently wound on a noisy field full of ambiguous cubes', () => {
     let s = 12345;
-    const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     const n = 20;
     const values = new Float32Array(n * n * n).map(() => rand() - 0.5);
     // Outside on the grid's border so every piece of surface closes inside the grid.
-    for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) {
-      if ([i, j, k].some((c) => c === 0 || c === n - 1)) values[i + n * (j + n * k)] = -1;
-    }
+    for (let k = 0; k < n; k++)
+      for (let j = 0; j < n; j++)
+        for (let i = 0; i < n; i++) {
+          if ([i, j, k].some((c) => c === 0 || c === n - 1)) values[i + n * (j + n * k)] = -1;
+        }
     const mesh = marchingCubes(values, [n, n, n], { min: [0, 0, 0], max: [1, 1, 1] }, 0);
     expect(mesh.indices.length).toBeGreaterThan(10000);
     const t = topology(mesh);
@@ -161,7 +169,10 @@ describe('mesh cleanup', () => {
     let worst = 1;
     for (let i = 0; i < normals.length; i += 3) {
       const n = new THREE.Vector3().fromArray(normals, i);
-      const radial = new THREE.Vector3().fromArray(mesh.positions, i).sub(new THREE.Vector3(-0.2, 0, 0)).normalize();
+      const radial = new THREE.Vector3()
+        .fromArray(mesh.positions, i)
+        .sub(new THREE.Vector3(-0.2, 0, 0))
+        .normalize();
       expect(n.length()).toBeCloseTo(1, 5);
       worst = Math.min(worst, n.dot(radial));
     }
@@ -175,7 +186,9 @@ describe('mesh cleanup', () => {
     const { mesh: simple, error } = await simplifyMesh(mesh, { targetTriangles: 2000, maxError: 0.01 });
     const ms = performance.now() - t0;
     const after = topology(simple);
-    console.log(`simplify: ${before.faces} → ${after.faces} triangles in ${ms.toFixed(0)} ms (error ${(error * 100).toFixed(2)}% of extent), closed: ${after.closed}, Euler ${after.euler}`);
+    console.log(
+      `simplify: ${before.faces} → ${after.faces} triangles in ${ms.toFixed(0)} ms (error ${(error * 100).toFixed(2)}% of extent), closed: ${after.closed}, Euler ${after.euler}`,
+    );
     expect(after.faces).toBeLessThanOrEqual(2000);
     expect(after.faces).toBeGreaterThan(1000);
     expect(after.vertices).toBe(simple.positions.length / 3);
@@ -234,7 +247,9 @@ describe('extractMesh', () => {
     const file = path.join(tmp, 'sphere.glb');
     await writeGlb(file, [extractedToGlbMesh(mesh)], { name: 'sphere', extras: { stats } });
     const bytes = new Uint8Array(fs.readFileSync(file));
-    const report = (await validator.validateBytes(bytes, { maxIssues: 50 })) as { issues: { numErrors: number; messages: Array<{ severity: number; code: string }> } };
+    const report = (await validator.validateBytes(bytes, { maxIssues: 50 })) as {
+      issues: { numErrors: number; messages: Array<{ severity: number; code: string }> };
+    };
     expect(report.issues.messages.filter((m) => m.severity === 0)).toEqual([]);
     const prim = (await new NodeIO().readBinary(bytes)).getRoot().listMeshes()[0]!.listPrimitives()[0]!;
     expect(prim.getAttribute('COLOR_0')!.getType()).toBe('VEC3');
@@ -274,18 +289,24 @@ describe('extractMesh', () => {
     expect(strip.azimuths).toEqual([0, 45, 90, 135, 180, 225, 270, 315]);
     for (let v = 0; v < 8; v++) {
       // The view's centre ray hits the sphere where the camera direction meets it.
-      const az = (strip.azimuths[v]! * Math.PI) / 180, el = (20 * Math.PI) / 180;
+      const az = (strip.azimuths[v]! * Math.PI) / 180,
+        el = (20 * Math.PI) / 180;
       const hit = [Math.cos(el) * Math.sin(az), Math.sin(el), Math.cos(el) * Math.cos(az)].map((c) => c * R) as [number, number, number];
       const want = albedoAt(...hit);
       // 2×2 centre pixels, decoded back to linear
       const got = [0, 0, 0];
-      for (const [dx, dy] of [[-1, -1], [0, -1], [-1, 0], [0, 0]]) {
+      for (const [dx, dy] of [
+        [-1, -1],
+        [0, -1],
+        [-1, 0],
+        [0, 0],
+      ]) {
         const p = ((size / 2 + dy!) * strip.width + v * size + size / 2 + dx!) * 3;
         for (let c = 0; c < 3; c++) got[c]! += srgbToLinear(strip.data[p + c]! / 255) / 4;
       }
       for (let c = 0; c < 3; c++) expect(Math.abs(got[c]! - want[c]!), `view ${v} channel ${c}: ${got} vs ${want}`).toBeLessThan(0.03);
       // The sphere fills the view's middle and leaves a white border (framed, not cropped).
-      const corner = (v * size) * 3;
+      const corner = v * size * 3;
       expect([...strip.data.subarray(corner, corner + 3)]).toEqual([255, 255, 255]);
     }
   });

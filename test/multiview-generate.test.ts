@@ -34,11 +34,16 @@ const tiny = (over: Partial<GenerateConfig> = {}): GenerateConfig => tinyGenerat
 
 beforeAll(async () => {
   await initBackend('wasm');
-  for (const [dir, name] of [[mvDir, 'test-mv'], [singleDir, 'test']] as const) {
+  for (const [dir, name] of [
+    [mvDir, 'test-mv'],
+    [singleDir, 'test'],
+  ] as const) {
     const config = PRETRAIN_CONFIGS[name]!;
     const m = buildTinyModel(config, 5);
     // move the camera MLP's last layer off its zero start, so cameras matter
-    tf.tidy(() => m.unetParams.variables().forEach((v, k) => k.startsWith('camera_embedding.linear_2') && v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', 3))));
+    tf.tidy(() =>
+      m.unetParams.variables().forEach((v, k) => k.startsWith('camera_embedding.linear_2') && v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', 3))),
+    );
     exportTinyModel(dir, m, allVariables(m), config, {});
     m.textParams.dispose();
     m.unetParams.dispose();
@@ -85,19 +90,27 @@ describe('multi-view sampling', () => {
     expect(meta.width).toBeGreaterThanOrEqual(4 * 32);
     // plain sampling still works on the multi-view model (a null camera)
     expect(runCli(['sample', '--model', mvDir, '--prompt', 'a blue lamp', '--steps', '2', '--out', path.join(tmp, 'plain.png')]).status).toBe(0);
-    expectOneLineError(runCli(['sample', '--model', singleDir, '--prompt', 'a lamp', '--views', '4', '--out', path.join(tmp, 'no.png')]), /--views 4: this model denoises one view at a time/);
-    expectOneLineError(runCli(['sample', '--model', mvDir, '--prompt', 'a lamp', '--views', '3', '--out', path.join(tmp, 'no.png')]), /--views 3: this model was trained for 4 views; use 1 or 4/);
+    expectOneLineError(
+      runCli(['sample', '--model', singleDir, '--prompt', 'a lamp', '--views', '4', '--out', path.join(tmp, 'no.png')]),
+      /--views 4: this model denoises one view at a time/,
+    );
+    expectOneLineError(
+      runCli(['sample', '--model', mvDir, '--prompt', 'a lamp', '--views', '3', '--out', path.join(tmp, 'no.png')]),
+      /--views 3: this model was trained for 4 views; use 1 or 4/,
+    );
     expect(fs.existsSync(path.join(tmp, 'no.png'))).toBe(false);
   });
 });
 
 describe('multi-view score distillation', () => {
-  it('denoises the V renders jointly: one view\'s gradient depends on the other views', () => {
+  it("denoises the V renders jointly: one view's gradient depends on the other views", () => {
     const cond = tf.tile(model.encodePrompts(['a red chair']), [4, 1, 1]) as tf.Tensor3D;
     const uncond = model.encodePrompts(['']);
     const cameras = cameraBatch(cameraRing(RING_CAMERA, 4));
     const grad = (images: tf.Tensor4D, views: number) =>
-      tf.grad((x: tf.Tensor) => sdsLoss(model, x as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3, views, cameras }).loss)(images);
+      tf.grad(
+        (x: tf.Tensor) => sdsLoss(model, x as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3, views, cameras }).loss,
+      )(images);
     const x = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const other = tf.concat([x.slice([0, 0, 0, 0], [1, -1, -1, -1]), tf.randomUniform([3, 32, 32, 3], 0, 1, 'float32', 2)]) as tf.Tensor4D;
     const view0 = (g: tf.Tensor) => g.slice([0, 0, 0, 0], [1, -1, -1, -1]);
@@ -141,7 +154,18 @@ describe('multi-view score distillation', () => {
     const want = [...straight.field.variables().values()].map((v) => v.dataSync().slice());
     straight.dispose();
     const dir = path.join(tmp, 'b');
-    await generateAsset({ model, conditions, config, seed: 3, targets, dir, resume: false, onIter: (i) => { if (i === 4) throw new Error('killed'); } }).catch(() => {});
+    await generateAsset({
+      model,
+      conditions,
+      config,
+      seed: 3,
+      targets,
+      dir,
+      resume: false,
+      onIter: (i) => {
+        if (i === 4) throw new Error('killed');
+      },
+    }).catch(() => {});
     const resumed = await generateAsset({ model, conditions, config, seed: 3, targets, dir, resume: true });
     let worst = 0;
     [...resumed.field.variables().values()].forEach((v, i) => v.dataSync().forEach((x, j) => (worst = Math.max(worst, Math.abs(x - want[i]![j]!)))));
@@ -151,7 +175,7 @@ describe('multi-view score distillation', () => {
     conditions.dispose();
   }, 300_000);
 
-  it('dd3d generate picks the model\'s V, writes the fast path\'s target views, and refuses what a model cannot do', () => {
+  it("dd3d generate picks the model's V, writes the fast path's target views, and refuses what a model cannot do", () => {
     const args = ['--iters', '2', '--res', '16', '--samples', '8', '--mesh-res', '32', '--preview-every', '0'];
     const out = path.join(tmp, 'gen');
     const r = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', '--fit-iters', '1', '--out', out, '--json', ...args]);
@@ -159,9 +183,18 @@ describe('multi-view score distillation', () => {
     const m = JSON.parse(fs.readFileSync(path.join(out, 'asset-000', 'manifest.json'), 'utf8'));
     expect(m.settings).toMatchObject({ views: 4, fitIters: 1 });
     expect(fs.existsSync(path.join(out, 'asset-000', 'target-views.png'))).toBe(true);
-    expectOneLineError(runCli(['generate', '--model', singleDir, '--prompt', 'a chair', '--views', '4', '--out', path.join(tmp, 'g1'), ...args]), /--views 4: this model denoises one view at a time/);
-    expectOneLineError(runCli(['generate', '--model', singleDir, '--prompt', 'a chair', '--fit-iters', '1', '--out', path.join(tmp, 'g2'), ...args]), /--fit-iters: the fast path needs a multi-view model/);
-    expectOneLineError(runCli(['generate', '--model', mvDir, '--prompt', 'a chair', '--views', '2', '--out', path.join(tmp, 'g3'), ...args]), /--views 2: this model was trained for 4 views/);
+    expectOneLineError(
+      runCli(['generate', '--model', singleDir, '--prompt', 'a chair', '--views', '4', '--out', path.join(tmp, 'g1'), ...args]),
+      /--views 4: this model denoises one view at a time/,
+    );
+    expectOneLineError(
+      runCli(['generate', '--model', singleDir, '--prompt', 'a chair', '--fit-iters', '1', '--out', path.join(tmp, 'g2'), ...args]),
+      /--fit-iters: the fast path needs a multi-view model/,
+    );
+    expectOneLineError(
+      runCli(['generate', '--model', mvDir, '--prompt', 'a chair', '--views', '2', '--out', path.join(tmp, 'g3'), ...args]),
+      /--views 2: this model was trained for 4 views/,
+    );
     for (const g of ['g1', 'g2', 'g3']) expect(fs.existsSync(path.join(tmp, g))).toBe(false);
   }, 300_000);
 });

@@ -92,7 +92,12 @@ describe('multi-view UNet: every parameter gets the autodiff gradient', () => {
     }
     expect(fast.loss).toBe(ref.loss);
     const keys = [...params.tensors.keys()];
-    for (const k of ['camera_embedding.linear_1.weight', 'camera_embedding.linear_1.bias', 'camera_embedding.linear_2.weight', 'camera_embedding.linear_2.bias']) {
+    for (const k of [
+      'camera_embedding.linear_1.weight',
+      'camera_embedding.linear_1.bias',
+      'camera_embedding.linear_2.weight',
+      'camera_embedding.linear_2.bias',
+    ]) {
       expect(keys).toContain(k);
     }
     const bad: string[] = [];

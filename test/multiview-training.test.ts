@@ -75,7 +75,9 @@ describe('scenes dataset --views', () => {
   it('resumes like the single-view layout and names --views when it differs', async () => {
     const again = await writeSceneDataset({ n: 12, views: 4, res: 32, out: data, seed: 3, shardSize: 5 });
     expect([again.written, again.skipped]).toEqual([0, 3]);
-    await expect(writeSceneDataset({ n: 12, views: 2, res: 32, out: data, seed: 3, shardSize: 5 })).rejects.toThrow(/made with --views 4, but this run asks for --views 2/);
+    await expect(writeSceneDataset({ n: 12, views: 2, res: 32, out: data, seed: 3, shardSize: 5 })).rejects.toThrow(
+      /made with --views 4, but this run asks for --views 2/,
+    );
     const r = runCli(['scenes', 'dataset', '--n', '2', '--views', '0', '--out', path.join(tmp, 'bad')]);
     expectOneLineError(r, /--views/);
   });
@@ -125,7 +127,7 @@ describe('multi-view batches', () => {
 });
 
 describe('multi-view fine-tune (pretrain --config with multiview, --init)', () => {
-  it('starts from the folder: at step 0 the camera-conditioned UNet equals the folder\'s', () => {
+  it("starts from the folder: at step 0 the camera-conditioned UNet equals the folder's", () => {
     const m = buildTinyModel(config, 1);
     loadInitWeights(m, base);
     const folder = loadUNet(base);
@@ -153,10 +155,21 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
     const whole = await pretrain({ ...common, out: path.join(tmp, 'a'), resume: false, onStep: () => counts.push(tf.memory().numTensors) });
     expect(whole.losses.every(Number.isFinite)).toBe(true);
     expect(new Set(counts.slice(1)).size).toBe(1);
-    await expect(pretrain({ ...common, out: path.join(tmp, 'b'), resume: false, onStep: (s) => { if (s === 3) throw new Error('killed'); } })).rejects.toThrow('killed');
+    await expect(
+      pretrain({
+        ...common,
+        out: path.join(tmp, 'b'),
+        resume: false,
+        onStep: (s) => {
+          if (s === 3) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
     const resumed = await pretrain({ ...common, out: path.join(tmp, 'b'), resume: true });
     expect(resumed.losses).toEqual(whole.losses);
-    await expect(pretrain({ ...common, init: undefined, out: path.join(tmp, 'b'), resume: true })).rejects.toThrow(/made with init "base", this run asks for the default/);
+    await expect(pretrain({ ...common, init: undefined, out: path.join(tmp, 'b'), resume: true })).rejects.toThrow(
+      /made with init "base", this run asks for the default/,
+    );
 
     const two = await pretrain({ ...common, out: path.join(tmp, 'w'), resume: false, workers: 2 });
     for (let i = 0; i < 4; i++) expect(Math.abs(two.losses[i]! - whole.losses[i]!)).toBeLessThan(1e-5 * whole.losses[i]!);

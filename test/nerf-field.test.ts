@@ -28,7 +28,10 @@ function lcg(seed: number): () => number {
 
 function randomPoints(n: number, extent: number, seed: number): tf.Tensor2D {
   const next = lcg(seed);
-  return tf.tensor2d(Float32Array.from({ length: 3 * n }, () => (2 * next() - 1) * extent), [n, 3]);
+  return tf.tensor2d(
+    Float32Array.from({ length: 3 * n }, () => (2 * next() - 1) * extent),
+    [n, 3],
+  );
 }
 
 function queryArrays(field: RadianceField, points: tf.Tensor2D): { density: Float32Array; albedo: Float32Array } {
@@ -214,7 +217,8 @@ describe('OccupancyGrid', () => {
     // A stand-in field, dense on the x < 0 half: update uses only `bound` and `density`.
     const stub = {
       bound: 1,
-      density: (p: tf.Tensor2D) => tf.tidy(() => tf.mul(tf.cast(tf.less(tf.slice(p, [0, 0], [-1, 1]).reshape([-1]), 0), 'float32'), state.density)) as tf.Tensor1D,
+      density: (p: tf.Tensor2D) =>
+        tf.tidy(() => tf.mul(tf.cast(tf.less(tf.slice(p, [0, 0], [-1, 1]).reshape([-1]), 0), 'float32'), state.density)) as tf.Tensor1D,
     } as unknown as RadianceField;
     grid.update(stub);
     expect(grid.occupied(-0.5, 0.1, 0.1)).toBe(true);
@@ -231,10 +235,14 @@ describe('OccupancyGrid', () => {
 
   it('dilation marks the cells around occupied ones; restore rebuilds the mask from saved values', () => {
     // one dense cell at (1, 1, 1) of an 8³ grid over [-1, 1]³ (cells 0.25 wide)
-    const dense = { bound: 1, density: (p: tf.Tensor2D) => tf.tidy(() => {
-      const inCell = tf.all(tf.logicalAnd(tf.greaterEqual(p, -0.75), tf.less(p, -0.5)), 1);
-      return tf.mul(tf.cast(inCell, 'float32'), 50);
-    }) as tf.Tensor1D } as unknown as RadianceField;
+    const dense = {
+      bound: 1,
+      density: (p: tf.Tensor2D) =>
+        tf.tidy(() => {
+          const inCell = tf.all(tf.logicalAnd(tf.greaterEqual(p, -0.75), tf.less(p, -0.5)), 1);
+          return tf.mul(tf.cast(inCell, 'float32'), 50);
+        }) as tf.Tensor1D,
+    } as unknown as RadianceField;
     const plain = new OccupancyGrid(1, { resolution: 8, threshold: 1 });
     const grown = new OccupancyGrid(1, { resolution: 8, threshold: 1, dilation: 2 });
     plain.update(dense, 1);

@@ -24,7 +24,12 @@ function npy(descr: string, shape: number[], data: Uint8Array, opts: { version?:
   return Buffer.concat([head, Buffer.from(header, 'latin1'), data]);
 }
 
-interface ZipInput { name: string; data: Uint8Array; deflate?: boolean; zip64?: boolean }
+interface ZipInput {
+  name: string;
+  data: Uint8Array;
+  deflate?: boolean;
+  zip64?: boolean;
+}
 
 /** Minimal zip writer: local headers, central directory, end record; optional zip64 size fields. */
 function zip(entries: ZipInput[]): Buffer {
@@ -178,15 +183,20 @@ describe('errors', () => {
     ['CRC mismatch', corruptStored, /^bad\.npz: entry "a\.npy": CRC mismatch, the file is corrupt$/],
     ['corrupt deflate', corruptDeflate, /^bad\.npz: entry "a\.npy": corrupt deflate data/],
     ['bad npy magic', one('a.npy', Buffer.from('NUMPY but not really')), /^bad\.npz: entry "a\.npy": not a \.npy array \(bad magic\)/],
-    ['fortran order', one('f.npy', npy('<f4', [2, 2], new Uint8Array(16), { fortran: true })),
-      /entry "f\.npy": Fortran-order arrays are not supported; re-save with np\.ascontiguousarray/],
+    [
+      'fortran order',
+      one('f.npy', npy('<f4', [2, 2], new Uint8Array(16), { fortran: true })),
+      /entry "f\.npy": Fortran-order arrays are not supported; re-save with np\.ascontiguousarray/,
+    ],
     ['big-endian', one('b.npy', npy('>f8', [1], new Uint8Array(8))), /entry "b\.npy": dtype '>f8' is not supported/],
     ['complex', one('c.npy', npy('<c16', [1], new Uint8Array(16))), /entry "c\.npy": dtype '<c16' is not supported/],
     ['structured', one('s.npy', npy("[('x', '<f4')]", [1], new Uint8Array(4))), /entry "s\.npy": unsupported \.npy header/],
-    ['int64 out of range', one('i.npy', npy('<i8', [2], bytesOf(new BigInt64Array([1n, -(2n ** 40n)])))),
-      /entry "i\.npy": int64 value -1099511627776 at index 1 does not fit in int32/],
-    ['truncated data', one('t.npy', npy('<f4', [2, 3], new Uint8Array(20))),
-      /entry "t\.npy": truncated: shape \(2, 3\) of <f4 needs 24 bytes, file has 20/],
+    [
+      'int64 out of range',
+      one('i.npy', npy('<i8', [2], bytesOf(new BigInt64Array([1n, -(2n ** 40n)])))),
+      /entry "i\.npy": int64 value -1099511627776 at index 1 does not fit in int32/,
+    ],
+    ['truncated data', one('t.npy', npy('<f4', [2, 3], new Uint8Array(20))), /entry "t\.npy": truncated: shape \(2, 3\) of <f4 needs 24 bytes, file has 20/],
   ];
 
   it.each(cases)('%s', (_, bytes, message) => {

@@ -67,7 +67,22 @@ describe('text-to-image pipeline', () => {
 describe('dd3d sample', () => {
   it('writes a grid PNG for --n 4 and a JSON summary', async () => {
     const file = path.join(out, 'grid.png');
-    const r = runCli(['sample', '--model', path.join(fixtures, 'sd1-tiny'), '--prompt', 'a red chair', '--n', '4', '--steps', '3', '--seed', '3', '--out', file, '--json']);
+    const r = runCli([
+      'sample',
+      '--model',
+      path.join(fixtures, 'sd1-tiny'),
+      '--prompt',
+      'a red chair',
+      '--n',
+      '4',
+      '--steps',
+      '3',
+      '--seed',
+      '3',
+      '--out',
+      file,
+      '--json',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ out: file, n: 4, height: 32, width: 32, steps: 3, seed: 3 });
@@ -83,8 +98,14 @@ describe('dd3d sample', () => {
     expectOneLineError(runCli([...base, '--height', '34']), /--height: 34 is not a positive multiple of 4/);
     expectOneLineError(runCli([...base, '--steps', '0']), /--steps <n>' argument '0' is invalid/);
     expectOneLineError(runCli([...base, '--scheduler', 'plms']), /--scheduler <name>' argument 'plms' is invalid/);
-    expectOneLineError(runCli(['sample', '--model', path.join(fixtures, 'sd1-tiny'), '--prompt', 'x', '--out', path.join(out, 'x.jpg')]), /--out: expected a \.png/);
-    expectOneLineError(runCli(['sample', '--model', path.join(fixtures, 'pixel-tiny'), '--prompt', 'x', '--out', file]), /pixel-tiny: no "scheduler" component/);
+    expectOneLineError(
+      runCli(['sample', '--model', path.join(fixtures, 'sd1-tiny'), '--prompt', 'x', '--out', path.join(out, 'x.jpg')]),
+      /--out: expected a \.png/,
+    );
+    expectOneLineError(
+      runCli(['sample', '--model', path.join(fixtures, 'pixel-tiny'), '--prompt', 'x', '--out', file]),
+      /pixel-tiny: no "scheduler" component/,
+    );
     expect(fs.existsSync(file)).toBe(false);
   });
 });

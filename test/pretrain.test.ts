@@ -26,14 +26,32 @@ describe('pretraining the built-in model', () => {
   it('learns: finite losses, a steady tensor count, and a resumed run equal to an uninterrupted one', async () => {
     const dataset = SceneDataset.open(data);
     const counts: number[] = [];
-    const whole = await pretrain({ config, dataset, out: path.join(tmp, 'a'), seed: 1, steps: 4, resume: false, onStep: () => counts.push(tf.memory().numTensors) });
+    const whole = await pretrain({
+      config,
+      dataset,
+      out: path.join(tmp, 'a'),
+      seed: 1,
+      steps: 4,
+      resume: false,
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
     expect(whole.losses.length).toBe(4);
     expect(whole.losses.every(Number.isFinite)).toBe(true);
     expect(new Set(counts.slice(1)).size).toBe(1);
 
     // killed during step 3, after the step-2 checkpoint: the resume redoes steps 3 and 4
     await expect(
-      pretrain({ config, dataset, out: path.join(tmp, 'b'), seed: 1, steps: 4, resume: false, onStep: (s) => { if (s === 3) throw new Error('killed'); } }),
+      pretrain({
+        config,
+        dataset,
+        out: path.join(tmp, 'b'),
+        seed: 1,
+        steps: 4,
+        resume: false,
+        onStep: (s) => {
+          if (s === 3) throw new Error('killed');
+        },
+      }),
     ).rejects.toThrow('killed');
     const resumed = await pretrain({ config, dataset, out: path.join(tmp, 'b'), seed: 1, steps: 4, resume: true });
     expect(resumed.losses).toEqual(whole.losses);
@@ -46,7 +64,16 @@ describe('pretraining the built-in model', () => {
     const dataset = SceneDataset.open(data);
     const one = await pretrain({ config, dataset, out: path.join(tmp, 'w1'), seed: 2, steps: 2, resume: false });
     const counts: number[] = [];
-    const two = await pretrain({ config, dataset, out: path.join(tmp, 'w2'), seed: 2, steps: 2, resume: false, workers: 2, onStep: () => counts.push(tf.memory().numTensors) });
+    const two = await pretrain({
+      config,
+      dataset,
+      out: path.join(tmp, 'w2'),
+      seed: 2,
+      steps: 2,
+      resume: false,
+      workers: 2,
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
     expect(counts[1]).toBe(counts[0]);
     for (let i = 0; i < 2; i++) expect(Math.abs(two.losses[i]! - one.losses[i]!)).toBeLessThan(1e-5 * one.losses[i]!);
     for (const [key, v] of one.ema.shadow) {
@@ -90,12 +117,20 @@ describe('dd3d pretrain', () => {
     model.dispose();
     const s = runCli(['sample', '--model', out, '--prompt', 'a red chair, front view', '--steps', '3', '--out', path.join(tmp, 's.png')]);
     expect(s.status, s.stderr).toBe(0);
-    expectOneLineError(runCli(['sample', '--model', out, '--prompt', 'a red chiar', '--out', path.join(tmp, 's.png')]), /unknown word "chiar" \(did you mean chair/);
+    expectOneLineError(
+      runCli(['sample', '--model', out, '--prompt', 'a red chiar', '--out', path.join(tmp, 's.png')]),
+      /unknown word "chiar" \(did you mean chair/,
+    );
     const e = runCli(['eval-prompt', '--model', out, '--prompt', 'a red chair with four legs, front view', '--n', '4', '--steps', '2', '--json']);
     expect(e.status, e.stderr).toBe(0);
     const j = JSON.parse(e.stdout);
-    expect(j).toMatchObject({ n: 4, steps: 2, guidance: PRETRAIN_CONFIGS.test!.sampling.guidance_scale, terms: { family: 'chair', color: 'red', attributes: { legs: 'four legs' } } });
-    for (const k of ['family_acc', 'color_acc', 'attr_acc']) expect(j[k]).toBeGreaterThanOrEqual(0), expect(j[k]).toBeLessThanOrEqual(1);
+    expect(j).toMatchObject({
+      n: 4,
+      steps: 2,
+      guidance: PRETRAIN_CONFIGS.test!.sampling.guidance_scale,
+      terms: { family: 'chair', color: 'red', attributes: { legs: 'four legs' } },
+    });
+    for (const k of ['family_acc', 'color_acc', 'attr_acc']) (expect(j[k]).toBeGreaterThanOrEqual(0), expect(j[k]).toBeLessThanOrEqual(1));
     expect(j.diversity).toBeGreaterThan(0);
     const two = runCli(['eval-prompt', '--model', out, '--prompt', 'a red chair, front view', '--prompt', 'a blue mug', '--n', '2', '--steps', '2', '--json']);
     expect(two.status, two.stderr).toBe(0);

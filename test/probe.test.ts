@@ -55,7 +55,7 @@ describe('shipped probe', () => {
     expect(e.attributes.length).toBe(probe.config.attribute_heads.length);
   });
 
-  it('predict returns the family, colour and that family\'s attributes with probabilities; inputs agree', () => {
+  it("predict returns the family, colour and that family's attributes with probabilities; inputs agree", () => {
     const x = asTensor(ds);
     const preds = probe.predict(x);
     expect(preds.length).toBe(64);
@@ -153,8 +153,14 @@ describe('probe folders', () => {
       [bad('bad-json', { [CONFIG_FILE]: '{"format": ' }), /config\.json: not valid JSON/],
       [bad('bad-format', { [CONFIG_FILE]: JSON.stringify({ ...cfg, format: 'other' }) }), /not a dd3d probe config/],
       [bad('bad-res', { [CONFIG_FILE]: JSON.stringify({ ...cfg, res: 48 }) }), /"res" 48: the probe supports resolutions 32 and 64/],
-      [bad('bad-heads', { [CONFIG_FILE]: JSON.stringify({ ...cfg, attribute_heads: [{ family: 'boat', attribute: 'sail', values: ['one'] }] }) }), /attribute_heads\[0\]\.family/],
-      [bad('more-classes', { [CONFIG_FILE]: JSON.stringify({ ...cfg, colors: [...cfg.colors, 'teal'] }) }), /tensor "head\.color\.weight" has shape \[128,11\], config\.json expects \[128,12\]/],
+      [
+        bad('bad-heads', { [CONFIG_FILE]: JSON.stringify({ ...cfg, attribute_heads: [{ family: 'boat', attribute: 'sail', values: ['one'] }] }) }),
+        /attribute_heads\[0\]\.family/,
+      ],
+      [
+        bad('more-classes', { [CONFIG_FILE]: JSON.stringify({ ...cfg, colors: [...cfg.colors, 'teal'] }) }),
+        /tensor "head\.color\.weight" has shape \[128,11\], config\.json expects \[128,12\]/,
+      ],
       [bad('no-weights', { [WEIGHTS_FILE]: null }), /model\.safetensors: file not found/],
       [bad('junk-weights', { [WEIGHTS_FILE]: Buffer.from('not safetensors') }), /model\.safetensors: header length/],
     ];

@@ -22,7 +22,18 @@ describe('one DreamDistribution training step matches the reference, gradients i
       const r = promptDistributionParity(path.join(FIXTURES, model), path.join(FIXTURES, 'dreamdistribution-step', `${model}.safetensors`));
       expect(tf.memory().numTensors).toBe(before);
       const names = r.results.map((x) => x.name);
-      expect(names).toEqual(['template', 'states', 'mu', 'sigma', 'snr_weight', 'loss_denoise', 'grad_ctx_denoise', 'loss_ortho', 'grad_ctx_ortho', 'grad_ctx_total']);
+      expect(names).toEqual([
+        'template',
+        'states',
+        'mu',
+        'sigma',
+        'snr_weight',
+        'loss_denoise',
+        'grad_ctx_denoise',
+        'loss_ortho',
+        'grad_ctx_ortho',
+        'grad_ctx_total',
+      ]);
       for (const x of r.results) expect(x.ratio, x.name).toBeLessThanOrEqual(1);
     });
   }
@@ -51,7 +62,9 @@ describe('the Gaussian', () => {
     expect(Array.from(g.mu.dataSync())).toEqual([2, 5]);
     expect(g.sigma.dataSync()[0]).toBeCloseTo(1, 6);
     expect(g.sigma.dataSync()[1]).toBe(0);
-    const grad = tf.grad((x: tf.Tensor) => tf.sum(fitGaussian(x as tf.Tensor3D).sigma))(states).dataSync();
+    const grad = tf
+      .grad((x: tf.Tensor) => tf.sum(fitGaussian(x as tf.Tensor3D).sigma))(states)
+      .dataSync();
     expect(Array.from(grad).every(Number.isFinite)).toBe(true);
     // dσ/dx_k = (x_k − μ) / ((K − 1) σ): −0.5, 0.5, 0 for column 0
     expect(Array.from(grad)).toEqual([-0.5, 0, 0.5, 0, 0, 0]);
@@ -83,7 +96,11 @@ describe('the best-of-S reduction (--assign best)', () => {
     const ddpm = DDPMScheduler.fromConfig(model.schedulerConfig);
     const c = model.unet.config.in_channels;
     const [b, s] = [2, 3];
-    const batch = { x0: tf.randomNormal([b, 8, 8, c], 0, 1, 'float32', 1) as tf.Tensor4D, noise: tf.randomNormal([b, 8, 8, c], 0, 1, 'float32', 2) as tf.Tensor4D, t: [100, 700] };
+    const batch = {
+      x0: tf.randomNormal([b, 8, 8, c], 0, 1, 'float32', 1) as tf.Tensor4D,
+      noise: tf.randomNormal([b, 8, 8, c], 0, 1, 'float32', 2) as tf.Tensor4D,
+      t: [100, 700],
+    };
     const cond = model.encodePrompts(['a cat', 'a dog', 'a red car', 'an owl', 'a house', 'a blue car']);
     const before = tf.memory().numTensors;
     // each sample alone: image i with condition row i·S + j

@@ -14,6 +14,6 @@ describe('seededNormal', () => {
     const theirs = tf.tidy(() => Array.from(tf.randomNormal([64], 2, 0.5, 'float32', 7).dataSync()));
     expect(ours).toEqual(theirs);
     const mean = ours.reduce((a, b) => a + b, 0) / ours.length;
-    expect(mean).toBeGreaterThan(1.7), expect(mean).toBeLessThan(2.3);
+    (expect(mean).toBeGreaterThan(1.7), expect(mean).toBeLessThan(2.3));
   });
 });

@@ -8,7 +8,7 @@ beforeAll(async () => {
 });
 
 describe('grouping the references', () => {
-  it('takes 16 quantiles per channel over all of a file\'s views, wherever the values are', () => {
+  it("takes 16 quantiles per channel over all of a file's views, wherever the values are", () => {
     // 3 views of 4×4, two channels: file 0 has views 0 and 1, file 1 has view 2; channel 1 is
     // channel 0 negated
     const values = [Array.from({ length: 16 }, (_, i) => i), Array.from({ length: 16 }, (_, i) => 16 + i), Array.from({ length: 16 }, (_, i) => 15 - i)];

@@ -150,11 +150,20 @@ const LIGHT = {
 function views(): View[] {
   const families = ['chair', 'table', 'lamp', 'mug', 'car', 'tree'].filter((f) => FAMILY_NAMES.includes(f));
   const angles: Array<[number, number]> = [
-    [0, 15], [60, 30], [135, 20], [-90, 5], [200, 45], [-30, 60],
-    [90, -10], [315, 25], [20, 80], [170, 10], [-150, 30], [45, 0],
+    [0, 15],
+    [60, 30],
+    [135, 20],
+    [-90, 5],
+    [200, 45],
+    [-30, 60],
+    [90, -10],
+    [315, 25],
+    [20, 80],
+    [170, 10],
+    [-150, 30],
+    [45, 0],
   ];
-  const cam = (az: number, el: number, radius = 2.6, near = 0.1) =>
-    orbitCamera({ azimuth: az, elevation: el, radius, fov: 50, aspect: 1, near, far: 20 });
+  const cam = (az: number, el: number, radius = 2.6, near = 0.1) => orbitCamera({ azimuth: az, elevation: el, radius, fov: 50, aspect: 1, near, far: 20 });
   const out: View[] = [];
   families.forEach((family, k) => {
     for (let j = 0; j < 2; j++) {
@@ -242,16 +251,27 @@ describe.skipIf(!hasChromium)('CPU rasterizer vs three.js WebGLRenderer in headl
     // playwright's launch() gives every browser a fresh temporary user-data dir.
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
     });
     page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     const port = (server.address() as AddressInfo).port;
     await page.goto(`http://127.0.0.1:${port}/`);
-    await page.waitForFunction(() => (window as unknown as { dd3dReady?: boolean }).dd3dReady === true, undefined, { timeout: 30_000 }).catch((e) => {
-      throw new Error(`the test page did not load three.js: ${errors.join('; ') || e}`);
-    });
+    await page
+      .waitForFunction(() => (window as unknown as { dd3dReady?: boolean }).dd3dReady === true, undefined, { timeout: 30_000 })
+      .catch((e) => {
+        throw new Error(`the test page did not load three.js: ${errors.join('; ') || e}`);
+      });
   });
 
   afterAll(async () => {
@@ -292,7 +312,8 @@ describe.skipIf(!hasChromium)('CPU rasterizer vs three.js WebGLRenderer in headl
       for (let y = 1; y < SIZE - 1; y++) {
         for (let x = 1; x < SIZE - 1; x++) {
           let inside = true;
-          for (let dy = -1; dy <= 1 && inside; dy++) for (let dx = -1; dx <= 1; dx++) if (!mask1[(y + dy) * SIZE + x + dx] || !glMask[(y + dy) * SIZE + x + dx]) inside = false;
+          for (let dy = -1; dy <= 1 && inside; dy++)
+            for (let dx = -1; dx <= 1; dx++) if (!mask1[(y + dy) * SIZE + x + dx] || !glMask[(y + dy) * SIZE + x + dx]) inside = false;
           if (!inside) continue;
           const p = y * SIZE + x;
           for (let c = 0; c < 3; c++) sum += Math.abs(ourRGB[3 * p + c] - glColor[4 * p + c]);
@@ -338,7 +359,10 @@ describe.skipIf(!hasChromium)('CPU rasterizer vs three.js WebGLRenderer in headl
         `silhouette IoU of our alpha > 0.5 with three's covered pixels; colour = mean |Δ| of sRGB bytes on interior pixels.\n` +
         `${'view'.padEnd(36)} ${'3×3 (default)'.padStart(13)} ${'1 spp'.padStart(7)} ${'2×2'.padStart(7)} ${'colour'.padStart(7)}\n` +
         results
-          .map((r) => `${r.name.padEnd(36)} ${r.iou.toFixed(4).padStart(13)} ${r.iou1.toFixed(4).padStart(7)} ${r.iou2.toFixed(4).padStart(7)} ${r.colourDiff.toFixed(2).padStart(7)}`)
+          .map(
+            (r) =>
+              `${r.name.padEnd(36)} ${r.iou.toFixed(4).padStart(13)} ${r.iou1.toFixed(4).padStart(7)} ${r.iou2.toFixed(4).padStart(7)} ${r.colourDiff.toFixed(2).padStart(7)}`,
+          )
           .join('\n') +
         `\nside by side (ours | three's | silhouette diff 3×3 | 1 spp): ${path.relative(ROOT, artifact)}`,
     );

@@ -229,7 +229,10 @@ describe('renderScene: depth, normals and faces', () => {
     const farR = renderScene(scene(far), camera, { width: 32, height: 32 });
     expect(pixel(farR, 16, 16).depth).toBeCloseTo(4.5, 4);
     // Both: the near cube hides the far one, whatever the drawing order.
-    for (const objects of [[unitCube(basic(0xff0000)), far], [far, unitCube(basic(0xff0000))]]) {
+    for (const objects of [
+      [unitCube(basic(0xff0000)), far],
+      [far, unitCube(basic(0xff0000))],
+    ]) {
       const both = renderScene(scene(...objects), camera, { width: 32, height: 32 });
       expect(pixel(both, 16, 16).depth).toBeCloseTo(2.5, 4);
       expect(pixel(both, 16, 16).rgb).toEqual([1, 0, 0]);
@@ -269,7 +272,7 @@ describe('renderScene: depth, normals and faces', () => {
     expectVec(pixel(r, 8, 8).normal, [Math.sin(0.3), 0, Math.cos(0.3)]);
   });
 
-  it("culls faces as three does: FrontSide, BackSide, DoubleSide, and mirrored objects", () => {
+  it('culls faces as three does: FrontSide, BackSide, DoubleSide, and mirrored objects', () => {
     const front = headOnCamera(3); // looks at the plane's front (+Z normal)
     const back = headOnCamera(-3); // from behind
     const plane = (side: THREE.Side) => new THREE.Mesh(new THREE.PlaneGeometry(1, 1), new THREE.MeshStandardMaterial({ color: 0xffffff, side }));
@@ -447,7 +450,17 @@ describe('renderScene: vertex colours', () => {
   }
 
   /** Max |rendered − expected| over covered pixels, expected from the ray's hit on the floor. */
-  function floorColourError(mesh: THREE.Mesh, camera: THREE.PerspectiveCamera, zNear: number, zFar: number, near: number[], far: number[], tint: number[], W = 40, H = 30) {
+  function floorColourError(
+    mesh: THREE.Mesh,
+    camera: THREE.PerspectiveCamera,
+    zNear: number,
+    zFar: number,
+    near: number[],
+    far: number[],
+    tint: number[],
+    W = 40,
+    H = 30,
+  ) {
     const r = renderScene(scene(mesh), camera, { width: W, height: H, supersample: 1 });
     const { origins, directions } = cameraRays(camera, W, H);
     let worst = 0;
@@ -481,7 +494,14 @@ describe('renderScene: vertex colours', () => {
     expect(floorColourError(rgba, camera, 1, -9, NEAR, FAR, tint).worst).toBeLessThan(1e-5);
     const bytes = colouredFloor(1, -9, NEAR, FAR, basicTinted);
     const f32 = bytes.geometry.getAttribute('color').array as Float32Array;
-    bytes.geometry.setAttribute('color', new THREE.BufferAttribute(Uint8Array.from(f32, (v) => Math.round(v * 255)), 3, true));
+    bytes.geometry.setAttribute(
+      'color',
+      new THREE.BufferAttribute(
+        Uint8Array.from(f32, (v) => Math.round(v * 255)),
+        3,
+        true,
+      ),
+    );
     const q = (v: number) => Math.round(v * 255) / 255;
     expect(floorColourError(bytes, camera, 1, -9, NEAR.map(q), FAR.map(q), tint).worst).toBeLessThan(1e-5);
   });
@@ -505,7 +525,11 @@ describe('renderScene: vertex colours', () => {
     const centre = (material: THREE.Material, geometry: THREE.BufferGeometry = plane) =>
       pixel(renderScene(scene(new THREE.Mesh(geometry, material)), camera, { width: 8, height: 8, light }), 4, 4).rgb;
     const shading = 0.25 + 0.5 * 0.8;
-    expectVec(centre(new THREE.MeshLambertMaterial({ color: new THREE.Color(0.5, 0.5, 1), vertexColors: true })), [0.25 * shading, 0.5 * shading, 0.25 * shading]);
+    expectVec(centre(new THREE.MeshLambertMaterial({ color: new THREE.Color(0.5, 0.5, 1), vertexColors: true })), [
+      0.25 * shading,
+      0.5 * shading,
+      0.25 * shading,
+    ]);
     expectVec(centre(new THREE.MeshLambertMaterial({ color: new THREE.Color(0.5, 0.5, 1) })), [0.5 * shading, 0.5 * shading, shading]);
     // WebGL's default value for a missing attribute is (0, 0, 0, 1); emissive still adds.
     const bare = new THREE.PlaneGeometry(1, 1);
@@ -556,14 +580,20 @@ describe('orbit camera and rays', () => {
       m.position.set(...pos);
       return m;
     };
-    const root = scene(new THREE.Mesh(new THREE.SphereGeometry(0.5, 24, 12), basic(0x808080)), marker(0xff0000, [0, 0, 0.55]), marker(0x0000ff, [0, 0, -0.55]), marker(0x00ff00, [0.55, 0, 0]));
-    const centre = (azimuth: number) => pixel(renderScene(root, orbitCamera({ azimuth, elevation: 0, radius: 3, fov: 40 }), { width: 33, height: 33 }), 16, 16).rgb;
+    const root = scene(
+      new THREE.Mesh(new THREE.SphereGeometry(0.5, 24, 12), basic(0x808080)),
+      marker(0xff0000, [0, 0, 0.55]),
+      marker(0x0000ff, [0, 0, -0.55]),
+      marker(0x00ff00, [0.55, 0, 0]),
+    );
+    const centre = (azimuth: number) =>
+      pixel(renderScene(root, orbitCamera({ azimuth, elevation: 0, radius: 3, fov: 40 }), { width: 33, height: 33 }), 16, 16).rgb;
     expectVec(centre(0), [1, 0, 0]);
     expectVec(centre(180), [0, 0, 1]);
     expectVec(centre(90), [0, 1, 0]);
   });
 
-  it("cameraRays pass through the pixel centres that Vector3.project maps points to", () => {
+  it('cameraRays pass through the pixel centres that Vector3.project maps points to', () => {
     const W = 48;
     const H = 32;
     const camera = orbitCamera({ azimuth: 30, elevation: 20, radius: 2.5, fov: 50, aspect: W / H });

@@ -3,14 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dd3dError } from '../src/core/errors.js';
-import {
-  openSafetensors,
-  parseSafetensors,
-  readSafetensors,
-  serializeSafetensors,
-  writeSafetensors,
-  type Tensor,
-} from '../src/io/safetensors.js';
+import { openSafetensors, parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-st-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -32,13 +25,7 @@ const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.
 describe('reading the golden fixtures', () => {
   it('reads sd1-tiny/golden/text_encoder.safetensors names, shapes, metadata and values', () => {
     const { tensors, metadata } = readSafetensors('test/fixtures/sd1-tiny/golden/text_encoder.safetensors');
-    expect([...tensors.keys()].sort()).toEqual([
-      'grad_token_embeddings',
-      'input_ids',
-      'last_hidden_state',
-      'loss_weights',
-      'pooler_output',
-    ]);
+    expect([...tensors.keys()].sort()).toEqual(['grad_token_embeddings', 'input_ids', 'last_hidden_state', 'loss_weights', 'pooler_output']);
     expect(tensors.get('last_hidden_state')!.shape).toEqual([2, 77, 32]);
     expect(tensors.get('pooler_output')!.shape).toEqual([2, 32]);
     expect(metadata.layout).toBe('"torch (batch, seq, dim)"');
@@ -149,8 +136,11 @@ describe('dtype conversion', () => {
   });
 
   it('converts BF16 by widening the bits', () => {
-    const file = rawFile('bf16.safetensors', { b: { dtype: 'BF16', shape: [2, 3], data_offsets: [0, 12] } },
-      u16(0x3f80, 0xc000, 0x7f80, 0x0001, 0x7fc1, 0x4049));
+    const file = rawFile(
+      'bf16.safetensors',
+      { b: { dtype: 'BF16', shape: [2, 3], data_offsets: [0, 12] } },
+      u16(0x3f80, 0xc000, 0x7f80, 0x0001, 0x7fc1, 0x4049),
+    );
     const t = readSafetensors(file).tensors.get('b')!;
     expect(t.shape).toEqual([2, 3]);
     expect(bits(t.data as Float32Array)).toEqual([0x3f800000, 0xc0000000, 0x7f800000, 0x00010000, 0x7fc10000, 0x40490000]);
@@ -160,11 +150,15 @@ describe('dtype conversion', () => {
   it('reads U8, I32 and in-range I64 (as Int32Array)', () => {
     const i64 = new BigInt64Array([-5n, 0n, 2147483647n, -2147483648n]);
     const data = Buffer.concat([Buffer.from([7, 8]), Buffer.from(new Int32Array([-1, 9]).buffer), Buffer.from(i64.buffer)]);
-    const file = rawFile('ints.safetensors', {
-      u: { dtype: 'U8', shape: [2], data_offsets: [0, 2] },
-      i: { dtype: 'I32', shape: [2], data_offsets: [2, 10] },
-      l: { dtype: 'I64', shape: [4], data_offsets: [10, 42] },
-    }, data);
+    const file = rawFile(
+      'ints.safetensors',
+      {
+        u: { dtype: 'U8', shape: [2], data_offsets: [0, 2] },
+        i: { dtype: 'I32', shape: [2], data_offsets: [2, 10] },
+        l: { dtype: 'I64', shape: [4], data_offsets: [10, 42] },
+      },
+      data,
+    );
     const t = readSafetensors(file).tensors;
     expect(t.get('u')).toEqual({ dtype: 'U8', shape: [2], data: new Uint8Array([7, 8]) });
     expect(t.get('i')).toEqual({ dtype: 'I32', shape: [2], data: new Int32Array([-1, 9]) });
@@ -172,8 +166,11 @@ describe('dtype conversion', () => {
   });
 
   it('refuses I64 outside int32 and unsupported dtypes, naming file, tensor and dtype', () => {
-    const big = rawFile('i64big.safetensors', { l: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } },
-      new Uint8Array(new BigInt64Array([1n, 2147483648n]).buffer));
+    const big = rawFile(
+      'i64big.safetensors',
+      { l: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } },
+      new Uint8Array(new BigInt64Array([1n, 2147483648n]).buffer),
+    );
     expect(() => readSafetensors(big)).toThrow(/i64big\.safetensors: tensor "l": I64 value 2147483648 at index 1 does not fit in int32/);
     const f64 = rawFile('f64.safetensors', { d: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8));
     const f = openSafetensors(f64); // the header is valid, only decoding is refused
@@ -185,35 +182,81 @@ describe('dtype conversion', () => {
 describe('validation errors', () => {
   const ok = { a: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] } };
   const cases: [string, () => string, RegExp][] = [
-    ['short file', () => { const f = path.join(tmp, 'short.safetensors'); fs.writeFileSync(f, Buffer.from([1, 2, 3])); return f; },
-      /short\.safetensors: not a safetensors file: 3 bytes, need at least 8/],
-    ['header length past the end', () => rawFile('hlen.safetensors', ok, new Uint8Array(24), 5000n),
-      /hlen\.safetensors: header length 5000 exceeds the file size \(\d+ bytes\)/],
-    ['header length over 100 MB', () => rawFile('huge.safetensors', ok, new Uint8Array(24), 1n << 40n),
-      /huge\.safetensors: header length 1099511627776 is over the 100 MB limit/],
+    [
+      'short file',
+      () => {
+        const f = path.join(tmp, 'short.safetensors');
+        fs.writeFileSync(f, Buffer.from([1, 2, 3]));
+        return f;
+      },
+      /short\.safetensors: not a safetensors file: 3 bytes, need at least 8/,
+    ],
+    [
+      'header length past the end',
+      () => rawFile('hlen.safetensors', ok, new Uint8Array(24), 5000n),
+      /hlen\.safetensors: header length 5000 exceeds the file size \(\d+ bytes\)/,
+    ],
+    [
+      'header length over 100 MB',
+      () => rawFile('huge.safetensors', ok, new Uint8Array(24), 1n << 40n),
+      /huge\.safetensors: header length 1099511627776 is over the 100 MB limit/,
+    ],
     ['bad JSON', () => rawFile('json.safetensors', '{"a": [', new Uint8Array(0)), /json\.safetensors: header is not valid JSON/],
     ['JSON array', () => rawFile('arr.safetensors', '[1,2]'), /arr\.safetensors: header is not a JSON object/],
-    ['missing dtype', () => rawFile('nodt.safetensors', { a: { shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)),
-      /nodt\.safetensors: tensor "a": missing or non-string "dtype"/],
-    ['bad shape', () => rawFile('shape.safetensors', { a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, new Uint8Array(4)),
-      /shape\.safetensors: tensor "a": "shape" must be an array of non-negative integers/],
-    ['bad offsets', () => rawFile('offs.safetensors', { a: { dtype: 'F32', shape: [1], data_offsets: ['0', 4] } }, new Uint8Array(4)),
-      /offs\.safetensors: tensor "a": "data_offsets" must be \[begin, end\]/],
-    ['reversed offsets', () => rawFile('rev.safetensors', { a: { dtype: 'F32', shape: [0], data_offsets: [4, 0] } }, new Uint8Array(4)),
-      /rev\.safetensors: tensor "a": data_offsets \[4,0\] end before they begin/],
-    ['unknown dtype', () => rawFile('dt.safetensors', { a: { dtype: 'Q7', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)),
-      /dt\.safetensors: tensor "a": unknown dtype "Q7"/],
-    ['shape/range mismatch', () => rawFile('x.safetensors', { a: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, new Uint8Array(24)),
-      /^x\.safetensors: tensor "a": shape \[2,3\] needs 24 bytes but data_offsets span 20$/],
-    ['overlap', () => rawFile('ovl.safetensors', {
-      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)),
-      /ovl\.safetensors: tensors "a" \[0,8\] and "b" \[4,12\] overlap/],
-    ['truncated', () => rawFile('model.safetensors', { a: { dtype: 'U8', shape: [1234], data_offsets: [0, 1234] } }, new Uint8Array(1000)),
-      /model\.safetensors: truncated: header says 1234 bytes of data, file has 1000$/],
-    ['empty tensor past the end', () => rawFile('emp.safetensors', { a: { dtype: 'F32', shape: [0], data_offsets: [64, 64] } }),
-      /emp\.safetensors: truncated: header says 64 bytes of data, file has 0/],
-    ['non-string metadata', () => rawFile('meta.safetensors', { __metadata__: { steps: 4 } }),
-      /meta\.safetensors: "__metadata__" key "steps" is not a string/],
+    [
+      'missing dtype',
+      () => rawFile('nodt.safetensors', { a: { shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)),
+      /nodt\.safetensors: tensor "a": missing or non-string "dtype"/,
+    ],
+    [
+      'bad shape',
+      () => rawFile('shape.safetensors', { a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, new Uint8Array(4)),
+      /shape\.safetensors: tensor "a": "shape" must be an array of non-negative integers/,
+    ],
+    [
+      'bad offsets',
+      () => rawFile('offs.safetensors', { a: { dtype: 'F32', shape: [1], data_offsets: ['0', 4] } }, new Uint8Array(4)),
+      /offs\.safetensors: tensor "a": "data_offsets" must be \[begin, end\]/,
+    ],
+    [
+      'reversed offsets',
+      () => rawFile('rev.safetensors', { a: { dtype: 'F32', shape: [0], data_offsets: [4, 0] } }, new Uint8Array(4)),
+      /rev\.safetensors: tensor "a": data_offsets \[4,0\] end before they begin/,
+    ],
+    [
+      'unknown dtype',
+      () => rawFile('dt.safetensors', { a: { dtype: 'Q7', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)),
+      /dt\.safetensors: tensor "a": unknown dtype "Q7"/,
+    ],
+    [
+      'shape/range mismatch',
+      () => rawFile('x.safetensors', { a: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, new Uint8Array(24)),
+      /^x\.safetensors: tensor "a": shape \[2,3\] needs 24 bytes but data_offsets span 20$/,
+    ],
+    [
+      'overlap',
+      () =>
+        rawFile(
+          'ovl.safetensors',
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+          },
+          new Uint8Array(12),
+        ),
+      /ovl\.safetensors: tensors "a" \[0,8\] and "b" \[4,12\] overlap/,
+    ],
+    [
+      'truncated',
+      () => rawFile('model.safetensors', { a: { dtype: 'U8', shape: [1234], data_offsets: [0, 1234] } }, new Uint8Array(1000)),
+      /model\.safetensors: truncated: header says 1234 bytes of data, file has 1000$/,
+    ],
+    [
+      'empty tensor past the end',
+      () => rawFile('emp.safetensors', { a: { dtype: 'F32', shape: [0], data_offsets: [64, 64] } }),
+      /emp\.safetensors: truncated: header says 64 bytes of data, file has 0/,
+    ],
+    ['non-string metadata', () => rawFile('meta.safetensors', { __metadata__: { steps: 4 } }), /meta\.safetensors: "__metadata__" key "steps" is not a string/],
     ['missing file', () => path.join(tmp, 'absent.safetensors'), /absent\.safetensors: file not found/],
     ['a folder', () => fs.mkdtempSync(path.join(tmp, 'dir-')), /dir-\w+: expected a \.safetensors file, got a folder/],
   ];

@@ -34,8 +34,8 @@ afterAll(() => {
 // one worker: the in-process runs test the command, not the worker pool (test/sample-workers.test.ts)
 const sampleArgs = (out: string, ...more: string[]) => ['sample', '--prompt', 'a red chair', '--steps', '1', '--workers', '1', '--out', out, ...more];
 
-describe('defect 2: a sample folder never loses the user\'s files', () => {
-  it('an earlier sample folder with the user\'s files in it is refused without --force and kept', async () => {
+describe("defect 2: a sample folder never loses the user's files", () => {
+  it("an earlier sample folder with the user's files in it is refused without --force and kept", async () => {
     const out = path.join(tmp, 'S');
     expect((await dd3d(sampleArgs(out, '--n', '2'))).status).toBe(0);
     fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
@@ -97,7 +97,10 @@ describe('defect 3: existing files are not overwritten without --force', () => {
     const t0 = performance.now();
     expectOneLine(await dd3d(sampleArgs(png)), /vacation\.png already exists; pass --force/);
     expectOneLine(await dd3d(['train-dist', '--images', CHAIR_REFS, '--out', json]), /config\.json already exists; pass --force/);
-    expectOneLine(await dd3d(['import-dist', path.join(ROOT, 'test/fixtures/dreamdistribution-npz/final-1000.npz'), '--out', json]), /config\.json already exists/);
+    expectOneLine(
+      await dd3d(['import-dist', path.join(ROOT, 'test/fixtures/dreamdistribution-npz/final-1000.npz'), '--out', json]),
+      /config\.json already exists/,
+    );
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(fs.readFileSync(png, 'utf8')).toBe('my photo');
     expect(fs.readFileSync(json, 'utf8')).toBe('{"mine": true}');
@@ -111,12 +114,15 @@ describe('defect 3: existing files are not overwritten without --force', () => {
   });
 });
 
-describe('pretrain\'s model folder', () => {
-  it('a folder holding the user\'s files is refused before any work; an earlier dd3d model folder is not', async () => {
+describe("pretrain's model folder", () => {
+  it("a folder holding the user's files is refused before any work; an earlier dd3d model folder is not", async () => {
     const out = path.join(tmp, 'my-model');
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'model_index.json'), '{"mine": true}');
-    expectOneLine(await dd3d(['pretrain', '--data', path.join(tmp, 'no-data'), '--out', out, '--config', 'test']), /my-model holds files dd3d did not write \(model_index\.json\); pass --force/);
+    expectOneLine(
+      await dd3d(['pretrain', '--data', path.join(tmp, 'no-data'), '--out', out, '--config', 'test']),
+      /my-model holds files dd3d did not write \(model_index\.json\); pass --force/,
+    );
     expect(fs.readFileSync(path.join(out, 'model_index.json'), 'utf8')).toBe('{"mine": true}');
     fs.writeFileSync(path.join(out, 'model_index.json'), '{"_dd3d_config": "test"}');
     expectOneLine(await dd3d(['pretrain', '--data', path.join(tmp, 'no-data'), '--out', out, '--config', 'test']), /no-data/);
@@ -155,9 +161,7 @@ describe('defect 4: the .npz zip bomb', () => {
   }
 
   it('import-dist stops at the size check with peak memory under 200 MB', () => {
-    const cases: Array<[string, Buffer | undefined, RegExp]> = [
-      ['zeros.npz', undefined, /over the limit of 134217728 bytes per array/],
-    ];
+    const cases: Array<[string, Buffer | undefined, RegExp]> = [['zeros.npz', undefined, /over the limit of 134217728 bytes per array/]];
     for (const [name, header, pattern] of cases) {
       const file = path.join(tmp, name);
       zipBomb(file, header);
@@ -210,14 +214,23 @@ describe('defect 5 and 6: reference folders that used to hang or print stack tra
 describe('defect 6: one error path', () => {
   it('a text-encoder weight of the right byte count but the wrong shape', async () => {
     const model = brokenModel(path.join(tmp, 'm-shape'), {
-      weights: { text_encoder: (t) => void (t.get('encoder.layers.0.layer_norm1.bias') ?? t.get('text_model.encoder.layers.0.layer_norm1.bias'))!.shape.splice(0, 1, 64, 2) },
+      weights: {
+        text_encoder: (t) =>
+          void (t.get('encoder.layers.0.layer_norm1.bias') ?? t.get('text_model.encoder.layers.0.layer_norm1.bias'))!.shape.splice(0, 1, 64, 2),
+      },
     });
-    expectOneLine(await dd3d(['sample', '--model', model, ...sampleArgs(path.join(tmp, 'x.png')).slice(1)]), /layer_norm1\.bias" has shape \[64,2\], the config .* implies \[128\]/);
+    expectOneLine(
+      await dd3d(['sample', '--model', model, ...sampleArgs(path.join(tmp, 'x.png')).slice(1)]),
+      /layer_norm1\.bias" has shape \[64,2\], the config .* implies \[128\]/,
+    );
   });
 
   it('a UNet config without block_out_channels, whose message used to throw', async () => {
     const model = brokenModel(path.join(tmp, 'm-boc'), { config: { unet: { block_out_channels: undefined } } });
-    expectOneLine(await dd3d(['sample', '--model', model, ...sampleArgs(path.join(tmp, 'x.png')).slice(1)]), /"block_out_channels" is missing \(expected 3 values/);
+    expectOneLine(
+      await dd3d(['sample', '--model', model, ...sampleArgs(path.join(tmp, 'x.png')).slice(1)]),
+      /"block_out_channels" is missing \(expected 3 values/,
+    );
   });
 
   it('outputs in a read-only folder fail before any work: sample, train-dist, generate', async () => {
@@ -248,7 +261,8 @@ installCrashHandlers();
 await initBackend('wasm');
 setTimeout(() => { throw new Error('boom'); }, 0);
 setTimeout(() => Promise.reject(new Error('never reached')), 50);`;
-    const run = (env: Record<string, string>) => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
     const r = run({});
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('dd3d: error: internal error: boom (set DD3D_DEBUG=1 for the stack trace)');
@@ -273,10 +287,34 @@ describe('defect 7: sizes from configs and flags are bounded', () => {
       [sampleArgs(out, '--height', '100000000'), /--height.*from 1 to 2048/],
       [sampleArgs(out, '--height', '4000000'), /--height.*from 1 to 2048/],
       [sampleArgs(out, '--n', '4096', '--height', '2048', '--width', '2048'), /over the limit of 268435456/],
-      [['sample', '--model', brokenModel(path.join(tmp, 'm-ss'), { config: { unet: { sample_size: 1e9 } } }), ...sampleArgs(out).slice(1)], /"sample_size" is 1000000000 \(expected an integer from 1 to 1024\)/],
-      [['sample', '--model', brokenModel(path.join(tmp, 'm-ts'), { files: { 'scheduler/scheduler_config.json': JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(ROOT, 'models/dd3d-tiny/scheduler/scheduler_config.json'), 'utf8')), num_train_timesteps: 1e9 }) } }), ...sampleArgs(out).slice(1)], /num_train_timesteps.*from 1 to 100000/],
-      [['sample', '--model', brokenModel(path.join(tmp, 'm-is'), { config: { text_encoder: { intermediate_size: 1e9 } } }), ...sampleArgs(out).slice(1)], /"intermediate_size" is 1000000000 \(expected an integer from 1 to 65536\)/],
-      [['sample', '--model', brokenModel(path.join(tmp, 'm-is2'), { config: { text_encoder: { intermediate_size: 256 } } }), ...sampleArgs(out).slice(1)], /fc1\.weight" has shape \[512,128\], the config .* implies \[256,128\]/],
+      [
+        ['sample', '--model', brokenModel(path.join(tmp, 'm-ss'), { config: { unet: { sample_size: 1e9 } } }), ...sampleArgs(out).slice(1)],
+        /"sample_size" is 1000000000 \(expected an integer from 1 to 1024\)/,
+      ],
+      [
+        [
+          'sample',
+          '--model',
+          brokenModel(path.join(tmp, 'm-ts'), {
+            files: {
+              'scheduler/scheduler_config.json': JSON.stringify({
+                ...JSON.parse(fs.readFileSync(path.join(ROOT, 'models/dd3d-tiny/scheduler/scheduler_config.json'), 'utf8')),
+                num_train_timesteps: 1e9,
+              }),
+            },
+          }),
+          ...sampleArgs(out).slice(1),
+        ],
+        /num_train_timesteps.*from 1 to 100000/,
+      ],
+      [
+        ['sample', '--model', brokenModel(path.join(tmp, 'm-is'), { config: { text_encoder: { intermediate_size: 1e9 } } }), ...sampleArgs(out).slice(1)],
+        /"intermediate_size" is 1000000000 \(expected an integer from 1 to 65536\)/,
+      ],
+      [
+        ['sample', '--model', brokenModel(path.join(tmp, 'm-is2'), { config: { text_encoder: { intermediate_size: 256 } } }), ...sampleArgs(out).slice(1)],
+        /fc1\.weight" has shape \[512,128\], the config .* implies \[256,128\]/,
+      ],
     ];
     for (const [args, pattern] of cases) {
       const t0 = performance.now();
@@ -290,26 +328,41 @@ describe('defect 8: silent garbage is an error naming its source', () => {
   it('NaN in a weight, μ = 3e38, a sampler giving infinity, no sample_size, version 2 without components', async () => {
     const out = path.join(tmp, 'garbage.png');
     const nanModel = brokenModel(path.join(tmp, 'm-nan'), { weights: { unet: (t) => void ((t.get('conv_out.bias')!.data as Float32Array)[1] = NaN) } });
-    expectOneLine(await dd3d(['sample', '--model', nanModel, ...sampleArgs(out).slice(1)]), /tensor "conv_out\.bias" holds NaN at element 1; the weights are corrupt/);
+    expectOneLine(
+      await dd3d(['sample', '--model', nanModel, ...sampleArgs(out).slice(1)]),
+      /tensor "conv_out\.bias" holds NaN at element 1; the weights are corrupt/,
+    );
 
     const huge = JSON.parse(fs.readFileSync(CHAIR, 'utf8'));
     const mu = Buffer.from(huge.mu.base64, 'base64');
     mu.writeFloatLE(3e38, 0);
     huge.mu.base64 = mu.toString('base64');
     fs.writeFileSync(path.join(tmp, 'huge.json'), JSON.stringify(huge));
-    expectOneLine(await dd3d(['sample', '--dist', path.join(tmp, 'huge.json'), '--steps', '1', '--out', out]), /huge\.json: "mu" reaches 3\.00e\+38, far outside the range of the text encoder/);
+    expectOneLine(
+      await dd3d(['sample', '--dist', path.join(tmp, 'huge.json'), '--steps', '1', '--out', out]),
+      /huge\.json: "mu" reaches 3\.00e\+38, far outside the range of the text encoder/,
+    );
 
     const infModel = brokenModel(path.join(tmp, 'm-inf'), { weights: { unet: (t) => (t.get('conv_out.weight')!.data as Float32Array).fill(3e38) } });
-    expectOneLine(await dd3d(['sample', '--model', infModel, ...sampleArgs(out).slice(1)]), /the sampler produced (NaN|-?Infinity) in image 0: the model at .*m-inf gives non-finite values/);
+    expectOneLine(
+      await dd3d(['sample', '--model', infModel, ...sampleArgs(out).slice(1)]),
+      /the sampler produced (NaN|-?Infinity) in image 0: the model at .*m-inf gives non-finite values/,
+    );
     expect(fs.existsSync(out)).toBe(false);
 
     const noSize = brokenModel(path.join(tmp, 'm-nosize'), { config: { unet: { sample_size: undefined } } });
-    expectOneLine(await dd3d(['sample', '--model', noSize, ...sampleArgs(out).slice(1)]), /no "sample_size", so the image size the model was trained at is unknown; give --height and --width/);
+    expectOneLine(
+      await dd3d(['sample', '--model', noSize, ...sampleArgs(out).slice(1)]),
+      /no "sample_size", so the image size the model was trained at is unknown; give --height and --width/,
+    );
     expect((await dd3d(['sample', '--model', noSize, ...sampleArgs(out, '--height', '16', '--width', '16').slice(1)])).status).toBe(0);
 
     const v2 = { ...JSON.parse(fs.readFileSync(CHAIR, 'utf8')), version: 2 };
     fs.writeFileSync(path.join(tmp, 'v2.json'), JSON.stringify(v2));
-    expectOneLine(await dd3d(['sample', '--dist', path.join(tmp, 'v2.json'), '--out', path.join(tmp, 'v2.png')]), /v2\.json: "components" is missing: a version-2 distribution is a mixture/);
+    expectOneLine(
+      await dd3d(['sample', '--dist', path.join(tmp, 'v2.json'), '--out', path.join(tmp, 'v2.png')]),
+      /v2\.json: "components" is missing: a version-2 distribution is a mixture/,
+    );
   });
 });
 

@@ -33,7 +33,12 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs `sample` into a folder with 1 and with 2 workers; returns both folders' PNGs. */
 function sampleBoth(name: string, args: string[]): { one: Buffer[]; two: Buffer[]; stderr: string } {
-  const pngs = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.png')).sort().map((f) => fs.readFileSync(path.join(dir, f)));
+  const pngs = (dir: string) =>
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.png'))
+      .sort()
+      .map((f) => fs.readFileSync(path.join(dir, f)));
   const runs = [1, 2].map((w) => {
     const out = path.join(tmp, `${name}-${w}`);
     const r = runCli(['sample', ...args, '--seed', '3', '--workers', String(w), '--out', out]);
@@ -44,7 +49,7 @@ function sampleBoth(name: string, args: string[]): { one: Buffer[]; two: Buffer[
 }
 
 describe('sample --workers', () => {
-  it('writes the 1-worker run\'s PNGs byte for byte, and says it runs on 2 workers', () => {
+  it("writes the 1-worker run's PNGs byte for byte, and says it runs on 2 workers", () => {
     // 5 images in batches of 4: one thread batches {0–3}, {4}; two threads {0, 1} and {2–4}
     const { one, two, stderr } = sampleBoth('builtin', ['--prompt', 'a red chair, front view', '--n', '5', '--batch', '4', '--steps', '3']);
     expect(one.length).toBe(5);
@@ -66,7 +71,7 @@ describe('sample --workers', () => {
   });
 });
 
-describe('eval-2d\'s sampling on workers', () => {
+describe("eval-2d's sampling on workers", () => {
   it('gives the same probe predictions and features on 1 and 2 threads', async () => {
     const model = DiffusionModel.load(builtinModelDir());
     const probe = loadProbe(path.join(builtinModelDir(), 'probe'));

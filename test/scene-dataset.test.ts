@@ -5,7 +5,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Rasterizer, toRGB8 } from '../renderers/index.js';
 import { FAMILY_NAMES, disposeObject, makeObject, viewPhrase } from '../scenes/index.js';
 import { mulberry32 } from '../src/core/random.js';
-import { DATASET_SUPERSAMPLE, SceneDataset, datasetSettings, defaultShardSize, planItem, readSceneShard, writeSceneDataset, type DatasetOptions } from '../src/dataset/scene-dataset.js';
+import {
+  DATASET_SUPERSAMPLE,
+  SceneDataset,
+  datasetSettings,
+  defaultShardSize,
+  planItem,
+  readSceneShard,
+  writeSceneDataset,
+  type DatasetOptions,
+} from '../src/dataset/scene-dataset.js';
 import { CAMERA_RANGES, sampleCamera, sceneCamera } from '../renderers/camera-rig.js';
 import { refCamera } from '../src/dataset/scene-refs.js';
 import { Dd3dError } from '../src/core/errors.js';
@@ -18,7 +27,12 @@ const fresh = (): string => path.join(tmp, `ds-${counter++}`);
 
 /** Every file of a folder, name → bytes. */
 function snapshot(dir: string): Map<string, Buffer> {
-  return new Map(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+  return new Map(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((f) => [f, fs.readFileSync(path.join(dir, f))]),
+  );
 }
 
 function expectSameFiles(a: string, b: string): void {
@@ -131,7 +145,10 @@ describe('writeSceneDataset', () => {
       const view = viewPhrase(r.camera.azimuth, r.camera.elevation);
       expect(r.view).toBe(view);
       expect(it.caption.endsWith(`, ${view}`)).toBe(true);
-      expect(it.image.some((b) => b < 200), `image ${it.index} shows something`).toBe(true);
+      expect(
+        it.image.some((b) => b < 200),
+        `image ${it.index} shows something`,
+      ).toBe(true);
       expect(planItem(settings, it.index)).toMatchObject({ family: r.attributes.family, seed: r.seed, camera: r.camera });
     }
   });
@@ -149,7 +166,12 @@ describe('writeSceneDataset', () => {
       expect(Buffer.from(again).equals(Buffer.from(image))).toBe(true);
       // the unit sphere is inside the frame, so the outermost ring of pixels is background
       for (let k = 0; k < 24; k++) {
-        for (const [x, y] of [[k, 0], [k, 23], [0, k], [23, k]] as const) {
+        for (const [x, y] of [
+          [k, 0],
+          [k, 23],
+          [0, k],
+          [23, k],
+        ] as const) {
           const o = 3 * (y * 24 + x);
           expect([image[o], image[o + 1], image[o + 2]]).toEqual([255, 255, 255]);
         }

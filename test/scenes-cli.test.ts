@@ -75,12 +75,18 @@ describe('dd3d scenes', () => {
     expect(plain.stderr).toMatch(/7 images of 8×8 in 3 shards \(0 written, 3 already complete\)/);
 
     expectOneLineError(runCli([...args.slice(0, -2), '--out', out, '--res', '16']), /made with --res 8, but this run asks for --res 16;.*new --out/);
-    expectOneLineError(runCli([...args, '--families', 'chair']), /made with --families chair,table,lamp,mug,vase,sofa,car,tree, but this run asks for --families chair;/);
+    expectOneLineError(
+      runCli([...args, '--families', 'chair']),
+      /made with --families chair,table,lamp,mug,vase,sofa,car,tree, but this run asks for --families chair;/,
+    );
   });
 
   it('dataset flag errors are one line', () => {
     const out = path.join(tmp, 'never');
-    expectOneLineError(runCli(['scenes', 'dataset', '--n', '4', '--res', '8', '--out', out, '--families', 'chair,rocket']), new RegExp(`--families: unknown family "rocket"; ${VALID_FAMILIES.source}`));
+    expectOneLineError(
+      runCli(['scenes', 'dataset', '--n', '4', '--res', '8', '--out', out, '--families', 'chair,rocket']),
+      new RegExp(`--families: unknown family "rocket"; ${VALID_FAMILIES.source}`),
+    );
     expectOneLineError(runCli(['scenes', 'dataset', '--n', '0', '--res', '8', '--out', out]), /--n <count>.*expected an integer/);
     expectOneLineError(runCli(['scenes', 'dataset', '--n', '4', '--out', out]), /required option '--res <px>'/);
     expect(fs.existsSync(out)).toBe(false);
@@ -149,7 +155,10 @@ describe('dd3d scenes', () => {
 
   it('refs: unknown family, attribute or value is a one-line error listing the valid ones', () => {
     const out = path.join(tmp, 'bad-refs');
-    expectOneLineError(runCli(['scenes', 'refs', '--family', 'spaceship', '--out', out]), new RegExp(`--family: unknown family "spaceship"; ${VALID_FAMILIES.source}`));
+    expectOneLineError(
+      runCli(['scenes', 'refs', '--family', 'spaceship', '--out', out]),
+      new RegExp(`--family: unknown family "spaceship"; ${VALID_FAMILIES.source}`),
+    );
     expectOneLineError(
       runCli(['scenes', 'refs', '--family', 'chair', '--where', 'wings=two', '--out', out]),
       /--where: chair has no attribute "wings"; valid attributes: color, seat_color, legs, back, seat, arms$/,

@@ -43,7 +43,9 @@ function signedVolume(m: THREE.Mesh): number {
   const p = g.getAttribute('position');
   const idx = g.index;
   const n = idx ? idx.count : p.count;
-  const a = new THREE.Vector3(), b = new THREE.Vector3(), c = new THREE.Vector3();
+  const a = new THREE.Vector3(),
+    b = new THREE.Vector3(),
+    c = new THREE.Vector3();
   let vol = 0;
   for (let t = 0; t < n; t += 3) {
     const at = (k: number): number => (idx ? idx.getX(t + k) : t + k);
@@ -147,7 +149,10 @@ describe('makeObject', () => {
         expect(Math.min(...ground.map((b) => b.min.y)) - all.min.y, `${f.name} #${seed} floor`).toBeLessThan(1e-6);
         // (a mug without saucer is all body, so its floor part is centred, not below)
         for (const b of ground) expect(centre(b).y, `${f.name} #${seed}`).toBeLessThan(1e-6);
-        const top = rule!.top(attributes).map((n) => box(group, n)).filter((b) => !b.isEmpty());
+        const top = rule!
+          .top(attributes)
+          .map((n) => box(group, n))
+          .filter((b) => !b.isEmpty());
         expect(all.max.y - Math.max(...top.map((b) => b.max.y)), `${f.name} #${seed} top`).toBeLessThan(0.05);
       }
     }
@@ -286,7 +291,7 @@ describe('makeObject', () => {
         } catch (e) {
           throw new Error(`${f.name} #${seed} ${JSON.stringify(attributes)}: ${(e as Error).message}`);
         }
-        const colours = new Map(meshes(group).map((m) => [m.name, (m.material as THREE.MeshStandardMaterial)]));
+        const colours = new Map(meshes(group).map((m) => [m.name, m.material as THREE.MeshStandardMaterial]));
         expect(meshes(group).some((m) => (m.material as THREE.Material).name === attributes.color)).toBe(true);
         for (const spec of f.attributes.filter((s) => s.kind === 'color' && s.part)) {
           const mat = colours.get(PART_MESH[spec.part!]!);
@@ -343,7 +348,9 @@ describe('makeObject', () => {
     for (const f of FAMILIES) {
       const n = SEEDS.map((s) => triangleCount(makeObject(f.name, s).group));
       const mean = n.reduce((a, b) => a + b, 0) / n.length;
-      rows.push(`${f.name.padEnd(6)} min ${String(Math.min(...n)).padStart(5)}  mean ${mean.toFixed(0).padStart(5)}  max ${String(Math.max(...n)).padStart(5)}`);
+      rows.push(
+        `${f.name.padEnd(6)} min ${String(Math.min(...n)).padStart(5)}  mean ${mean.toFixed(0).padStart(5)}  max ${String(Math.max(...n)).padStart(5)}`,
+      );
       expect(Math.max(...n), f.name).toBeLessThanOrEqual(2000);
       expect(Math.min(...n), f.name).toBeGreaterThanOrEqual(24);
     }
@@ -373,8 +380,12 @@ describe('parseWhere', () => {
       }
       throw new Error('did not throw');
     };
-    expect(fails(() => parseWhere('spaceship', 'color=red'))).toBe('unknown family "spaceship"; valid families: chair, table, lamp, mug, vase, sofa, car, tree');
-    expect(fails(() => parseWhere('chair', 'wings=two'))).toBe('--where: chair has no attribute "wings"; valid attributes: color, seat_color, legs, back, seat, arms');
+    expect(fails(() => parseWhere('spaceship', 'color=red'))).toBe(
+      'unknown family "spaceship"; valid families: chair, table, lamp, mug, vase, sofa, car, tree',
+    );
+    expect(fails(() => parseWhere('chair', 'wings=two'))).toBe(
+      '--where: chair has no attribute "wings"; valid attributes: color, seat_color, legs, back, seat, arms',
+    );
     expect(fails(() => parseWhere('chair', 'back=huge'))).toBe('--where: unknown back "huge" for chair; valid values: "tall back", "short back", "no back"');
     expect(fails(() => parseWhere('chair', 'color=red|teal'))).toMatch(/unknown color "teal" for chair; valid values: "red", "orange", .*"gray"$/);
     expect(fails(() => parseWhere('chair', 'legs=legs'))).toMatch(/ambiguous legs "legs" for chair; valid values: "three legs", "four legs"/);

@@ -36,7 +36,11 @@ describe('schedulers parity with diffusers', () => {
   });
 
   it('has the init_noise_sigma diffusers reports for each sampler', () => {
-    for (const [key, kind] of [['ddim', 'ddim'], ['euler', 'euler'], ['dpmpp2m', 'dpm++2m']] as const) {
+    for (const [key, kind] of [
+      ['ddim', 'ddim'],
+      ['euler', 'euler'],
+      ['dpmpp2m', 'dpm++2m'],
+    ] as const) {
       for (const pred of ['epsilon', 'v_prediction']) {
         const meta = parsePythonJson(golden.metadata[`${key}_${pred}`]!) as { init_noise_sigma: number; config: Record<string, unknown> };
         const s = createScheduler(meta.config, kind as SchedulerKind);
@@ -143,13 +147,20 @@ describe('config errors', () => {
   it('picks the sampler from _class_name and rejects an unknown one without a kind', () => {
     expect(createScheduler({ ...SD, _class_name: 'EulerDiscreteScheduler' }).kind).toBe('euler');
     expect(createScheduler({ ...SD, _class_name: 'DPMSolverMultistepScheduler' }).kind).toBe('dpm++2m');
-    bad({ ...SD, _class_name: 'PNDMScheduler' }, undefined, /"_class_name" is "PNDMScheduler"; supported: DDIMScheduler, EulerDiscreteScheduler, DPMSolverMultistepScheduler/);
+    bad(
+      { ...SD, _class_name: 'PNDMScheduler' },
+      undefined,
+      /"_class_name" is "PNDMScheduler"; supported: DDIMScheduler, EulerDiscreteScheduler, DPMSolverMultistepScheduler/,
+    );
     bad({ ...SD }, undefined, /"_class_name" is null/);
     expect(createScheduler({ ...SD, _class_name: 'PNDMScheduler' }, 'euler').kind).toBe('euler');
   });
 
   it('reads a model folder scheduler component', () => {
-    for (const [dir, prediction] of [['sd1-tiny', 'epsilon'], ['sd2-tiny', 'v_prediction']]) {
+    for (const [dir, prediction] of [
+      ['sd1-tiny', 'epsilon'],
+      ['sd2-tiny', 'v_prediction'],
+    ]) {
       const s = createScheduler(getComponent(openModelFolder(`test/fixtures/${dir}`), 'scheduler'));
       expect(s.kind).toBe('ddim');
       expect(s.predictionType).toBe(prediction);

@@ -33,15 +33,31 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('train-dist --workers', () => {
-  it('splits each step\'s images over threads and trains as one thread does: equal losses and prompts, a steady tensor count', async () => {
+  it("splits each step's images over threads and trains as one thread does: equal losses and prompts, a steady tensor count", async () => {
     const model = DiffusionModel.load(modelDir);
     const set = await loadReferenceImages(refs, 32, 32, { flip: true });
     // 3 images per step: with 2 workers the parts are 1 and 2 images (uneven, so the weighting matters);
     // 2 components and 'best' exercise the group rows and the per-image reduction
-    const cfg: TrainDistConfig = { ...TRAIN_DIST_DEFAULTS, prompts: 4, components: 2, assign: 'best', batch: 3, samples: 2, steps: 3, checkpointEvery: 10, seed: 5 };
+    const cfg: TrainDistConfig = {
+      ...TRAIN_DIST_DEFAULTS,
+      prompts: 4,
+      components: 2,
+      assign: 'best',
+      batch: 3,
+      samples: 2,
+      steps: 3,
+      checkpointEvery: 10,
+      seed: 5,
+    };
     const one = await trainDistribution(model, set, cfg, { modelPath: modelDir, trainDir: path.join(tmp, 'w1'), resume: false, workers: 1 });
     const counts: number[] = [];
-    const two = await trainDistribution(model, set, cfg, { modelPath: modelDir, trainDir: path.join(tmp, 'w2'), resume: false, workers: 2, onStep: () => counts.push(tf.memory().numTensors) });
+    const two = await trainDistribution(model, set, cfg, {
+      modelPath: modelDir,
+      trainDir: path.join(tmp, 'w2'),
+      resume: false,
+      workers: 2,
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
     expect(new Set(counts).size).toBe(1);
     expect(two.losses.length).toBe(3);
     for (let i = 0; i < 3; i++) expect(Math.abs(two.losses[i]! - one.losses[i]!), `step ${i + 1}`).toBeLessThan(1e-5 * one.losses[i]!);
@@ -56,7 +72,23 @@ describe('train-dist --workers', () => {
   });
 
   it('the CLI says how many workers it trains on', () => {
-    const r = runCli(['train-dist', '--images', refs, '--out', path.join(tmp, 'c.json'), '--model', modelDir, '--prompts', '3', '--steps', '1', '--validate-every', '0', '--workers', '2']);
+    const r = runCli([
+      'train-dist',
+      '--images',
+      refs,
+      '--out',
+      path.join(tmp, 'c.json'),
+      '--model',
+      modelDir,
+      '--prompts',
+      '3',
+      '--steps',
+      '1',
+      '--validate-every',
+      '0',
+      '--workers',
+      '2',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/train-dist: 6 references \(12 views\), 1 steps of 2 images, on 2 workers/);
   });

@@ -41,7 +41,9 @@ describe('reference images', () => {
     // 64×32, left half black, right half white
     const px = Buffer.alloc(64 * 32 * 3, 255);
     for (let y = 0; y < 32; y++) px.fill(0, y * 64 * 3, y * 64 * 3 + 32 * 3);
-    await sharp(px, { raw: { width: 64, height: 32, channels: 3 } }).png().toFile(path.join(wide, 'a.png'));
+    await sharp(px, { raw: { width: 64, height: 32, channels: 3 } })
+      .png()
+      .toFile(path.join(wide, 'a.png'));
     const set = await loadReferenceImages(wide, 16, 16, { flip: true });
     expect(set.views.n).toBe(6); // crops at left, centre, right, each mirrored
     const at = (v: number, x: number) => set.views.data[(v * 16 * 16 + 8 * 16 + x) * 3]!;
@@ -59,7 +61,12 @@ describe('training a distribution', () => {
     const model = DiffusionModel.load(modelDir);
     const set = await loadReferenceImages(refs, 32, 32, { flip: true });
     const counts: number[] = [];
-    const whole = await trainDistribution(model, set, cfg(), { modelPath: modelDir, trainDir: path.join(tmp, 'a'), resume: false, onStep: () => counts.push(tf.memory().numTensors) });
+    const whole = await trainDistribution(model, set, cfg(), {
+      modelPath: modelDir,
+      trainDir: path.join(tmp, 'a'),
+      resume: false,
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
     expect(new Set(counts).size).toBe(1);
     expect(whole.losses.length).toBe(4);
     expect(whole.losses.every(Number.isFinite)).toBe(true);
@@ -75,7 +82,14 @@ describe('training a distribution', () => {
     expect(d.training).toMatchObject({ steps: 4, references: { images: 6, views: 12, hash: set.hash } });
 
     await expect(
-      trainDistribution(model, set, cfg(), { modelPath: modelDir, trainDir: path.join(tmp, 'b'), resume: false, onStep: (s) => { if (s === 3) throw new Error('killed'); } }),
+      trainDistribution(model, set, cfg(), {
+        modelPath: modelDir,
+        trainDir: path.join(tmp, 'b'),
+        resume: false,
+        onStep: (s) => {
+          if (s === 3) throw new Error('killed');
+        },
+      }),
     ).rejects.toThrow('killed');
     const resumed = await trainDistribution(model, set, cfg(), { modelPath: modelDir, trainDir: path.join(tmp, 'b'), resume: true });
     expect(resumed.losses).toEqual(whole.losses);
@@ -102,7 +116,9 @@ describe('training a distribution', () => {
     const d = run.distribution;
     const width = d.mu.shape[1]!;
     const groups = d.training.groups as Record<string, number>;
-    const colors = JSON.parse(fs.readFileSync(path.join(twoColours, 'attributes.json'), 'utf8')).images.map((im: { file: string; attributes: { color: string } }) => [groups[im.file], im.attributes.color]);
+    const colors = JSON.parse(fs.readFileSync(path.join(twoColours, 'attributes.json'), 'utf8')).images.map(
+      (im: { file: string; attributes: { color: string } }) => [groups[im.file], im.attributes.color],
+    );
     // each group holds one colour
     expect(new Set(colors.map(([g, c]: [number, string]) => `${g}:${c}`)).size).toBe(2);
     const share = colors.filter(([g]: [number]) => g === 0).length / colors.length;
@@ -118,20 +134,26 @@ describe('training a distribution', () => {
     expect(d.components!.sigma.data[77 * width + at]).toBeCloseTo(last.sigma.dataSync()[at]!, 5);
     expect(d.components!.mu.data[77 * width + at]).toBeCloseTo(last.mu.dataSync()[at]!, 5);
     tf.dispose([ctx, states, eos, last.mu, last.sigma]);
-    await expect(trainDistribution(model, set, cfg({ prompts: 5, steps: 4 }), { modelPath: modelDir, trainDir: path.join(tmp, 'c'), resume: true })).rejects.toThrow(
-      /--resume: the checkpoint in .* was made with components 2, this run asks for the default/,
-    );
+    await expect(
+      trainDistribution(model, set, cfg({ prompts: 5, steps: 4 }), { modelPath: modelDir, trainDir: path.join(tmp, 'c'), resume: true }),
+    ).rejects.toThrow(/--resume: the checkpoint in .* was made with components 2, this run asks for the default/);
     // the loss settings are part of a run's identity too
     for (const [over, message] of [
       [{ assign: 'best' }, /was made with assign the default, this run asks for "best"/],
       [{ orthoLambda: 0.01 }, /was made with ortho the default, this run asks for 0\.01/],
       [{ lr: 0.01 }, /was made with lr the default, this run asks for 0\.01/],
     ] as const) {
-      await expect(trainDistribution(model, set, cfg({ prompts: 5, components: 2, steps: 4, ...over }), { modelPath: modelDir, trainDir: path.join(tmp, 'c'), resume: true })).rejects.toThrow(message);
+      await expect(
+        trainDistribution(model, set, cfg({ prompts: 5, components: 2, steps: 4, ...over }), {
+          modelPath: modelDir,
+          trainDir: path.join(tmp, 'c'),
+          resume: true,
+        }),
+      ).rejects.toThrow(message);
     }
-    await expect(trainDistribution(model, set, cfg({ prompts: 3, components: 2 }), { modelPath: modelDir, trainDir: path.join(tmp, 'd'), resume: false })).rejects.toThrow(
-      '--components: 2 components need at least 4 prompts (2 each, for a standard deviation), got --prompts 3',
-    );
+    await expect(
+      trainDistribution(model, set, cfg({ prompts: 3, components: 2 }), { modelPath: modelDir, trainDir: path.join(tmp, 'd'), resume: false }),
+    ).rejects.toThrow('--components: 2 components need at least 4 prompts (2 each, for a standard deviation), got --prompts 3');
     model.dispose();
   });
 });
@@ -139,8 +161,14 @@ describe('training a distribution', () => {
 describe('mixing and instances', () => {
   const g = (mu: number, sigma: number) => ({ mu: tf.fill([1, 1, 2], mu) as tf.Tensor3D, sigma: tf.fill([1, 1, 2], sigma) as tf.Tensor3D, weights: [1] });
 
-  it('mixes by the official rule and keeps each instance\'s ε whatever the batch', () => {
-    const mixed = mixGaussians([{ file: 'a', g: g(1, 3), weight: 0.25 }, { file: 'b', g: g(5, 4), weight: 0.75 }], 2);
+  it("mixes by the official rule and keeps each instance's ε whatever the batch", () => {
+    const mixed = mixGaussians(
+      [
+        { file: 'a', g: g(1, 3), weight: 0.25 },
+        { file: 'b', g: g(5, 4), weight: 0.75 },
+      ],
+      2,
+    );
     expect(mixed.mu.dataSync()[0]).toBeCloseTo(0.25 * 1 + 0.75 * 5, 6);
     expect(mixed.sigma.dataSync()[0]).toBeCloseTo(Math.sqrt((0.25 * 2 * 3) ** 2 + (0.75 * 2 * 4) ** 2), 5);
     const all = instanceConditions(g(0, 1), 9, 0, 4);
@@ -151,7 +179,7 @@ describe('mixing and instances', () => {
     expect(Array.from(all.slice([1, 0, 0], [1, -1, -1]).dataSync())).toEqual(Array.from(instanceNoise(9, 1, [1, 2]).dataSync()));
   });
 
-  it('draws each instance\'s component by weight, and keeps its ε', () => {
+  it("draws each instance's component by weight, and keeps its ε", () => {
     // component 0 sits at 0, component 1 at 100, both with σ = 1
     const m = { mu: tf.tensor3d([0, 0, 100, 100], [2, 1, 2]), sigma: tf.ones([2, 1, 2]) as tf.Tensor3D, weights: [0.25, 0.75] };
     const n = 400;
@@ -163,9 +191,15 @@ describe('mixing and instances', () => {
     expect(share).toBeLessThan(0.82);
     const eps = instanceNoise(3, 5, [1, 2]).dataSync();
     expect(c[10]! - 100 * drawn[5]!).toBeCloseTo(eps[0]!, 4);
-    expect(() => mixGaussians([{ file: 'm.json', g: m, weight: 0.5 }, { file: 'b', g: g(5, 4), weight: 0.5 }], 1)).toThrow(
-      '--mix: m.json has 2 components; --mix combines single-Gaussian distributions (train-dist without --components)',
-    );
+    expect(() =>
+      mixGaussians(
+        [
+          { file: 'm.json', g: m, weight: 0.5 },
+          { file: 'b', g: g(5, 4), weight: 0.5 },
+        ],
+        1,
+      ),
+    ).toThrow('--mix: m.json has 2 components; --mix combines single-Gaussian distributions (train-dist without --components)');
     expect(mixGaussians([{ file: 'm.json', g: m, weight: 1 }], 2).sigma.dataSync()[0]).toBe(2);
   });
 
@@ -234,7 +268,9 @@ describe('the distribution file', () => {
     expect(edited((j) => (j.mu.base64 = j.mu.base64.slice(0, 8)))).toThrow(/"mu.base64" holds 6 bytes, shape \[3,2\] needs 24/);
     expect(edited((j) => (j.sigma.shape = [2, 3]))).toThrow(/"sigma" has shape \[2,3\], mu has \[3,2\]/);
     expect(edited((j) => (j.ctx.shape = [3, 1, 2]))).toThrow(/"ctx.base64" holds|"ctx" has shape/);
-    expect(edited((j) => (j.mu.base64 = Buffer.from(Float32Array.from([0, NaN, 0, 0, 0, 0]).buffer).toString('base64')))).toThrow(/"mu" has a non-finite value \(NaN\) at element 1/);
+    expect(edited((j) => (j.mu.base64 = Buffer.from(Float32Array.from([0, NaN, 0, 0, 0, 0]).buffer).toString('base64')))).toThrow(
+      /"mu" has a non-finite value \(NaN\) at element 1/,
+    );
     expect(() => loadDistribution(path.join(tmp, 'none.json'))).toThrow(/none.json: distribution file not found/);
   });
 });
@@ -243,7 +279,24 @@ describe('the commands', () => {
   const out = path.join(tmp, 'chair.json');
 
   it('train-dist writes a distribution, validation grids and a loss curve; sample draws, mixes and edits it', async () => {
-    const r = runCli(['train-dist', '--images', refs, '--out', out, '--model', modelDir, '--prompts', '3', '--steps', '2', '--validate-every', '2', '--assign', 'best', '--json']);
+    const r = runCli([
+      'train-dist',
+      '--images',
+      refs,
+      '--out',
+      out,
+      '--model',
+      modelDir,
+      '--prompts',
+      '3',
+      '--steps',
+      '2',
+      '--validate-every',
+      '2',
+      '--assign',
+      'best',
+      '--json',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ images: 6, views: 12, prompts: 3, steps: 2 });
     expect(JSON.parse(r.stdout).peak_rss_mb).toBeGreaterThan(0);
@@ -255,16 +308,55 @@ describe('the commands', () => {
     expect(loadDistribution(out).training.settings).toMatchObject({ assign: 'best', samples: 4 });
 
     const dir = path.join(tmp, 'samples');
-    const s = runCli(['sample', '--model', modelDir, '--dist', out, '--mix', `${out}=0.5`, '--suffix', ', side view', '--n', '3', '--steps', '2', '--out', dir, '--json']);
+    const s = runCli([
+      'sample',
+      '--model',
+      modelDir,
+      '--dist',
+      out,
+      '--mix',
+      `${out}=0.5`,
+      '--suffix',
+      ', side view',
+      '--n',
+      '3',
+      '--steps',
+      '2',
+      '--out',
+      dir,
+      '--json',
+    ]);
     expect(s.status, s.stderr).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ format: 'dd3d-samples', images: ['0000.png', '0001.png', '0002.png'], suffix: ', side view', dist: [{ weight: 0.5 }, { weight: 0.5 }] });
+    expect(manifest).toMatchObject({
+      format: 'dd3d-samples',
+      images: ['0000.png', '0001.png', '0002.png'],
+      suffix: ', side view',
+      dist: [{ weight: 0.5 }, { weight: 0.5 }],
+    });
     expect(await sharp(path.join(dir, '0002.png')).metadata()).toMatchObject({ width: 32, height: 32 });
   }, 300_000);
 
   it('train-dist --components fits a mixture; sample draws each image from one component and will not --mix it', { timeout: 300_000 }, async () => {
     const mixed = path.join(tmp, 'chair-c2.json');
-    const r = runCli(['train-dist', '--images', refs, '--out', mixed, '--model', modelDir, '--prompts', '4', '--components', '2', '--steps', '2', '--validate-every', '2', '--json']);
+    const r = runCli([
+      'train-dist',
+      '--images',
+      refs,
+      '--out',
+      mixed,
+      '--model',
+      modelDir,
+      '--prompts',
+      '4',
+      '--components',
+      '2',
+      '--steps',
+      '2',
+      '--validate-every',
+      '2',
+      '--json',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ prompts: 4, components: 2, steps: 2 });
     expect(fs.existsSync(path.join(tmp, 'chair-c2.train', 'val-000002.png'))).toBe(true);
@@ -276,19 +368,46 @@ describe('the commands', () => {
     expect(s.status, s.stderr).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
     expect(manifest.components).toEqual([0, 1, 2, 3].map((i) => instanceComponent(d.components!.weights, 0, i)));
-    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', mixed, '--mix', `${out}=0.5`, '--out', path.join(tmp, 'x.png')]), /--mix: .*chair-c2\.json has 2 components; --mix combines single-Gaussian distributions/);
-    expectOneLineError(runCli(['train-dist', '--images', refs, '--out', path.join(tmp, 'c7.json'), '--model', modelDir, '--prompts', '14', '--components', '7']), /--components: 7 components need at least 7 reference images, got 6/);
+    expectOneLineError(
+      runCli(['sample', '--model', modelDir, '--dist', mixed, '--mix', `${out}=0.5`, '--out', path.join(tmp, 'x.png')]),
+      /--mix: .*chair-c2\.json has 2 components; --mix combines single-Gaussian distributions/,
+    );
+    expectOneLineError(
+      runCli(['train-dist', '--images', refs, '--out', path.join(tmp, 'c7.json'), '--model', modelDir, '--prompts', '14', '--components', '7']),
+      /--components: 7 components need at least 7 reference images, got 6/,
+    );
   });
 
   it('eval-2d scores the distribution and the baselines against the references', { timeout: 300_000 }, () => {
-    const r = runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--n', '6', '--steps', '2', '--baseline', 'caption:a chair', '--baseline', 'prompt-tuning', '--baseline', `images:${refs}`, '--json']);
+    const r = runCli([
+      'eval-2d',
+      '--dist',
+      out,
+      '--refs',
+      refs,
+      '--model',
+      modelDir,
+      '--n',
+      '6',
+      '--steps',
+      '2',
+      '--baseline',
+      'caption:a chair',
+      '--baseline',
+      'prompt-tuning',
+      '--baseline',
+      `images:${refs}`,
+      '--json',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.reference_combinations).toEqual(['color']);
     expect(j).toMatchObject({ steps: 2, guidance: PRETRAIN_CONFIGS.test!.sampling.guidance_scale }); // --steps as given, guidance from the folder
     expect(j.rows.map((row: { name: string }) => row.name)).toEqual(['dist (chair.json)', 'caption "a chair"', 'prompt-tuning (K = 1)', `images (${refs})`]);
     // marginals of the references come from attributes.json: 6 chairs, red or blue
-    const colours = JSON.parse(fs.readFileSync(path.join(refs, 'attributes.json'), 'utf8')).images.map((im: { attributes: { color: string } }) => im.attributes.color);
+    const colours = JSON.parse(fs.readFileSync(path.join(refs, 'attributes.json'), 'utf8')).images.map(
+      (im: { attributes: { color: string } }) => im.attributes.color,
+    );
     expect(j.reference_marginals.color.red).toBeCloseTo(colours.filter((c: string) => c === 'red').length / 6, 12);
     expect(Object.keys(j.reference_marginals.color).sort()).toEqual([...new Set(colours)].sort());
     // the references measured as a row: the same probe features, so feature space cannot tell them apart
@@ -298,7 +417,8 @@ describe('the commands', () => {
     expect(same.family_share).toBeGreaterThan(0.5); // the probe knows the rendered chairs, so the marginal check below runs
     for (const row of j.rows) {
       expect(row.n).toBe(6);
-      for (const k of ['tv_distance', 'in_distribution', 'attribute_coverage', 'precision', 'recall', 'coverage']) expect(row[k], k).toBeGreaterThanOrEqual(0), expect(row[k], k).toBeLessThanOrEqual(1);
+      for (const k of ['tv_distance', 'in_distribution', 'attribute_coverage', 'precision', 'recall', 'coverage'])
+        (expect(row[k], k).toBeGreaterThanOrEqual(0), expect(row[k], k).toBeLessThanOrEqual(1));
       if (row !== same) expect(row.fid).toBeGreaterThan(0);
       const shares = Object.values(row.marginals.color ?? {}) as number[];
       if (row.family_share > 0) expect(shares.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 9);
@@ -310,25 +430,46 @@ describe('the commands', () => {
     expect([j.std_scale, jm.std_scale]).toEqual([1, 0]);
     expect(jm.rows.map((row: { name: string }) => row.name)).toEqual(['dist (chair.json, γ = 0)']);
     expect(jm.rows[0].fid).not.toBe(j.rows[0].fid);
-    expectOneLineError(runCli(['eval-2d', '--dist', out, '--refs', refs, '--std-scale', '-1']), /--std-scale <gamma>' argument '-1' is invalid\. expected a number ≥ 0/);
+    expectOneLineError(
+      runCli(['eval-2d', '--dist', out, '--refs', refs, '--std-scale', '-1']),
+      /--std-scale <gamma>' argument '-1' is invalid\. expected a number ≥ 0/,
+    );
     // the prompt-tuning baseline was trained once, with one prompt, and cached beside the distribution
     expect(loadDistribution(path.join(tmp, 'chair.prompt-tuning.json')).ctx!.shape[0]).toBe(1);
   });
 
   it('errors are one line naming the flag or file', { timeout: 300_000 }, () => {
-    expectOneLineError(runCli(['train-dist', '--images', path.join(tmp, 'nope'), '--out', out, '--model', modelDir]), /--images: .*nope is not a folder of images/);
+    expectOneLineError(
+      runCli(['train-dist', '--images', path.join(tmp, 'nope'), '--out', out, '--model', modelDir]),
+      /--images: .*nope is not a folder of images/,
+    );
     expectOneLineError(runCli(['train-dist', '--images', tmp, '--out', path.join(tmp, 'x.txt'), '--model', modelDir]), /--out: expected a \.json file name/);
-    expectOneLineError(runCli(['train-dist', '--images', refs, '--out', out, '--assign', 'worst']), /--assign <how>' argument 'worst' is invalid\. Allowed choices are mean, best/);
+    expectOneLineError(
+      runCli(['train-dist', '--images', refs, '--out', out, '--assign', 'worst']),
+      /--assign <how>' argument 'worst' is invalid\. Allowed choices are mean, best/,
+    );
     expectOneLineError(runCli(['train-dist', '--images', refs, '--out', out, '--model', modelDir]), /chair\.train holds a training checkpoint; pass --resume/);
-    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--prompt', 'a chair', '--out', path.join(tmp, 'x.png')]), /--prompt\/--dist: give exactly one/);
-    expectOneLineError(runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--baseline', `images:${path.join(tmp, 'nope')}`]), /--baseline images: .*nope is not a folder of images/);
-    expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', `${out}=0.5`, '--mix', `${out}=0.2`, '--out', path.join(tmp, 'x.png')]), /--mix: the weights \(0\.5 \+ 0\.2\) must be positive and sum to 1/);
+    expectOneLineError(
+      runCli(['sample', '--model', modelDir, '--dist', out, '--prompt', 'a chair', '--out', path.join(tmp, 'x.png')]),
+      /--prompt\/--dist: give exactly one/,
+    );
+    expectOneLineError(
+      runCli(['eval-2d', '--dist', out, '--refs', refs, '--model', modelDir, '--baseline', `images:${path.join(tmp, 'nope')}`]),
+      /--baseline images: .*nope is not a folder of images/,
+    );
+    expectOneLineError(
+      runCli(['sample', '--model', modelDir, '--dist', `${out}=0.5`, '--mix', `${out}=0.2`, '--out', path.join(tmp, 'x.png')]),
+      /--mix: the weights \(0\.5 \+ 0\.2\) must be positive and sum to 1/,
+    );
     expectOneLineError(runCli(['sample', '--model', modelDir, '--dist', out, '--out', refs]), /--out: .* holds files dd3d did not write/);
     // same state shape, another text encoder: a warning naming both, then it samples anyway
     const other = runCli(['sample', '--model', path.join(FIXTURES, 'sd1-tiny'), '--dist', out, '--steps', '1', '--out', path.join(tmp, 'x.png')]);
     expect(other.status, other.stderr).toBe(0);
     expect(other.stderr).toMatch(/warning: .*chair\.json was fitted with the text encoder of .*model \(sha256:.*\), not that of .*sd1-tiny/);
-    expectOneLineError(runCli(['sample', '--model', path.join(FIXTURES, 'sd2-tiny'), '--dist', out, '--out', path.join(tmp, 'y.png')]), /chair\.json: states are \[77, 32\], the model at .*sd2-tiny gives \[77, 24\]/);
+    expectOneLineError(
+      runCli(['sample', '--model', path.join(FIXTURES, 'sd2-tiny'), '--dist', out, '--out', path.join(tmp, 'y.png')]),
+      /chair\.json: states are \[77, 32\], the model at .*sd2-tiny gives \[77, 24\]/,
+    );
   });
 
   it('import-dist reads the official .npz; it samples but cannot be edited', { timeout: 300_000 }, () => {
@@ -342,8 +483,14 @@ describe('the commands', () => {
     expect(d.ctx).toBeNull();
     expect(d.mu.shape).toEqual([77, 32]);
     expect(runCli(['sample', '--model', sd1, '--dist', imported, '--n', '2', '--steps', '2', '--out', path.join(tmp, 'i.png')]).status).toBe(0);
-    expectOneLineError(runCli(['sample', '--model', sd1, '--dist', imported, '--suffix', 'at night', '--out', path.join(tmp, 'i.png')]), /imported\.json: an imported distribution has no raw context vectors/);
-    expectOneLineError(runCli(['import-dist', npz, '--model', path.join(FIXTURES, 'sd2-tiny'), '--out', imported]), /final-1000\.npz: states are \[77, 32\], the model at .*sd2-tiny gives \[77, 24\]/);
+    expectOneLineError(
+      runCli(['sample', '--model', sd1, '--dist', imported, '--suffix', 'at night', '--out', path.join(tmp, 'i.png')]),
+      /imported\.json: an imported distribution has no raw context vectors/,
+    );
+    expectOneLineError(
+      runCli(['import-dist', npz, '--model', path.join(FIXTURES, 'sd2-tiny'), '--out', imported]),
+      /final-1000\.npz: states are \[77, 32\], the model at .*sd2-tiny gives \[77, 24\]/,
+    );
     expectOneLineError(runCli(['import-dist', npz, '--model', sd1, '--class', '1', '--out', imported]), /--class: .* holds 1 class \(0: "X X X X"\), got 1/);
   });
 });

@@ -150,9 +150,7 @@ describe('a frozen model computes no weight gradient', () => {
       const x = tf.randomNormal([1, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
       const c = tf.randomNormal([1, 5, 8], 0, 1, 'float32', 2) as tf.Tensor3D;
       const f = (s: tf.Tensor, e: tf.Tensor) => unet.forward(s as tf.Tensor4D, 500, e as tf.Tensor3D).sum();
-      const info = await tf.profile(() =>
-        trainable ? tf.tidy(() => Object.values(tf.variableGrads(() => f(x, c) as tf.Scalar).grads)) : tf.grads(f)([x, c]),
-      );
+      const info = await tf.profile(() => (trainable ? tf.tidy(() => Object.values(tf.variableGrads(() => f(x, c) as tf.Scalar).grads)) : tf.grads(f)([x, c])));
       tf.dispose(info.result as tf.Tensor[]);
       tf.dispose([x, c]);
       unet.dispose();
@@ -268,7 +266,7 @@ function clipForward64(c: ClipTextConfig, P: F64, ids: number[][]): { last: Floa
             max = Math.max(max, acc);
           }
           let z = 0;
-          for (let j = 0; j <= i; j++) z += (s[j] = Math.exp(s[j] - max));
+          for (let j = 0; j <= i; j++) z += s[j] = Math.exp(s[j] - max);
           for (let e = 0; e < hd; e++) {
             let acc = 0;
             for (let j = 0; j <= i; j++) acc += (s[j] / z) * v[(b * T + j) * D + head * hd + e];
@@ -416,7 +414,13 @@ describe('AdamW', () => {
   it('lrScale gives each weight its own learning rate, decay included', () => {
     const a = tf.variable(tf.tensor1d([1]), true);
     const b = tf.variable(tf.tensor1d([1]), true);
-    const opt = new AdamW(new Map([['grid', a], ['mlp', b]]), { lr: 0.1, weightDecay: 0.5, lrScale: (k) => (k === 'grid' ? 1 : 0.1) });
+    const opt = new AdamW(
+      new Map([
+        ['grid', a],
+        ['mlp', b],
+      ]),
+      { lr: 0.1, weightDecay: 0.5, lrScale: (k) => (k === 'grid' ? 1 : 0.1) },
+    );
     const g = tf.tensor1d([1]);
     opt.step({ [a.name]: g, [b.name]: g });
     // first step: w·(1 − lr·wd) − lr (the bias-corrected Adam step is ±1 per unit lr)
@@ -442,7 +446,10 @@ describe('training steps', () => {
   it('five AdamW steps on CLIP + UNet leave the tensor count as the first step left it, and the loss falls', () => {
     const clip = tinyClip(41);
     const unet = tinyUnet(true, 5);
-    const vars = new Map([...[...clip.params.variables()].map(([k, v]) => [`text_encoder.${k}`, v] as const), ...[...unet.params.variables()].map(([k, v]) => [`unet.${k}`, v] as const)]);
+    const vars = new Map([
+      ...[...clip.params.variables()].map(([k, v]) => [`text_encoder.${k}`, v] as const),
+      ...[...unet.params.variables()].map(([k, v]) => [`unet.${k}`, v] as const),
+    ]);
     const opt = new AdamW(vars, { lr: 3e-3, weightDecay: 1e-2 });
     const sample = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 51) as tf.Tensor4D;
     const noise = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 52);

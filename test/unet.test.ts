@@ -19,7 +19,6 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const unetWithConfig = (fixture: string, name: string, changes: Record<string, unknown>) => componentWithConfig(tmp, name, fixture, 'unet', changes);
 
-
 function randomInputs(unet: UNet2DConditionModel, b: number, h: number, w: number) {
   const x = tf.randomNormal([b, h, w, unet.config.in_channels], 0, 1, 'float32', 1) as tf.Tensor4D;
   const c = tf.randomNormal([b, 77, unet.config.cross_attention_dim[0]], 0, 1, 'float32', 2) as tf.Tensor3D;
@@ -145,8 +144,16 @@ describe('UNet2DConditionModel', () => {
 
 describe('UNet configs outside the supported space', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['an unsupported down block type', { down_block_types: ['DownBlock2D', 'SimpleCrossAttnDownBlock2D'] }, /key "down_block_types" has unsupported block type "SimpleCrossAttnDownBlock2D" at index 1/],
-    ['an unsupported up block type', { up_block_types: ['CrossAttnUpBlock2D', 'AttnUpBlock2D'] }, /key "up_block_types" has unsupported block type "AttnUpBlock2D" at index 1/],
+    [
+      'an unsupported down block type',
+      { down_block_types: ['DownBlock2D', 'SimpleCrossAttnDownBlock2D'] },
+      /key "down_block_types" has unsupported block type "SimpleCrossAttnDownBlock2D" at index 1/,
+    ],
+    [
+      'an unsupported up block type',
+      { up_block_types: ['CrossAttnUpBlock2D', 'AttnUpBlock2D'] },
+      /key "up_block_types" has unsupported block type "AttnUpBlock2D" at index 1/,
+    ],
     ['an unsupported mid block type', { mid_block_type: 'UNetMidBlock2DSimpleCrossAttn' }, /key "mid_block_type" is "UNetMidBlock2DSimpleCrossAttn"/],
     ['a class embedding', { class_embed_type: 'timestep' }, /key "class_embed_type" is "timestep"/],
     ['scale-shift time conditioning', { resnet_time_scale_shift: 'scale_shift' }, /key "resnet_time_scale_shift" is "scale_shift"/],
@@ -243,7 +250,11 @@ describe('attention over many tokens', () => {
     const v = tf.randomNormal([batch * m, heads * d], 0, 1, 'float32', 3) as tf.Tensor2D;
     const w = tf.randomNormal([batch * n, heads * d], 0, 1, 'float32', 4);
     // a budget of two heads' [N, M] blocks gives chunks of 2, 2, 2 over B·H = 6
-    expect(headChunks(batch * heads, n, m, 2 * n * m)).toEqual([[0, 2], [2, 2], [4, 2]]);
+    expect(headChunks(batch * heads, n, m, 2 * n * m)).toEqual([
+      [0, 2],
+      [2, 2],
+      [4, 2],
+    ]);
     const run = (budget: number) =>
       tf.tidy(() => {
         const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>

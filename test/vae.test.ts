@@ -14,7 +14,6 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const vaeWithConfig = (name: string, changes: Record<string, unknown>) => componentWithConfig(tmp, name, 'sd1-tiny', 'vae', changes);
 
-
 beforeAll(async () => {
   await initBackend('wasm');
 });
@@ -100,10 +99,22 @@ describe('AutoencoderKL', () => {
 
 describe('VAE configs outside the supported space', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['an unsupported down block type', { down_block_types: ['DownEncoderBlock2D', 'AttnDownEncoderBlock2D'] }, /key "down_block_types" has unsupported block type "AttnDownEncoderBlock2D" at index 1/],
-    ['an unsupported up block type', { up_block_types: ['AttnUpDecoderBlock2D', 'UpDecoderBlock2D'] }, /key "up_block_types" has unsupported block type "AttnUpDecoderBlock2D" at index 0/],
+    [
+      'an unsupported down block type',
+      { down_block_types: ['DownEncoderBlock2D', 'AttnDownEncoderBlock2D'] },
+      /key "down_block_types" has unsupported block type "AttnDownEncoderBlock2D" at index 1/,
+    ],
+    [
+      'an unsupported up block type',
+      { up_block_types: ['AttnUpDecoderBlock2D', 'UpDecoderBlock2D'] },
+      /key "up_block_types" has unsupported block type "AttnUpDecoderBlock2D" at index 0/,
+    ],
     ['a non-silu activation', { act_fn: 'relu' }, /key "act_fn" is "relu"/],
-    ['block types that do not match block_out_channels', { down_block_types: ['DownEncoderBlock2D'] }, /key "down_block_types" is \["DownEncoderBlock2D"\] \(expected 2 block types/],
+    [
+      'block types that do not match block_out_channels',
+      { down_block_types: ['DownEncoderBlock2D'] },
+      /key "down_block_types" is \["DownEncoderBlock2D"\] \(expected 2 block types/,
+    ],
     ['groups that do not divide the channels', { norm_num_groups: 24 }, /key "norm_num_groups" is 24 \(does not divide a group norm of 32 channels\)/],
     ['a wrongly typed key', { use_quant_conv: 'yes' }, /key "use_quant_conv" is "yes" \(expected a boolean\)/],
   ];

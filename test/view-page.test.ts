@@ -91,9 +91,11 @@ describe.skipIf(!hasChromium)('dd3d view page in headless Chromium', () => {
 
   async function goto(url: string): Promise<void> {
     await page.goto(url);
-    await page.waitForFunction(() => (globalThis as unknown as Win).dd3dView !== undefined, undefined, { timeout: 60_000 }).catch((e) => {
-      throw new Error(`the page did not start: ${errors.join('; ') || e}`);
-    });
+    await page
+      .waitForFunction(() => (globalThis as unknown as Win).dd3dView !== undefined, undefined, { timeout: 60_000 })
+      .catch((e) => {
+        throw new Error(`the page did not start: ${errors.join('; ') || e}`);
+      });
     await page.evaluate(() => (globalThis as unknown as Win).dd3dView!.ready);
   }
 
@@ -114,7 +116,16 @@ describe.skipIf(!hasChromium)('dd3d view page in headless Chromium', () => {
     // on SwiftShader with these flags (as in renderer-webgl.test.ts)
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1000, height: 640 }, deviceScaleFactor: 1 });
     page.on('console', (m) => {

@@ -94,7 +94,14 @@ describe('dd3d view server: what it serves', () => {
     expect(gen.preview).toBe('gen/asset-000/preview.png');
     expect(gen.manifest).toBe('gen/asset-000/manifest.json');
     const facts = gen.facts as GeneratedFacts;
-    expect(facts).toMatchObject({ source: { kind: 'distribution', path: 'lamps.json' }, seed: 7, instance: 0, iterations: 1500, seconds: 612.3, settings: { res: 64 } });
+    expect(facts).toMatchObject({
+      source: { kind: 'distribution', path: 'lamps.json' },
+      seed: 7,
+      instance: 0,
+      iterations: 1500,
+      seconds: 612.3,
+      settings: { res: 64 },
+    });
     expect(gen.references).toEqual(['refs/ref-000.png', 'refs/ref-001.png']);
     expect(gen.unavailableReferences).toEqual([{ path: '../../../outside/secret.png', reason: 'outside the served folder' }]);
     expect(gen.problem).toBeNull();
@@ -125,7 +132,16 @@ describe('dd3d view server: what it serves', () => {
     fs.writeFileSync(path.join(d, 'a', 'manifest.json'), '{ not json');
     fs.mkdirSync(path.join(d, 'b'));
     fs.copyFileSync(path.join(fx.dir, 'plain', 'mug.glb'), path.join(d, 'b', 'asset.glb'));
-    fs.writeFileSync(path.join(d, 'b', 'manifest.json'), JSON.stringify({ format: 'dd3d-asset', version: 1, glb: 'asset.glb', source: { kind: 'prompt', prompt: 'a red chair', references: ['gone.png'] }, seed: 'x' }));
+    fs.writeFileSync(
+      path.join(d, 'b', 'manifest.json'),
+      JSON.stringify({
+        format: 'dd3d-asset',
+        version: 1,
+        glb: 'asset.glb',
+        source: { kind: 'prompt', prompt: 'a red chair', references: ['gone.png'] },
+        seed: 'x',
+      }),
+    );
     const s = await startViewServer({ dir: d, port: 0 });
     try {
       const listing = JSON.parse((await raw(s, '/api/assets')).body.toString()) as AssetListing;
@@ -268,7 +284,20 @@ describe('dd3d view server: nothing outside the folder', () => {
   });
 
   it('no directory listings anywhere', async () => {
-    for (const p of ['/files/', '/files', '/files/refs', '/files/refs/', '/files/gen/asset-000/', '/page/', '/shaders/', '/vendor/three/', '/vendor/three/build/', '/vendor/three/examples/jsm/loaders/', '/api/', '/api/assets/']) {
+    for (const p of [
+      '/files/',
+      '/files',
+      '/files/refs',
+      '/files/refs/',
+      '/files/gen/asset-000/',
+      '/page/',
+      '/shaders/',
+      '/vendor/three/',
+      '/vendor/three/build/',
+      '/vendor/three/examples/jsm/loaders/',
+      '/api/',
+      '/api/assets/',
+    ]) {
       const r = await raw(server, p);
       expect(r.status, p).toBe(404);
     }

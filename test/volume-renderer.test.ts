@@ -92,7 +92,15 @@ describe('renderVolume: compositing on analytic fields', () => {
     const albedo: [number, number, number] = [0.9, 0.4, 0.1];
     const bg: [number, number, number] = [0.2, 0.3, 1];
     const camera = headOn(3);
-    const r = arrays(renderVolume(new AnalyticSphere(radius, sigma, albedo), camera, { width: size, height: size, samplesPerRay: samples, background: { kind: 'solid', color: bg }, normals: 'none' }));
+    const r = arrays(
+      renderVolume(new AnalyticSphere(radius, sigma, albedo), camera, {
+        width: size,
+        height: size,
+        samplesPerRay: samples,
+        background: { kind: 'solid', color: bg },
+        normals: 'none',
+      }),
+    );
     const rays = cameraRays(camera, size, size);
     // Midpoint quadrature of an indicator: at most one bin of error at each end of the chord.
     const maxBin = (2 * Math.sqrt(3)) / samples;
@@ -140,7 +148,14 @@ describe('renderVolume: compositing on analytic fields', () => {
     const albedo: [number, number, number] = [0.8, 0.5, 0.2];
     const field = new AnalyticSphere(radius, 2e4, albedo, 'cone'); // dense: the colour comes from just under the surface
     const light = { direction: [0, 0.6, 0.8] as [number, number, number], ambient: 0.25 };
-    const base = { width: size, height: size, samplesPerRay: samples, background: { kind: 'solid' as const, color: [0, 0, 0] as [number, number, number] }, light, normalEps: 1e-3 };
+    const base = {
+      width: size,
+      height: size,
+      samplesPerRay: samples,
+      background: { kind: 'solid' as const, color: [0, 0, 0] as [number, number, number] },
+      light,
+      normalEps: 1e-3,
+    };
     const lit = arrays(renderVolume(field, camera, { ...base, shading: 'lambertian' }));
     const grey = arrays(renderVolume(field, camera, { ...base, shading: 'textureless' }));
     const rays = cameraRays(camera, size, size);
@@ -162,7 +177,14 @@ describe('renderVolume: compositing on analytic fields', () => {
 
   it('rays that miss the cube show the background and nothing else', () => {
     const camera = orbitCamera({ azimuth: 0, elevation: 0, radius: 3, fov: 30, target: new THREE.Vector3(0, 5, 0) });
-    const r = arrays(renderVolume(new AnalyticSphere(0.5, 5, [1, 0, 0]), camera, { width: 4, height: 4, samplesPerRay: 8, background: { kind: 'solid', color: [0.1, 0.2, 0.3] } }));
+    const r = arrays(
+      renderVolume(new AnalyticSphere(0.5, 5, [1, 0, 0]), camera, {
+        width: 4,
+        height: 4,
+        samplesPerRay: 8,
+        background: { kind: 'solid', color: [0.1, 0.2, 0.3] },
+      }),
+    );
     for (let p = 0; p < 16; p++) {
       expect(r.opacity[p]).toBe(0);
       expect(r.depth[p]).toBe(0);
@@ -179,7 +201,9 @@ describe('renderVolume: conventions', () => {
     const mesh = new THREE.Mesh(new THREE.SphereGeometry(0.4, 96, 48), new THREE.MeshBasicMaterial({ color: 0xffffff }));
     mesh.position.set(...centre);
     const raster = renderScene(mesh, camera, { width: size, height: size, supersample: 1 });
-    const vol = arrays(renderVolume(new AnalyticSphere(0.4, 1e4, [1, 1, 1], 'constant', centre), camera, { width: size, height: size, samplesPerRay: 256, normals: 'none' }));
+    const vol = arrays(
+      renderVolume(new AnalyticSphere(0.4, 1e4, [1, 1, 1], 'constant', centre), camera, { width: size, height: size, samplesPerRay: 256, normals: 'none' }),
+    );
     let both = 0;
     let either = 0;
     for (let p = 0; p < size * size; p++) {
@@ -293,7 +317,9 @@ describe('renderVolume: gradients match central differences', () => {
     for (const [key, v] of vars) {
       const g = grads[v.name].dataSync();
       // The two largest entries of each variable: where a wrong gradient would show most.
-      const order = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, 2);
+      const order = Array.from(g.keys())
+        .sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]))
+        .slice(0, 2);
       for (const i of order) {
         if (Math.abs(g[i]) < 1e-4) continue;
         const original = v.dataSync().slice();
@@ -330,7 +356,15 @@ describe('renderVolume: memory', () => {
     const step = (k: number) => {
       occupancy.update(field, k);
       const { value, grads } = tf.variableGrads(() => {
-        const r = renderVolume(field, camera, { width: 8, height: 8, samplesPerRay: 8, jitterSeed: k, shading: 'lambertian', occupancy, background: background.asBackground() });
+        const r = renderVolume(field, camera, {
+          width: 8,
+          height: 8,
+          samplesPerRay: 8,
+          jitterSeed: k,
+          shading: 'lambertian',
+          occupancy,
+          background: background.asBackground(),
+        });
         return tf.add(tf.mean(r.rgb), tf.mean(r.depth)) as tf.Scalar;
       }, vars);
       tf.dispose([value, grads]);

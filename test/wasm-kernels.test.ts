@@ -81,7 +81,12 @@ describe('patched wasm kernels equal the cpu backend', () => {
   });
 
   describe('matMul', () => {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       it(`2-D transposeA=${ta} transposeB=${tb}`, async () => {
         const a = ta ? [13, 7] : [7, 13];
         const b = tb ? [5, 13] : [13, 5];
@@ -94,12 +99,47 @@ describe('patched wasm kernels equal the cpu backend', () => {
       });
     }
     it('batched a with shared b, and shared a with batched b', async () => {
-      await expectSameOnWasmAndCpu(makeCase([[4, 6, 9], [9, 5]], (x, y) => tf.matMul(x, y)), false);
-      await expectSameOnWasmAndCpu(makeCase([[6, 9], [4, 9, 5]], (x, y) => tf.matMul(x, y)), false);
-      await expectSameOnWasmAndCpu(makeCase([[1, 6, 9], [4, 5, 9]], (x, y) => tf.matMul(x, y, false, true)), false);
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [4, 6, 9],
+            [9, 5],
+          ],
+          (x, y) => tf.matMul(x, y),
+        ),
+        false,
+      );
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [6, 9],
+            [4, 9, 5],
+          ],
+          (x, y) => tf.matMul(x, y),
+        ),
+        false,
+      );
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [1, 6, 9],
+            [4, 5, 9],
+          ],
+          (x, y) => tf.matMul(x, y, false, true),
+        ),
+        false,
+      );
     });
     it('4-D attention-shaped batches', async () => {
-      await expectSameOnWasmAndCpu(makeCase([[2, 3, 10, 8], [2, 3, 12, 8]], (q, k) => tf.matMul(q, k, false, true)));
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [2, 3, 10, 8],
+            [2, 3, 12, 8],
+          ],
+          (q, k) => tf.matMul(q, k, false, true),
+        ),
+      );
     });
     it('fused matMul with bias and activation, transposed and batched', async () => {
       // tfjs's own fused-matMul gradient trips the leak check on wasm even on the native path; not ours to test here.
@@ -111,9 +151,7 @@ describe('patched wasm kernels equal the cpu backend', () => {
         makeCase([[3, 7, 13], [13, 5], [5]], (x, y, b) => tf.fused.matMul({ a: x, b: y, bias: b, activation: 'elu' })),
         false,
       );
-      await expectSameOnWasmAndCpu(
-        makeCase([[3, 13, 7], [3, 13, 5], [5]], (x, y, b) => tf.fused.matMul({ a: x, b: y, transposeA: true, bias: b })),
-      );
+      await expectSameOnWasmAndCpu(makeCase([[3, 13, 7], [3, 13, 5], [5]], (x, y, b) => tf.fused.matMul({ a: x, b: y, transposeA: true, bias: b })));
       tf.env().set('IS_TEST', true);
     });
   });
@@ -178,10 +216,26 @@ describe('slicing reads the heap in place', () => {
     await initBackend('wasm');
   });
   const cases: Array<[number[], number[], number[]]> = [
-    [[7, 5], [2, 1], [3, 4]],
-    [[3, 4, 40], [1, 0, 3], [2, 4, 35]],
-    [[2, 5, 6, 3], [1, 1, 2, 0], [1, 3, 4, 2]],
-    [[2, 5, 6, 64], [0, 2, 0, 16], [2, 2, 6, 40]],
+    [
+      [7, 5],
+      [2, 1],
+      [3, 4],
+    ],
+    [
+      [3, 4, 40],
+      [1, 0, 3],
+      [2, 4, 35],
+    ],
+    [
+      [2, 5, 6, 3],
+      [1, 1, 2, 0],
+      [1, 3, 4, 2],
+    ],
+    [
+      [2, 5, 6, 64],
+      [0, 2, 0, 16],
+      [2, 2, 6, 40],
+    ],
     [[9], [3], [4]],
   ];
   for (const [shape, begin, size] of cases) {
@@ -192,9 +246,20 @@ describe('slicing reads the heap in place', () => {
   it('split along any axis, and concat gradients', async () => {
     await expectSameOnWasmAndCpu(makeCase([[2, 3, 4, 10]], (x) => tf.split(x, [3, 7], 3)[1]));
     await expectSameOnWasmAndCpu(makeCase([[2, 6, 4, 3]], (x) => tf.split(x, 3, 1)[2]));
-    await expectSameOnWasmAndCpu(makeCase([[2, 3, 4, 5], [2, 3, 4, 7]], (a, b) => tf.mul(tf.concat([a, b], 3), 2)));
+    await expectSameOnWasmAndCpu(
+      makeCase(
+        [
+          [2, 3, 4, 5],
+          [2, 3, 4, 7],
+        ],
+        (a, b) => tf.mul(tf.concat([a, b], 3), 2),
+      ),
+    );
     await tf.setBackend('wasm');
     const ints = tf.split(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), [1, 2], 1);
-    expect(ints.map((t) => Array.from(t.dataSync()))).toEqual([[1, 4], [2, 3, 5, 6]]);
+    expect(ints.map((t) => Array.from(t.dataSync()))).toEqual([
+      [1, 4],
+      [2, 3, 5, 6],
+    ]);
   });
 });

@@ -32,7 +32,13 @@ export const car: Family = {
     for (const f of axles) {
       for (const s of [-1, 1]) {
         // wheels roll about X, poking half their width out of the body's sides
-        part('wheel', new THREE.CylinderGeometry(wheelRadius, wheelRadius, wheelWidth, 16), a.wheel_color!, [s * (width / 2), wheelRadius, f * length], [0, 0, Math.PI / 2]);
+        part(
+          'wheel',
+          new THREE.CylinderGeometry(wheelRadius, wheelRadius, wheelWidth, 16),
+          a.wheel_color!,
+          [s * (width / 2), wheelRadius, f * length],
+          [0, 0, Math.PI / 2],
+        );
       }
     }
 
@@ -46,7 +52,11 @@ export const car: Family = {
       const shield = cabinHeight * 0.7;
       part('windshield', new THREE.BoxGeometry(width * 0.84, shield, 0.03), 'gray', [0, bodyTop + shield / 2, cabinZ + cabinLength / 2], [-0.35, 0, 0]);
       for (const s of [-1, 1]) {
-        part('seat', new THREE.BoxGeometry(width * 0.32, cabinHeight * 0.6, 0.08), 'black', [s * width * 0.2, bodyTop + cabinHeight * 0.3, cabinZ - cabinLength * 0.15]);
+        part('seat', new THREE.BoxGeometry(width * 0.32, cabinHeight * 0.6, 0.08), 'black', [
+          s * width * 0.2,
+          bodyTop + cabinHeight * 0.3,
+          cabinZ - cabinLength * 0.15,
+        ]);
       }
     }
 

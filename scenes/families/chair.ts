@@ -26,9 +26,7 @@ export const chair: Family = {
     const legRadius = rng.range(0.018, 0.026);
     const legHeight = seatTop - seatThick;
 
-    const seat = round
-      ? new THREE.CylinderGeometry(width / 2, width / 2, seatThick, 24)
-      : new THREE.BoxGeometry(width, seatThick, depth);
+    const seat = round ? new THREE.CylinderGeometry(width / 2, width / 2, seatThick, 24) : new THREE.BoxGeometry(width, seatThick, depth);
     part('seat', seat, a.seat_color!, [0, seatTop - seatThick / 2, 0]);
 
     const inset = legRadius * 1.5;

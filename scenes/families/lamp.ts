@@ -24,9 +24,10 @@ export const lamp: Family = {
     const stem = 2 * shadeRadius * (a.height === 'tall' ? rng.range(1.5, 2.2) : rng.range(0.45, 0.8));
     const stemRadius = rng.range(0.012, 0.02);
 
-    const base = a.base === 'round base'
-      ? new THREE.CylinderGeometry(baseRadius * 0.95, baseRadius, baseThick, 24)
-      : new THREE.BoxGeometry(baseRadius * 1.8, baseThick, baseRadius * 1.8);
+    const base =
+      a.base === 'round base'
+        ? new THREE.CylinderGeometry(baseRadius * 0.95, baseRadius, baseThick, 24)
+        : new THREE.BoxGeometry(baseRadius * 1.8, baseThick, baseRadius * 1.8);
     part('base', base, a.color!, [0, baseThick / 2, 0]);
     part('stem', new THREE.CylinderGeometry(stemRadius, stemRadius, stem, 8), a.color!, [0, baseThick + stem / 2, 0]);
 
@@ -34,7 +35,10 @@ export const lamp: Family = {
     const shadeBottom = baseThick + stem - shadeRadius * 0.25;
     if (a.shade === 'dome shade') {
       const h = shadeRadius * rng.range(0.65, 0.9);
-      const arc: Array<[number, number]> = [[0, 0], [shadeRadius, 0]];
+      const arc: Array<[number, number]> = [
+        [0, 0],
+        [shadeRadius, 0],
+      ];
       for (let i = 1; i <= 8; i++) {
         const t = (i / 8) * (Math.PI / 2);
         arc.push([i === 8 ? 0 : shadeRadius * Math.cos(t), h * Math.sin(t)]);

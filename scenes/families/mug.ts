@@ -29,7 +29,14 @@ export const mug: Family = {
       part('saucer', new THREE.CylinderGeometry(sr, sr * 0.8, saucerThick, 32), 'white', [0, saucerThick / 2, 0]);
     }
     // a hollow cup: outside up, over the lip, down the inside, across the inner floor
-    const profile: Array<[number, number]> = [[0, 0], [r, 0], [rTop, h], [rTop - wall, h], [r - wall, floor], [0, floor]];
+    const profile: Array<[number, number]> = [
+      [0, 0],
+      [r, 0],
+      [rTop, h],
+      [rTop - wall, h],
+      [r - wall, floor],
+      [0, floor],
+    ];
     part('body', lathe(profile, [1, 2, 3, 4], 24), a.color!, [0, saucerThick, 0]);
 
     if (a.handle === 'handle') {

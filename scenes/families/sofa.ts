@@ -35,7 +35,11 @@ export const sofa: Family = {
     const seatDepth = depth - backThick;
     for (let i = 0; i < n; i++) {
       const x = (i - (n - 1) / 2) * cushionWidth;
-      part('cushion', new THREE.BoxGeometry(cushionWidth * 0.96, cushionThick, seatDepth * 0.97), a.cushion_color!, [x, baseTop + cushionThick / 2, backThick / 2]);
+      part('cushion', new THREE.BoxGeometry(cushionWidth * 0.96, cushionThick, seatDepth * 0.97), a.cushion_color!, [
+        x,
+        baseTop + cushionThick / 2,
+        backThick / 2,
+      ]);
     }
     // the back stands behind the cushions, on the −Z side: a sofa faces +Z
     part('back', new THREE.BoxGeometry(inner, backHeight, backThick), a.color!, [0, baseTop + backHeight / 2, -depth / 2 + backThick / 2]);
@@ -49,7 +53,12 @@ export const sofa: Family = {
     if (legHeight > 0) {
       const hx = inner / 2 + armWidth - 0.05;
       const hz = depth / 2 - 0.05;
-      for (const [x, z] of [[-hx, -hz], [hx, -hz], [hx, hz], [-hx, hz]] as const) {
+      for (const [x, z] of [
+        [-hx, -hz],
+        [hx, -hz],
+        [hx, hz],
+        [-hx, hz],
+      ] as const) {
         part('leg', new THREE.CylinderGeometry(0.03, 0.022, legHeight, 8), 'black', [x, legHeight / 2, z]);
       }
     }

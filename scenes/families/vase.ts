@@ -46,7 +46,7 @@ export const vase: Family = {
       const hr = h * 0.12;
       for (const s of [-1, 1]) {
         // half tori on ±X, bulging outward, ends slightly inside the body surface
-        part('handle', new THREE.TorusGeometry(hr, r * 0.06, 8, 12, Math.PI), a.color!, [s * (wall - r * 0.05), y, 0], [0, 0, -s * Math.PI / 2]);
+        part('handle', new THREE.TorusGeometry(hr, r * 0.06, 8, 12, Math.PI), a.color!, [s * (wall - r * 0.05), y, 0], [0, 0, (-s * Math.PI) / 2]);
       }
     }
   },

@@ -105,9 +105,11 @@ interface ThreadedWasmModule {
   tfjs?: Record<string, unknown>;
 }
 /** The global WebAssembly API (tsconfig's lib has no types for it). */
-const webAssembly = (globalThis as unknown as {
-  WebAssembly: { instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: unknown; module: unknown }> };
-}).WebAssembly;
+const webAssembly = (
+  globalThis as unknown as {
+    WebAssembly: { instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: unknown; module: unknown }> };
+  }
+).WebAssembly;
 const WASM_PRIORITY = 2; // as tfjs-backend-wasm registers it
 let stockWasmFactory: (() => tf.KernelBackend | Promise<tf.KernelBackend>) | undefined;
 let registeredWasmThreads = 1;
@@ -211,10 +213,7 @@ async function useWasm(stock: boolean, threads: number): Promise<{ patchedKernel
  * thread, else 1. Worker threads ignore the env var: dd3d's workers are data-parallel
  * replicas that already use the other cores.
  */
-export async function initBackend(
-  choice?: BackendChoice,
-  opts: { stockKernels?: boolean; wasmThreads?: number } = {},
-): Promise<BackendInfo> {
+export async function initBackend(choice?: BackendChoice, opts: { stockKernels?: boolean; wasmThreads?: number } = {}): Promise<BackendInfo> {
   const stock = Boolean(opts.stockKernels);
   const requested = choice ?? parseBackendChoice(process.env.DD3D_BACKEND, 'DD3D_BACKEND');
   const threads =

@@ -33,13 +33,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
 
-export const FUSED_KERNELS = [
-  'Dd3dGroupNorm',
-  'Dd3dGroupNormGrad',
-  'Dd3dLayerNorm',
-  'Dd3dLayerNormGrad',
-  'Dd3dColumnSum',
-] as const;
+export const FUSED_KERNELS = ['Dd3dGroupNorm', 'Dd3dGroupNormGrad', 'Dd3dLayerNorm', 'Dd3dLayerNormGrad', 'Dd3dColumnSum'] as const;
 export type FusedKernelName = (typeof FUSED_KERNELS)[number];
 
 const FUSED_BACKENDS = ['wasm', 'cpu'] as const;
@@ -254,9 +248,19 @@ function groupNormForward(io: Io, inputs: Record<string, Info>, attrs: Attrs): I
  *   dx = (rγ)·dz − r²·mean(g·x̂)·x + (r²·mean(g·x̂)·mean − r·mean(g)).
  */
 function groupNormBackwardLoops(
-  dy: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, stats: Float32Array, s: Float32Array | null,
-  dx: Float32Array, dgamma: Float64Array | null, dbeta: Float64Array | null,
-  n: number, hw: number, c: number, groups: number,
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  stats: Float32Array,
+  s: Float32Array | null,
+  dx: Float32Array,
+  dgamma: Float64Array | null,
+  dbeta: Float64Array | null,
+  n: number,
+  hw: number,
+  c: number,
+  groups: number,
 ): void {
   const cg = c / groups;
   const count = hw * cg;
@@ -332,8 +336,19 @@ function groupNormBackwardLoops(
 
 /** Pass 1 with SiLU: dz = dy·σ(z)·(1 + z·(1 − σ(z))), z = x̂γ + β recomputed, σ(z) saved. */
 function siluGradSums(
-  dy: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, s: Float32Array, dx: Float32Array,
-  meanC: Float64Array, rC: Float64Array, sumDz: Float64Array, sumDzXh: Float64Array, start: number, end: number, c: number,
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  s: Float32Array,
+  dx: Float32Array,
+  meanC: Float64Array,
+  rC: Float64Array,
+  sumDz: Float64Array,
+  sumDzXh: Float64Array,
+  start: number,
+  end: number,
+  c: number,
 ): void {
   let k = 0;
   for (; k + 2 <= c; k += 2) {
@@ -393,8 +408,16 @@ function siluGradSums(
 
 /** Pass 1 without activation: dz = dy. */
 function plainGradSums(
-  dy: Float32Array, x: Float32Array, dx: Float32Array,
-  meanC: Float64Array, rC: Float64Array, sumDz: Float64Array, sumDzXh: Float64Array, start: number, end: number, c: number,
+  dy: Float32Array,
+  x: Float32Array,
+  dx: Float32Array,
+  meanC: Float64Array,
+  rC: Float64Array,
+  sumDz: Float64Array,
+  sumDzXh: Float64Array,
+  start: number,
+  end: number,
+  c: number,
 ): void {
   let k = 0;
   for (; k + 2 <= c; k += 2) {
@@ -455,8 +478,19 @@ function groupNormBackward(io: Io, inputs: Record<string, Info>, attrs: Attrs): 
   const dgamma = learn ? new Float64Array(c) : null;
   const dbeta = learn ? new Float64Array(c) : null;
   groupNormBackwardLoops(
-    io.view(dy), io.view(x), io.view(gamma), io.view(beta), io.view(stats), silu ? io.view(s) : null,
-    io.view(dx), dgamma, dbeta, n, hw, c, groups,
+    io.view(dy),
+    io.view(x),
+    io.view(gamma),
+    io.view(beta),
+    io.view(stats),
+    silu ? io.view(s) : null,
+    io.view(dx),
+    dgamma,
+    dbeta,
+    n,
+    hw,
+    c,
+    groups,
   );
   if (!learn) return [dx];
   return [dx, fromFloat64(io, dgamma!, gamma.shape), fromFloat64(io, dbeta!, beta.shape)];
@@ -583,8 +617,15 @@ function layerNormBackward(io: Io, inputs: Record<string, Info>, attrs: Attrs): 
  * dx = (rγ)·dy − r²·mean(g·x̂)·x + (r²·mean(g·x̂)·mean − r·mean(g)).
  */
 function layerNormGradRows(
-  dy: Float32Array, x: Float32Array, gamma: Float32Array, stats: Float32Array, dx: Float32Array,
-  dgamma: Float64Array | null, dbeta: Float64Array | null, rows: number, dim: number,
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  stats: Float32Array,
+  dx: Float32Array,
+  dgamma: Float64Array | null,
+  dbeta: Float64Array | null,
+  rows: number,
+  dim: number,
 ): void {
   let row = 0;
   for (; row + 2 <= rows; row += 2) {

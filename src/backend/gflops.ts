@@ -56,7 +56,12 @@ export function measureKernelRates(opts: { scale?: number; reps?: number } = {})
   const x = tf.randomNormal([2 * s, 32, 32, 64]) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 64, 64]) as tf.Tensor4D;
   const conv = 2 * x.shape[0] * 32 * 32 * 64 * 64 * 9;
-  const convGrads = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same').square().sum());
+  const convGrads = tf.grads((xx: tf.Tensor, ww: tf.Tensor) =>
+    tf
+      .conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same')
+      .square()
+      .sum(),
+  );
   const mmShape = `${m}x${k} · ${k}x${n}`;
   const rates = [
     rate('matmul', mmShape, mm, () => tf.matMul(a, b), reps),

@@ -129,8 +129,7 @@ function batchMatMul({ inputs, backend, attrs }: KernelArgs): Info {
   }
   const a3 = asRowMajor3d(backend, a, transposeA);
   const b3 = asRowMajor3d(backend, b, transposeB);
-  const fast = (x: Info, y: Info) =>
-    run(backend, 'BatchMatMul', { a: x, b: y }, { transposeA: false, transposeB: false });
+  const fast = (x: Info, y: Info) => run(backend, 'BatchMatMul', { a: x, b: y }, { transposeA: false, transposeB: false });
   const out3 = matmul3d(backend, a3, b3, fast);
   const out = reshape(backend, out3, [...outer, out3.shape[1], out3.shape[2]]);
   free(backend, a3, b3, out3);
@@ -159,8 +158,7 @@ function fusedMatMul({ inputs, backend, attrs }: KernelArgs): Info {
     const fused = (x: Info, y: Info) => run(backend, '_FusedMatMul', { ...inputs, a: x, b: y }, plainAttrs);
     out3 = matmul3d(backend, a3, b3, fused);
   } else {
-    const fast = (x: Info, y: Info) =>
-      run(backend, 'BatchMatMul', { a: x, b: y }, { transposeA: false, transposeB: false });
+    const fast = (x: Info, y: Info) => run(backend, 'BatchMatMul', { a: x, b: y }, { transposeA: false, transposeB: false });
     out3 = matmul3d(backend, a3, b3, fast);
     if (bias) {
       const withBias = run(backend, 'Add', { a: out3, b: bias });
@@ -253,7 +251,12 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
     { x: dilated, filter: flipped },
     {
       strides: 1,
-      pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
       dataFormat: 'NHWC',
       dilations: 1,
       dimRoundingMode: undefined,
@@ -312,7 +315,12 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
     { x: xt, filter: dyt },
     {
       strides: 1,
-      pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
       dataFormat: 'NHWC',
       dilations: [sh, sw],
       dimRoundingMode: undefined,

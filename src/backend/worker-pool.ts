@@ -135,7 +135,12 @@ export async function startWorkers<Req, Res>(count: number, script: string, init
  * queue: jobs of unequal length still keep every thread busy); results in job order. The
  * first error stops the run.
  */
-export async function runQueue<Job, Res>(threads: Array<WorkerThread<Job, Res>>, jobs: Job[], onEvent: (job: Job, e: WorkerEvent) => void, onDone: (job: Job, result: Res) => void): Promise<Res[]> {
+export async function runQueue<Job, Res>(
+  threads: Array<WorkerThread<Job, Res>>,
+  jobs: Job[],
+  onEvent: (job: Job, e: WorkerEvent) => void,
+  onDone: (job: Job, result: Res) => void,
+): Promise<Res[]> {
   const results: Res[] = new Array(jobs.length);
   let next = 0;
   const drain = async (thread: WorkerThread<Job, Res>) => {

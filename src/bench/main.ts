@@ -111,8 +111,7 @@ function textEncoderRows(model: ClipTextModel, name: string, batch: number, reps
   };
   // The soft-prompt gradient: d(sum of states)/d(token embeddings). Weights are constants,
   // so the backward pass costs about one more forward.
-  const backward = () =>
-    tf.tidy(() => tf.grad((e: tf.Tensor) => model.forwardEmbeddings(e as tf.Tensor3D, eos).lastHiddenState.sum())(model.embedTokens(ids)));
+  const backward = () => tf.tidy(() => tf.grad((e: tf.Tensor) => model.forwardEmbeddings(e as tf.Tensor3D, eos).lastHiddenState.sum())(model.embedTokens(ids)));
   return [row([name, String(batch), 'forward'], flops, forward, reps), row([name, String(batch), 'forward+backward'], 2 * flops, backward, reps)];
 }
 
@@ -174,7 +173,7 @@ async function sceneRows(): Promise<{ render: Row[]; dataset: Row[] }> {
     const n = 5000;
     const s = await writeSceneDataset({ out: path.join(dir, 'ds'), n, res: 32, seed: 0 });
     const bytes = fs.readdirSync(path.join(dir, 'ds')).reduce((a, f) => a + fs.statSync(path.join(dir, 'ds', f)).size, 0);
-    return { render, dataset: [[n, '32x32', s.shards, fmt(s.seconds), fmt(s.images_per_s), fmt((100_000 / s.images_per_s) / 60), fmt(bytes / n)]] };
+    return { render, dataset: [[n, '32x32', s.shards, fmt(s.seconds), fmt(s.images_per_s), fmt(100_000 / s.images_per_s / 60), fmt(bytes / n)]] };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -189,7 +188,12 @@ async function main(): Promise<void> {
   if (want('kernels')) {
     const rates = measureKernelRates({ scale: 2, reps: 5 });
     console.log('Kernels');
-    console.log(formatTable(['kernel', 'problem', 'ms', 'GFLOPS'], rates.map((r) => [r.name, r.shape, fmt(r.ms), fmt(r.gflops)])));
+    console.log(
+      formatTable(
+        ['kernel', 'problem', 'ms', 'GFLOPS'],
+        rates.map((r) => [r.name, r.shape, fmt(r.ms), fmt(r.gflops)]),
+      ),
+    );
     console.log();
   }
 
@@ -212,7 +216,10 @@ async function main(): Promise<void> {
   const unetHeader = ['model', 'latents', 'batch', 'pass', 'ms', 'GFLOPS', 'tensors before', 'after'];
   if (want('unet')) {
     const rows: Row[] = [];
-    for (const [name, size] of [['sd1-tiny', [16, 16]], ['pixel-tiny', [32, 32]]] as const) {
+    for (const [name, size] of [
+      ['sd1-tiny', [16, 16]],
+      ['pixel-tiny', [32, 32]],
+    ] as const) {
       const unet = loadUNet(`${packageRoot()}/test/fixtures/${name}`);
       for (const batch of [1, 8, 32]) rows.push(...unetRows(unet, name, [...size], batch, batch === 32 ? 2 : 3));
       unet.dispose();
@@ -278,12 +285,41 @@ async function main(): Promise<void> {
     const config = { ...GENERATE_DEFAULTS, iters, previewEvery: 0, checkpointEvery: iters, shading: { ...GENERATE_DEFAULTS.shading, warmupIters: 0 } };
     const r = await generateAsset({ model, conditions, config, seed: 1, dir, resume: false });
     const t0 = performance.now();
-    const m = await exportAsset({ dir, field: r.field, occupancy: r.occupancy, config, manifest: { source: { kind: 'prompt', prompt: 'a red chair' }, model: model.dir, seed: 1, instance: 0, instance_noise_hash: null, iterations: iters, seconds: r.seconds, timing_ms: r.timing, loss_terms: summarizeLossTerms(r.terms) } });
+    const m = await exportAsset({
+      dir,
+      field: r.field,
+      occupancy: r.occupancy,
+      config,
+      manifest: {
+        source: { kind: 'prompt', prompt: 'a red chair' },
+        model: model.dir,
+        seed: 1,
+        instance: 0,
+        instance_noise_hash: null,
+        iterations: iters,
+        seconds: r.seconds,
+        timing_ms: r.timing,
+        loss_terms: summarizeLossTerms(r.terms),
+      },
+    });
     const exportS = (performance.now() - t0) / 1000;
     const t = r.timing;
     const projected = (GENERATE_DEFAULTS.iters * t.total) / 60_000 + exportS / 60;
     console.log(`Score distillation on the built-in model (defaults without the albedo warm-up, ${iters} iterations; mean ms per iteration)`);
-    console.log(formatTable(['render', 'UNet (CFG, 2 images)', 'backprop', 'Adam', 'total', `export (${m.mesh.gridResolution}³ grid) s`, `minutes for ${GENERATE_DEFAULTS.iters} iterations + export`], [[fmt(t.render), fmt(t.unet), fmt(t.backprop), fmt(t.optimizer), fmt(t.total), fmt(exportS), fmt(projected)]]));
+    console.log(
+      formatTable(
+        [
+          'render',
+          'UNet (CFG, 2 images)',
+          'backprop',
+          'Adam',
+          'total',
+          `export (${m.mesh.gridResolution}³ grid) s`,
+          `minutes for ${GENERATE_DEFAULTS.iters} iterations + export`,
+        ],
+        [[fmt(t.render), fmt(t.unet), fmt(t.backprop), fmt(t.optimizer), fmt(t.total), fmt(exportS), fmt(projected)]],
+      ),
+    );
     console.log();
     r.dispose();
     conditions.dispose();
@@ -315,7 +351,11 @@ async function main(): Promise<void> {
     const report = profileKernels(peerCase(which, unet, inputs));
     const [h, w] = unet.config.sample_size ?? [32, 32];
     const pass = { pretrain: 'forward + backward to every weight', sds: 'forward only', traindist: 'forward + backward to the encoder states' }[which];
-    printKernelProfile(`Profile: ${model} UNet (random weights), batch ${batch}, ${h}x${w}, ${pass}, one call after 2 warm-ups`, report, positiveInt(options, 'top', 30));
+    printKernelProfile(
+      `Profile: ${model} UNet (random weights), batch ${batch}, ${h}x${w}, ${pass}, one call after 2 warm-ups`,
+      report,
+      positiveInt(options, 'top', 30),
+    );
     const json = options.get('json');
     if (json) fs.writeFileSync(json, JSON.stringify(report, null, 1));
     tf.dispose([inputs.x, inputs.ehs, inputs.r]);

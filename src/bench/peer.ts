@@ -190,7 +190,12 @@ export async function benchPeer(opts: PeerOptions): Promise<void> {
   const command = ['bash', opts.script, configArg, '--threads', opts.threads.join(','), '--reps', String(opts.reps)];
   const tag = opts.threads.map((n) => `t${n}`);
 
-  console.log(`dd3d vs PyTorch on ${configArg}: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews both sides)`);
+  console.log(
+    `dd3d vs PyTorch on ${configArg}: ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (other work on the machine skews both sides)`,
+  );
   console.log(`  PyTorch: (cd ${packageRoot()} && ${command.join(' ')})`);
   const ours = `node ${path.relative(packageRoot(), process.argv[1] ?? 'dist/src/bench/main.js')} ${process.argv.slice(2).join(' ')}`.trim();
   console.log(`  dd3d:    (cd ${packageRoot()} && ${ours})  [wasm, one thread; same shapes and input distributions, 2 warm-ups + median of ${opts.reps}]`);
@@ -216,7 +221,11 @@ export async function benchPeer(opts: PeerOptions): Promise<void> {
   // The ratio is taken against PyTorch on one thread (dd3d's wasm runs on one), else the first count given.
   const ref = opts.threads.includes(1) ? 't1' : tag[0]!;
   const header = ['hot loop', 'shape', 'pass', 'dd3d ms'];
-  if (peer.ok) header.push(...tag.map((t) => `PyTorch ${t === 't1' ? '1 thread' : `${t.slice(1)} threads`} ms`), `dd3d ÷ PyTorch ${ref === 't1' ? '1 thread' : `${ref.slice(1)} threads`}`);
+  if (peer.ok)
+    header.push(
+      ...tag.map((t) => `PyTorch ${t === 't1' ? '1 thread' : `${t.slice(1)} threads`} ms`),
+      `dd3d ÷ PyTorch ${ref === 't1' ? '1 thread' : `${ref.slice(1)} threads`}`,
+    );
   const rows = CASES.map((c) => {
     const ms = mine.get(c.name)!;
     const row: Array<string | number> = [c.label, `${c.batch}x${h}x${w}`, c.what, fmt(ms)];
@@ -228,7 +237,12 @@ export async function benchPeer(opts: PeerOptions): Promise<void> {
     return row;
   });
   if (full !== null) {
-    const row: Array<string | number> = ['tiny32 pretrain step, whole (dd3d only)', `${PRETRAIN_CONFIGS.tiny32!.batch}x${h}x${w}`, 'text enc + UNet fwd+bwd, clip, AdamW, EMA', fmt(full)];
+    const row: Array<string | number> = [
+      'tiny32 pretrain step, whole (dd3d only)',
+      `${PRETRAIN_CONFIGS.tiny32!.batch}x${h}x${w}`,
+      'text enc + UNet fwd+bwd, clip, AdamW, EMA',
+      fmt(full),
+    ];
     if (peer.ok) row.push(...tag.map(() => '-'), '-');
     rows.push(row);
   }

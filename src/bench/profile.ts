@@ -219,7 +219,11 @@ export function profileKernels(f: () => void, warmups = 2): KernelProfileReport 
   Error.stackTraceLimit = 200;
   try {
     const t0 = now();
-    withBackwardSwitch(engine, () => f(), (v) => (inBackward = v));
+    withBackwardSwitch(
+      engine,
+      () => f(),
+      (v) => (inBackward = v),
+    );
     wallMs = now() - t0;
   } finally {
     Error.stackTraceLimit = stackLimit;
@@ -298,7 +302,16 @@ export function printKernelProfile(title: string, p: KernelProfileReport, top = 
   console.log(
     formatTable(
       ['kernel', 'calls', 'kernel ms', 'dispatch ms', 'ms', '%', 'fwd ms', 'bwd ms'],
-      groupBy(p.rows, (r) => r.kernel).map(([k, g]) => [k, g.calls, fmt(g.kernelMs), fmt(g.dispatchMs), fmt(g.kernelMs + g.dispatchMs), pct(g.kernelMs + g.dispatchMs, total), fmt(g.fwd), fmt(g.bwd)]),
+      groupBy(p.rows, (r) => r.kernel).map(([k, g]) => [
+        k,
+        g.calls,
+        fmt(g.kernelMs),
+        fmt(g.dispatchMs),
+        fmt(g.kernelMs + g.dispatchMs),
+        pct(g.kernelMs + g.dispatchMs, total),
+        fmt(g.fwd),
+        fmt(g.bwd),
+      ]),
     ),
   );
   console.log();
@@ -313,7 +326,11 @@ export function printKernelProfile(title: string, p: KernelProfileReport, top = 
         pct(g.kernelMs + g.dispatchMs, total),
         fmt(g.fwd),
         fmt(g.bwd),
-        [...g.kernels].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([n, ms]) => `${n} ${fmt(ms)}`).join(', '),
+        [...g.kernels]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 4)
+          .map(([n, ms]) => `${n} ${fmt(ms)}`)
+          .join(', '),
       ]),
     ),
   );

@@ -49,14 +49,11 @@ export function measureRenderThroughput(
  * material array with geometry groups, and an indexed and a non-indexed geometry.
  */
 export function primitivesScene(): THREE.Group {
-  const std = (hex: number, extra: Partial<THREE.MeshStandardMaterialParameters> = {}) =>
-    new THREE.MeshStandardMaterial({ color: hex, ...extra });
+  const std = (hex: number, extra: Partial<THREE.MeshStandardMaterialParameters> = {}) => new THREE.MeshStandardMaterial({ color: hex, ...extra });
   const root = new THREE.Group();
   root.name = 'primitives';
 
-  const box = new THREE.Mesh(new THREE.BoxGeometry(0.5, 0.35, 0.3), [
-    std(0xd04040), std(0x40a040), std(0x4060d0), std(0xd0c040), std(0xc060c0), std(0x40c0c0),
-  ]);
+  const box = new THREE.Mesh(new THREE.BoxGeometry(0.5, 0.35, 0.3), [std(0xd04040), std(0x40a040), std(0x4060d0), std(0xd0c040), std(0xc060c0), std(0x40c0c0)]);
   box.position.set(-0.35, -0.3, 0.1);
   box.rotation.set(0.3, 0.6, 0.1);
   root.add(box);

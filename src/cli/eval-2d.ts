@@ -69,14 +69,22 @@ export function registerEval2d(program: Command): void {
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
-    .option('--std-scale <gamma>', 'γ, the scale of σ in the distribution rows, as in sample (0: each component\'s mean prompt)', floatOption(0), 1)
+    .option('--std-scale <gamma>', "γ, the scale of σ in the distribution rows, as in sample (0: each component's mean prompt)", floatOption(0), 1)
     .option('--n <count>', 'images to generate for each row', intOption(4, 4096), 256)
     .option('--steps <n>', STEPS_FLAG_HELP, intOption(1, 1000))
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .option('--seed <n>', 'seed of the instances and the sampling noise', intOption(0), 0)
     .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 32)
-    .option('--workers <n>', 'threads, each with its own backend and copy of the model, splitting each row\'s images and the prompt-tuning baseline\'s training steps (default: the cores); the images equal a 1-worker run\'s', intOption(1, 64), defaultWorkers())
-    .option('--json', 'print one JSON object: {"refs", "reference_marginals", "rows": [{"name", "tv_distance", "in_distribution", "attribute_coverage", "fid", "precision", "recall", "density", "coverage", "diversity", "family_share", "marginals", ...}]}; marginals are attribute → value → share among the images of the references\' family')
+    .option(
+      '--workers <n>',
+      "threads, each with its own backend and copy of the model, splitting each row's images and the prompt-tuning baseline's training steps (default: the cores); the images equal a 1-worker run's",
+      intOption(1, 64),
+      defaultWorkers(),
+    )
+    .option(
+      '--json',
+      'print one JSON object: {"refs", "reference_marginals", "rows": [{"name", "tv_distance", "in_distribution", "attribute_coverage", "fid", "precision", "recall", "density", "coverage", "diversity", "family_share", "marginals", ...}]}; marginals are attribute → value → share among the images of the references\' family',
+    )
     .addHelpText('after', '\nExample:\n  dd3d eval-2d --dist chair.json --refs refs/chairs --baseline caption:"a chair" --baseline prompt-tuning')
     .action(async (opts: Eval2dFlags, cmd: Command) => {
       const baselines = opts.baseline.map(parseBaseline);
@@ -131,7 +139,17 @@ export function registerEval2d(program: Command): void {
       }
       if (opts.json) {
         const referenceMarginals = attributeMarginals(truth.family, truth.labels).marginals;
-        console.log(JSON.stringify({ refs: opts.refs, reference_combinations: truth.keys, reference_marginals: referenceMarginals, n: opts.n, std_scale: opts.stdScale, ...sampling, rows }));
+        console.log(
+          JSON.stringify({
+            refs: opts.refs,
+            reference_combinations: truth.keys,
+            reference_marginals: referenceMarginals,
+            n: opts.n,
+            std_scale: opts.stdScale,
+            ...sampling,
+            rows,
+          }),
+        );
         return;
       }
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -139,7 +157,18 @@ export function registerEval2d(program: Command): void {
       console.log(
         formatTable(
           ['', 'TV dist ↓', 'in-dist ↑', 'attr coverage ↑', 'FID ↓', 'precision', 'recall', 'density', 'coverage', 'diversity'],
-          rows.map((r) => [r.name, fmt(r.tv_distance), pct(r.in_distribution), pct(r.attribute_coverage), fmt(r.fid), fmt(r.precision), fmt(r.recall), fmt(r.density), fmt(r.coverage), fmt(r.diversity)]),
+          rows.map((r) => [
+            r.name,
+            fmt(r.tv_distance),
+            pct(r.in_distribution),
+            pct(r.attribute_coverage),
+            fmt(r.fid),
+            fmt(r.precision),
+            fmt(r.recall),
+            fmt(r.density),
+            fmt(r.coverage),
+            fmt(r.diversity),
+          ]),
         ),
       );
     });
@@ -151,9 +180,25 @@ export function promptTuningFile(distFile: string): string {
 }
 
 /** The CoOp / textual-inversion baseline: the same trainer with one prompt and no sampling, on the same references and settings. */
-async function trainPromptTuning(model: DiffusionModel, dist: PromptDistribution, refsDir: string, out: string, workers: number, quiet?: boolean): Promise<PromptDistribution> {
+async function trainPromptTuning(
+  model: DiffusionModel,
+  dist: PromptDistribution,
+  refsDir: string,
+  out: string,
+  workers: number,
+  quiet?: boolean,
+): Promise<PromptDistribution> {
   const settings = (dist.training.settings ?? {}) as Partial<typeof TRAIN_DIST_DEFAULTS> & { seed?: number; flip?: boolean };
-  const cfg = { ...TRAIN_DIST_DEFAULTS, ...settings, seed: settings.seed ?? 0, prompts: 1, samples: 1, components: 1, prefix: dist.prefix, suffix: dist.suffix };
+  const cfg = {
+    ...TRAIN_DIST_DEFAULTS,
+    ...settings,
+    seed: settings.seed ?? 0,
+    prompts: 1,
+    samples: 1,
+    components: 1,
+    prefix: dist.prefix,
+    suffix: dist.suffix,
+  };
   const [h, w] = model.defaultSize;
   const refs = await loadReferenceImages(refsDir, h, w, { flip: settings.flip ?? true, flag: '--refs' });
   const bar = progressBar('prompt-tuning', cfg.steps, { quiet, resumable: true });

@@ -21,13 +21,21 @@ interface Eval3dFlags {
 export function registerEval3d(program: Command): void {
   program
     .command('eval-3d')
-    .description('measure generated 3D assets against a reference set: probe family, attribute and colour agreement over 8 views, each asset\'s majority colour, Chamfer distance to the nearest reference, and shape diversity')
-    .requiredOption('--assets <dir>', 'generated assets: a "dd3d generate" folder (asset-NNN/ with manifest.json), one asset folder, a folder of .glb files, or one .glb')
+    .description(
+      "measure generated 3D assets against a reference set: probe family, attribute and colour agreement over 8 views, each asset's majority colour, Chamfer distance to the nearest reference, and shape diversity",
+    )
+    .requiredOption(
+      '--assets <dir>',
+      'generated assets: a "dd3d generate" folder (asset-NNN/ with manifest.json), one asset folder, a folder of .glb files, or one .glb',
+    )
     .requiredOption('--refs <dir>', 'the reference set from "dd3d scenes refs" (attributes.json + ref-NNN.glb)')
     .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
     .option('--points <n>', 'surface points sampled per mesh for Chamfer distances', intOption(16, 1_000_000), DEFAULT_POINTS)
     .option('--seed <n>', 'seed of the surface sampling', intOption(0), 0)
-    .option('--json', 'print one JSON object: {"assets": [...], "family_agreement", "color_agreement", "attribute_agreement", "attribute_agreement_overall", "majority_color_share", "chamfer_to_nearest", "diversity_assets", "diversity_refs", "n_assets", "n_refs", ...}')
+    .option(
+      '--json',
+      'print one JSON object: {"assets": [...], "family_agreement", "color_agreement", "attribute_agreement", "attribute_agreement_overall", "majority_color_share", "chamfer_to_nearest", "diversity_assets", "diversity_refs", "n_assets", "n_refs", ...}',
+    )
     .addHelpText('after', '\nExample:\n  dd3d eval-3d --assets out/ --refs refs/chairs')
     .action(async (opts: Eval3dFlags, cmd: Command) => {
       // bad folders are reported before the backend and probe load

@@ -36,7 +36,7 @@ export function registerEvalPrompt(program: Command): void {
     .option('--model <dir>', MODEL_FLAG_HELP)
     .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
     .option('--n <count>', 'images to sample', intOption(2, 4096), 64)
-    .option('--seed <n>', 'seed of the first batch\'s noise (batch b uses seed + b)', intOption(0), 0)
+    .option('--seed <n>', "seed of the first batch's noise (batch b uses seed + b)", intOption(0), 0)
     .option('--steps <n>', STEPS_FLAG_HELP, intOption(1, 1000))
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
     .option('--json', 'print one JSON object: {"n", "family_acc", "color_acc", "attr_acc", "diversity", ...}')
@@ -70,7 +70,13 @@ export function registerEvalPrompt(program: Command): void {
         return;
       }
       const rows = evals.map((e) => [e.prompt, pct(e.family_acc), pct(e.color_acc), pct(e.attr_acc), fmt(e.diversity)]);
-      rows.push([`mean of ${evals.length} prompts, ${opts.n} samples each`, pct(summary.family_acc), pct(summary.color_acc), pct(summary.attr_acc), fmt(summary.diversity)]);
+      rows.push([
+        `mean of ${evals.length} prompts, ${opts.n} samples each`,
+        pct(summary.family_acc),
+        pct(summary.color_acc),
+        pct(summary.attr_acc),
+        fmt(summary.diversity),
+      ]);
       console.log(formatTable(['prompt', 'family', 'colour', 'attributes', 'diversity'], rows));
     });
 }

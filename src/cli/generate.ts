@@ -52,20 +52,38 @@ const D = GENERATE_DEFAULTS;
 export function registerGenerate(program: Command): void {
   program
     .command('generate')
-    .description('text-to-3D: score-distil a small NeRF from the frozen model for each of --n instances of a learned distribution (or a prompt), and export GLB + turntable')
+    .description(
+      'text-to-3D: score-distil a small NeRF from the frozen model for each of --n instances of a learned distribution (or a prompt), and export GLB + turntable',
+    )
     .option('--model <dir>', MODEL_FLAG_HELP)
     .option('--dist <file.json>', 'a distribution from train-dist: each asset is one new instance c_v = μ_v + γσ_v ⊙ ε, re-encoded per view')
     .option('--prompt <text>', 'plain text-to-3D instead of --dist (the view phrase is appended per view)')
     .option('--n <count>', 'number of assets (instances)', intOption(1, 1000), 3)
-    .option('--iters <n>', `iterations per asset (default: ${D.iters}; ${MULTIVIEW_DEFAULTS.iters} with multi-view SDS, which renders V views each)`, intOption(1))
-    .option('--views <v>', 'views rendered and denoised jointly per iteration (default: the model\'s trained V for a multi-view model, else 1; 1 = single-view SDS with view phrases)', intOption(1, 64))
-    .option('--fit-iters <n>', `fast path (multi-view models): sample the instance's V views once and fit the field to them for the first n of --iters iterations, then score-distil (default: ${MULTIVIEW_DEFAULTS.fitIters} with multi-view SDS; 0: SDS only)`, intOption(0))
-    .option('--res <px>', 'render size (default: the model\'s image size, at most 64)', intOption(8, 512))
+    .option(
+      '--iters <n>',
+      `iterations per asset (default: ${D.iters}; ${MULTIVIEW_DEFAULTS.iters} with multi-view SDS, which renders V views each)`,
+      intOption(1),
+    )
+    .option(
+      '--views <v>',
+      "views rendered and denoised jointly per iteration (default: the model's trained V for a multi-view model, else 1; 1 = single-view SDS with view phrases)",
+      intOption(1, 64),
+    )
+    .option(
+      '--fit-iters <n>',
+      `fast path (multi-view models): sample the instance's V views once and fit the field to them for the first n of --iters iterations, then score-distil (default: ${MULTIVIEW_DEFAULTS.fitIters} with multi-view SDS; 0: SDS only)`,
+      intOption(0),
+    )
+    .option('--res <px>', "render size (default: the model's image size, at most 64)", intOption(8, 512))
     .option('--samples <n>', 'samples per ray', intOption(4, 512), D.samplesPerRay)
     .option('--guidance <scale>', 'classifier-free guidance scale of the SDS call', floatOption(0), D.guidance)
     .option('--std-scale <gamma>', 'γ, the scale of σ (0: the mean instance)', floatOption(0), D.stdScale)
     .option('--grad-clip <v>', 'clip every SDS gradient element to ±v (0: off)', floatOption(0), D.gradClip)
-    .addOption(new Option('--background <kind>', 'white (as the built-in model\'s data), a random solid colour per view, or a learned function of direction').choices(['white', 'random', 'learned']).default(D.background))
+    .addOption(
+      new Option('--background <kind>', "white (as the built-in model's data), a random solid colour per view, or a learned function of direction")
+        .choices(['white', 'random', 'learned'])
+        .default(D.background),
+    )
     .option('--lambda-orient <w>', 'weight of the orientation loss (normals facing away from the camera)', floatOption(0), D.lambda.orient)
     .option('--lambda-sparsity <w>', 'weight of the mean-opacity loss', floatOption(0), D.lambda.sparsity)
     .option('--lambda-entropy <w>', 'weight of the opacity-entropy loss', floatOption(0), D.lambda.entropy)
@@ -73,11 +91,19 @@ export function registerGenerate(program: Command): void {
     .option('--mesh-res <n>', 'density grid side for marching cubes', intOption(16, 512), D.mesh.resolution)
     .option('--preview-every <n>', 'write previews/iter-NNNNN.png every n iterations (0: never)', intOption(0), D.previewEvery)
     .option('--seed <n>', 'seed of the instances (asset i uses instance noise i of this seed), cameras and noise', intOption(0), 0)
-    .option('--workers <n>', 'assets optimized at once, each on its own thread (default: the cores, at most --n); the assets equal a serial run\'s', intOption(1, 64), Math.max(1, os.availableParallelism()))
+    .option(
+      '--workers <n>',
+      "assets optimized at once, each on its own thread (default: the cores, at most --n); the assets equal a serial run's",
+      intOption(1, 64),
+      Math.max(1, os.availableParallelism()),
+    )
     .requiredOption('--out <dir>', 'output folder: asset-000/, asset-001/, … each with asset.glb, turntable.png, preview.png, manifest.json')
     .option('--resume', 'continue unfinished assets from their checkpoints and skip finished ones')
     .option('--json', 'print a JSON summary on stdout')
-    .addHelpText('after', '\nExamples:\n  dd3d generate --dist examples/chair.json --n 3 --out out/\n  dd3d generate --prompt "a red chair" --n 1 --iters 300 --out red-chair/\n  dd3d view out/')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dd3d generate --dist examples/chair.json --n 3 --out out/\n  dd3d generate --prompt "a red chair" --n 1 --iters 300 --out red-chair/\n  dd3d view out/',
+    )
     .action(async (opts: GenerateFlags, cmd: Command) => {
       if (!opts.prompt === !opts.dist) throw new Dd3dError('--prompt/--dist: give exactly one of them');
       const config: GenerateConfig = {
@@ -108,12 +134,16 @@ export function registerGenerate(program: Command): void {
         config.fitIters = opts.fitIters ?? Math.min(MULTIVIEW_DEFAULTS.fitIters, config.iters);
       }
       if (config.views > 1) model.unet.checkViews(config.views, true);
-      if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');
+      if (config.fitIters > 0 && config.views < 2)
+        throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');
       if (config.fitIters > config.iters) throw new Dd3dError(`--fit-iters ${config.fitIters}: more than --iters ${config.iters}`);
       const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
       if (dist) {
         checkDistributionModel(opts.dist!, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);
-        if (!dist.ctx) warn(`${opts.dist} is imported (no raw context vectors), so it cannot be re-encoded per view: every view of an asset uses the same condition μ + γσ ⊙ ε`);
+        if (!dist.ctx)
+          warn(
+            `${opts.dist} is imported (no raw context vectors), so it cannot be re-encoded per view: every view of an asset uses the same condition μ + γσ ⊙ ε`,
+          );
       }
       // an unknown word fails here, before any folder is made
       if (opts.prompt) model.encodePrompts([opts.prompt]).dispose();
@@ -145,7 +175,10 @@ export function registerGenerate(program: Command): void {
       const progress = new Map<AssetJob, number>();
       const onIter = (job: AssetJob, iter: number, _n: number, s: IterStats) => {
         progress.set(job, iter);
-        bar.update([...progress.values()].reduce((a, b) => a + b, 0), `${path.basename(job.dir)} ${formatTerms(s.terms)} ${s.view}`);
+        bar.update(
+          [...progress.values()].reduce((a, b) => a + b, 0),
+          `${path.basename(job.dir)} ${formatTerms(s.terms)} ${s.view}`,
+        );
       };
       const onDone = (job: AssetJob, r: AssetJobResult) => {
         summaries[job.instance] = { dir: r.dir, iterations: r.iterations, seconds: r.seconds, timing_ms: r.timing_ms, triangles: r.triangles };

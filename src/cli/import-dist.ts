@@ -21,7 +21,10 @@ export function registerImportDist(program: Command): void {
     .option('--class <index>', 'which class of a multi-class .npz', intOption(0), 0)
     .option('--force', 'replace an existing --out file that is not a dd3d distribution (an earlier distribution is replaced without it)')
     .option('--json', 'print a JSON summary on stdout')
-    .addHelpText('after', '\nThe .npz holds only the fitted Gaussian, no learned context vectors: the result samples\n(dd3d sample --dist, generate) but cannot be edited with --prefix/--suffix.\n\nExample:\n  dd3d import-dist final-1000.npz --model ~/models/stable-diffusion-2-1 --out chair.json')
+    .addHelpText(
+      'after',
+      '\nThe .npz holds only the fitted Gaussian, no learned context vectors: the result samples\n(dd3d sample --dist, generate) but cannot be edited with --prefix/--suffix.\n\nExample:\n  dd3d import-dist final-1000.npz --model ~/models/stable-diffusion-2-1 --out chair.json',
+    )
     .action((file: string, opts: { model?: string; out: string; class: number; force?: boolean; json?: boolean }) => {
       if (path.extname(opts.out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${opts.out}"`);
       checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), isOurs: isDistributionFile });
@@ -32,6 +35,9 @@ export function registerImportDist(program: Command): void {
       saveDistribution(opts.out, dist);
       const summary = { out: opts.out, model: modelDir, states: dist.mu.shape, prompt_text: dist.training.prompt_text, editable: false };
       if (opts.json) console.log(JSON.stringify(summary));
-      else console.error(`wrote ${opts.out} ([${dist.mu.shape}] states for "${summary.prompt_text}"; sampling works, editing needs raw context vectors the .npz does not have)`);
+      else
+        console.error(
+          `wrote ${opts.out} ([${dist.mu.shape}] states for "${summary.prompt_text}"; sampling works, editing needs raw context vectors the .npz does not have)`,
+        );
     });
 }

@@ -15,12 +15,15 @@ export function resolveModelDir(flag: string | undefined): string {
   if (flag) return flag;
   const dir = builtinModelDir();
   if (!fs.existsSync(path.join(dir, 'model_index.json'))) {
-    throw new Dd3dError(`--model: not given, and the built-in model is not installed (${dir} has no model_index.json; train it with "dd3d pretrain", see the README)`);
+    throw new Dd3dError(
+      `--model: not given, and the built-in model is not installed (${dir} has no model_index.json; train it with "dd3d pretrain", see the README)`,
+    );
   }
   return dir;
 }
 
-export const GUIDANCE_FLAG_HELP = 'classifier-free guidance scale, 1 = none (default: the model folder\'s own, from model_index.json "_dd3d_sampling"; else 7.5)';
+export const GUIDANCE_FLAG_HELP =
+  'classifier-free guidance scale, 1 = none (default: the model folder\'s own, from model_index.json "_dd3d_sampling"; else 7.5)';
 export const STEPS_FLAG_HELP = 'denoising steps (default: the model folder\'s own, from model_index.json "_dd3d_sampling"; else 25)';
 
 /** The sampling flags as given, or the model folder's defaults. */
@@ -28,7 +31,8 @@ export function samplingSettings(flags: { guidance?: number; steps?: number }, m
   return { guidance: flags.guidance ?? model.sampling.guidance, steps: flags.steps ?? model.sampling.steps };
 }
 
-export const MODEL_FLAG_HELP = 'model folder in the diffusers layout: Stable Diffusion 1.x/2.x, or a pixel-space model without vae/ (default: the built-in model, models/dd3d-tiny)';
+export const MODEL_FLAG_HELP =
+  'model folder in the diffusers layout: Stable Diffusion 1.x/2.x, or a pixel-space model without vae/ (default: the built-in model, models/dd3d-tiny)';
 
 /** The UNet's config.json, beside its weights. */
 const unetConfigPath = (model: DiffusionModel) => path.join(path.dirname(model.unet.params.source), 'config.json');
@@ -76,7 +80,10 @@ export function imageSize(model: DiffusionModel, flags: { height?: number; width
   }
   const [dh, dw] = known ? model.defaultSize : [0, 0];
   const size: [number, number] = [flags.height ?? dh, flags.width ?? dw];
-  for (const [name, v] of [['height', size[0]], ['width', size[1]]] as const) {
+  for (const [name, v] of [
+    ['height', size[0]],
+    ['width', size[1]],
+  ] as const) {
     if (v > MAX_IMAGE_SIDE) {
       const from = flags[name] !== undefined ? `--${name}` : `${unetConfigPath(model)}: "sample_size"`;
       throw new Dd3dError(`${from}: an image ${name} of ${v} is over the limit of ${MAX_IMAGE_SIDE} pixels`);

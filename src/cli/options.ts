@@ -10,7 +10,9 @@ export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
     const v = Number(value);
     if (!/^-?\d+$/.test(value.trim()) || v < min || v > max) {
       const bounded = max < Number.MAX_SAFE_INTEGER || v > max;
-      throw new InvalidArgumentError(`expected an integer${bounded ? ` from ${min} to ${max}${max === Number.MAX_SAFE_INTEGER ? ' (2^53 − 1)' : ''}` : ` ≥ ${min}`}.`);
+      throw new InvalidArgumentError(
+        `expected an integer${bounded ? ` from ${min} to ${max}${max === Number.MAX_SAFE_INTEGER ? ' (2^53 − 1)' : ''}` : ` ≥ ${min}`}.`,
+      );
     }
     return v;
   };

@@ -31,7 +31,10 @@ export function registerParity(program: Command): void {
     .option('--golden <file>', 'golden .safetensors with inputs and reference outputs (default: <model>/golden/<component>.safetensors)')
     .option('--json', 'print one JSON object: {"component", "ok", "results": [{"name", "max_abs_err", "tolerance", "ok"}]}')
     .addHelpText('after', '\nExits 1 when any output or gradient is over tolerance: forward outputs 1e-4·max(1, max|ref|), gradients 1e-3·max|ref|.')
-    .addHelpText('after', '\nExamples:\n  dd3d parity --model test/fixtures/sd1-tiny --component unet\n  dd3d parity --component schedulers --golden test/fixtures/schedulers/schedulers.safetensors')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dd3d parity --model test/fixtures/sd1-tiny --component unet\n  dd3d parity --component schedulers --golden test/fixtures/schedulers/schedulers.safetensors',
+    )
     .action(async (opts: { model?: string; component: string; golden?: string; json?: boolean }, cmd: Command) => {
       const check = COMPONENTS[opts.component];
       if (!check) throw new Dd3dError(`--component: unknown component "${opts.component}" (expected one of ${Object.keys(COMPONENTS).join(', ')})`);

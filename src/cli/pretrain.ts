@@ -49,15 +49,23 @@ export function registerPretrain(program: Command): void {
     .requiredOption('--data <dir>', 'scene dataset from "dd3d scenes dataset" (its resolution must match the config)')
     .requiredOption('--out <dir>', 'model folder to write (diffusers layout); checkpoints go to <out>/checkpoint/')
     .addOption(new Option('--config <name>', 'model and training configuration').choices(Object.keys(PRETRAIN_CONFIGS)).default('tiny32'))
-    .option('--steps <n>', 'optimizer steps (default: the config\'s)', intOption(1))
-    .option('--batch <n>', 'images per step (default: the config\'s)', intOption(1))
+    .option('--steps <n>', "optimizer steps (default: the config's)", intOption(1))
+    .option('--batch <n>', "images per step (default: the config's)", intOption(1))
     .option('--seed <n>', 'seed for weights, batches, noise and timesteps', intOption(0), 0)
-    .option('--init <dir>', 'start from this model folder\'s weights (a fine-tune; e.g. models/dd3d-tiny for --config mv32) instead of random ones')
+    .option('--init <dir>', "start from this model folder's weights (a fine-tune; e.g. models/dd3d-tiny for --config mv32) instead of random ones")
     .option('--resume', 'continue from <out>/checkpoint/ (a resumed run loses at most one checkpoint interval)')
-    .option('--workers <n>', 'threads, each with its own wasm backend, splitting every batch (1 or 2; two measured 1.8× faster)', intOption(1, 2), Math.min(2, os.availableParallelism()))
+    .option(
+      '--workers <n>',
+      'threads, each with its own wasm backend, splitting every batch (1 or 2; two measured 1.8× faster)',
+      intOption(1, 2),
+      Math.min(2, os.availableParallelism()),
+    )
     .option('--force', 'write the model into an --out folder holding files dd3d did not write (its files of the same names are replaced)')
     .option('--json', 'print a JSON summary on stdout')
-    .addHelpText('after', '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32\n\nMulti-view fine-tune of the shipped model (4 views, camera-conditioned):\n  dd3d scenes dataset --n 40000 --views 4 --res 32 --out data/mv32\n  dd3d pretrain --data data/mv32 --out models/dd3d-mv --config mv32 --init models/dd3d-tiny')
+    .addHelpText(
+      'after',
+      '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32\n\nMulti-view fine-tune of the shipped model (4 views, camera-conditioned):\n  dd3d scenes dataset --n 40000 --views 4 --res 32 --out data/mv32\n  dd3d pretrain --data data/mv32 --out models/dd3d-mv --config mv32 --init models/dd3d-tiny',
+    )
     .action(async (opts: PretrainFlags, cmd: Command) => {
       const config = PRETRAIN_CONFIGS[opts.config]!;
       checkOutput({ path: opts.out, flag: '--out', kind: 'folder', force: Boolean(opts.force), isOurs: isPretrainFolder });
@@ -67,7 +75,10 @@ export function registerPretrain(program: Command): void {
       }
       await startBackend(cmd);
       const steps = opts.steps ?? config.steps;
-      if (!opts.json) console.error(`pretrain: ${config.name}, ${dataset.length} images${dataset.views > 1 ? ` (${dataset.views} views per object)` : ''}, on ${opts.workers} worker${opts.workers === 1 ? '' : 's'}`);
+      if (!opts.json)
+        console.error(
+          `pretrain: ${config.name}, ${dataset.length} images${dataset.views > 1 ? ` (${dataset.views} views per object)` : ''}, on ${opts.workers} worker${opts.workers === 1 ? '' : 's'}`,
+        );
       const bar = progressBar('pretrain', steps, { quiet: opts.json, resumable: true });
       let result;
       try {

@@ -90,7 +90,7 @@ Examples:
     .option('--epochs <n>', 'passes over the data', intOption(1, 10_000), 2)
     .option('--batch <n>', 'images per step', intOption(2, 4096), 64)
     .option('--seed <n>', 'seed of the initial weights, shuffling and augmentation', intOption(0), 0)
-    .option('--res <px>', 'probe input resolution, 32 or 64 (default: the dataset\'s; a dataset at a multiple of it is downsampled)', intOption(1, 4096))
+    .option('--res <px>', "probe input resolution, 32 or 64 (default: the dataset's; a dataset at a multiple of it is downsampled)", intOption(1, 4096))
     .option('--lr <rate>', 'peak learning rate (AdamW, warm-up then cosine decay)', floatOption(0), 3e-3)
     .option('--json', 'print a JSON summary on stdout: {"out", "steps", "seconds", "loss", "heldout"?}')
     .addHelpText(
@@ -105,7 +105,10 @@ Examples:
   dd3d probe train --data data/scenes64 --res 64 --out /tmp/probe64`,
     )
     .action(async (opts: TrainFlags, cmd: Command) => {
-      for (const [flag, dir] of [['--data', opts.data], ['--val', opts.val]] as const) {
+      for (const [flag, dir] of [
+        ['--data', opts.data],
+        ['--val', opts.val],
+      ] as const) {
         if (dir !== undefined && !fs.existsSync(dir)) throw new Dd3dError(`${flag} ${dir}: folder not found`);
       }
       if (fs.existsSync(opts.out) && !fs.statSync(opts.out).isDirectory()) throw new Dd3dError(`--out ${opts.out}: expected a folder, got a file`);
@@ -130,7 +133,9 @@ Examples:
           },
           onEpoch: (epoch, info) => {
             if (info.val) lastVal = ` | held-out family ${pct(info.val.family.accuracy)} colour ${pct(info.val.color.accuracy)}`;
-            const val = info.val ? ` | held-out family ${pct(info.val.family.accuracy)}, colour ${pct(info.val.color.accuracy)}, attributes ${pct(info.val.attribute_mean)}` : '';
+            const val = info.val
+              ? ` | held-out family ${pct(info.val.family.accuracy)}, colour ${pct(info.val.color.accuracy)}, attributes ${pct(info.val.attribute_mean)}`
+              : '';
             const line = `epoch ${epoch}: loss ${fmt(info.loss)} (${info.seconds.toFixed(0)} s)${val}`;
             if (opts.json) return;
             if (process.stderr.isTTY) epochLines.push(line);
@@ -142,12 +147,20 @@ Examples:
       }
       for (const line of epochLines) process.stderr.write(`${line}\n`);
       result.probe.save(opts.out);
-      const summary = { out: opts.out, steps: result.steps, seconds: result.seconds, loss: result.loss, ...(result.val ? { heldout: summarizeEvaluation(result.val) } : {}) };
+      const summary = {
+        out: opts.out,
+        steps: result.steps,
+        seconds: result.seconds,
+        loss: result.loss,
+        ...(result.val ? { heldout: summarizeEvaluation(result.val) } : {}),
+      };
       result.probe.dispose();
       if (opts.json) console.log(JSON.stringify(summary));
       else {
         if (result.val) console.log(evaluationTable(result.val));
-        process.stderr.write(`${opts.out}: probe trained in ${result.steps} steps, ${(result.seconds / 60).toFixed(1)} min; final epoch loss ${fmt(result.loss)}\n`);
+        process.stderr.write(
+          `${opts.out}: probe trained in ${result.steps} steps, ${(result.seconds / 60).toFixed(1)} min; final epoch loss ${fmt(result.loss)}\n`,
+        );
       }
     });
 
@@ -156,7 +169,10 @@ Examples:
     .description('accuracy of a probe on a (held-out) scene dataset: family, colour and every attribute head')
     .requiredOption('--data <dir>', 'scene dataset to score ("dd3d scenes dataset"; use another --seed than the training data)')
     .option('--probe <dir>', 'probe folder (default: the shipped models/dd3d-tiny/probe)')
-    .option('--json', 'print {"probe", "data", "n", "family_acc", "color_acc", "attr_acc": {"<family>.<attribute>": acc}, "attr_mean", "heads": [{"head", "n", "correct", "accuracy", "chance"}], "confusion", "seconds"}')
+    .option(
+      '--json',
+      'print {"probe", "data", "n", "family_acc", "color_acc", "attr_acc": {"<family>.<attribute>": acc}, "attr_mean", "heads": [{"head", "n", "correct", "accuracy", "chance"}], "confusion", "seconds"}',
+    )
     .addHelpText(
       'after',
       `

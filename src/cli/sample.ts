@@ -9,7 +9,15 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { Dd3dError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs';
-import { distributionMixture, instanceComponent, instanceConditions, mixGaussians, mixWeights, parseWeighted, type WeightedDistribution } from '../distribution/conditions.js';
+import {
+  distributionMixture,
+  instanceComponent,
+  instanceConditions,
+  mixGaussians,
+  mixWeights,
+  parseWeighted,
+  type WeightedDistribution,
+} from '../distribution/conditions.js';
 import { checkDistributionModel, loadDistribution } from '../distribution/distribution-file.js';
 import { IMAGE_EXTENSIONS } from '../distribution/reference-images.js';
 import type { GaussianMixture } from '../distribution/prompt-learner.js';
@@ -64,7 +72,12 @@ export function registerSample(program: Command): void {
     .option('--model <dir>', MODEL_FLAG_HELP)
     .option('--prompt <text>', 'what to draw (or use --dist)')
     .option('--dist <file.json>', 'a distribution from train-dist or import-dist: every image is a new prompt c = μ + γσ ⊙ ε')
-    .option('--mix <file.json=w>', 'mix in another distribution with weight w (repeatable); --dist gets the rest, or give it a weight too: --dist a.json=0.7', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '--mix <file.json=w>',
+      'mix in another distribution with weight w (repeatable); --dist gets the rest, or give it a weight too: --dist a.json=0.7',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--std-scale <gamma>', 'γ, the scale of σ: 0 gives the mean prompt, 1 the learned spread, 2 a wider one', floatOption(0), 1)
     .option('--prefix <text>', 'edit: re-encode the learned context vectors after these words instead of the trained prefix')
     .option('--suffix <text>', 'edit: re-encode with these words after the context vectors, e.g. ", side view"')
@@ -72,15 +85,25 @@ export function registerSample(program: Command): void {
     .option('--negative <text>', 'negative prompt (what to steer away from)', '')
     .option('--steps <n>', STEPS_FLAG_HELP, intOption(1, 1000))
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
-    .addOption(new Option('--scheduler <name>', 'sampler (default: the folder\'s scheduler_config.json class)').choices([...SCHEDULER_KINDS]))
+    .addOption(new Option('--scheduler <name>', "sampler (default: the folder's scheduler_config.json class)").choices([...SCHEDULER_KINDS]))
     .option('--seed <n>', 'random seed for the starting noise', intOption(0), 0)
     .option('--n <count>', 'number of images, or of instances with --views', intOption(1, 4096), 1)
-    .option('--views <v>', 'draw V views of each instance together (a multi-view model: its cameras 360/V apart from the front, elevation 15); the grid gets a row per instance', intOption(1, 64), 1)
+    .option(
+      '--views <v>',
+      'draw V views of each instance together (a multi-view model: its cameras 360/V apart from the front, elevation 15); the grid gets a row per instance',
+      intOption(1, 64),
+      1,
+    )
     .option('--cols <count>', 'grid columns (default: as square as possible)', intOption(1, 4096))
     .option('--batch <count>', 'images per UNet batch', intOption(1, 256), 16)
-    .option('--workers <n>', 'threads, each with its own backend and copy of the model, splitting the images (default: the cores); the images equal a 1-worker run\'s', intOption(1, 64), defaultWorkers())
-    .option('--height <px>', 'image height (default: the model\'s training size)', intOption(1, MAX_IMAGE_SIDE))
-    .option('--width <px>', 'image width (default: the model\'s training size)', intOption(1, MAX_IMAGE_SIDE))
+    .option(
+      '--workers <n>',
+      "threads, each with its own backend and copy of the model, splitting the images (default: the cores); the images equal a 1-worker run's",
+      intOption(1, 64),
+      defaultWorkers(),
+    )
+    .option('--height <px>', "image height (default: the model's training size)", intOption(1, MAX_IMAGE_SIDE))
+    .option('--width <px>', "image width (default: the model's training size)", intOption(1, MAX_IMAGE_SIDE))
     .requiredOption('--out <file.png|dir>', 'a .png (one image, or a grid when --n > 1), or a folder for one PNG per image and manifest.json')
     .option('--force', 'replace an existing --out file, or a folder holding files dd3d did not write (an earlier sample folder is replaced without it)')
     .option('--json', 'print a JSON summary on stdout')
@@ -96,7 +119,13 @@ export function registerSample(program: Command): void {
       const ext = path.extname(opts.out).toLowerCase();
       if (IMAGE_EXTENSIONS.includes(ext) && ext !== '.png') throw new Dd3dError(`--out: expected a .png file name or a folder, got "${opts.out}"`);
       const toFolder = ext !== '.png';
-      checkOutput({ path: opts.out, flag: '--out', kind: toFolder ? 'folder' : 'file', force: Boolean(opts.force), isOurs: toFolder ? isSampleFolder : undefined });
+      checkOutput({
+        path: opts.out,
+        flag: '--out',
+        kind: toFolder ? 'folder' : 'file',
+        force: Boolean(opts.force),
+        isOurs: toFolder ? isSampleFolder : undefined,
+      });
       const sources = opts.dist ? readSources(opts.dist, opts.mix) : [];
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
@@ -110,14 +139,23 @@ export function registerSample(program: Command): void {
       const [height, width] = imageSize(model, opts);
       checkImageSize(model, height, width);
       if (images_n * height * width * 3 > MAX_SAMPLE_VALUES) {
-        throw new Dd3dError(`--n/--views/--height/--width: ${images_n} images of ${width}×${height} are ${images_n * height * width * 3} values, over the limit of ${MAX_SAMPLE_VALUES} (1 GiB of float32) per run`);
+        throw new Dd3dError(
+          `--n/--views/--height/--width: ${images_n} images of ${width}×${height} are ${images_n * height * width * 3} values, over the limit of ${MAX_SAMPLE_VALUES} (1 GiB of float32) per run`,
+        );
       }
       const instanceSeed = opts.instanceSeed ?? opts.seed;
       let gaussian: GaussianMixture | null = null;
       if (sources.length) {
-        for (const s of sources) checkDistributionModel(s.file, s.dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, (m) => console.error(`dd3d: warning: ${m}`));
+        for (const s of sources)
+          checkDistributionModel(s.file, s.dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, (m) =>
+            console.error(`dd3d: warning: ${m}`),
+          );
         const edit = { prefix: opts.prefix, suffix: opts.suffix };
-        const parts = sources.map((s) => ({ file: s.file, g: distributionMixture(model.textEncoder, model.tokenizer, s.file, s.dist, edit), weight: s.weight }));
+        const parts = sources.map((s) => ({
+          file: s.file,
+          g: distributionMixture(model.textEncoder, model.tokenizer, s.file, s.dist, edit),
+          weight: s.weight,
+        }));
         gaussian = mixGaussians(parts, opts.stdScale);
         for (const p of parts) tf.dispose([p.g.mu, p.g.sigma]);
       }
@@ -125,14 +163,18 @@ export function registerSample(program: Command): void {
       // a prompt is encoded once, before the bar, so an unknown word fails first
       const promptStates = opts.prompt ? model.encodePrompts([opts.prompt]) : null;
       const workers = sampleWorkers(opts.n, opts.workers);
-      if (!opts.json) console.error(`sample: ${opts.n} ${views > 1 ? `instance${opts.n === 1 ? '' : 's'} of ${views} views` : `image${opts.n === 1 ? '' : 's'}`} ${workersText(workers)}`);
+      if (!opts.json)
+        console.error(
+          `sample: ${opts.n} ${views > 1 ? `instance${opts.n === 1 ? '' : 's'} of ${views} views` : `image${opts.n === 1 ? '' : 's'}`} ${workersText(workers)}`,
+        );
       const bar = progressBar('sampling', images_n * steps, { quiet: opts.json });
       const rigFeatures = views > 1 ? cameraBatch(rig) : undefined;
       let data: Float32Array;
       try {
         data = await sampleInstances(model, {
           n: opts.n,
-          conditions: (first, count) => (gaussian ? instanceConditions(gaussian, instanceSeed, first, count) : (tf.tile(promptStates!, [count, 1, 1]) as tf.Tensor3D)),
+          conditions: (first, count) =>
+            gaussian ? instanceConditions(gaussian, instanceSeed, first, count) : (tf.tile(promptStates!, [count, 1, 1]) as tf.Tensor3D),
           uncond,
           rig: rigFeatures,
           settings: { steps, guidance, scheduler: opts.scheduler, seed: opts.seed, height, width, views, batch: opts.batch },
@@ -148,7 +190,9 @@ export function registerSample(program: Command): void {
       // NaN would be written as black without a word: name what produced it instead
       const bad = firstNonFinite(data);
       if (bad >= 0) {
-        throw new Dd3dError(`the sampler produced ${data[bad]} in image ${Math.floor(bad / (height * width * 3))}: the model at ${modelDir}${sources.length ? ` or the distribution ${sources.map((s) => s.file).join(', ')}` : ''} gives non-finite values at these settings (guidance ${guidance}, ${steps} steps)`);
+        throw new Dd3dError(
+          `the sampler produced ${data[bad]} in image ${Math.floor(bad / (height * width * 3))}: the model at ${modelDir}${sources.length ? ` or the distribution ${sources.map((s) => s.file).join(', ')}` : ''} gives non-finite values at these settings (guidance ${guidance}, ${steps} steps)`,
+        );
       }
       const batch = { data, n: images_n, height, width, channels: 3 };
       const weights = gaussian?.weights ?? [1];
@@ -156,7 +200,16 @@ export function registerSample(program: Command): void {
       const components = weights.length > 1 ? { components: Array.from({ length: opts.n }, (_, i) => instanceComponent(weights, instanceSeed, i)) } : {};
       const settings = {
         model: modelDir,
-        ...(opts.prompt ? { prompt: opts.prompt } : { dist: sources.map((s) => ({ file: s.file, weight: s.weight })), std_scale: opts.stdScale, prefix: opts.prefix ?? null, suffix: opts.suffix ?? null, instance_seed: instanceSeed, ...components }),
+        ...(opts.prompt
+          ? { prompt: opts.prompt }
+          : {
+              dist: sources.map((s) => ({ file: s.file, weight: s.weight })),
+              std_scale: opts.stdScale,
+              prefix: opts.prefix ?? null,
+              suffix: opts.suffix ?? null,
+              instance_seed: instanceSeed,
+              ...components,
+            }),
         negative: opts.negative,
         ...(views > 1 ? { views, cameras: rig } : {}),
         steps,
@@ -183,7 +236,10 @@ function readSources(dist: string, mix: string[]): WeightedDistribution[] {
   const others = mix.map((m) => parseWeighted(m, '--mix'));
   const missing = others.find((o) => o.weight === null);
   if (missing) throw new Dd3dError(`--mix: "${missing.file}" needs a weight, e.g. ${missing.file}=0.3`);
-  const weights = mixWeights(main.weight, others.map((o) => o.weight!));
+  const weights = mixWeights(
+    main.weight,
+    others.map((o) => o.weight!),
+  );
   return [main, ...others].map((s, i) => ({ file: s.file, dist: loadDistribution(s.file), weight: weights[i]! }));
 }
 

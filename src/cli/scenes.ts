@@ -48,7 +48,10 @@ interface SheetFlags {
 const hex = (c: number): string => `#${c.toString(16).padStart(6, '0')}`;
 
 /** `dd3d scenes list --json`: families with their attributes, and the palette. */
-export function scenesListing(): { families: Array<{ name: string; attributes: Array<{ name: string; kind: string; part?: string; values: string[] }> }>; colors: Record<string, string> } {
+export function scenesListing(): {
+  families: Array<{ name: string; attributes: Array<{ name: string; kind: string; part?: string; values: string[] }> }>;
+  colors: Record<string, string>;
+} {
   return {
     families: FAMILIES.map((f) => ({
       name: f.name,
@@ -80,8 +83,17 @@ Examples:
     .requiredOption('--out <dir>', 'output folder (created; rerunning the same command resumes it)')
     .option('--seed <n>', 'dataset seed: image i depends only on (seed, i)', intOption(0), 0)
     .option('--families <list>', 'comma-separated families to draw from, uniformly (default: all; see "dd3d scenes list")')
-    .option('--views <v>', 'views per record: V renders of one object, azimuths 360/V apart from a random offset at one elevation (MVDream\'s layout; 1 = single images)', intOption(1, 64), 1)
-    .option('--shard-size <k>', 'records per shard (default: the largest power of two of images under 64 MB, at most 8192, divided by --views)', intOption(1, 10_000_000))
+    .option(
+      '--views <v>',
+      "views per record: V renders of one object, azimuths 360/V apart from a random offset at one elevation (MVDream's layout; 1 = single images)",
+      intOption(1, 64),
+      1,
+    )
+    .option(
+      '--shard-size <k>',
+      'records per shard (default: the largest power of two of images under 64 MB, at most 8192, divided by --views)',
+      intOption(1, 10_000_000),
+    )
     .option('--json', 'print a JSON summary on stdout: {"out", "n", "res", "shards", "written", "skipped", "images_written", "seconds", "images_per_s"}')
     .addHelpText(
       'after',
@@ -157,13 +169,31 @@ Examples:
       let manifest;
       const started = performance.now();
       try {
-        manifest = await writeReferenceSet({ family: opts.family, where: opts.where, n: opts.n, res: opts.res, out: opts.out, seed: opts.seed, onProgress: (d) => bar.update(d) });
+        manifest = await writeReferenceSet({
+          family: opts.family,
+          where: opts.where,
+          n: opts.n,
+          res: opts.res,
+          out: opts.out,
+          seed: opts.seed,
+          onProgress: (d) => bar.update(d),
+        });
       } finally {
         bar.stop();
       }
       const seconds = (performance.now() - started) / 1000;
       if (opts.json) {
-        console.log(JSON.stringify({ out: opts.out, family: manifest.family, constraints: manifest.constraints, n: manifest.n, res: manifest.res, seed: manifest.seed, seconds }));
+        console.log(
+          JSON.stringify({
+            out: opts.out,
+            family: manifest.family,
+            constraints: manifest.constraints,
+            n: manifest.n,
+            res: manifest.res,
+            seed: manifest.seed,
+            seconds,
+          }),
+        );
       } else {
         console.error(`${opts.out}: ${manifest.n} ${manifest.family} references (PNG + GLB) and attributes.json in ${seconds.toFixed(1)} s`);
       }
@@ -188,7 +218,11 @@ Examples:
         });
       }
       console.log(formatTable(['family', 'attribute', 'values'], rows));
-      console.log(`\npalette: ${Object.entries(listing.colors).map(([n, h]) => `${n} ${h}`).join(', ')}`);
+      console.log(
+        `\npalette: ${Object.entries(listing.colors)
+          .map(([n, h]) => `${n} ${h}`)
+          .join(', ')}`,
+      );
       console.log('\nUse attribute names and values in --where, e.g. dd3d scenes refs --family chair --where "color=red|blue; back=tall".');
     });
 
@@ -201,7 +235,10 @@ Examples:
     .option('--seed <n>', 'seed of the instances', intOption(0), 0)
     .option('--families <list>', 'comma-separated families, one row each (default: all, in "dd3d scenes list" order)')
     .option('--json', 'print a JSON summary on stdout')
-    .addHelpText('after', '\nExamples:\n  dd3d scenes sheet --out scenes/contact-sheet.png --per-family 6 --res 96\n  dd3d scenes sheet --out cars.png --families car --per-family 8 --seed 4')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dd3d scenes sheet --out scenes/contact-sheet.png --per-family 6 --res 96\n  dd3d scenes sheet --out cars.png --families car --per-family 8 --seed 4',
+    )
     .action(async (opts: SheetFlags) => {
       if (path.extname(opts.out).toLowerCase() !== '.png') throw new Dd3dError(`--out: expected a .png file name, got "${opts.out}"`);
       const outDir = path.dirname(path.resolve(opts.out));

@@ -60,7 +60,8 @@ export const isDistributionFile = (file: string) => isJsonWithFormat(file, [DIST
 function checkTrainDir(trainDir: string): void {
   const s = fs.statSync(trainDir, { throwIfNoEntry: false });
   if (!s) return;
-  if (!s.isDirectory()) throw new Dd3dError(`--out: ${trainDir} exists and is not a folder; train-dist keeps its checkpoints and grids there: move it or choose another --out`);
+  if (!s.isDirectory())
+    throw new Dd3dError(`--out: ${trainDir} exists and is not a folder; train-dist keeps its checkpoints and grids there: move it or choose another --out`);
   checkWritableFolder(trainDir, '--out');
 }
 
@@ -73,7 +74,7 @@ export function registerTrainDist(program: Command): void {
   program
     .command('train-dist')
     .description('learn a prompt distribution (DreamDistribution) from 5–20 reference images of a concept')
-    .requiredOption('--images <dir>', 'folder of reference images (png, jpg, webp, …; any size: resized and cropped to the model\'s resolution)')
+    .requiredOption('--images <dir>', "folder of reference images (png, jpg, webp, …; any size: resized and cropped to the model's resolution)")
     .requiredOption('--out <file.json>', 'distribution file to write; checkpoints, validation grids and the loss curve go to <name>.train/ beside it')
     .option('--model <dir>', MODEL_FLAG_HELP)
     .option('--prompts <K>', 'number of soft prompts the Gaussian is fitted over', intOption(1, 1024), D.prompts)
@@ -88,22 +89,37 @@ export function registerTrainDist(program: Command): void {
       D.components,
     )
     .addOption(
-      new Option('--assign <how>', 'how each image\'s S sample losses combine: mean (DreamDistribution) or best (only the sample that denoises it best trains, which rewards spread)')
+      new Option(
+        '--assign <how>',
+        "how each image's S sample losses combine: mean (DreamDistribution) or best (only the sample that denoises it best trains, which rewards spread)",
+      )
         .choices(SAMPLE_REDUCTIONS)
         .default(D.assign),
     )
-    .option('--ortho <lambda>', 'weight of the orthogonality loss on the prompts\' EOS features', floatOption(0), D.orthoLambda)
+    .option('--ortho <lambda>', "weight of the orthogonality loss on the prompts' EOS features", floatOption(0), D.orthoLambda)
     .option('--lr <rate>', 'AdamW learning rate (weight decay 1e-2, gradient clip 1.0)', floatOption(0), D.lr)
     .option('--prefix <text>', 'fixed words before the context vectors', D.prefix)
     .option('--suffix <text>', 'fixed words after the context vectors (e.g. the class noun)', D.suffix)
     .option('--seed <n>', 'seed for the initial prompts, image order, timesteps and noise', intOption(0), 0)
     .option('--no-flip', 'do not add mirrored copies of the references')
-    .option('--validate-every <n>', 'write a grid of 8 samples every n steps (default: 100 for pixel models, off for latent models, whose sampling is slow)', intOption(0))
+    .option(
+      '--validate-every <n>',
+      'write a grid of 8 samples every n steps (default: 100 for pixel models, off for latent models, whose sampling is slow)',
+      intOption(0),
+    )
     .option('--resume', 'continue from <name>.train/checkpoint/')
-    .option('--workers <n>', 'threads, each with its own backend and copy of the model, splitting every step\'s images (default: the cores; at most --batch are used); the losses equal a 1-worker run\'s to float rounding', intOption(1, 64), defaultWorkers())
+    .option(
+      '--workers <n>',
+      "threads, each with its own backend and copy of the model, splitting every step's images (default: the cores; at most --batch are used); the losses equal a 1-worker run's to float rounding",
+      intOption(1, 64),
+      defaultWorkers(),
+    )
     .option('--force', 'replace an existing --out file that is not a dd3d distribution (an earlier distribution is replaced without it)')
     .option('--json', 'print a JSON summary on stdout')
-    .addHelpText('after', '\nExample:\n  dd3d scenes refs --family chair --where "color=red|blue,back=tall" --n 12 --out refs/\n  dd3d train-dist --images refs/ --out chair.json')
+    .addHelpText(
+      'after',
+      '\nExample:\n  dd3d scenes refs --family chair --where "color=red|blue,back=tall" --n 12 --out refs/\n  dd3d train-dist --images refs/ --out chair.json',
+    )
     .action(async (opts: TrainDistFlags, cmd: Command) => {
       if (path.extname(opts.out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${opts.out}"`);
       checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), isOurs: isDistributionFile });
@@ -147,14 +163,19 @@ export function registerTrainDist(program: Command): void {
           resume: Boolean(opts.resume),
           workers: opts.workers,
           // said once the checks inside the trainer have passed, so an error stays the only line
-          onStart: (workers) => bar.log(`train-dist: ${refs.files.length} references (${refs.views.n} views), ${cfg.steps} steps of ${cfg.batch} images, ${workersText(workers)}`),
+          onStart: (workers) =>
+            bar.log(`train-dist: ${refs.files.length} references (${refs.views.n} views), ${cfg.steps} steps of ${cfg.batch} images, ${workersText(workers)}`),
           validateEvery: opts.validateEvery ?? (model.vae ? 0 : 100),
           onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),
           onValidate: async (step, g) => {
             // the same 8 instances every time, so the grids show the distribution converging
             const cond = instanceConditions(g, opts.seed, 0, 8);
             const images = sampleImages(model, { cond, uncond, ...model.sampling, height, width, seed: opts.seed });
-            await writePng(path.join(trainDir, `val-${String(step).padStart(6, '0')}.png`), { data: images.dataSync() as Float32Array, n: 8, height, width, channels: 3 }, 8);
+            await writePng(
+              path.join(trainDir, `val-${String(step).padStart(6, '0')}.png`),
+              { data: images.dataSync() as Float32Array, n: 8, height, width, channels: 3 },
+              8,
+            );
             tf.dispose([cond, images]);
           },
         });
@@ -163,8 +184,20 @@ export function registerTrainDist(program: Command): void {
         uncond.dispose();
       }
       const d = result.distribution;
-      for (const [key, a] of [['mu', d.mu], ['sigma', d.sigma], ...(d.components ? [['components.mu', d.components.mu], ['components.sigma', d.components.sigma]] as const : [])] as const) {
-        if (firstNonFinite(a.data) >= 0) throw new Dd3dError(`train-dist: the training diverged ("${key}" holds NaN or infinity); ${opts.out} was not written: try a lower --lr (checkpoints are in ${trainDir})`);
+      for (const [key, a] of [
+        ['mu', d.mu],
+        ['sigma', d.sigma],
+        ...(d.components
+          ? ([
+              ['components.mu', d.components.mu],
+              ['components.sigma', d.components.sigma],
+            ] as const)
+          : []),
+      ] as const) {
+        if (firstNonFinite(a.data) >= 0)
+          throw new Dd3dError(
+            `train-dist: the training diverged ("${key}" holds NaN or infinity); ${opts.out} was not written: try a lower --lr (checkpoints are in ${trainDir})`,
+          );
       }
       saveDistribution(opts.out, d);
       await writeLossCurve(path.join(trainDir, 'loss.png'), result.losses);
@@ -184,6 +217,9 @@ export function registerTrainDist(program: Command): void {
       writeFileAtomic(path.join(trainDir, 'record.json'), JSON.stringify({ ...summary, losses: result.losses }) + '\n');
       model.dispose();
       if (opts.json) console.log(JSON.stringify(summary));
-      else console.error(`wrote ${opts.out} (${cfg.steps} steps, loss ${summary.final_loss.toFixed(4)}, ${(result.seconds / 60).toFixed(1)} min, peak memory ${summary.peak_rss_mb} MB)`);
+      else
+        console.error(
+          `wrote ${opts.out} (${cfg.steps} steps, loss ${summary.final_loss.toFixed(4)}, ${(result.seconds / 60).toFixed(1)} min, peak memory ${summary.peak_rss_mb} MB)`,
+        );
     });
 }

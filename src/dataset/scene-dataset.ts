@@ -162,7 +162,20 @@ export function datasetSettings(opts: Pick<DatasetOptions, 'n' | 'res' | 'seed' 
 
 /** Which flag to blame when a stored setting differs from this run's. */
 const SETTING_FLAGS: Record<string, string> = { n: '--n', res: '--res', seed: '--seed', families: '--families', shard_size: '--shard-size', views: '--views' };
-const COMPARED: Array<keyof DatasetSettings> = ['format', 'version', 'n', 'views', 'res', 'seed', 'families', 'shard_size', 'images', 'render', 'camera', 'captions'];
+const COMPARED: Array<keyof DatasetSettings> = [
+  'format',
+  'version',
+  'n',
+  'views',
+  'res',
+  'seed',
+  'families',
+  'shard_size',
+  'images',
+  'render',
+  'camera',
+  'captions',
+];
 
 function describeSetting(v: unknown): string {
   if (v === undefined) return '1';
@@ -180,7 +193,9 @@ function checkSameSettings(file: string, stored: Record<string, unknown>, want: 
           `rerun with the same settings to resume it, or choose a new --out than ${dir}`,
       );
     }
-    throw new Dd3dError(`${file}: its "${key}" setting differs from this dd3d's (${describeSetting(stored[key])}); it was written by another version: choose a new --out than ${dir}`);
+    throw new Dd3dError(
+      `${file}: its "${key}" setting differs from this dd3d's (${describeSetting(stored[key])}); it was written by another version: choose a new --out than ${dir}`,
+    );
   }
 }
 
@@ -359,7 +374,9 @@ function prepareFolder(dir: string, settings: DatasetSettings): void {
   }
   const foreign = fs.readdirSync(dir).filter((name) => !TEMP_FILE.test(name));
   if (foreign.length > 0) {
-    throw new Dd3dError(`--out ${dir}: the folder holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}) and no dataset.json; choose a new or empty folder`);
+    throw new Dd3dError(
+      `--out ${dir}: the folder holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}) and no dataset.json; choose a new or empty folder`,
+    );
   }
   writeFileAtomic(file, `${JSON.stringify(settings, null, 2)}\n`);
 }
@@ -423,12 +440,16 @@ export async function writeSceneDataset(opts: DatasetOptions): Promise<DatasetSu
     }
     const base = path.join(dir, shardName(s));
     // the JSONL goes second: a shard without one is incomplete and gets redone
-    writeSafetensors(`${base}.safetensors`, { images: { dtype: 'U8', shape: [count * views, settings.res, settings.res, 3], data: images } }, {
-      format: DATASET_FORMAT,
-      shard: String(s),
-      first_index: String(start),
-      count: String(count),
-    });
+    writeSafetensors(
+      `${base}.safetensors`,
+      { images: { dtype: 'U8', shape: [count * views, settings.res, settings.res, 3], data: images } },
+      {
+        format: DATASET_FORMAT,
+        shard: String(s),
+        first_index: String(start),
+        count: String(count),
+      },
+    );
     writeFileAtomic(`${base}.jsonl`, `${lines.join('\n')}\n`);
     written++;
     opts.onProgress?.(done, settings.n);
@@ -517,7 +538,8 @@ export function readSceneShard(file: string, views = 1): SceneShard {
       throw new Dd3dError(`${jsonl}: line ${i + 1} is not valid JSON`);
     }
     if (views === 1) return [r as SceneRecord];
-    if (!('cameras' in r) || !Array.isArray(r.cameras) || r.cameras.length !== views) throw new Dd3dError(`${jsonl}: line ${i + 1} does not hold ${views} cameras`);
+    if (!('cameras' in r) || !Array.isArray(r.cameras) || r.cameras.length !== views)
+      throw new Dd3dError(`${jsonl}: line ${i + 1} does not hold ${views} cameras`);
     return expandRecord(r);
   });
   const frame = res * res * 3;

@@ -108,7 +108,9 @@ function prepareRefsFolder(dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
   const foreign = fs.readdirSync(dir).filter((f) => f !== 'attributes.json' && !REF_FILE.test(f) && !TEMP.test(f));
   if (foreign.length > 0) {
-    throw new Dd3dError(`--out ${dir}: the folder holds files that are not a reference set (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); choose a new or empty folder`);
+    throw new Dd3dError(
+      `--out ${dir}: the folder holds files that are not a reference set (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); choose a new or empty folder`,
+    );
   }
 }
 
@@ -157,7 +159,18 @@ export async function writeReferenceSet(opts: RefsOptions): Promise<RefsManifest
   const keep = new Set(images.flatMap((im) => [im.file, im.glb]));
   for (const f of fs.readdirSync(dir)) if (REF_FILE.test(f) && !keep.has(f)) fs.rmSync(path.join(dir, f), { force: true });
 
-  const manifest: RefsManifest = { format: REFS_FORMAT, version: REFS_VERSION, family, where, constraints, seed, n: opts.n, res: opts.res, views: REF_VIEWS, images };
+  const manifest: RefsManifest = {
+    format: REFS_FORMAT,
+    version: REFS_VERSION,
+    family,
+    where,
+    constraints,
+    seed,
+    n: opts.n,
+    res: opts.res,
+    views: REF_VIEWS,
+    images,
+  };
   writeFileAtomic(path.join(dir, 'attributes.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

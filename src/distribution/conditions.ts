@@ -63,7 +63,12 @@ export function distributionMixture(encoder: ClipTextModel, tokenizer: TextToken
   const suffix = edit.suffix ?? d.suffix;
   const weights = d.components?.weights ?? [1];
   if (prefix === d.prefix && suffix === d.suffix) {
-    const [mu, sigma] = d.components ? [d.components.mu, d.components.sigma] : [{ ...d.mu, shape: [1, ...d.mu.shape] }, { ...d.sigma, shape: [1, ...d.sigma.shape] }];
+    const [mu, sigma] = d.components
+      ? [d.components.mu, d.components.sigma]
+      : [
+          { ...d.mu, shape: [1, ...d.mu.shape] },
+          { ...d.sigma, shape: [1, ...d.sigma.shape] },
+        ];
     return { mu: tf.tensor3d(mu.data, mu.shape as [number, number, number]), sigma: tf.tensor3d(sigma.data, sigma.shape as [number, number, number]), weights };
   }
   if (!d.ctx) {
@@ -84,7 +89,9 @@ export function distributionMixture(encoder: ClipTextModel, tokenizer: TextToken
 export function mixGaussians(parts: Array<{ file: string; g: GaussianMixture; weight: number }>, stdScale: number): GaussianMixture {
   const mixture = parts.find((p) => p.g.weights.length > 1);
   if (parts.length > 1 && mixture) {
-    throw new Dd3dError(`--mix: ${mixture.file} has ${mixture.g.weights.length} components; --mix combines single-Gaussian distributions (train-dist without --components)`);
+    throw new Dd3dError(
+      `--mix: ${mixture.file} has ${mixture.g.weights.length} components; --mix combines single-Gaussian distributions (train-dist without --components)`,
+    );
   }
   return tf.tidy(() => {
     const mu = tf.addN(parts.map((p) => tf.mul(p.g.mu, p.weight))) as tf.Tensor3D;

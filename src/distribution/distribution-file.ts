@@ -88,12 +88,19 @@ export function loadDistribution(file: string): PromptDistribution {
   const bad = (key: string, expected: string): never => {
     throw new Dd3dError(`${file}: "${key}" ${expected}`);
   };
-  if (typeof j !== 'object' || j === null || j.format !== DISTRIBUTION_FORMAT) bad('format', `must be "${DISTRIBUTION_FORMAT}" (is this a dd3d distribution file?)`);
+  if (typeof j !== 'object' || j === null || j.format !== DISTRIBUTION_FORMAT)
+    bad('format', `must be "${DISTRIBUTION_FORMAT}" (is this a dd3d distribution file?)`);
   if (j.version !== 1 && j.version !== 2) {
-    bad('version', typeof j.version === 'number' && j.version > DISTRIBUTION_VERSION ? `is ${j.version}: written by a newer dd3d (this one reads 1 and 2)` : 'must be 1 or 2');
+    bad(
+      'version',
+      typeof j.version === 'number' && j.version > DISTRIBUTION_VERSION
+        ? `is ${j.version}: written by a newer dd3d (this one reads 1 and 2)`
+        : 'must be 1 or 2',
+    );
   }
   const model = j.model as Record<string, unknown> | undefined;
-  if (!model || typeof model.path !== 'string' || typeof model.text_encoder_hash !== 'string') bad('model', 'must be {"path": string, "text_encoder_hash": string}');
+  if (!model || typeof model.path !== 'string' || typeof model.text_encoder_hash !== 'string')
+    bad('model', 'must be {"path": string, "text_encoder_hash": string}');
   for (const key of ['prefix', 'suffix'] as const) if (typeof j[key] !== 'string') bad(key, 'must be a string');
   const count = (key: string): number | null => {
     const v = j[key];
@@ -125,31 +132,49 @@ export function loadDistribution(file: string): PromptDistribution {
   let ctx: FloatArray | null = null;
   if (j.ctx !== null) {
     ctx = array('ctx', 3);
-    if (ctx.shape[0] !== prompts || ctx.shape[1] !== ctxLength) bad('ctx', `has shape [${ctx.shape}], expected [prompts=${prompts}, ctx_length=${ctxLength}, D]`);
+    if (ctx.shape[0] !== prompts || ctx.shape[1] !== ctxLength)
+      bad('ctx', `has shape [${ctx.shape}], expected [prompts=${prompts}, ctx_length=${ctxLength}, D]`);
     if (ctx.shape[2] !== mu.shape[1]) bad('ctx', `has width ${ctx.shape[2]}, mu has ${mu.shape[1]}`);
   }
   // version 2 is a mixture: without its components only the top-level Gaussian would be sampled, silently
-  if (j.version === 2 && (j.components === undefined || j.components === null)) bad('components', 'is missing: a version-2 distribution is a mixture and needs its components (a single Gaussian is "version": 1)');
+  if (j.version === 2 && (j.components === undefined || j.components === null))
+    bad('components', 'is missing: a version-2 distribution is a mixture and needs its components (a single Gaussian is "version": 1)');
   const components = j.components === undefined ? null : readComponents(j.components);
   const training = typeof j.training === 'object' && j.training !== null ? (j.training as Record<string, unknown>) : {};
-  return { model: model as PromptDistribution['model'], prompts, ctx_length: ctxLength, prefix: j.prefix as string, suffix: j.suffix as string, ctx, mu, sigma, components, training };
+  return {
+    model: model as PromptDistribution['model'],
+    prompts,
+    ctx_length: ctxLength,
+    prefix: j.prefix as string,
+    suffix: j.suffix as string,
+    ctx,
+    mu,
+    sigma,
+    components,
+    training,
+  };
 
   function readComponents(v: unknown): Components {
     if (j.version !== 2) bad('components', 'needs "version": 2');
     const c = v as Record<string, unknown>;
     if (typeof c !== 'object' || c === null) return bad('components', 'must be {"weights", "prompts", "mu", "sigma"}');
     const weights = c.weights;
-    if (!Array.isArray(weights) || weights.length < 1 || !weights.every((w) => typeof w === 'number' && w > 0 && Number.isFinite(w))) bad('components.weights', 'must be a list of positive numbers');
+    if (!Array.isArray(weights) || weights.length < 1 || !weights.every((w) => typeof w === 'number' && w > 0 && Number.isFinite(w)))
+      bad('components.weights', 'must be a list of positive numbers');
     const ws = weights as number[];
     if (Math.abs(ws.reduce((a, b) => a + b, 0) - 1) > 1e-6) bad('components.weights', `must sum to 1 (they sum to ${ws.reduce((a, b) => a + b, 0)})`);
     const counts = c.prompts;
-    if (!Array.isArray(counts) || counts.length !== ws.length || !counts.every((n) => Number.isInteger(n) && n >= 1)) bad('components.prompts', `must be ${ws.length} positive integers, one per weight`);
+    if (!Array.isArray(counts) || counts.length !== ws.length || !counts.every((n) => Number.isInteger(n) && n >= 1))
+      bad('components.prompts', `must be ${ws.length} positive integers, one per weight`);
     const total = (counts as number[]).reduce((a, b) => a + b, 0);
     if (prompts !== null && total !== prompts) bad('components.prompts', `sum to ${total}, "prompts" is ${prompts}`);
     const cmu = array('mu', 3, c, 'components.mu');
     const csigma = array('sigma', 3, c, 'components.sigma');
     const want = [ws.length, ...mu.shape].join();
-    for (const [key, a] of [['components.mu', cmu], ['components.sigma', csigma]] as const) {
+    for (const [key, a] of [
+      ['components.mu', cmu],
+      ['components.sigma', csigma],
+    ] as const) {
       if (a.shape.join() !== want) bad(key, `has shape [${a.shape}], expected [${want}] (components × the shape of mu)`);
     }
     if (csigma.data.some((x) => x < 0)) bad('components.sigma', 'has a negative standard deviation');
@@ -175,7 +200,7 @@ export function textEncoderHash(modelDir: string): string {
     const fd = fs.openSync(component.weightsPath, 'r');
     const chunk = Buffer.alloc(1 << 24);
     try {
-      for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+      for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0;) hash.update(chunk.subarray(0, n));
     } finally {
       fs.closeSync(fd);
     }
@@ -190,15 +215,26 @@ export function textEncoderHash(modelDir: string): string {
  * match, and its values must lie in the range of the encoder's states (errors otherwise); a
  * different text encoder hash is a warning naming both.
  */
-export function checkDistributionModel(file: string, d: PromptDistribution, modelDir: string, hiddenSize: number, maxLength: number, warn: (msg: string) => void): void {
+export function checkDistributionModel(
+  file: string,
+  d: PromptDistribution,
+  modelDir: string,
+  hiddenSize: number,
+  maxLength: number,
+  warn: (msg: string) => void,
+): void {
   const [l, dim] = d.mu.shape;
   if (dim !== hiddenSize || l !== maxLength) {
-    throw new Dd3dError(`${file}: states are [${l}, ${dim}], the model at ${modelDir} gives [${maxLength}, ${hiddenSize}]: the distribution belongs to ${d.model.path}`);
+    throw new Dd3dError(
+      `${file}: states are [${l}, ${dim}], the model at ${modelDir} gives [${maxLength}, ${hiddenSize}]: the distribution belongs to ${d.model.path}`,
+    );
   }
   checkStateRange(file, d, modelDir);
   const hash = textEncoderHash(modelDir);
   if (hash !== d.model.text_encoder_hash) {
-    warn(`${file} was fitted with the text encoder of ${d.model.path} (${d.model.text_encoder_hash.slice(0, 19)}…), not that of ${modelDir} (${hash.slice(0, 19)}…); results may be meaningless`);
+    warn(
+      `${file} was fitted with the text encoder of ${d.model.path} (${d.model.text_encoder_hash.slice(0, 19)}…), not that of ${modelDir} (${hash.slice(0, 19)}…); results may be meaningless`,
+    );
   }
 }
 
@@ -221,15 +257,29 @@ function checkStateRange(file: string, d: PromptDistribution, modelDir: string):
   if (d.ctx) {
     let peak = 0;
     for (const v of d.ctx.data) peak = Math.max(peak, Math.abs(v));
-    if (peak > MAX_CTX) throw new Dd3dError(`${file}: "ctx" reaches ${peak.toPrecision(3)}, over the limit of ${MAX_CTX} for context vectors (token embeddings are near 1); the file is corrupt`);
+    if (peak > MAX_CTX)
+      throw new Dd3dError(
+        `${file}: "ctx" reaches ${peak.toPrecision(3)}, over the limit of ${MAX_CTX} for context vectors (token embeddings are near 1); the file is corrupt`,
+      );
   }
   const bound = textEncoderStateBound(modelDir);
-  const arrays: Array<[string, FloatArray]> = [['mu', d.mu], ['sigma', d.sigma], ...(d.components ? ([['components.mu', d.components.mu], ['components.sigma', d.components.sigma]] as Array<[string, FloatArray]>) : [])];
+  const arrays: Array<[string, FloatArray]> = [
+    ['mu', d.mu],
+    ['sigma', d.sigma],
+    ...(d.components
+      ? ([
+          ['components.mu', d.components.mu],
+          ['components.sigma', d.components.sigma],
+        ] as Array<[string, FloatArray]>)
+      : []),
+  ];
   for (const [key, a] of arrays) {
     let peak = 0;
     for (const v of a.data) peak = Math.max(peak, Math.abs(v));
     if (peak > RANGE_SLACK * bound) {
-      throw new Dd3dError(`${file}: "${key}" reaches ${peak.toPrecision(3)}, far outside the range of the text encoder of ${modelDir} (its states stay within ±${bound.toPrecision(3)}); the file is corrupt or belongs to another model`);
+      throw new Dd3dError(
+        `${file}: "${key}" reaches ${peak.toPrecision(3)}, far outside the range of the text encoder of ${modelDir} (its states stay within ±${bound.toPrecision(3)}); the file is corrupt or belongs to another model`,
+      );
     }
   }
 }

@@ -24,7 +24,9 @@ export function importOfficialNpz(file: string, classIndex: number, model: { pat
   const texts = arrays.get('prompt_texts');
   const names = texts && Array.isArray(texts.data) ? texts.data : [];
   if (classIndex >= classes) {
-    throw new Dd3dError(`--class: ${file} holds ${classes} class${classes > 1 ? 'es' : ''} (${names.map((n, i) => `${i}: "${n}"`).join(', ')}), got ${classIndex}`);
+    throw new Dd3dError(
+      `--class: ${file} holds ${classes} class${classes > 1 ? 'es' : ''} (${names.map((n, i) => `${i}: "${n}"`).join(', ')}), got ${classIndex}`,
+    );
   }
   const size = length * width;
   const take = (a: NpyArray, label: string) => toFloat32(a, `${file}: ${label}`).slice(classIndex * size, (classIndex + 1) * size);
@@ -42,6 +44,11 @@ export function importOfficialNpz(file: string, classIndex: number, model: { pat
     mu: { shape: [length, width], data: mu },
     sigma: { shape: [length, width], data: sigma },
     components: null,
-    training: { imported_from: file, class_index: classIndex, prompt_text: names[classIndex] ?? null, note: 'official DreamDistribution output: no raw context vectors, so it cannot be edited' },
+    training: {
+      imported_from: file,
+      class_index: classIndex,
+      prompt_text: names[classIndex] ?? null,
+      note: 'official DreamDistribution output: no raw context vectors, so it cannot be edited',
+    },
   };
 }

@@ -46,11 +46,7 @@ export function encodeContext(encoder: ClipTextModel, template: PromptTemplate, 
     const end = template.ctxStart + m;
     const length = template.ids.length;
     const embeds = tf.concat(
-      [
-        tf.tile(fixed.slice([0, 0, 0], [1, template.ctxStart, d]), [k, 1, 1]),
-        ctx,
-        tf.tile(fixed.slice([0, end, 0], [1, length - end, d]), [k, 1, 1]),
-      ],
+      [tf.tile(fixed.slice([0, 0, 0], [1, template.ctxStart, d]), [k, 1, 1]), ctx, tf.tile(fixed.slice([0, end, 0], [1, length - end, d]), [k, 1, 1])],
       1,
     ) as tf.Tensor3D;
     const out = encoder.forwardEmbeddings(embeds, new Array<number>(k).fill(template.eosIndex));

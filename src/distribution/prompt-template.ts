@@ -22,7 +22,9 @@ export function buildTemplate(tokenizer: TextTokenizer, prefix: string, suffix: 
   const post = tokenizer.encode(suffix);
   const used = 1 + pre.length + ctxLength + post.length + 1;
   if (used > maxLength) {
-    throw new Dd3dError(`--prefix/--suffix: "${prefix}" + ${ctxLength} context vectors + "${suffix}" take ${used} tokens, more than the text encoder's ${maxLength}`);
+    throw new Dd3dError(
+      `--prefix/--suffix: "${prefix}" + ${ctxLength} context vectors + "${suffix}" take ${used} tokens, more than the text encoder's ${maxLength}`,
+    );
   }
   const ids = [tokenizer.bosId, ...pre, ...new Array<number>(ctxLength).fill(tokenizer.padId), ...post, tokenizer.eosId];
   const eosIndex = ids.length - 1;

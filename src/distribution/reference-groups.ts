@@ -77,7 +77,10 @@ export function groupReferences(features: number[][], k: number, seed: number): 
     const run = kmeansOnce(features, k, rng);
     if (run && (!best || run.inertia < best.inertia)) best = run;
   }
-  if (!best) throw new Dd3dError(`--components: the ${features.length} reference images do not split into ${k} distinct groups (too many identical images); use fewer components`);
+  if (!best)
+    throw new Dd3dError(
+      `--components: the ${features.length} reference images do not split into ${k} distinct groups (too many identical images); use fewer components`,
+    );
   const order = new Map<number, number>();
   for (const l of best.labels) if (!order.has(l)) order.set(l, order.size);
   return best.labels.map((l) => order.get(l)!);

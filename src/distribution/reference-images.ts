@@ -51,7 +51,12 @@ export async function loadReferenceImages(dir: string, height: number, width: nu
     hash.update(path.basename(file)).update(bytes);
     let raw: { data: Buffer; info: { width: number; height: number; channels: number } };
     try {
-      raw = await sharp(bytes).flatten({ background: '#ffffff' }).resize(width, height, { fit: 'outside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      raw = await sharp(bytes)
+        .flatten({ background: '#ffffff' })
+        .resize(width, height, { fit: 'outside' })
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
     } catch (e) {
       throw new Dd3dError(`${file}: cannot read the image (${(e as Error).message.split('\n')[0]})`);
     }

@@ -120,7 +120,13 @@ export interface TrainDistResult {
 }
 
 /** μ and σ of the prompts `ctx` in `template`, over all K and per component (the caller disposes them). */
-export function currentGaussians(encoder: ClipTextModel, template: PromptTemplate, ctx: tf.Tensor3D, sizes: number[], weights: number[]): { all: Gaussian; mixture: GaussianMixture } {
+export function currentGaussians(
+  encoder: ClipTextModel,
+  template: PromptTemplate,
+  ctx: tf.Tensor3D,
+  sizes: number[],
+  weights: number[],
+): { all: Gaussian; mixture: GaussianMixture } {
   const encoded = encodeContext(encoder, template, ctx);
   const all = fitGaussian(encoded.states);
   const mixture = fitMixture(encoded.states, sizes, weights);
@@ -170,7 +176,15 @@ function stepDraws(s: DistLossSetup, numTrainTimesteps: number, step: number): {
  * the images) plus λ × the orthogonality loss, so the row-weighted mean of the parts is the
  * whole batch's loss. The batch's noise and prompt samples are drawn whole and sliced.
  */
-export function distPartLoss(model: DiffusionModel, template: PromptTemplate, ctx: tf.Variable<tf.Rank.R3>, s: DistLossSetup, step: number, from: number, to: number): () => tf.Scalar {
+export function distPartLoss(
+  model: DiffusionModel,
+  template: PromptTemplate,
+  ctx: tf.Variable<tf.Rank.R3>,
+  s: DistLossSetup,
+  step: number,
+  from: number,
+  to: number,
+): () => tf.Scalar {
   const { cfg } = s;
   const ddpm = model.trainingScheduler;
   const { pick: all, t: tAll } = stepDraws(s, ddpm.schedule.numTrainTimesteps, step);
@@ -179,9 +193,17 @@ export function distPartLoss(model: DiffusionModel, template: PromptTemplate, ct
   const n = to - from;
   return () => {
     const x0 = tf.gather(s.x0All, pick) as tf.Tensor4D;
-    const noise = seededNormal([cfg.batch, ...s.x0All.shape.slice(1)] as [number, number, number, number], 0, 1, deriveSeed(cfg.seed, `dist-noise/${step}`)).slice([from, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D;
+    const noise = seededNormal(
+      [cfg.batch, ...s.x0All.shape.slice(1)] as [number, number, number, number],
+      0,
+      1,
+      deriveSeed(cfg.seed, `dist-noise/${step}`),
+    ).slice([from, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D;
     const [length, d] = [template.ids.length, model.textEncoder.hiddenSize];
-    const eps = seededNormal([cfg.batch * cfg.samples, length, d], 0, 1, deriveSeed(cfg.seed, `dist-eps/${step}`)).slice([from * cfg.samples, 0, 0], [n * cfg.samples, -1, -1]) as tf.Tensor3D;
+    const eps = seededNormal([cfg.batch * cfg.samples, length, d], 0, 1, deriveSeed(cfg.seed, `dist-eps/${step}`)).slice(
+      [from * cfg.samples, 0, 0],
+      [n * cfg.samples, -1, -1],
+    ) as tf.Tensor3D;
     const encoded = encodeContext(model.textEncoder, template, ctx);
     // each image's S samples come from its own group's Gaussian
     const rows = pick.flatMap((v) => new Array<number>(cfg.samples).fill(s.group[s.source[v]!]!));
@@ -215,7 +237,14 @@ export function distReplica(init: DistWorkerInit): { weights: Map<string, tf.Var
   const { cfg } = init;
   const template = buildTemplate(model.tokenizer, cfg.prefix, cfg.suffix, cfg.ctxLength, model.textEncoder.maxLength);
   const ctx = tf.variable(tf.zeros([cfg.prompts, cfg.ctxLength, model.textEncoder.hiddenSize]), true, 'ctx') as tf.Variable<tf.Rank.R3>;
-  const setup: DistLossSetup = { cfg, x0All: tf.tensor4d(init.x0.data, init.x0.shape as [number, number, number, number]), source: init.source, group: init.group, sizes: init.sizes, weights: init.weights };
+  const setup: DistLossSetup = {
+    cfg,
+    x0All: tf.tensor4d(init.x0.data, init.x0.shape as [number, number, number, number]),
+    source: init.source,
+    group: init.group,
+    sizes: init.sizes,
+    weights: init.weights,
+  };
   return { weights: new Map([['ctx', ctx]]), loss: (p) => distPartLoss(model, template, ctx, setup, p.step, p.from, p.to) };
 }
 
@@ -231,9 +260,12 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
   const encoder = model.textEncoder;
   const template = buildTemplate(model.tokenizer, cfg.prefix, cfg.suffix, cfg.ctxLength, encoder.maxLength);
   const [h, w] = model.defaultSize;
-  if (refs.views.height !== h || refs.views.width !== w) throw new Error(`trainDistribution: references are ${refs.views.height}×${refs.views.width}, the model wants ${h}×${w}`);
+  if (refs.views.height !== h || refs.views.width !== w)
+    throw new Error(`trainDistribution: references are ${refs.views.height}×${refs.views.width}, the model wants ${h}×${w}`);
   if (cfg.components > 1 && cfg.prompts < 2 * cfg.components) {
-    throw new Dd3dError(`--components: ${cfg.components} components need at least ${2 * cfg.components} prompts (2 each, for a standard deviation), got --prompts ${cfg.prompts}`);
+    throw new Dd3dError(
+      `--components: ${cfg.components} components need at least ${2 * cfg.components} prompts (2 each, for a standard deviation), got --prompts ${cfg.prompts}`,
+    );
   }
   const d = encoder.hiddenSize;
   const x0All = referenceTargets(model, refs);
@@ -282,7 +314,15 @@ export async function trainDistribution(model: DiffusionModel, refs: ReferenceSe
     const parts = distWorkers(cfg, opts.workers);
     const bounds = partBounds(cfg.batch, parts);
     if (parts > 1) {
-      const init: DistWorkerInit = { modelDir: model.dir, cfg, x0: { shape: x0All.shape, data: x0All.dataSync() as Float32Array }, source: refs.source, group, sizes, weights };
+      const init: DistWorkerInit = {
+        modelDir: model.dir,
+        cfg,
+        x0: { shape: x0All.shape, data: x0All.dataSync() as Float32Array },
+        source: refs.source,
+        group,
+        sizes,
+        weights,
+      };
       helpers.push(...(await GradWorker.startMany<DistPart>(parts - 1, workerScript('distribution', 'dist-grad-worker.js'), init, 'train-dist worker')));
     }
     opts.onStart?.(parts);

@@ -65,7 +65,9 @@ export function sampleSurface(meshes: readonly GlbMesh[], n = DEFAULT_POINTS, se
     const idx = m.indices ?? Uint32Array.from({ length: m.positions.length / 3 }, (_, i) => i);
     const p = m.positions;
     for (let t = 0; t + 2 < idx.length; t += 3) {
-      const a = idx[t]!, b = idx[t + 1]!, c = idx[t + 2]!;
+      const a = idx[t]!,
+        b = idx[t + 1]!,
+        c = idx[t + 2]!;
       const area = triangleArea(p, a, b, c);
       if (!(area > 0)) continue;
       total += area;
@@ -81,15 +83,21 @@ export function sampleSurface(meshes: readonly GlbMesh[], n = DEFAULT_POINTS, se
     // the square root makes the barycentric point uniform over the triangle, not crowded at corner a
     const s = Math.sqrt(rng.next());
     const u = rng.next();
-    const wa = 1 - s, wb = s * (1 - u), wc = s * u;
+    const wa = 1 - s,
+      wb = s * (1 - u),
+      wc = s * u;
     for (let d = 0; d < 3; d++) out[3 * k + d] = wa * p[3 * a + d]! + wb * p[3 * b + d]! + wc * p[3 * c + d]!;
   }
   return out;
 }
 
 function triangleArea(p: Float32Array, a: number, b: number, c: number): number {
-  const ux = p[3 * b]! - p[3 * a]!, uy = p[3 * b + 1]! - p[3 * a + 1]!, uz = p[3 * b + 2]! - p[3 * a + 2]!;
-  const vx = p[3 * c]! - p[3 * a]!, vy = p[3 * c + 1]! - p[3 * a + 1]!, vz = p[3 * c + 2]! - p[3 * a + 2]!;
+  const ux = p[3 * b]! - p[3 * a]!,
+    uy = p[3 * b + 1]! - p[3 * a + 1]!,
+    uz = p[3 * b + 2]! - p[3 * a + 2]!;
+  const vx = p[3 * c]! - p[3 * a]!,
+    vy = p[3 * c + 1]! - p[3 * a + 1]!,
+    vz = p[3 * c + 2]! - p[3 * a + 2]!;
   return 0.5 * Math.hypot(uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx);
 }
 
@@ -121,7 +129,9 @@ export function meanNearestDistance(from: PointCloud, to: PointCloud): number {
   let sum = 0;
   const n = from.length / 3;
   for (let i = 0; i < n; i++) {
-    const x = from[3 * i]!, y = from[3 * i + 1]!, z = from[3 * i + 2]!;
+    const x = from[3 * i]!,
+      y = from[3 * i + 1]!,
+      z = from[3 * i + 2]!;
     let best = Infinity;
     const start = lowerBoundX(target, x);
     for (let j = start; j < m; j++) {

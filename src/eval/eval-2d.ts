@@ -34,7 +34,11 @@ export async function referenceTruth(dir: string, probe: Probe): Promise<Referen
   const { files, predictions, features } = await probeFolder(dir, probe, '--refs');
   const manifest = path.join(dir, 'attributes.json');
   if (fs.existsSync(manifest)) {
-    const j = readJsonFile(manifest) as { family: string; constraints?: Record<string, unknown>; images: Array<{ file: string; attributes: Record<string, string> }> };
+    const j = readJsonFile(manifest) as {
+      family: string;
+      constraints?: Record<string, unknown>;
+      images: Array<{ file: string; attributes: Record<string, string> }>;
+    };
     const keys = ['color', ...Object.keys(j.constraints ?? {}).filter((k) => k !== 'color')];
     const byFile = new Map(j.images.map((im) => [im.file, im.attributes]));
     const labels = files.map((file) => {

@@ -154,13 +154,18 @@ export function listAssets(dir: string): AssetEntry[] {
   requireFolder(dir, '--assets');
   const own = manifestGlb(path.join(dir, 'manifest.json'));
   if (own) return [{ name: path.basename(path.resolve(dir)), glb: own }];
-  const entries = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name));
+  const entries = fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => !e.name.startsWith('.'))
+    .sort((a, b) => a.name.localeCompare(b.name));
   const generated = entries
     .filter((e) => e.isDirectory())
     .map((e) => ({ name: e.name, glb: manifestGlb(path.join(dir, e.name, 'manifest.json')) }))
     .filter((a): a is AssetEntry => a.glb !== null);
   if (generated.length > 0) return generated;
-  const glbs = entries.filter((e) => e.isFile() && e.name.toLowerCase().endsWith('.glb')).map((e) => ({ name: e.name.replace(/\.glb$/i, ''), glb: path.join(dir, e.name) }));
+  const glbs = entries
+    .filter((e) => e.isFile() && e.name.toLowerCase().endsWith('.glb'))
+    .map((e) => ({ name: e.name.replace(/\.glb$/i, ''), glb: path.join(dir, e.name) }));
   if (glbs.length === 0) throw new Dd3dError(`--assets ${dir}: no assets (no sub-folder with a "${ASSET_FORMAT}" manifest.json, and no .glb files)`);
   return glbs;
 }
@@ -169,9 +174,11 @@ export function listAssets(dir: string): AssetEntry[] {
 export function readReferenceSet(dir: string): ReferenceSet {
   requireFolder(dir, '--refs');
   const file = path.join(dir, 'attributes.json');
-  if (!fs.existsSync(file)) throw new Dd3dError(`--refs ${dir}: no attributes.json; expected a reference set from "dd3d scenes refs" (it holds the ground-truth GLBs)`);
+  if (!fs.existsSync(file))
+    throw new Dd3dError(`--refs ${dir}: no attributes.json; expected a reference set from "dd3d scenes refs" (it holds the ground-truth GLBs)`);
   const j = readJson(file) as { format?: unknown; family?: unknown; images?: unknown; constraints?: unknown } | null;
-  if (typeof j !== 'object' || j === null || j.format !== REFS_FORMAT) throw new Dd3dError(`${file}: not a reference set (expected "format": "${REFS_FORMAT}")`);
+  if (typeof j !== 'object' || j === null || j.format !== REFS_FORMAT)
+    throw new Dd3dError(`${file}: not a reference set (expected "format": "${REFS_FORMAT}")`);
   const images = Array.isArray(j.images) ? (j.images as Array<{ glb?: unknown; attributes?: Record<string, string> }>) : [];
   const refs: ReferenceEntry[] = [];
   for (const im of images) {
@@ -260,7 +267,9 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
       ...a,
       family_agreement: share(views, (v) => v.family === refSet.family),
       color_agreement: share(views, (v) => colors.has(v.color)),
-      attribute_agreement: Object.fromEntries(Object.entries(refSet.constraints).map(([k, allowed]) => [k, share(views, (v) => allowed.includes(v.attributes[k] ?? ''))])),
+      attribute_agreement: Object.fromEntries(
+        Object.entries(refSet.constraints).map(([k, allowed]) => [k, share(views, (v) => allowed.includes(v.attributes[k] ?? ''))]),
+      ),
       majority_color: majority,
       majority_color_ok: colors.has(majority),
       nearest_ref: refSet.refs[nearest]!.name,

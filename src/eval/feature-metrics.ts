@@ -123,7 +123,10 @@ function distance(a: number[], b: number[]): number {
 /** Distance from each row to its k-th nearest other row of the same set. */
 function kthNeighbourRadii(x: Rows, k: number): number[] {
   return x.map((a, i) => {
-    const d = x.filter((_, j) => j !== i).map((b) => distance(a, b)).sort((p, q) => p - q);
+    const d = x
+      .filter((_, j) => j !== i)
+      .map((b) => distance(a, b))
+      .sort((p, q) => p - q);
     return d[Math.min(k, d.length) - 1] ?? 0;
   });
 }

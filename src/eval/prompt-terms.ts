@@ -14,7 +14,11 @@ export interface PromptTerms {
   attributes: Record<string, string>;
 }
 
-const words = (text: string) => text.toLowerCase().split(/[^a-z0-9']+/).filter(Boolean);
+const words = (text: string) =>
+  text
+    .toLowerCase()
+    .split(/[^a-z0-9']+/)
+    .filter(Boolean);
 
 export function promptTerms(prompt: string): PromptTerms {
   const w = words(prompt);
@@ -23,7 +27,10 @@ export function promptTerms(prompt: string): PromptTerms {
     throw new Dd3dError(`--prompt: "${prompt}" names no object family (expected one of ${FAMILIES.map((f) => f.name).join(', ')})`);
   }
   const family = FAMILIES.find((f) => f.name === w[familyAt])!;
-  const color = w.slice(0, familyAt).reverse().find((x) => (COLOR_NAMES as readonly string[]).includes(x));
+  const color = w
+    .slice(0, familyAt)
+    .reverse()
+    .find((x) => (COLOR_NAMES as readonly string[]).includes(x));
   const text = ` ${w.join(' ')} `;
   const attributes: Record<string, string> = {};
   for (const spec of family.attributes) {

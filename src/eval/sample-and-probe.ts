@@ -25,7 +25,12 @@ export interface SampleSettings {
 }
 
 /** Samples n images, `conditions(first, count)` giving the prompts of images first … first+count−1, and runs the probe on them. */
-export async function sampleAndProbe(model: DiffusionModel, probe: Probe, conditions: (first: number, count: number) => tf.Tensor3D, s: SampleSettings): Promise<GeneratedSet> {
+export async function sampleAndProbe(
+  model: DiffusionModel,
+  probe: Probe,
+  conditions: (first: number, count: number) => tf.Tensor3D,
+  s: SampleSettings,
+): Promise<GeneratedSet> {
   const [height, width] = model.defaultSize;
   const uncond = model.encodePrompts(['']);
   let pixels: Float32Array;

@@ -42,7 +42,12 @@ export interface AssetJobResult {
   nonFinite: number;
 }
 
-export async function runAssetJob(model: DiffusionModel, dist: PromptDistribution | null, job: AssetJob, onIter?: (iter: number, iters: number, stats: IterStats) => void): Promise<AssetJobResult> {
+export async function runAssetJob(
+  model: DiffusionModel,
+  dist: PromptDistribution | null,
+  job: AssetJob,
+  onIter?: (iter: number, iters: number, stats: IterStats) => void,
+): Promise<AssetJobResult> {
   const { dir, config } = job;
   fs.mkdirSync(dir, { recursive: true });
   const source: ConditionSource =
@@ -99,7 +104,14 @@ export async function runAssetJob(model: DiffusionModel, dist: PromptDistributio
         },
       });
       fs.rmSync(path.join(dir, 'checkpoint'), { recursive: true, force: true });
-      return { dir, iterations: manifest.iterations, seconds: manifest.seconds, timing_ms: manifest.timing_ms, triangles: manifest.mesh.triangles, nonFinite: result.nonFinite };
+      return {
+        dir,
+        iterations: manifest.iterations,
+        seconds: manifest.seconds,
+        timing_ms: manifest.timing_ms,
+        triangles: manifest.mesh.triangles,
+        nonFinite: result.nonFinite,
+      };
     } finally {
       result.dispose();
     }

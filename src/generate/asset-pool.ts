@@ -28,7 +28,12 @@ export async function runAssetPool(
   onIter: (job: AssetJob, iter: number, iters: number, stats: IterStats) => void,
   onDone: (job: AssetJob, result: AssetJobResult) => void,
 ): Promise<AssetJobResult[]> {
-  const threads = await startWorkers<AssetJob, AssetJobResult>(Math.min(workers, jobs.length), workerScript('generate', 'asset-worker.js'), init, 'asset worker');
+  const threads = await startWorkers<AssetJob, AssetJobResult>(
+    Math.min(workers, jobs.length),
+    workerScript('generate', 'asset-worker.js'),
+    init,
+    'asset worker',
+  );
   try {
     return await runQueue(
       threads,

@@ -97,7 +97,12 @@ const PREVIEW_CAMERAS = [
 ].map((c) => ({ ...c, fov: 55, radius: 1.15 / Math.sin((27.5 * Math.PI) / 180) }));
 
 /** The field, lit, from the four preview cameras: sRGB bytes [size, 4·size, 3]. */
-export function previewStrip(field: RadianceField, size: number, samplesPerRay: number, occupancy?: OccupancyTest): { data: Uint8Array; width: number; height: number } {
+export function previewStrip(
+  field: RadianceField,
+  size: number,
+  samplesPerRay: number,
+  occupancy?: OccupancyTest,
+): { data: Uint8Array; width: number; height: number } {
   const width = size * PREVIEW_CAMERAS.length;
   const data = new Uint8Array(width * size * 3);
   PREVIEW_CAMERAS.forEach((c, v) => {
@@ -131,7 +136,10 @@ export async function exportAsset(o: ExportInput): Promise<AssetManifest> {
     resolution: o.config.mesh.resolution,
     targetTriangles: o.config.mesh.targetTriangles,
   });
-  await writeGlb(path.join(o.dir, 'asset.glb'), [extractedToGlbMesh(mesh, 'asset')], { name: 'dd3d asset', extras: { seed: o.manifest.seed, instance: o.manifest.instance } });
+  await writeGlb(path.join(o.dir, 'asset.glb'), [extractedToGlbMesh(mesh, 'asset')], {
+    name: 'dd3d asset',
+    extras: { seed: o.manifest.seed, instance: o.manifest.instance },
+  });
   const group = meshToGroup(mesh, 'asset');
   await writeBytesPng(path.join(o.dir, 'turntable.png'), renderTurntable(group, { views: 8, size: 128 }));
   await writePreviewPng(path.join(o.dir, 'preview.png'), o.field, 64, o.config.samplesPerRay, o.occupancy);

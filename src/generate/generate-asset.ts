@@ -143,7 +143,8 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
   const names = [...weights.values()];
   // The fast path fits the sampled target views first; then score distillation.
   const main: Guidance = GUIDANCE[guidanceKind(config.views)]!({ model, conditions, config, seed }, res);
-  const fit: Guidance | null = run.targets && config.fitIters > 0 ? GUIDANCE.photometric!({ model, conditions, config, seed, targets: run.targets }, res) : null;
+  const fit: Guidance | null =
+    run.targets && config.fitIters > 0 ? GUIDANCE.photometric!({ model, conditions, config, seed, targets: run.targets }, res) : null;
   const regularizers = (Object.keys(REGULARIZERS) as RegularizerName[]).filter((name) => config.lambda[name] > 0);
 
   for (let iter = state.step; iter < config.iters; iter++) {
@@ -178,7 +179,11 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
       const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D;
       const b = performance.now();
       tRender += b - a;
-      const g = guidance.loss(images, iter, renders.map((r) => r.opacity));
+      const g = guidance.loss(
+        images,
+        iter,
+        renders.map((r) => r.opacity),
+      );
       tGuidance += performance.now() - b;
       nonFinite += g.nonFinite ?? 0;
       terms = { ...g.stats };

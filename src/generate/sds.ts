@@ -53,7 +53,10 @@ export function sdsLoss(model: DiffusionModel, images: tf.Tensor4D, o: SdsOption
     const guided = model.guidedPrediction(xt, o.t, o);
     const epsHat = predictedNoise(model, guided, xt, o.t);
     const alphaBar = Float32Array.from(o.t, (t) => ddpm.schedule.alphasCumprod[t]!);
-    const w = tf.tensor(alphaBar.map((a) => 1 - a), [b, 1, 1, 1]);
+    const w = tf.tensor(
+      alphaBar.map((a) => 1 - a),
+      [b, 1, 1, 1],
+    );
     let g = tf.mul(w, tf.sub(epsHat, noise));
     const finite = tf.isFinite(g);
     g = tf.where(finite, g, tf.zerosLike(g));
@@ -73,8 +76,14 @@ function predictedNoise(model: DiffusionModel, out: tf.Tensor4D, xt: tf.Tensor4D
   const prediction = model.predictionType;
   if (prediction === 'epsilon') return out;
   const ac = model.trainingScheduler.schedule.alphasCumprod;
-  const a = tf.tensor(t.map((s) => Math.sqrt(ac[s]!)), [t.length, 1, 1, 1]);
-  const s = tf.tensor(t.map((s) => Math.sqrt(1 - ac[s]!)), [t.length, 1, 1, 1]);
+  const a = tf.tensor(
+    t.map((s) => Math.sqrt(ac[s]!)),
+    [t.length, 1, 1, 1],
+  );
+  const s = tf.tensor(
+    t.map((s) => Math.sqrt(1 - ac[s]!)),
+    [t.length, 1, 1, 1],
+  );
   if (prediction === 'v_prediction') return tf.add(tf.mul(a, out), tf.mul(s, xt)) as tf.Tensor4D;
   return tf.div(tf.sub(xt, tf.mul(a, out)), s) as tf.Tensor4D;
 }

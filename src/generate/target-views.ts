@@ -25,14 +25,30 @@ export interface TargetViews {
  * V views of the instance at a ring of the multi-view layout (a first camera drawn from the
  * training ranges without overhead views), sampled jointly with the model's own settings.
  */
-export function sampleTargetViews(model: DiffusionModel, conditions: ViewConditions, views: number, sampling: { steps: number; guidance: number }, seed: number): TargetViews {
+export function sampleTargetViews(
+  model: DiffusionModel,
+  conditions: ViewConditions,
+  views: number,
+  sampling: { steps: number; guidance: number },
+  seed: number,
+): TargetViews {
   const first = sampleCamera(mulberry32(deriveSeed(seed, 'targets/camera')), { ...CAMERA_RANGES, overheadProbability: 0 });
   const cameras = cameraRing(first, views);
   const [height, width] = model.defaultSize;
   const cond = tf.tile(conditions.plain, [views, 1, 1]) as tf.Tensor3D;
   const features = cameraBatch(cameras);
   try {
-    const images = sampleImages(model, { cond, uncond: conditions.uncond, steps: sampling.steps, guidance: sampling.guidance, height, width, seed: deriveSeed(seed, 'targets'), views, cameras: features });
+    const images = sampleImages(model, {
+      cond,
+      uncond: conditions.uncond,
+      steps: sampling.steps,
+      guidance: sampling.guidance,
+      height,
+      width,
+      seed: deriveSeed(seed, 'targets'),
+      views,
+      cameras: features,
+    });
     return { cameras, images };
   } finally {
     tf.dispose([cond, features]);

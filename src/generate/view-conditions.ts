@@ -21,8 +21,7 @@ import { sampleMixtureConditions } from '../distribution/prompt-learner.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 
 export type ConditionSource =
-  | { kind: 'distribution'; file: string; dist: PromptDistribution; stdScale: number; instance: number; seed: number }
-  | { kind: 'prompt'; prompt: string };
+  { kind: 'distribution'; file: string; dist: PromptDistribution; stdScale: number; instance: number; seed: number } | { kind: 'prompt'; prompt: string };
 
 export interface ViewConditions {
   /** [1, L, D] per view phrase. */
@@ -59,7 +58,10 @@ export function viewConditions(model: DiffusionModel, source: ConditionSource): 
     const eps = instanceNoise(source.seed, source.instance, [dist.mu.shape[0]!, dist.mu.shape[1]!]);
     viewIndependent = !dist.ctx;
     const e = eps.dataSync() as Float32Array;
-    instanceHash = createHash('sha256').update(Buffer.from(e.buffer, e.byteOffset, e.byteLength)).digest('hex').slice(0, 16);
+    instanceHash = createHash('sha256')
+      .update(Buffer.from(e.buffer, e.byteOffset, e.byteLength))
+      .digest('hex')
+      .slice(0, 16);
     component = dist.components ? instanceComponent(dist.components.weights, source.seed, source.instance) : null;
     const c = component ?? 0;
     const instance = (edit: { suffix?: string }) => {

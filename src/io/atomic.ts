@@ -13,7 +13,7 @@ export function writeFileAtomic(file: string, chunks: Uint8Array[] | Uint8Array 
   try {
     fd = fs.openSync(tmp, 'wx');
     for (const b of parts) {
-      for (let done = 0; done < b.length; ) done += fs.writeSync(fd, b, done, Math.min(b.length - done, 1 << 30));
+      for (let done = 0; done < b.length;) done += fs.writeSync(fd, b, done, Math.min(b.length - done, 1 << 30));
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);

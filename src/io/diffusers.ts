@@ -50,23 +50,19 @@ function readSamplingDefaults(indexPath: string, value: unknown): SamplingDefaul
   const { guidance_scale: g, num_inference_steps: n, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length) throw new Dd3dError(`${where}: unknown key "${unknown[0]}" (expected guidance_scale, num_inference_steps)`);
-  if (g !== undefined && !(typeof g === 'number' && Number.isFinite(g) && g >= 0)) throw new Dd3dError(`${where}.guidance_scale must be a number ≥ 0, got ${JSON.stringify(g)}`);
-  if (n !== undefined && !(Number.isInteger(n) && (n as number) >= 1)) throw new Dd3dError(`${where}.num_inference_steps must be an integer ≥ 1, got ${JSON.stringify(n)}`);
+  if (g !== undefined && !(typeof g === 'number' && Number.isFinite(g) && g >= 0))
+    throw new Dd3dError(`${where}.guidance_scale must be a number ≥ 0, got ${JSON.stringify(g)}`);
+  if (n !== undefined && !(Number.isInteger(n) && (n as number) >= 1))
+    throw new Dd3dError(`${where}.num_inference_steps must be an integer ≥ 1, got ${JSON.stringify(n)}`);
   return { guidanceScale: g as number | undefined, steps: n as number | undefined };
 }
 
 // Pipelines list these, but score distillation never runs them; users often skip downloading them.
 const UNUSED = new Set(['safety_checker', 'feature_extractor', 'image_encoder']);
 const CONFIG_FILES = ['config.json', 'scheduler_config.json'];
-const WEIGHT_FILES = [
-  'model.safetensors',
-  'diffusion_pytorch_model.safetensors',
-  'model.fp16.safetensors',
-  'diffusion_pytorch_model.fp16.safetensors',
-];
+const WEIGHT_FILES = ['model.safetensors', 'diffusion_pytorch_model.safetensors', 'model.fp16.safetensors', 'diffusion_pytorch_model.fp16.safetensors'];
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const exists = (p: string) => fs.existsSync(p);
 const isDir = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
@@ -82,8 +78,7 @@ function readJson(file: string): Record<string, unknown> {
 }
 
 /** True when `dir` itself holds a component (rather than component subfolders). */
-const isComponentDir = (dir: string) =>
-  [...CONFIG_FILES, 'vocab.json'].some((f) => exists(path.join(dir, f)));
+const isComponentDir = (dir: string) => [...CONFIG_FILES, 'vocab.json'].some((f) => exists(path.join(dir, f)));
 
 /** The component name a class implies, for a folder holding a single component. */
 function nameForClass(className: string | undefined): string | undefined {
@@ -123,8 +118,7 @@ function loadComponent(dir: string, name: string | undefined, className?: string
   }
   if (!className && config) {
     const arch = config.architectures;
-    className = typeof config._class_name === 'string' ? config._class_name
-      : Array.isArray(arch) && typeof arch[0] === 'string' ? arch[0] : undefined;
+    className = typeof config._class_name === 'string' ? config._class_name : Array.isArray(arch) && typeof arch[0] === 'string' ? arch[0] : undefined;
   }
   if (!className && !config) {
     const tc = path.join(dir, 'tokenizer_config.json');

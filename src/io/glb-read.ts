@@ -62,14 +62,21 @@ function primitiveToMesh(prim: Primitive, world: THREE.Matrix4, name: string | u
   const v = new THREE.Vector3();
   const el: number[] = [];
   const positions = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) v.fromArray(position.getElement(i, el)).applyMatrix4(world).toArray(positions, 3 * i);
+  for (let i = 0; i < n; i++)
+    v.fromArray(position.getElement(i, el))
+      .applyMatrix4(world)
+      .toArray(positions, 3 * i);
 
   const normal = prim.getAttribute('NORMAL');
   let normals: Float32Array | undefined;
   if (normal && normal.getCount() === n) {
     const normalMatrix = new THREE.Matrix3().getNormalMatrix(world);
     normals = new Float32Array(3 * n);
-    for (let i = 0; i < n; i++) v.fromArray(normal.getElement(i, el)).applyMatrix3(normalMatrix).normalize().toArray(normals, 3 * i);
+    for (let i = 0; i < n; i++)
+      v.fromArray(normal.getElement(i, el))
+        .applyMatrix3(normalMatrix)
+        .normalize()
+        .toArray(normals, 3 * i);
   }
 
   const color = prim.getAttribute('COLOR_0');

@@ -45,7 +45,8 @@ function check(mesh: GlbMesh, label: string): number {
     if (!Number.isFinite(mesh.positions[i]!)) throw new Dd3dError(`${label}: vertex ${Math.floor(i / 3)} has a non-finite coordinate`);
   }
   if (mesh.normals && mesh.normals.length !== mesh.positions.length) throw new Dd3dError(`${label}: ${mesh.normals.length / 3} normals for ${n} vertices`);
-  if (mesh.colors && mesh.colors.length !== 3 * n && mesh.colors.length !== 4 * n) throw new Dd3dError(`${label}: vertex colours need 3 or 4 components for each of ${n} vertices`);
+  if (mesh.colors && mesh.colors.length !== 3 * n && mesh.colors.length !== 4 * n)
+    throw new Dd3dError(`${label}: vertex colours need 3 or 4 components for each of ${n} vertices`);
   const tri = mesh.indices?.length ?? n;
   if (tri === 0 || tri % 3 !== 0) throw new Dd3dError(`${label}: ${tri} ${mesh.indices ? 'indices' : 'vertices'} do not form whole triangles`);
   if (mesh.indices) for (const i of mesh.indices) if (i >= n) throw new Dd3dError(`${label}: index ${i} is past the last vertex (${n - 1})`);
@@ -55,7 +56,9 @@ function check(mesh: GlbMesh, label: string): number {
 function unitNormals(src: Float32Array): Float32Array {
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i += 3) {
-    const x = src[i]!, y = src[i + 1]!, z = src[i + 2]!;
+    const x = src[i]!,
+      y = src[i + 1]!,
+      z = src[i + 2]!;
     const len = Math.hypot(x, y, z);
     // a zero or NaN normal (degenerate face) still has to be unit length to validate
     if (!(len > 1e-12) || !Number.isFinite(len)) out[i + 1] = 1;
@@ -87,7 +90,14 @@ export async function encodeGlb(meshes: readonly GlbMesh[], opts: GlbOptions = {
     if (m.colors) {
       const rgba = m.colors.length === 4 * n;
       const c = m.colors.map((v) => Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)));
-      prim.setAttribute('COLOR_0', doc.createAccessor().setBuffer(buffer).setType(rgba ? 'VEC4' : 'VEC3').setArray(c));
+      prim.setAttribute(
+        'COLOR_0',
+        doc
+          .createAccessor()
+          .setBuffer(buffer)
+          .setType(rgba ? 'VEC4' : 'VEC3')
+          .setArray(c),
+      );
     }
     if (m.indices) {
       // 16-bit indices whenever they fit: GLBs are shipped and viewed in browsers
@@ -101,7 +111,8 @@ export async function encodeGlb(meshes: readonly GlbMesh[], opts: GlbOptions = {
     const key = [r, g, b, a, metallic, roughness, m.doubleSided ? 1 : 0].join(',');
     let material = materials.get(key);
     if (!material) {
-      material = doc.createMaterial(`material${materials.size}`)
+      material = doc
+        .createMaterial(`material${materials.size}`)
         .setBaseColorFactor([r!, g!, b!, a])
         .setMetallicFactor(metallic)
         .setRoughnessFactor(roughness)
@@ -139,14 +150,21 @@ export function groupToMeshes(root: THREE.Object3D): GlbMesh[] {
     const pos = geo.getAttribute('position');
     if (!pos || pos.count === 0) return;
     const positions = new Float32Array(pos.count * 3);
-    for (let i = 0; i < pos.count; i++) v.fromBufferAttribute(pos, i).applyMatrix4(mesh.matrixWorld).toArray(positions, 3 * i);
+    for (let i = 0; i < pos.count; i++)
+      v.fromBufferAttribute(pos, i)
+        .applyMatrix4(mesh.matrixWorld)
+        .toArray(positions, 3 * i);
 
     const nrm = geo.getAttribute('normal');
     let normals: Float32Array | undefined;
     if (nrm) {
       normalMatrix.getNormalMatrix(mesh.matrixWorld);
       normals = new Float32Array(pos.count * 3);
-      for (let i = 0; i < pos.count; i++) v.fromBufferAttribute(nrm, i).applyMatrix3(normalMatrix).normalize().toArray(normals, 3 * i);
+      for (let i = 0; i < pos.count; i++)
+        v.fromBufferAttribute(nrm, i)
+          .applyMatrix3(normalMatrix)
+          .normalize()
+          .toArray(normals, 3 * i);
     }
     const col = geo.getAttribute('color');
     const materialList = Array.isArray(mesh.material) ? mesh.material : [mesh.material];
@@ -157,11 +175,14 @@ export function groupToMeshes(root: THREE.Object3D): GlbMesh[] {
       for (let i = 0; i < pos.count; i++) for (let c = 0; c < col.itemSize; c++) colors[i * col.itemSize + c] = col.getComponent(i, c);
     }
 
-    const allIndices = geo.index ? Uint32Array.from({ length: geo.index.count }, (_, i) => geo.index!.getX(i)) : Uint32Array.from({ length: pos.count }, (_, i) => i);
+    const allIndices = geo.index
+      ? Uint32Array.from({ length: geo.index.count }, (_, i) => geo.index!.getX(i))
+      : Uint32Array.from({ length: pos.count }, (_, i) => i);
     const mirrored = mesh.matrixWorld.determinant() < 0;
-    const ranges = Array.isArray(mesh.material) && geo.groups.length > 0
-      ? geo.groups.map((g) => ({ start: g.start, count: g.count, material: materialList[g.materialIndex ?? 0] }))
-      : [{ start: 0, count: allIndices.length, material: materialList[0] }];
+    const ranges =
+      Array.isArray(mesh.material) && geo.groups.length > 0
+        ? geo.groups.map((g) => ({ start: g.start, count: g.count, material: materialList[g.materialIndex ?? 0] }))
+        : [{ start: 0, count: allIndices.length, material: materialList[0] }];
 
     for (const range of ranges) {
       if (!range.material || !range.material.visible) continue;

@@ -101,7 +101,7 @@ function centralDirectory(label: string, buf: Uint8Array): ZipEntry[] {
       offset: dv.getUint32(p + 42, true),
     };
     // zip64 extra field: 8-byte values, present only for the fields saturated at 0xffffffff.
-    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen; ) {
+    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
       const id = dv.getUint16(x, true);
       const size = dv.getUint16(x + 2, true);
       if (id === 0x0001) {
@@ -235,7 +235,11 @@ function parseNpyHeader(buf: Uint8Array, label: string): NpyHeader {
     const shown = JSON.stringify(header.trim());
     throw new Dd3dError(`${label}: unsupported .npy header ${shown.length > 120 ? `${shown.slice(0, 117)}...` : shown} (structured dtypes are not supported)`);
   }
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (!shape.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new Dd3dError(`${label}: bad shape (${shapeText.slice(0, 80)})`);
   if (fortran === 'True' && shape.filter((n) => n > 1).length > 1) {
     throw new Dd3dError(`${label}: Fortran-order arrays are not supported; re-save with np.ascontiguousarray`);
@@ -255,7 +259,8 @@ function parseNpyHeader(buf: Uint8Array, label: string): NpyHeader {
 /** Parse one .npy (format versions 1, 2 and 3). `label` names it in error messages. */
 export function parseNpy(buf: Uint8Array, label = '<buffer>'): NpyArray {
   const { descr, shape, kind, size, itemSize, count, start } = parseNpyHeader(buf, label);
-  if (count * itemSize > MAX_NPZ_ENTRY_BYTES) throw new Dd3dError(`${label}: shape (${shape.join(', ')}) needs ${count * itemSize} bytes, over the limit of ${MAX_NPZ_ENTRY_BYTES}`);
+  if (count * itemSize > MAX_NPZ_ENTRY_BYTES)
+    throw new Dd3dError(`${label}: shape (${shape.join(', ')}) needs ${count * itemSize} bytes, over the limit of ${MAX_NPZ_ENTRY_BYTES}`);
   if (buf.length - start < count * itemSize) {
     throw new Dd3dError(`${label}: truncated: shape (${shape.join(', ')}) of ${descr} needs ${count * itemSize} bytes, file has ${buf.length - start}`);
   }
@@ -265,11 +270,19 @@ export function parseNpy(buf: Uint8Array, label = '<buffer>'): NpyArray {
 
   let data: NpyData;
   switch (`${kind}${kind === 'U' ? '' : size}`) {
-    case 'f4': data = new Float32Array(ab); break;
-    case 'f8': data = new Float64Array(ab); break;
-    case 'i4': data = new Int32Array(ab); break;
+    case 'f4':
+      data = new Float32Array(ab);
+      break;
+    case 'f8':
+      data = new Float64Array(ab);
+      break;
+    case 'i4':
+      data = new Int32Array(ab);
+      break;
     case 'b1':
-    case 'u1': data = bytes; break;
+    case 'u1':
+      data = bytes;
+      break;
     case 'i8': {
       const src = new Int32Array(ab);
       const out = new Int32Array(count);

@@ -77,7 +77,17 @@ function recover(target: string): void {
 }
 
 const describeKind = (s: fs.Stats) =>
-  s.isDirectory() ? 'a folder' : s.isFIFO() ? 'a named pipe' : s.isSocket() ? 'a socket' : s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : s.isSymbolicLink() ? 'a symbolic link' : 'a file';
+  s.isDirectory()
+    ? 'a folder'
+    : s.isFIFO()
+      ? 'a named pipe'
+      : s.isSocket()
+        ? 'a socket'
+        : s.isCharacterDevice() || s.isBlockDevice()
+          ? 'a device'
+          : s.isSymbolicLink()
+            ? 'a symbolic link'
+            : 'a file';
 
 /** Fails unless dd3d can create files in `dir` (tried, not inferred from mode bits: root, read-only mounts). */
 export function checkWritableFolder(dir: string, flag: string): void {
@@ -121,7 +131,9 @@ export function checkOutput(spec: OutputSpec): string {
   if (!target?.isDirectory()) throw new Dd3dError(`${flag}: ${spec.path} is ${describeKind(target ?? s)}, not a folder`);
   const entries = fs.readdirSync(abs);
   if (entries.length === 0 || spec.isOurs?.(abs) || force) return abs;
-  throw new Dd3dError(`${flag}: ${spec.path} holds files dd3d did not write (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); pass --force to replace the folder`);
+  throw new Dd3dError(
+    `${flag}: ${spec.path} holds files dd3d did not write (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); pass --force to replace the folder`,
+  );
 }
 
 const staged = new Set<string>();

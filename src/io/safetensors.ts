@@ -41,10 +41,22 @@ export interface SafetensorsFile {
 
 // Every dtype the format defines, so headers can be validated even for tensors we cannot decode.
 const DTYPE_SIZE: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, F8_E8M0: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  F8_E8M0: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 const SUPPORTED = new Set(['F32', 'F16', 'BF16', 'U8', 'I32', 'I64']);
 const MAX_HEADER = 100_000_000;
@@ -59,8 +71,7 @@ interface Header {
   metadata: Record<string, string>;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /** Check the 8-byte prefix against the total size; returns the header length. */
@@ -144,7 +155,8 @@ function f16ToF32Table(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exp = (h >> 10) & 0x1f;
     const frac = h & 0x3ff;
-    if (exp === 0) t[h] = sign * frac * 2 ** -24; // zero and subnormals
+    if (exp === 0)
+      t[h] = sign * frac * 2 ** -24; // zero and subnormals
     else if (exp === 31) t[h] = frac ? NaN : sign * Infinity;
     else t[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
   }
@@ -195,16 +207,10 @@ function decode(where: string, info: TensorInfo, bytes: Uint8Array): Tensor {
   }
 }
 
-const unsupported = (where: string, dtype: string) =>
-  new Dd3dError(`${where}: dtype ${dtype} is not supported (supported: ${[...SUPPORTED].join(', ')})`);
+const unsupported = (where: string, dtype: string) => new Dd3dError(`${where}: dtype ${dtype} is not supported (supported: ${[...SUPPORTED].join(', ')})`);
 
 /** Shared by the file and in-memory readers; `read` returns a fresh buffer of the data section slice. */
-function makeFile(
-  label: string,
-  header: Header,
-  read: (begin: number, length: number) => Uint8Array,
-  close: () => void,
-): SafetensorsFile {
+function makeFile(label: string, header: Header, read: (begin: number, length: number) => Uint8Array, close: () => void): SafetensorsFile {
   const entry = (name: string): Entry => {
     const e = header.entries.get(name);
     if (!e) throw new Dd3dError(`${label}: no tensor "${name}"`);
@@ -270,7 +276,7 @@ export function openSafetensors(file: string): SafetensorsFile {
 
 // readSync moves at most ~2 GB per call and may return short; loop in 1 GiB chunks.
 function readFully(fd: number, out: Uint8Array, position: number): void {
-  for (let done = 0; done < out.length; ) {
+  for (let done = 0; done < out.length;) {
     const got = fs.readSync(fd, out, done, Math.min(out.length - done, 1 << 30), position + done);
     if (got === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
     done += got;
@@ -335,10 +341,7 @@ function layout(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?
 }
 
 /** Serialize tensors (F32, I32, U8) and optional string metadata to safetensors bytes. */
-export function serializeSafetensors(
-  tensors: Record<string, Tensor> | Map<string, Tensor>,
-  metadata?: Record<string, string>,
-): Uint8Array {
+export function serializeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
   const { head, bytes, total } = layout(tensors, metadata);
   const out = new Uint8Array(total);
   out.set(head);
@@ -351,11 +354,7 @@ export function serializeSafetensors(
 }
 
 /** Write a safetensors file atomically (temporary name, then rename). */
-export function writeSafetensors(
-  file: string,
-  tensors: Record<string, Tensor> | Map<string, Tensor>,
-  metadata?: Record<string, string>,
-): void {
+export function writeSafetensors(file: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): void {
   const { head, bytes } = layout(tensors, metadata);
   writeFileAtomic(file, [head, ...bytes]);
 }

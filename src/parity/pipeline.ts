@@ -17,11 +17,7 @@ export function pipelineParity(modelDir: string, goldenFile: string): ParityRepo
   try {
     const prompt = String(golden.meta('prompt'));
     const negative = String(golden.meta('negative_prompt'));
-    const [cond, uncond, start] = tf.tidy(() => [
-      model.encodePrompts([prompt]),
-      model.encodePrompts([negative]),
-      nchwToNhwc(latents),
-    ]);
+    const [cond, uncond, start] = tf.tidy(() => [model.encodePrompts([prompt]), model.encodePrompts([negative]), nchwToNhwc(latents)]);
     const out = sampleImages(model, {
       cond: cond as tf.Tensor3D,
       uncond: uncond as tf.Tensor3D,

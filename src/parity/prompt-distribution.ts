@@ -22,7 +22,9 @@ export function promptDistributionParity(modelDir: string, goldenFile: string): 
     const template = buildTemplate(model.tokenizer, String(golden.meta('prefix')), String(golden.meta('suffix')), m);
     const results: ParityResult[] = [];
     const expectedIds = [Number(golden.meta('bos')), ...(golden.meta('prefix_ids') as number[])];
-    results.push(compare('template', [...template.ids.slice(0, expectedIds.length), template.eosIndex], [...expectedIds, Number(golden.meta('eos_position'))], 'forward'));
+    results.push(
+      compare('template', [...template.ids.slice(0, expectedIds.length), template.eosIndex], [...expectedIds, Number(golden.meta('eos_position'))], 'forward'),
+    );
     const ddpm = model.trainingScheduler;
     const lambda = Number(golden.meta('ortho_lambda'));
     tf.tidy(() => {
@@ -48,7 +50,10 @@ export function promptDistributionParity(modelDir: string, goldenFile: string): 
       };
       const ortho = (c: tf.Tensor) => orthogonalityLoss(encodeContext(model.textEncoder, template, c as tf.Tensor3D).eos);
       const total = (c: tf.Tensor) => tf.add(denoise(c), tf.mul(ortho(c), lambda)) as tf.Scalar;
-      for (const [name, fn] of [['denoise', denoise], ['ortho', ortho]] as const) {
+      for (const [name, fn] of [
+        ['denoise', denoise],
+        ['ortho', ortho],
+      ] as const) {
         const { value, grad } = tf.valueAndGrad(fn)(ctx);
         results.push(compare(`loss_${name}`, value.dataSync(), golden.need(`loss_${name}`).data, 'forward'));
         results.push(compare(`grad_ctx_${name}`, grad.dataSync(), golden.need(`grad_ctx_${name}`).data, 'gradient'));

@@ -22,7 +22,6 @@ export function standInDenoiser(input: tf.Tensor, t: number): tf.Tensor {
   return tf.tidy(() => tf.add(tf.mul(input, 0.3), tf.mul(tf.sin(tf.add(tf.mul(input, 3), Math.fround(t / 100))), 0.1)));
 }
 
-
 const KINDS: Record<string, SchedulerKind> = { ddim: 'ddim', euler: 'euler', dpmpp2m: 'dpm++2m' };
 /** Tensors that are inputs to the computations, not results to check. */
 const INPUTS = new Set(['x0', 'noise', 't']);

@@ -71,10 +71,23 @@ export async function sampleShard(
     const cameras = rig && v > 1 ? (tf.tile(rig, [k, 1]) as tf.Tensor2D) : undefined;
     const latents = imageNoise(model, s.seed, (first + at) * v, k * v, s.height, s.width);
     let done = 0;
-    const images = sampleImages(model, { cond: c, uncond, steps: s.steps, guidance: s.guidance, scheduler: s.scheduler, seed: s.seed, height: s.height, width: s.width, views: v, cameras, latents, onStep: (d) => {
-      onStep?.((d - done) * k * v);
-      done = d;
-    } });
+    const images = sampleImages(model, {
+      cond: c,
+      uncond,
+      steps: s.steps,
+      guidance: s.guidance,
+      scheduler: s.scheduler,
+      seed: s.seed,
+      height: s.height,
+      width: s.width,
+      views: v,
+      cameras,
+      latents,
+      onStep: (d) => {
+        onStep?.((d - done) * k * v);
+        done = d;
+      },
+    });
     out.set(images.dataSync() as Float32Array, at * v * size);
     tf.dispose([c, latents, images, ...(cameras ? [cameras] : [])]);
     if (pause && at + k < count) await pause();
@@ -125,7 +138,10 @@ export async function sampleInstances(model: DiffusionModel, run: SampleRun): Pr
   const onStep = (k: number) => run.onProgress?.((progress += k));
   const size = s.views * s.height * s.width * 3;
   const out = new Float32Array(n * size);
-  const threads = shards > 1 ? await startWorkers<ShardJob, Float32Array>(shards - 1, workerScript('pipeline', 'sample-worker.js'), { modelDir: model.dir }, 'sample worker') : [];
+  const threads =
+    shards > 1
+      ? await startWorkers<ShardJob, Float32Array>(shards - 1, workerScript('pipeline', 'sample-worker.js'), { modelDir: model.dir }, 'sample worker')
+      : [];
   try {
     const remote = threads.map((t: WorkerThread<ShardJob, Float32Array>, i) => {
       const [first, end] = [bounds[i + 1]!, bounds[i + 2]!];

@@ -39,7 +39,10 @@ export interface SampleOptions {
 /** Image sizes must survive the VAE and every UNet downsampler: a clear error otherwise. */
 export function checkImageSize(model: DiffusionModel, height: number, width: number): void {
   const multiple = model.unet.sizeMultiple * model.vaeScale;
-  for (const [flag, v] of [['--height', height], ['--width', width]] as const) {
+  for (const [flag, v] of [
+    ['--height', height],
+    ['--width', width],
+  ] as const) {
     if (!Number.isInteger(v) || v <= 0 || v % multiple !== 0) {
       throw new Dd3dError(`${flag}: ${v} is not a positive multiple of ${multiple} (this model downsamples images by ${multiple})`);
     }
@@ -57,9 +60,7 @@ export function sampleImages(model: DiffusionModel, opts: SampleOptions): tf.Ten
   try {
     scheduler.setTimesteps(opts.steps);
     const shape: [number, number, number, number] = [n, opts.height / f, opts.width / f, model.unet.config.in_channels];
-    let latents = tf.tidy(() =>
-      tf.mul(opts.latents ?? seededNormal(shape, 0, 1, deriveSeed(opts.seed, 'latents')), scheduler.initNoiseSigma),
-    ) as tf.Tensor4D;
+    let latents = tf.tidy(() => tf.mul(opts.latents ?? seededNormal(shape, 0, 1, deriveSeed(opts.seed, 'latents')), scheduler.initNoiseSigma)) as tf.Tensor4D;
     const guided = { cond: opts.cond, uncond: opts.uncond, guidance: opts.guidance, cameras: opts.cameras, views };
     const timesteps = scheduler.timesteps;
     timesteps.forEach((t, i) => {

@@ -34,7 +34,8 @@ export function loadProbeData(dir: string, cfg: ProbeConfig, onProgress?: (done:
   const ds = SceneDataset.open(dir);
   const n = ds.length;
   const res = ds.res;
-  if (res % cfg.res !== 0) throw new Dd3dError(`${dir}: images are ${res}×${res}; the probe takes ${cfg.res}×${cfg.res} (a dataset at a multiple of it is downsampled)`);
+  if (res % cfg.res !== 0)
+    throw new Dd3dError(`${dir}: images are ${res}×${res}; the probe takes ${cfg.res}×${cfg.res} (a dataset at a multiple of it is downsampled)`);
   const frame = res * res * 3;
   const images = new Uint8Array(n * frame);
   const family = new Int32Array(n);
@@ -66,7 +67,10 @@ export function loadProbeData(dir: string, cfg: ProbeConfig, onProgress?: (done:
       for (const head of headsOf.get(a.family) ?? []) {
         const value = a[head.attribute];
         const v = value === undefined ? undefined : head.values.get(value);
-        if (v === undefined) throw new Dd3dError(`${where}: ${a.family} attribute "${head.attribute}" is ${value === undefined ? 'missing' : `"${value}", not one of ${[...head.values.keys()].join(', ')}`}`);
+        if (v === undefined)
+          throw new Dd3dError(
+            `${where}: ${a.family} attribute "${head.attribute}" is ${value === undefined ? 'missing' : `"${value}", not one of ${[...head.values.keys()].join(', ')}`}`,
+          );
         attrs[i * H + head.h] = v;
       }
       records.push(rec);

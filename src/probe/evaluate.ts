@@ -77,7 +77,11 @@ function score(head: string, truth: number[], pred: number[], view: string[], cl
 }
 
 /** Scores `probe` on a dataset folder (or data already loaded for it). */
-export function evaluateProbe(probe: Probe, data: ProbeData | string, opts: { batch?: number; onProgress?: (done: number, total: number) => void } = {}): ProbeEvaluation {
+export function evaluateProbe(
+  probe: Probe,
+  data: ProbeData | string,
+  opts: { batch?: number; onProgress?: (done: number, total: number) => void } = {},
+): ProbeEvaluation {
   const started = performance.now();
   const cfg = probe.config;
   const d = typeof data === 'string' ? loadProbeData(data, cfg) : data;

@@ -180,8 +180,12 @@ export class Probe {
         const bytes = concatBytes(images);
         // a flat byte array holds images at the probe's resolution; a list may hold larger ones
         const side = images instanceof Uint8Array ? R : sideOf(images[0]?.length ?? 0);
-        if (bytes.length === 0 || bytes.length % (side * side * 3) !== 0) throw new Dd3dError(`probe: ${bytes.length} bytes is not a whole, non-zero number of ${side}×${side}×3 images`);
-        x = tf.tensor4d(bytes, [bytes.length / (side * side * 3), side, side, 3], 'int32').toFloat().mul(scale);
+        if (bytes.length === 0 || bytes.length % (side * side * 3) !== 0)
+          throw new Dd3dError(`probe: ${bytes.length} bytes is not a whole, non-zero number of ${side}×${side}×3 images`);
+        x = tf
+          .tensor4d(bytes, [bytes.length / (side * side * 3), side, side, 3], 'int32')
+          .toFloat()
+          .mul(scale);
       }
       const [, H, W] = x.shape;
       if (H !== W || H % R !== 0) throw new Dd3dError(`probe: images are ${H}×${W}, this probe takes ${R}×${R} (or a multiple of it, downsampled)`);
@@ -394,7 +398,8 @@ export function loadProbe(dir: string): Probe {
       if (!f.names.includes(name)) throw new Dd3dError(`${wFile}: no tensor "${name}" (${CONFIG_FILE} expects [${shape}])`);
       const info = f.info(name);
       if (info.dtype !== 'F32') throw new Dd3dError(`${wFile}: tensor "${name}" is ${info.dtype}, expected F32`);
-      if (JSON.stringify(info.shape) !== JSON.stringify(shape)) throw new Dd3dError(`${wFile}: tensor "${name}" has shape [${info.shape}], ${CONFIG_FILE} expects [${shape}]`);
+      if (JSON.stringify(info.shape) !== JSON.stringify(shape))
+        throw new Dd3dError(`${wFile}: tensor "${name}" has shape [${info.shape}], ${CONFIG_FILE} expects [${shape}]`);
       weights.set(name, f.get(name).data as Float32Array);
     }
     const extra = f.names.filter((n) => !shapes.has(n));

@@ -177,7 +177,15 @@ export function validateConfig(raw: unknown, file: string): ProbeConfig {
   const names = new Set<string>();
   a.convs.forEach((c, i) => {
     const key = `architecture.convs[${i}]`;
-    if (!isObj(c) || typeof c.name !== 'string' || !/^[a-z][a-z0-9_]*$/.test(c.name) || !isPosInt(c.in) || !isPosInt(c.out) || !isPosInt(c.stride) || typeof c.pool !== 'boolean') {
+    if (
+      !isObj(c) ||
+      typeof c.name !== 'string' ||
+      !/^[a-z][a-z0-9_]*$/.test(c.name) ||
+      !isPosInt(c.in) ||
+      !isPosInt(c.out) ||
+      !isPosInt(c.stride) ||
+      typeof c.pool !== 'boolean'
+    ) {
       bad(key, 'must be {"name": lowercase word, "in", "out", "stride": positive integers, "pool": boolean}');
     }
     if (names.has(c.name)) bad(key, `repeats the layer name "${c.name}"`);

@@ -159,7 +159,13 @@ export async function trainProbe(opts: TrainProbeOptions): Promise<TrainProbeRes
         for (let k = 0; k < B; k++) {
           const i = order[s * B + k]!;
           const rng = mulberry32(deriveSeed(seed, `probe/augment/${epoch}/${i}`));
-          imageToFloat(data.images.subarray(i * frame, (i + 1) * frame), data.res, factor, xBuf.subarray(k * R * R * 3, (k + 1) * R * R * 3), aug ? { rng, opts: aug } : undefined);
+          imageToFloat(
+            data.images.subarray(i * frame, (i + 1) * frame),
+            data.res,
+            factor,
+            xBuf.subarray(k * R * R * 3, (k + 1) * R * R * 3),
+            aug ? { rng, opts: aug } : undefined,
+          );
           const f = data.family[i]!;
           mask[k * Hn] = 1;
           targets[k * T + heads[0]!.offset + f] = 1;
@@ -180,16 +186,19 @@ export async function trainProbe(opts: TrainProbeOptions): Promise<TrainProbeRes
           const tw = tf.tensor2d(targets, [B, T]);
           const mw = tf.tensor2d(mask, [B, Hn]);
           let stats: ReturnType<Probe['forward']>['stats'] = [];
-          const { value, grads } = tf.variableGrads(() => {
-            const out = probe.forward(x, true);
-            stats = out.stats;
-            // every head's log-sum-exp at once: exp(logits − row max) summed per head by a 0/1
-            // matmul (a head whose logits all sit ~70 below the row's max would underflow;
-            // the 1e-30 keeps that finite, and trained logits stay far from it)
-            const m = tf.max(out.logits, 1, true);
-            const lse = tf.add(tf.log(tf.add(tf.matMul(tf.exp(tf.sub(out.logits, m)), seg), 1e-30)), m);
-            return tf.div(tf.sub(tf.sum(tf.mul(mw, lse)), tf.sum(tf.mul(tw, out.logits))), B) as tf.Scalar;
-          }, trainable.map(([, v]) => v));
+          const { value, grads } = tf.variableGrads(
+            () => {
+              const out = probe.forward(x, true);
+              stats = out.stats;
+              // every head's log-sum-exp at once: exp(logits − row max) summed per head by a 0/1
+              // matmul (a head whose logits all sit ~70 below the row's max would underflow;
+              // the 1e-30 keeps that finite, and trained logits stay far from it)
+              const m = tf.max(out.logits, 1, true);
+              const lse = tf.add(tf.log(tf.add(tf.matMul(tf.exp(tf.sub(out.logits, m)), seg), 1e-30)), m);
+              return tf.div(tf.sub(tf.sum(tf.mul(mw, lse)), tf.sum(tf.mul(tw, out.logits))), B) as tf.Scalar;
+            },
+            trainable.map(([, v]) => v),
+          );
           adam.step(grads);
           for (const st of stats) {
             const mm = probe.params.get(`${st.layer}.bn.moving_mean`)!;

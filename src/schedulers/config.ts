@@ -89,7 +89,8 @@ function readNumber(c: ModelComponent, key: string, fallback: number, ok: (v: nu
 
 function readInteger(c: ModelComponent, key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = configValue(c, key, 'integer', fallback);
-  if (v < min || v > max) throw unsupported(c, key, v, max < Number.MAX_SAFE_INTEGER ? `expected an integer from ${min} to ${max}` : `expected an integer ≥ ${min}`);
+  if (v < min || v > max)
+    throw unsupported(c, key, v, max < Number.MAX_SAFE_INTEGER ? `expected an integer from ${min} to ${max}` : `expected an integer ≥ ${min}`);
   return v;
 }
 

@@ -85,6 +85,9 @@ export class DDPMScheduler {
       values = timesteps.dataSync();
     }
     const ts = Array.from(values, (t) => checkTimestep(this.schedule, t, 'DDPM'));
-    return tf.tensor(Float32Array.from(ts, (t) => table[t]!), shape(ts.length));
+    return tf.tensor(
+      Float32Array.from(ts, (t) => table[t]!),
+      shape(ts.length),
+    );
   }
 }

@@ -5,14 +5,7 @@
  * other sampler does not have are ignored, missing ones take its defaults).
  */
 import { Dd3dError } from '../core/errors.js';
-import {
-  asComponent,
-  readDDIMConfig,
-  readDPMSolverConfig,
-  readEulerConfig,
-  where,
-  type ConfigSource,
-} from './config.js';
+import { asComponent, readDDIMConfig, readDPMSolverConfig, readEulerConfig, where, type ConfigSource } from './config.js';
 import { DDIMScheduler } from './ddim.js';
 import { DPMSolverMultistepScheduler } from './dpm-solver.js';
 import { EulerDiscreteScheduler } from './euler.js';

@@ -30,7 +30,9 @@ export function ddimTimesteps(c: NoiseScheduleConfig, n: number): number[] {
   const N = c.numTrainTimesteps;
   switch (c.timestepSpacing) {
     case 'linspace':
-      return linspace(0, N - 1, n).map(roundHalfEven).reverse();
+      return linspace(0, N - 1, n)
+        .map(roundHalfEven)
+        .reverse();
     case 'leading':
       return leading(n, Math.floor(N / n), c.stepsOffset);
     case 'trailing':
@@ -43,7 +45,9 @@ export function eulerTimesteps(c: NoiseScheduleConfig, n: number): number[] {
   const N = c.numTrainTimesteps;
   switch (c.timestepSpacing) {
     case 'linspace':
-      return linspace(0, N - 1, n).map(f32).reverse();
+      return linspace(0, N - 1, n)
+        .map(f32)
+        .reverse();
     case 'leading':
       return leading(n, Math.floor(N / n), c.stepsOffset);
     case 'trailing':
@@ -58,7 +62,10 @@ export function eulerTimesteps(c: NoiseScheduleConfig, n: number): number[] {
 export function dpmTimesteps(c: NoiseScheduleConfig, n: number, lastTimestep: number): number[] {
   switch (c.timestepSpacing) {
     case 'linspace':
-      return linspace(0, lastTimestep - 1, n + 1).map(roundHalfEven).reverse().slice(0, -1);
+      return linspace(0, lastTimestep - 1, n + 1)
+        .map(roundHalfEven)
+        .reverse()
+        .slice(0, -1);
     case 'leading':
       return leading(n + 1, Math.floor(lastTimestep / (n + 1)), c.stepsOffset).slice(0, -1);
     case 'trailing':

@@ -76,23 +76,20 @@ const MAX_SANE_LENGTH = 1_000_000;
 const BPE_CACHE_LIMIT = 20_000;
 
 /** The CLIP pre-tokenisation pattern (transformers compiles it with re.IGNORECASE). */
-const PRETOKEN_RE =
-  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/giu;
+const PRETOKEN_RE = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/giu;
 /** Characters transformers' BasicTokenizer deletes: NUL, U+FFFD, category C* except \t\n\r. */
 const DROP_RE = /\0|\uFFFD|(?![\t\n\r])\p{C}/gu;
 /** Characters it turns into a plain space. */
 const SPACE_RE = /[\t\n\r\p{Zs}]/gu;
 /** CJK ideographs get spaces around them (BasicTokenizer._tokenize_chinese_chars). */
-const CJK_RE =
-  /[\u4E00-\u9FFF\u3400-\u4DBF\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\uF900-\uFAFF\u{2F800}-\u{2FA1F}]/gu;
+const CJK_RE = /[\u4E00-\u9FFF\u3400-\u4DBF\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\uF900-\uFAFF\u{2F800}-\u{2FA1F}]/gu;
 /** What Python's str.split() still treats as whitespace after the cleanup above. */
 const SPLIT_RE = /[ \u2028\u2029]+/;
 
 /** GPT-2/CLIP reversible byte → printable character table (index = byte value). */
 function buildByteEncoder(): string[] {
   const enc: string[] = new Array<string>(256);
-  const printable = (b: number): boolean =>
-    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const printable = (b: number): boolean => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   let n = 0;
   for (let b = 0; b < 256; b++) {
     if (printable(b)) enc[b] = String.fromCharCode(b);
@@ -104,10 +101,6 @@ function buildByteEncoder(): string[] {
 const BYTE_ENCODER = buildByteEncoder();
 const BYTE_DECODER = new Map<string, number>(BYTE_ENCODER.map((c, b) => [c, b]));
 const UTF8 = new TextEncoder();
-
-
-
-
 
 function parseVocab(raw: unknown, path: string): Map<string, number> {
   if (!isPlainObject(raw)) {
@@ -144,9 +137,7 @@ function parseMerges(text: string, path: string): Map<string, number> {
     } else {
       const parts = line.trim().split(/\s+/);
       if (parts.length !== 2 || parts[0] === '') {
-        throw new Dd3dError(
-          `${path} line ${i + 1}: expected a merge of two space-separated symbols, got ${JSON.stringify(shorten(line, 40))}`,
-        );
+        throw new Dd3dError(`${path} line ${i + 1}: expected a merge of two space-separated symbols, got ${JSON.stringify(shorten(line, 40))}`);
       }
       key = `${parts[0]} ${parts[1]}`;
     }
@@ -221,9 +212,7 @@ export class ClipTokenizer implements TextTokenizer {
     const idOf = (key: string, token: string): number => {
       const id = s.addedIds.get(token) ?? s.vocab.get(token);
       if (id === undefined) {
-        throw new Dd3dError(
-          `${s.specialSource}: ${key} ${JSON.stringify(token)} is not in the vocabulary ${s.vocabPath}`,
-        );
+        throw new Dd3dError(`${s.specialSource}: ${key} ${JSON.stringify(token)} is not in the vocabulary ${s.vocabPath}`);
       }
       return id;
     };
@@ -336,9 +325,7 @@ export class ClipTokenizer implements TextTokenizer {
     }
     const merges = parseMerges(mergesText, mergesPath);
     const maxLength =
-      options.maxLength === undefined
-        ? DEFAULT_MAX_LENGTH
-        : (checkMaxLength(options.maxLength, 'ClipTokenizer maxLength') ?? DEFAULT_MAX_LENGTH);
+      options.maxLength === undefined ? DEFAULT_MAX_LENGTH : (checkMaxLength(options.maxLength, 'ClipTokenizer maxLength') ?? DEFAULT_MAX_LENGTH);
     return new ClipTokenizer({
       vocab,
       merges,
@@ -373,7 +360,11 @@ export class ClipTokenizer implements TextTokenizer {
   /** The BPE token strings for a text, without BOS/EOS. */
   tokenize(text: string): string[] {
     const out: string[] = [];
-    this.forEachPiece(text, (special) => out.push(special), (tokens) => out.push(...tokens));
+    this.forEachPiece(
+      text,
+      (special) => out.push(special),
+      (tokens) => out.push(...tokens),
+    );
     return out;
   }
 
@@ -486,7 +477,7 @@ export class ClipTokenizer implements TextTokenizer {
       }
       if (bestRank === Infinity) break;
       const next: string[] = [];
-      for (let i = 0; i < word.length; ) {
+      for (let i = 0; i < word.length;) {
         if (i + 1 < word.length && word[i] === first && word[i + 1] === second) {
           next.push(first + second);
           i += 2;

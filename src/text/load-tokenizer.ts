@@ -21,8 +21,7 @@ export interface LoadTokenizerOptions {
 
 /** Classes whose folders ClipTokenizer reads (the fast variant saves the same vocab.json + merges.txt). */
 const CLIP_CLASSES = new Set(['CLIPTokenizer', 'CLIPTokenizerFast']);
-const SUPPORTED =
-  'supported: CLIPTokenizer (vocab.json + merges.txt) and Dd3dWordTokenizer (vocab.json)';
+const SUPPORTED = 'supported: CLIPTokenizer (vocab.json + merges.txt) and Dd3dWordTokenizer (vocab.json)';
 
 /**
  * Load the tokenizer of a diffusers tokenizer folder, or of a model folder that contains

@@ -58,7 +58,10 @@ export interface SpecialTokenFile {
 /** tokenizer_config.json then special_tokens_map.json, those that exist, in the order that lets the map win. */
 export function readSpecialTokenFiles(folder: string): SpecialTokenFile[] {
   const out: SpecialTokenFile[] = [];
-  for (const [name, isConfig] of [[CONFIG_FILE, true], [SPECIAL_TOKENS_FILE, false]] as const) {
+  for (const [name, isConfig] of [
+    [CONFIG_FILE, true],
+    [SPECIAL_TOKENS_FILE, false],
+  ] as const) {
     const path = join(folder, name);
     if (existsSync(path)) out.push({ path, isConfig, raw: readJsonObject(path) });
   }

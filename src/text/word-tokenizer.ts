@@ -84,9 +84,6 @@ interface Setup {
   onWarning: (msg: string) => void;
 }
 
-
-
-
 function checkMaxLength(v: unknown, where: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 2 || v > MAX_MAX_LENGTH) {
     throw new Dd3dError(`${where}: expected a whole number from 2 to ${MAX_MAX_LENGTH} (start and end tokens included), got ${show(v)}`);
@@ -261,7 +258,11 @@ export class WordTokenizer implements TextTokenizer {
 
     const vocab = WordTokenizer.parseVocab(readJsonObject(vocabPath), vocabPath);
     const specials = new Set([bosToken, eosToken, padToken]);
-    for (const [key, token] of [['bos_token', bosToken], ['eos_token', eosToken], ['pad_token', padToken]] as const) {
+    for (const [key, token] of [
+      ['bos_token', bosToken],
+      ['eos_token', eosToken],
+      ['pad_token', padToken],
+    ] as const) {
       if (!vocab.has(token)) throw new Dd3dError(`${folder}: ${key} "${token}" is not in the vocabulary ${vocabPath}`);
     }
     if (bosToken === eosToken) throw new Dd3dError(`${folder}: bos_token and eos_token must differ, both are "${bosToken}"`);
@@ -435,8 +436,7 @@ export class WordTokenizer implements TextTokenizer {
     const more = distinct.length > MAX_REPORTED_UNKNOWN ? ` and ${distinct.length - MAX_REPORTED_UNKNOWN} more` : '';
     const n = this.words.filter((w) => !PUNCT.has(w)).length;
     return new Dd3dError(
-      `Prompt "${shorten(text)}": unknown word${distinct.length === 1 ? '' : 's'} ${described.join(', ')}${more}; ` +
-        `${this.source} knows ${n} words`,
+      `Prompt "${shorten(text)}": unknown word${distinct.length === 1 ? '' : 's'} ${described.join(', ')}${more}; ` + `${this.source} knows ${n} words`,
     );
   }
 }

@@ -129,7 +129,10 @@ export class AdamW {
   /** Restores what `state()` returned and the step count; the caller still owns (and may dispose) `state`'s tensors. */
   loadState(state: Map<string, tf.Tensor>, stepCount: number): void {
     for (const [name, { key, w }] of this.byName) {
-      for (const [prefix, store] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
+      for (const [prefix, store] of [
+        ['exp_avg', this.m],
+        ['exp_avg_sq', this.v],
+      ] as const) {
         const s = state.get(`${prefix}.${key}`);
         if (!s) continue;
         if (s.shape.join() !== w.shape.join()) throw new Error(`AdamW state: "${prefix}.${key}" has shape [${s.shape}], expected [${w.shape}]`);

@@ -98,7 +98,8 @@ export function loadCheckpoint<S extends CheckpointProgress>(
       const key = `${prefix}/${k}`;
       const t = tensors.get(key);
       if (!t) throw new Dd3dError(`${dir}/state.safetensors: missing "${key}" (the checkpoint is from another configuration)`);
-      if (t.shape.join() !== target.shape.join()) throw new Dd3dError(`${dir}/state.safetensors: "${key}" has shape [${t.shape}], this run needs [${target.shape}]`);
+      if (t.shape.join() !== target.shape.join())
+        throw new Dd3dError(`${dir}/state.safetensors: "${key}" has shape [${t.shape}], this run needs [${target.shape}]`);
       target.assign(tf.tensor(t.data, t.shape, 'float32'));
     }
   }

@@ -101,7 +101,13 @@ export async function dataParallelGrads<P>(
  * weights and, for a part, the loss closure; each request assigns the sent weights, computes
  * that part's gradients and moves them back.
  */
-export function serveGrads<Init, P>(setup: (init: Init) => Promise<{ weights: Map<string, tf.Variable>; loss: (part: P) => () => tf.Scalar }> | { weights: Map<string, tf.Variable>; loss: (part: P) => () => tf.Scalar }): Promise<void> {
+export function serveGrads<Init, P>(
+  setup: (
+    init: Init,
+  ) =>
+    | Promise<{ weights: Map<string, tf.Variable>; loss: (part: P) => () => tf.Scalar }>
+    | { weights: Map<string, tf.Variable>; loss: (part: P) => () => tf.Scalar },
+): Promise<void> {
   return serveRequests<Init, GradRequest<P>, GradReply>(async (init) => {
     const { weights, loss } = await setup(init);
     return (m) => {
@@ -113,7 +119,10 @@ export function serveGrads<Init, P>(setup: (init: Init) => Promise<{ weights: Ma
       // copies, so the moved buffers are never a backend's own memory (the cpu backend hands out its arrays)
       for (const [k, g] of grads) out[k] = { shape: g.shape, data: new Float32Array(g.dataSync() as Float32Array) };
       tf.dispose([...grads.values()]);
-      return new Transfer({ loss: l, grads: out }, Object.values(out).map((g) => g.data.buffer as ArrayBuffer));
+      return new Transfer(
+        { loss: l, grads: out },
+        Object.values(out).map((g) => g.data.buffer as ArrayBuffer),
+      );
     };
   });
 }

@@ -111,11 +111,13 @@ export function loadInitWeights(m: TinyModel, dir: string): void {
       for (const [key, t] of loaded.tensors) {
         const v = vars.get(key);
         if (!v) throw new Dd3dError(`--init ${dir}: ${name} weight "${key}" has no place in this config's model (another architecture?)`);
-        if (v.shape.join() !== t.shape.join()) throw new Dd3dError(`--init ${dir}: ${name} weight "${key}" has shape [${t.shape}], this config needs [${v.shape}]`);
+        if (v.shape.join() !== t.shape.join())
+          throw new Dd3dError(`--init ${dir}: ${name} weight "${key}" has shape [${t.shape}], this config needs [${v.shape}]`);
         v.assign(t);
       }
       for (const key of vars.keys()) {
-        if (!loaded.has(key) && !key.startsWith('camera_embedding.')) throw new Dd3dError(`--init ${dir}: ${name} has no weight "${key}", which this config's model needs`);
+        if (!loaded.has(key) && !key.startsWith('camera_embedding.'))
+          throw new Dd3dError(`--init ${dir}: ${name} has no weight "${key}", which this config's model needs`);
       }
     }
   } finally {
@@ -139,7 +141,17 @@ const CHECKPOINT = 'checkpoint';
  * (seed, step) and then sliced, so two processes that each take half compute the two halves
  * of exactly the batch one process would.
  */
-export function partLoss(m: TinyModel, ddpm: DDPMScheduler, config: PretrainConfig, batches: SceneBatches, seed: number, step: number, batch: number, from: number, to: number): () => tf.Scalar {
+export function partLoss(
+  m: TinyModel,
+  ddpm: DDPMScheduler,
+  config: PretrainConfig,
+  batches: SceneBatches,
+  seed: number,
+  step: number,
+  batch: number,
+  from: number,
+  to: number,
+): () => tf.Scalar {
   const rng = mulberry32(deriveSeed(seed, `step/${step}`));
   const drawn = Array.from({ length: batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps));
   // The views of one object share a timestep, as they are denoised together (MVDream).
@@ -196,7 +208,9 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const steps = opts.steps ?? config.steps;
   const batch = opts.batch ?? config.batch;
   if (opts.dataset.res !== config.resolution) {
-    throw new Dd3dError(`--data: the dataset is ${opts.dataset.res}px, config "${config.name}" trains at ${config.resolution}px (make the dataset with --res ${config.resolution})`);
+    throw new Dd3dError(
+      `--data: the dataset is ${opts.dataset.res}px, config "${config.name}" trains at ${config.resolution}px (make the dataset with --res ${config.resolution})`,
+    );
   }
   const model = buildTinyModel(config, opts.seed);
   if (opts.init) loadInitWeights(model, opts.init);
@@ -206,22 +220,44 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const adam = new AdamW(weights, { lr: config.lr, weightDecay: config.weightDecay, noDecay: (k) => k.endsWith('.bias') || /norm/.test(k) });
   const batches = new SceneBatches(opts.dataset, model.tokenizer, batchOptions(config, opts.seed));
   if (opts.dataset.views !== (config.multiview?.views ?? 1)) {
-    throw new Dd3dError(`--data: the dataset has ${opts.dataset.views} view(s) per record, config "${config.name}" trains on ${config.multiview?.views ?? 1} (make it with "dd3d scenes dataset --views ${config.multiview?.views ?? 1}")`);
+    throw new Dd3dError(
+      `--data: the dataset has ${opts.dataset.views} view(s) per record, config "${config.name}" trains on ${config.multiview?.views ?? 1} (make it with "dd3d scenes dataset --views ${config.multiview?.views ?? 1}")`,
+    );
   }
   const ckpt = path.join(opts.out, CHECKPOINT);
 
   // recorded by folder name: a resume on another machine finds it elsewhere, and its weights are in the checkpoint
   const init = opts.init === undefined ? undefined : path.basename(path.resolve(opts.init));
-  let state: CheckpointState = { format: CHECKPOINT_FORMAT, version: 1, config: config.name, seed: opts.seed, step: 0, steps, batch, ...(init ? { init } : {}), losses: [], seconds: 0 };
+  let state: CheckpointState = {
+    format: CHECKPOINT_FORMAT,
+    version: 1,
+    config: config.name,
+    seed: opts.seed,
+    step: 0,
+    steps,
+    batch,
+    ...(init ? { init } : {}),
+    losses: [],
+    seconds: 0,
+  };
   if (opts.resume && hasCheckpoint(ckpt)) {
-    const saved = loadCheckpoint<CheckpointState>(ckpt, CHECKPOINT_FORMAT, { w: weights, ema: ema.shadow }, adam, { config: config.name, seed: opts.seed, batch, init });
+    const saved = loadCheckpoint<CheckpointState>(ckpt, CHECKPOINT_FORMAT, { w: weights, ema: ema.shadow }, adam, {
+      config: config.name,
+      seed: opts.seed,
+      batch,
+      init,
+    });
     state = { ...saved, steps };
   }
 
   const started = performance.now() - state.seconds * 1000;
   const helper =
     opts.workers && opts.workers > 1 && batch > 1
-      ? await GradWorker.start<PretrainPart>(workerScript('train', 'grad-worker.js'), { config: config.name, seed: opts.seed, data: opts.dataset.dir } satisfies PretrainWorkerInit, 'pretrain worker')
+      ? await GradWorker.start<PretrainPart>(
+          workerScript('train', 'grad-worker.js'),
+          { config: config.name, seed: opts.seed, data: opts.dataset.dir } satisfies PretrainWorkerInit,
+          'pretrain worker',
+        )
       : null;
   try {
     for (let step = state.step; step < steps; step++) {

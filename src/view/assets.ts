@@ -282,7 +282,9 @@ async function readRefsFolder(realRoot: string, folder: string, records: Map<str
     record.manifest = setRel;
     record.thumbnail = await servedFile(realRoot, path.join(path.dirname(path.resolve(dirAbs, image.glb)), `${stem}.png`));
     record.facts = {
-      attributes: isObject(image.attributes) ? Object.fromEntries(Object.entries(image.attributes).filter(([, v]) => typeof v === 'string')) as Record<string, string> : {},
+      attributes: isObject(image.attributes)
+        ? (Object.fromEntries(Object.entries(image.attributes).filter(([, v]) => typeof v === 'string')) as Record<string, string>)
+        : {},
       seed: num(image.seed),
       view: str(image.view),
       description: str(image.description),
@@ -305,5 +307,9 @@ export async function listAssets(realRoot: string): Promise<AssetListing> {
     if (names.has('attributes.json')) await readRefsFolder(realRoot, folder, records);
     if (names.has('manifest.json')) await readGeneratedFolder(realRoot, folder, records);
   }
-  return { root: path.basename(realRoot), assets: [...records.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), truncated: found.truncated };
+  return {
+    root: path.basename(realRoot),
+    assets: [...records.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    truncated: found.truncated,
+  };
 }

@@ -178,7 +178,8 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     server.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EADDRINUSE') reject(new Dd3dError(`--port ${opts.port}: already in use; choose another port, or --port 0 for any free one`));
       else if (e.code === 'EACCES') reject(new Dd3dError(`--port ${opts.port}: not allowed to listen there (ports below 1024 need privileges)`));
-      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') reject(new Dd3dError(`--host ${host}: not an address of this machine`));
+      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN')
+        reject(new Dd3dError(`--host ${host}: not an address of this machine`));
       else reject(e);
     });
     server.listen(opts.port ?? 0, host, () => resolve());

@@ -66,7 +66,19 @@ function fuzz(type: string, cases: Case[]): void {
   });
 }
 
-const sample = (model: string, out = fresh('out.png')) => ['sample', '--model', model, '--prompt', 'a red chair', '--steps', '1', '--workers', '1', '--out', out];
+const sample = (model: string, out = fresh('out.png')) => [
+  'sample',
+  '--model',
+  model,
+  '--prompt',
+  'a red chair',
+  '--steps',
+  '1',
+  '--workers',
+  '1',
+  '--out',
+  out,
+];
 const editModel = (name: string, edit: Parameters<typeof brokenModel>[1]) => sample(brokenModel(fresh(name), edit));
 
 describe('fuzz: broken inputs through the CLI', () => {
@@ -75,9 +87,16 @@ describe('fuzz: broken inputs through the CLI', () => {
   const badValues: unknown[] = [-1, 0, 1e9, 'x', 1.5];
   const configCases: Case[] = [];
   for (const key of textKeys) {
-    for (const v of badValues) configCases.push({ name: `text_encoder ${key}=${JSON.stringify(v)}`, make: () => editModel('te', { config: { text_encoder: { [key]: v } } }) });
+    for (const v of badValues)
+      configCases.push({ name: `text_encoder ${key}=${JSON.stringify(v)}`, make: () => editModel('te', { config: { text_encoder: { [key]: v } } }) });
     // a plausible value the weights do not have
-    configCases.push({ name: `text_encoder ${key}+1`, make: () => editModel('te', { config: { text_encoder: { [key]: (JSON.parse(fs.readFileSync(path.join(TINY, 'text_encoder/config.json'), 'utf8'))[key] as number) + 1 } } }) });
+    configCases.push({
+      name: `text_encoder ${key}+1`,
+      make: () =>
+        editModel('te', {
+          config: { text_encoder: { [key]: (JSON.parse(fs.readFileSync(path.join(TINY, 'text_encoder/config.json'), 'utf8'))[key] as number) + 1 } },
+        }),
+    });
   }
   for (const [key, values] of Object.entries({
     block_out_channels: [undefined, [], [32, 64], [1e9, 64, 128], [33, 64, 128], 'x'],
@@ -90,22 +109,44 @@ describe('fuzz: broken inputs through the CLI', () => {
   } as Record<string, unknown[]>)) {
     for (const v of values) configCases.push({ name: `unet ${key}=${JSON.stringify(v)}`, make: () => editModel('unet', { config: { unet: { [key]: v } } }) });
   }
-  const weightFile = (component: string) => path.join(TINY, component, fs.readdirSync(path.join(TINY, component)).find((f) => f.endsWith('.safetensors'))!);
+  const weightFile = (component: string) =>
+    path.join(
+      TINY,
+      component,
+      fs.readdirSync(path.join(TINY, component)).find((f) => f.endsWith('.safetensors'))!,
+    );
   const rewrite = (component: string, bytes: (b: Buffer) => Buffer) => () => {
     const bytesIn = fs.readFileSync(weightFile(component));
     return editModel(`w-${component}`, { files: { [`${component}/${path.basename(weightFile(component))}`]: bytes(bytesIn) } });
   };
   for (const component of ['text_encoder', 'unet']) {
     for (const cut of [0, 4, 8, 100, 0.5, 0.99]) {
-      configCases.push({ name: `${component} weights cut at ${cut}`, make: rewrite(component, (b) => b.subarray(0, cut < 1 ? Math.floor(b.length * cut) : cut)) });
+      configCases.push({
+        name: `${component} weights cut at ${cut}`,
+        make: rewrite(component, (b) => b.subarray(0, cut < 1 ? Math.floor(b.length * cut) : cut)),
+      });
     }
-    configCases.push({ name: `${component} header length 2^60`, make: rewrite(component, (b) => Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x10]), b.subarray(8)])) });
+    configCases.push({
+      name: `${component} header length 2^60`,
+      make: rewrite(component, (b) => Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x10]), b.subarray(8)])),
+    });
     configCases.push({ name: `${component} header not JSON`, make: rewrite(component, (b) => Buffer.from(b).fill(0x7b, 8, 20)) });
-    configCases.push({ name: `${component} NaN everywhere`, make: rewrite(component, (b) => { const c = Buffer.from(b); const n = Number(c.readBigUInt64LE(0)); c.fill(0xff, 8 + n); return c; }) });
+    configCases.push({
+      name: `${component} NaN everywhere`,
+      make: rewrite(component, (b) => {
+        const c = Buffer.from(b);
+        const n = Number(c.readBigUInt64LE(0));
+        c.fill(0xff, 8 + n);
+        return c;
+      }),
+    });
   }
   configCases.push({
     name: 'text_encoder weight reshaped (same bytes)',
-    make: () => editModel('shape', { weights: { text_encoder: (t) => void t.get([...t.keys()].find((k) => k.endsWith('final_layer_norm.weight'))!)!.shape.splice(0, 1, 2, 64) } }),
+    make: () =>
+      editModel('shape', {
+        weights: { text_encoder: (t) => void t.get([...t.keys()].find((k) => k.endsWith('final_layer_norm.weight'))!)!.shape.splice(0, 1, 2, 64) },
+      }),
   });
   configCases.push({
     name: 'unet weight missing',
@@ -128,7 +169,15 @@ describe('fuzz: broken inputs through the CLI', () => {
     ['special tokens a number', { 'tokenizer/special_tokens_map.json': '{"eos_token": 5}' }],
   ].map(([name, files]) => ({ name: name as string, make: () => editModel('tok', { files: files as Record<string, string> }) }));
   tokenizerCases.push({ name: 'unknown word in the prompt', make: () => ['sample', '--prompt', 'a zyzzyva', '--out', fresh('o.png')] });
-  tokenizerCases.push({ name: 'vocab.json a FIFO', make: () => { const m = brokenModel(fresh('fifo'), { files: { 'tokenizer/vocab.json': '' } }); fs.rmSync(path.join(m, 'tokenizer/vocab.json')); execFileSync('mkfifo', [path.join(m, 'tokenizer/vocab.json')]); return sample(m); } });
+  tokenizerCases.push({
+    name: 'vocab.json a FIFO',
+    make: () => {
+      const m = brokenModel(fresh('fifo'), { files: { 'tokenizer/vocab.json': '' } });
+      fs.rmSync(path.join(m, 'tokenizer/vocab.json'));
+      execFileSync('mkfifo', [path.join(m, 'tokenizer/vocab.json')]);
+      return sample(m);
+    },
+  });
   fuzz('tokenizer files', tokenizerCases);
 
   // ---- distribution JSON: every key deleted, every key of the wrong type, values corrupted
@@ -153,12 +202,43 @@ describe('fuzz: broken inputs through the CLI', () => {
   }
   const arrays = ['mu', 'sigma', 'ctx'];
   for (const key of arrays) {
-    distCases.push(distCase(`${key} base64 cut`, (j) => { const a = j[key] as { base64: string }; a.base64 = a.base64.slice(0, 100); }));
-    distCases.push(distCase(`${key} shape wrong`, (j) => { const a = j[key] as { shape: number[] }; a.shape = a.shape.map((d) => d + 1); }));
-    distCases.push(distCase(`${key} NaN`, (j) => { const a = j[key] as { base64: string }; const b = Buffer.from(a.base64, 'base64'); b.writeFloatLE(NaN, 8); a.base64 = b.toString('base64'); }));
-    distCases.push(distCase(`${key} 3e38`, (j) => { const a = j[key] as { base64: string }; const b = Buffer.from(a.base64, 'base64'); for (let i = 0; i < b.length; i += 4) b.writeFloatLE(3e38, i); a.base64 = b.toString('base64'); }));
+    distCases.push(
+      distCase(`${key} base64 cut`, (j) => {
+        const a = j[key] as { base64: string };
+        a.base64 = a.base64.slice(0, 100);
+      }),
+    );
+    distCases.push(
+      distCase(`${key} shape wrong`, (j) => {
+        const a = j[key] as { shape: number[] };
+        a.shape = a.shape.map((d) => d + 1);
+      }),
+    );
+    distCases.push(
+      distCase(`${key} NaN`, (j) => {
+        const a = j[key] as { base64: string };
+        const b = Buffer.from(a.base64, 'base64');
+        b.writeFloatLE(NaN, 8);
+        a.base64 = b.toString('base64');
+      }),
+    );
+    distCases.push(
+      distCase(`${key} 3e38`, (j) => {
+        const a = j[key] as { base64: string };
+        const b = Buffer.from(a.base64, 'base64');
+        for (let i = 0; i < b.length; i += 4) b.writeFloatLE(3e38, i);
+        a.base64 = b.toString('base64');
+      }),
+    );
   }
-  distCases.push(distCase('sigma negative', (j) => { const a = j.sigma as { base64: string }; const b = Buffer.from(a.base64, 'base64'); b.writeFloatLE(-1, 0); a.base64 = b.toString('base64'); }));
+  distCases.push(
+    distCase('sigma negative', (j) => {
+      const a = j.sigma as { base64: string };
+      const b = Buffer.from(a.base64, 'base64');
+      b.writeFloatLE(-1, 0);
+      a.base64 = b.toString('base64');
+    }),
+  );
   distCases.push(distCase('version 3', (j) => (j.version = 3)));
   distCases.push(distCase('version 2 without components', (j) => (j.version = 2)));
   distCases.push(distCase('components on version 1', (j) => (j.components = { weights: [1] })));
@@ -167,7 +247,14 @@ describe('fuzz: broken inputs through the CLI', () => {
   distCases.push(distCase('a JSON array', '[]'));
   distCases.push(distCase('another format', '{"format": "something-else"}'));
   distCases.push({ name: 'a folder', make: () => ['sample', '--dist', tmp, '--out', fresh('o.png')] });
-  distCases.push({ name: 'a FIFO', make: () => { const f = fresh('pipe.json'); execFileSync('mkfifo', [f]); return ['sample', '--dist', f, '--out', fresh('o.png')]; } });
+  distCases.push({
+    name: 'a FIFO',
+    make: () => {
+      const f = fresh('pipe.json');
+      execFileSync('mkfifo', [f]);
+      return ['sample', '--dist', f, '--out', fresh('o.png')];
+    },
+  });
   distCases.push({ name: 'missing', make: () => ['sample', '--dist', fresh('none.json'), '--out', fresh('o.png')] });
   distCases.push({ name: 'mix weight 2', make: () => ['sample', '--dist', CHAIR, '--mix', `${CHAIR}=2`, '--out', fresh('o.png')] });
   fuzz('distribution JSON', distCases);
@@ -189,9 +276,21 @@ describe('fuzz: broken inputs through the CLI', () => {
     // a byte of the central directory or the end record, where sizes and offsets live
     const at = cd + Math.floor(rand() * (npz.length - cd));
     const value = Math.floor(rand() * 256);
-    npzCases.push(npzCase(`byte ${at} = ${value}`, () => { const b = Buffer.from(npz); b[at] = b[at] === value ? value ^ 0xff : value; return b; }));
+    npzCases.push(
+      npzCase(`byte ${at} = ${value}`, () => {
+        const b = Buffer.from(npz);
+        b[at] = b[at] === value ? value ^ 0xff : value;
+        return b;
+      }),
+    );
   }
-  npzCases.push(npzCase('every local header broken', () => { const b = Buffer.from(npz); for (let i = b.indexOf('PK\x03\x04'); i >= 0; i = b.indexOf('PK\x03\x04', i + 1)) b[i + 2] = 0; return b; }));
+  npzCases.push(
+    npzCase('every local header broken', () => {
+      const b = Buffer.from(npz);
+      for (let i = b.indexOf('PK\x03\x04'); i >= 0; i = b.indexOf('PK\x03\x04', i + 1)) b[i + 2] = 0;
+      return b;
+    }),
+  );
   npzCases.push(npzCase('random bytes', () => Buffer.from(Array.from({ length: 4096 }, () => Math.floor(rand() * 256)))));
   npzCases.push(npzCase('a .npy, not a .npz', () => Buffer.concat([Buffer.from('\x93NUMPY\x01\x00'), Buffer.from([0x20, 0])]).fill(0x20, 10)));
   npzCases.push({ name: 'a folder', make: () => ['import-dist', tmp, '--out', fresh('o.json')] });
@@ -212,7 +311,12 @@ describe('fuzz: broken inputs through the CLI', () => {
     imageCase('random bytes', (p) => fs.writeFileSync(p, Buffer.from(Array.from({ length: 2048 }, () => Math.floor(rand() * 256))))),
     imageCase('empty', (p) => fs.writeFileSync(p, '')),
     imageCase('truncated PNG', (p) => fs.writeFileSync(p, pngHeader.subarray(0, 100))),
-    imageCase('PNG claiming 100000×100000', (p) => { const b = Buffer.from(pngHeader); b.writeUInt32BE(100000, 16); b.writeUInt32BE(100000, 20); fs.writeFileSync(p, b); }),
+    imageCase('PNG claiming 100000×100000', (p) => {
+      const b = Buffer.from(pngHeader);
+      b.writeUInt32BE(100000, 16);
+      b.writeUInt32BE(100000, 20);
+      fs.writeFileSync(p, b);
+    }),
     imageCase('text', (p) => fs.writeFileSync(p, 'not an image')),
     imageCase('a FIFO', (p) => execFileSync('mkfifo', [p])),
     imageCase('a folder', (p) => fs.mkdirSync(p)),
@@ -220,14 +324,30 @@ describe('fuzz: broken inputs through the CLI', () => {
     imageCase('a symlink loop', (p) => fs.symlinkSync(p, p)),
     imageCase('a dangling symlink', (p) => fs.symlinkSync(path.join(tmp, 'nothing'), p)),
     imageCase('a device', (p) => fs.symlinkSync('/dev/zero', p)),
-    { name: 'no images', make: () => { const d = fresh('empty'); fs.mkdirSync(d); return ['train-dist', '--images', d, '--out', fresh('d.json')]; } },
+    {
+      name: 'no images',
+      make: () => {
+        const d = fresh('empty');
+        fs.mkdirSync(d);
+        return ['train-dist', '--images', d, '--out', fresh('d.json')];
+      },
+    },
     { name: 'images is a file', make: () => ['train-dist', '--images', CHAIR, '--out', fresh('d.json')] },
   ];
   fuzz('image folders', imageCases);
 
   // ---- output paths: the user's files are never touched
-  const userFile = (name: string, content = 'mine') => { const f = fresh(name); fs.writeFileSync(f, content); return f; };
-  const userFolder = () => { const d = fresh('folder'); fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'notes.txt'), 'mine'); return d; };
+  const userFile = (name: string, content = 'mine') => {
+    const f = fresh(name);
+    fs.writeFileSync(f, content);
+    return f;
+  };
+  const userFolder = () => {
+    const d = fresh('folder');
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'notes.txt'), 'mine');
+    return d;
+  };
   const outCases: Case[] = [
     { name: 'sample over a file', make: () => sample(TINY, userFile('a.png')) },
     { name: 'sample into a folder with notes', make: () => sample(TINY, userFolder()) },
@@ -236,12 +356,40 @@ describe('fuzz: broken inputs through the CLI', () => {
     { name: 'sample under a file', make: () => sample(TINY, path.join(userFile('f'), 'x.png')) },
     { name: 'sample into /sys', make: () => sample(TINY, '/sys/x.png') },
     { name: 'sample to a .jpg', make: () => sample(TINY, fresh('x.jpg')) },
-    { name: 'sample over a FIFO', make: () => { const f = fresh('p.png'); execFileSync('mkfifo', [f]); return sample(TINY, f); } },
-    { name: 'sample over a dangling symlink', make: () => { const f = fresh('l.png'); fs.symlinkSync(path.join(tmp, 'nothing'), f); return sample(TINY, f); } },
+    {
+      name: 'sample over a FIFO',
+      make: () => {
+        const f = fresh('p.png');
+        execFileSync('mkfifo', [f]);
+        return sample(TINY, f);
+      },
+    },
+    {
+      name: 'sample over a dangling symlink',
+      make: () => {
+        const f = fresh('l.png');
+        fs.symlinkSync(path.join(tmp, 'nothing'), f);
+        return sample(TINY, f);
+      },
+    },
     { name: 'sample into the folder holding the cwd', make: () => sample(TINY, path.dirname(process.cwd())) },
     { name: 'train-dist over a JSON', make: () => ['train-dist', '--images', CHAIR_REFS, '--out', userFile('c.json', '{}')] },
-    { name: 'train-dist over a folder', make: () => { const d = fresh('d.json'); fs.mkdirSync(d); return ['train-dist', '--images', CHAIR_REFS, '--out', d]; } },
-    { name: 'train-dist with .train a file', make: () => { const out = fresh('t.json'); fs.writeFileSync(out.replace(/\.json$/, '.train'), 'mine'); return ['train-dist', '--images', CHAIR_REFS, '--out', out]; } },
+    {
+      name: 'train-dist over a folder',
+      make: () => {
+        const d = fresh('d.json');
+        fs.mkdirSync(d);
+        return ['train-dist', '--images', CHAIR_REFS, '--out', d];
+      },
+    },
+    {
+      name: 'train-dist with .train a file',
+      make: () => {
+        const out = fresh('t.json');
+        fs.writeFileSync(out.replace(/\.json$/, '.train'), 'mine');
+        return ['train-dist', '--images', CHAIR_REFS, '--out', out];
+      },
+    },
     { name: 'train-dist to .txt', make: () => ['train-dist', '--images', CHAIR_REFS, '--out', fresh('t.txt')] },
     { name: 'import-dist over a JSON', make: () => ['import-dist', NPZ, '--out', userFile('i.json', '[]')] },
     { name: 'generate into a file', make: () => ['generate', '--prompt', 'a red chair', '--n', '1', '--out', userFile('g')] },

@@ -26,7 +26,13 @@ export function createPhotometricGuidance(ctx: GuidanceContext, res: number): Gu
   const masks = tf.tidy(() => tf.minimum(tf.div(tf.max(tf.sub(1, images), 3), 0.1), 1)) as tf.Tensor3D;
   return {
     kind: 'photometric',
-    plan: (iter) => ({ cameras: [cameras[iter % cameras.length]!], label: 'fit', shading: 'albedo', background: { kind: 'solid', color: [1, 1, 1] }, normals: false }),
+    plan: (iter) => ({
+      cameras: [cameras[iter % cameras.length]!],
+      label: 'fit',
+      shading: 'albedo',
+      background: { kind: 'solid', color: [1, 1, 1] },
+      normals: false,
+    }),
     loss(renders, iter, opacity) {
       const k = iter % cameras.length;
       const colour = tf.mean(tf.squaredDifference(renders, images.slice([k, 0, 0, 0], [1, -1, -1, -1]))) as tf.Scalar;

@@ -22,7 +22,14 @@ export function createSdsGuidance(ctx: GuidanceContext): Guidance {
       const camera = cameraAt(iter, seed);
       const t = timestepAt(config.timesteps, iter, config.iters, trainSteps, seed);
       const cond = conditions.byView.get(viewPhrase(camera.azimuth, camera.elevation))!;
-      const s = sdsLoss(ctx.model, images, { cond, uncond: conditions.uncond, t: [t], guidance: config.guidance, gradClip: config.gradClip, seed: deriveSeed(seed, `noise/${iter}`) });
+      const s = sdsLoss(ctx.model, images, {
+        cond,
+        uncond: conditions.uncond,
+        t: [t],
+        guidance: config.guidance,
+        gradClip: config.gradClip,
+        seed: deriveSeed(seed, `noise/${iter}`),
+      });
       return { loss: s.loss, stats: { loss_sds: s.magnitude, t }, nonFinite: s.nonFinite };
     },
     dispose() {},

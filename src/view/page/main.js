@@ -62,7 +62,11 @@ function facts(asset, full = false) {
   }
   rows.push(['size', fmtBytes(asset.size)]);
   if (full || asset.kind === 'glb') rows.push(['modified', new Date(asset.mtime).toLocaleString()]);
-  return h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]));
+  return h(
+    'dl',
+    { class: 'facts' },
+    rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]),
+  );
 }
 
 const downloadName = (asset) => `${asset.name.split('/').filter(Boolean).join('-')}.glb`;
@@ -132,7 +136,12 @@ function liveThumbnail(asset) {
 }
 
 function tile(asset) {
-  const thumb = h('button', { class: 'thumb', type: 'button', title: `Inspect ${asset.name}`, onclick: () => navigate(`#inspect=${encodeURIComponent(asset.path)}`) });
+  const thumb = h('button', {
+    class: 'thumb',
+    type: 'button',
+    title: `Inspect ${asset.name}`,
+    onclick: () => navigate(`#inspect=${encodeURIComponent(asset.path)}`),
+  });
   const el = h('article', { class: 'tile', dataset: { asset: asset.path, kind: asset.kind, state: 'picture' } });
   if (asset.thumbnail && asset.thumbnailFrames > 1) stripThumb(thumb, asset);
   else if (asset.thumbnail) thumb.append(h('img', { src: fileUrl(asset.thumbnail), alt: asset.name, loading: 'lazy' }));
@@ -271,8 +280,16 @@ function sidePanel(asset, radius) {
   const side = $('side');
   const pics = [];
   if (asset.kind === 'generated') {
-    if (asset.thumbnail && asset.thumbnailFrames > 1) pics.push(h('h2', {}, 'Turntable'), h('a', { href: fileUrl(asset.thumbnail), target: '_blank' }, h('img', { src: fileUrl(asset.thumbnail), alt: 'turntable' })));
-    if (asset.preview) pics.push(h('h2', {}, 'NeRF preview'), h('a', { href: fileUrl(asset.preview), target: '_blank' }, h('img', { src: fileUrl(asset.preview), alt: 'preview' })));
+    if (asset.thumbnail && asset.thumbnailFrames > 1)
+      pics.push(
+        h('h2', {}, 'Turntable'),
+        h('a', { href: fileUrl(asset.thumbnail), target: '_blank' }, h('img', { src: fileUrl(asset.thumbnail), alt: 'turntable' })),
+      );
+    if (asset.preview)
+      pics.push(
+        h('h2', {}, 'NeRF preview'),
+        h('a', { href: fileUrl(asset.preview), target: '_blank' }, h('img', { src: fileUrl(asset.preview), alt: 'preview' })),
+      );
   } else if (asset.thumbnail) {
     pics.push(h('h2', {}, asset.kind === 'reference' ? 'Reference picture' : 'Picture'), h('img', { src: fileUrl(asset.thumbnail), alt: asset.name }));
   }
@@ -280,13 +297,28 @@ function sidePanel(asset, radius) {
   if (asset.references.length || asset.unavailableReferences.length) {
     refs.push(h('h2', {}, `References of the distribution (${asset.references.length + asset.unavailableReferences.length})`));
     if (asset.references.length) {
-      refs.push(h('div', { class: 'refs' }, asset.references.map((r) => h('a', { href: fileUrl(r), target: '_blank', title: r }, h('img', { src: fileUrl(r), alt: r, loading: 'lazy' })))));
+      refs.push(
+        h(
+          'div',
+          { class: 'refs' },
+          asset.references.map((r) => h('a', { href: fileUrl(r), target: '_blank', title: r }, h('img', { src: fileUrl(r), alt: r, loading: 'lazy' }))),
+        ),
+      );
     }
     if (asset.unavailableReferences.length) {
-      refs.push(h('ul', {}, asset.unavailableReferences.map((u) => h('li', {}, `${u.path}: ${u.reason}`))));
+      refs.push(
+        h(
+          'ul',
+          {},
+          asset.unavailableReferences.map((u) => h('li', {}, `${u.path}: ${u.reason}`)),
+        ),
+      );
     }
   }
-  const settings = asset.kind === 'generated' && asset.facts?.settings ? h('details', {}, h('summary', {}, 'settings'), h('pre', {}, JSON.stringify(asset.facts.settings, null, 2))) : null;
+  const settings =
+    asset.kind === 'generated' && asset.facts?.settings
+      ? h('details', {}, h('summary', {}, 'settings'), h('pre', {}, JSON.stringify(asset.facts.settings, null, 2)))
+      : null;
   const parts = [
     h('h3', {}, asset.name),
     h('span', { class: `badge ${asset.kind}` }, KIND_LABEL[asset.kind]),
@@ -393,7 +425,9 @@ async function start() {
     throw e;
   }
   state.thumbnailer = new Thumbnailer(state.glsl);
-  $('modes').append(...MODES.map((m) => h('button', { type: 'button', dataset: { mode: m }, 'aria-pressed': String(m === state.mode), onclick: () => setMode(m) }, m)));
+  $('modes').append(
+    ...MODES.map((m) => h('button', { type: 'button', dataset: { mode: m }, 'aria-pressed': String(m === state.mode), onclick: () => setMode(m) }, m)),
+  );
   $('autorotate').addEventListener('change', (e) => setAutoRotate(e.target.checked));
   $('back').addEventListener('click', () => navigate(''));
   $('refresh').addEventListener('click', () => loadGallery().catch(() => {}));
@@ -419,7 +453,11 @@ window.dd3dView = {
     ready
       .then(() => Promise.all([...document.querySelectorAll('.tile')].map((t) => t.thumbnailJob)))
       // and the pictures from disk that are in view (lazy ones further down load on scroll)
-      .then(() => Promise.all([...document.querySelectorAll('.tile img')].filter((img) => img.getBoundingClientRect().top < innerHeight).map((img) => img.decode().catch(() => {})))),
+      .then(() =>
+        Promise.all(
+          [...document.querySelectorAll('.tile img')].filter((img) => img.getBoundingClientRect().top < innerHeight).map((img) => img.decode().catch(() => {})),
+        ),
+      ),
   /** Inspector for one asset (by its path); resolves to {ok, error?}. */
   open: (path) => navigate(`#inspect=${encodeURIComponent(path)}`),
   /** Side-by-side viewports for two or more paths; resolves to one {path, ok, error?} each. */
