@@ -26,10 +26,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('dd3d')
     .description('Learn a distribution of prompts for a visual concept, then turn it into many different 3D objects.')
     .version(packageVersion())
-    .addOption(
-      new Option('--backend <name>', 'tensor backend; also read from env DD3D_BACKEND (default: auto)')
-        .choices([...BACKEND_CHOICES]),
-    )
+    .addOption(new Option('--backend <name>', 'tensor backend; also read from env DD3D_BACKEND (default: auto)').choices([...BACKEND_CHOICES]))
     // before the commands are added, so each inherits both: commander throws instead of exiting,
     // and its own usage errors ("error: option '--steps <n>' argument 'x' is invalid...") get our prefix and stay one line
     .exitOverride()
