@@ -1,7 +1,7 @@
 /**
  * GLB output: the one writer behind `scenes refs` ground truth and the 3D exporter. Built
  * on @gltf-transform/core because three's GLTFExporter needs FileReader and `document`.
- * Every file it writes passes the Khronos validator with 0 errors (test/glb.test.ts).
+ * Every file it writes passes the Khronos validator with 0 errors (test/src/io/glb.test.ts).
  */
 import { Document, NodeIO, type Material } from '@gltf-transform/core';
 import * as THREE from 'three';

@@ -2,7 +2,7 @@
  * The CLI run inside the test process: the same command tree and error path as
  * `node dist/src/cli.js` (src/cli/program.ts, src/cli/run.ts), without a Node start-up and
  * tfjs import per case, so suites can run hundreds of commands. What only a real process
- * shows (crash handlers, exit status) is tested with runCli in test/safety.test.ts.
+ * shows (crash handlers, exit status) is tested with runCli in test/e2e/safety.test.ts.
  *
  * Also: broken copies of the built-in model, each component symlinked unless a case changes it.
  */

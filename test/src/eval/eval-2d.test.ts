@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { parseBaseline } from '../../../src/cli/eval-2d.js';
+import { attributeMarginals, attributeMetrics, combinationOf } from '../../../src/eval/attribute-metrics.js';
+import { frechetDistance, prdc, symmetricEigen } from '../../../src/eval/feature-metrics.js';
+
+describe('attribute combinations', () => {
+  it('score TV distance, in-distribution rate and coverage', () => {
+    const red = combinationOf('chair', { color: 'red', back: 'tall back', legs: 'three legs' }, ['color', 'back']);
+    const blue = combinationOf('chair', { color: 'blue', back: 'tall back' }, ['color', 'back']);
+    const green = combinationOf('chair', { color: 'green', back: 'tall back' }, ['color', 'back']);
+    expect(red).toBe('chair | color=red | back=tall back');
+    // references half red, half blue; generated 3/4 red, 1/4 green
+    const m = attributeMetrics([red, red, red, green], [red, blue, red, blue]);
+    expect(m.tv_distance).toBeCloseTo(0.5 * (0.25 + 0.5 + 0.25), 10);
+    expect(m.in_distribution).toBe(0.75);
+    expect(m.coverage).toBe(0.5);
+    expect(attributeMetrics([red, blue], [blue, red]).tv_distance).toBe(0);
+  });
+
+  it('marginals count each attribute among the images of one family', () => {
+    const m = attributeMarginals('lamp', [
+      { family: 'lamp', attributes: { family: 'lamp', color: 'black', height: 'tall', shade: 'drum shade' } },
+      { family: 'lamp', attributes: { color: 'black', height: 'short', shade: 'drum shade' } },
+      { family: 'lamp', attributes: { color: 'white', height: 'tall', shade: 'cone shade' } },
+      { family: 'chair', attributes: { color: 'red', back: 'tall back' } },
+    ]);
+    expect(m.family_share).toBe(0.75);
+    expect(Object.keys(m.marginals).sort()).toEqual(['color', 'height', 'shade']); // not the chair's back, not "family"
+    expect(m.marginals.color!.black).toBeCloseTo(2 / 3, 12);
+    expect(m.marginals.height).toEqual({ tall: m.marginals.color!.black, short: m.marginals.color!.white });
+    expect(attributeMarginals('mug', [])).toEqual({ family_share: 0, marginals: {} });
+  });
+});
+
+describe('feature-space metrics', () => {
+  const grid = (dx: number) => [
+    [0 + dx, 0],
+    [1 + dx, 0],
+    [0 + dx, 1],
+    [1 + dx, 1],
+    [0.5 + dx, 0.5],
+  ];
+
+  it('diagonalizes a symmetric matrix', () => {
+    const { values, vectors } = symmetricEigen([
+      [2, 1],
+      [1, 2],
+    ]);
+    expect([...values].sort()).toEqual([expect.closeTo(1, 10), expect.closeTo(3, 10)]);
+    const v = [vectors[0]![0]!, vectors[1]![0]!];
+    expect(Math.abs(v[0]!)).toBeCloseTo(Math.SQRT1_2, 10);
+  });
+
+  it('the Fréchet distance is 0 for one set and |Δμ|² for a shifted copy', () => {
+    expect(frechetDistance(grid(0), grid(0))).toBeCloseTo(0, 8);
+    expect(frechetDistance(grid(0), grid(3))).toBeCloseTo(9, 8);
+    // 1-D Gaussians: (μ1 − μ2)² + (s1 − s2)²
+    const a = [[0], [2]];
+    const b = [[0], [4]];
+    expect(frechetDistance(a, b)).toBeCloseTo((1 - 2) ** 2 + (Math.SQRT2 - 2 * Math.SQRT2) ** 2, 8);
+  });
+
+  it('precision, recall, density and coverage are 1 for the same set and 0 for a far one', () => {
+    // density: each corner's ball (radius 1, its 2nd neighbour) holds itself, the centre and two
+    // corners; the centre's (radius √½) holds all five: (4·4 + 5) / (k·5)
+    expect(prdc(grid(0), grid(0), 2)).toEqual({ precision: 1, recall: 1, density: 2.1, coverage: 1 });
+    expect(prdc(grid(0), grid(100), 2)).toEqual({ precision: 0, recall: 0, density: 0, coverage: 0 });
+  });
+});
+
+describe('--baseline', () => {
+  it('parses caption, prompt-tuning and images, and names a bad one', () => {
+    expect(parseBaseline('caption:a red chair')).toEqual({ kind: 'caption', prompt: 'a red chair' });
+    expect(parseBaseline('prompt-tuning')).toEqual({ kind: 'prompt-tuning' });
+    expect(parseBaseline('prompt-tuning:pt.json')).toEqual({ kind: 'prompt-tuning', file: 'pt.json' });
+    expect(parseBaseline('images:fresh/')).toEqual({ kind: 'images', dir: 'fresh/' });
+    expect(() => parseBaseline('coop')).toThrow('--baseline: "coop" is not caption:"<prompt>", prompt-tuning, prompt-tuning:<file.json> or images:<dir>');
+    expect(() => parseBaseline('caption:')).toThrow(/caption needs a prompt/);
+    expect(() => parseBaseline('images:')).toThrow(/images needs a folder/);
+  });
+});

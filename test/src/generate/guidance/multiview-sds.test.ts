@@ -1,0 +1,200 @@
+/**
+ * Multi-view sampling and text-to-3D on a tiny random-weight camera-conditioned model
+ * (the `test-mv` config): `sample --views`, multi-view SDS (the views' gradients talk to each
+ * other), the fast path's target views and fit, exact resume, and the one-line errors.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../../src/backend/backend.js';
+import { cameraRing, RING_CAMERA } from '../../../../renderers/camera-rig.js';
+import { defaultViews, type GenerateConfig } from '../../../../src/generate/config.js';
+import { generateAsset } from '../../../../src/generate/generate-asset.js';
+import { sdsLoss } from '../../../../src/generate/sds.js';
+import { sampleTargetViews } from '../../../../src/generate/target-views.js';
+import { viewConditions } from '../../../../src/generate/view-conditions.js';
+import { cameraBatch } from '../../../../src/models/camera-embedding.js';
+import { DiffusionModel } from '../../../../src/pipeline/diffusion-model.js';
+import { sampleImages } from '../../../../src/pipeline/text-to-image.js';
+import { exportTinyModel } from '../../../../src/train/export.js';
+import { allVariables, buildTinyModel } from '../../../../src/train/pretrain.js';
+import { PRETRAIN_CONFIGS } from '../../../../src/train/pretrain-configs.js';
+import { expectOneLineError, runCli } from '../../../helpers/cli.js';
+import { tinyGenerateConfig } from '../../../helpers/tiny-configs.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-mvgen-'));
+const mvDir = path.join(tmp, 'mv');
+const singleDir = path.join(tmp, 'single');
+let model: DiffusionModel;
+
+const tiny = (over: Partial<GenerateConfig> = {}): GenerateConfig => tinyGenerateConfig({ views: 4, ...over });
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  for (const [dir, name] of [
+    [mvDir, 'test-mv'],
+    [singleDir, 'test'],
+  ] as const) {
+    const config = PRETRAIN_CONFIGS[name]!;
+    const m = buildTinyModel(config, 5);
+    // move the camera MLP's last layer off its zero start, so cameras matter
+    tf.tidy(() =>
+      m.unetParams.variables().forEach((v, k) => k.startsWith('camera_embedding.linear_2') && v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', 3))),
+    );
+    exportTinyModel(dir, m, allVariables(m), config, {});
+    m.textParams.dispose();
+    m.unetParams.dispose();
+  }
+  model = DiffusionModel.load(mvDir);
+});
+afterAll(() => {
+  model?.dispose();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('multi-view sampling', () => {
+  it('draws V views per instance jointly: shapes, a flat tensor count, and cameras that matter', () => {
+    expect(defaultViews(model.unet)).toBe(4);
+    const cond = tf.tile(model.encodePrompts(['a red chair']), [8, 1, 1]) as tf.Tensor3D;
+    const uncond = model.encodePrompts(['']);
+    const rig = cameraRing(RING_CAMERA, 4);
+    expect(rig.map((c) => c.azimuth)).toEqual([0, 90, 180, -90]);
+    const cameras = cameraBatch([...rig, ...rig]);
+    const opts = { cond, uncond, steps: 2, guidance: 3, height: 32, width: 32, seed: 1, views: 4 };
+    const before = tf.memory().numTensors;
+    const a = sampleImages(model, { ...opts, cameras });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(a.shape).toEqual([8, 32, 32, 3]);
+    const turned = cameraBatch([...cameraRing({ ...RING_CAMERA, azimuth: 45 }, 4), ...rig]);
+    const b = sampleImages(model, { ...opts, cameras: turned });
+    const diff = (x: tf.Tensor, y: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(x, y))).dataSync()[0]!);
+    // other cameras for instance 0 change instance 0's views, and not instance 1's
+    expect(diff(a.slice([0, 0, 0, 0], [4, -1, -1, -1]), b.slice([0, 0, 0, 0], [4, -1, -1, -1]))).toBeGreaterThan(1e-3);
+    expect(diff(a.slice([4, 0, 0, 0], [4, -1, -1, -1]), b.slice([4, 0, 0, 0], [4, -1, -1, -1]))).toBe(0);
+    tf.dispose([cond, uncond, cameras, turned, a, b]);
+  });
+
+  it('dd3d sample --views 4 writes a row per instance; a model without cameras or another V is a one-line error', async () => {
+    const out = path.join(tmp, 'views.png');
+    const r = runCli(['sample', '--model', mvDir, '--prompt', 'a blue lamp', '--views', '4', '--n', '2', '--steps', '2', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const meta = await sharp(out).metadata();
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ n: 2, views: 4 });
+    expect(j.cameras.map((c: { azimuth: number }) => c.azimuth)).toEqual([0, 90, 180, -90]);
+    // 4 columns, 2 rows of 32-px images (plus the grid's gaps)
+    expect(meta.width! / meta.height!).toBeCloseTo(2, 0);
+    expect(meta.width).toBeGreaterThanOrEqual(4 * 32);
+    // plain sampling still works on the multi-view model (a null camera)
+    expect(runCli(['sample', '--model', mvDir, '--prompt', 'a blue lamp', '--steps', '2', '--out', path.join(tmp, 'plain.png')]).status).toBe(0);
+    expectOneLineError(
+      runCli(['sample', '--model', singleDir, '--prompt', 'a lamp', '--views', '4', '--out', path.join(tmp, 'no.png')]),
+      /--views 4: this model denoises one view at a time/,
+    );
+    expectOneLineError(
+      runCli(['sample', '--model', mvDir, '--prompt', 'a lamp', '--views', '3', '--out', path.join(tmp, 'no.png')]),
+      /--views 3: this model was trained for 4 views; use 1 or 4/,
+    );
+    expect(fs.existsSync(path.join(tmp, 'no.png'))).toBe(false);
+  });
+});
+
+describe('multi-view score distillation', () => {
+  it("denoises the V renders jointly: one view's gradient depends on the other views", () => {
+    const cond = tf.tile(model.encodePrompts(['a red chair']), [4, 1, 1]) as tf.Tensor3D;
+    const uncond = model.encodePrompts(['']);
+    const cameras = cameraBatch(cameraRing(RING_CAMERA, 4));
+    const grad = (images: tf.Tensor4D, views: number) =>
+      tf.grad(
+        (x: tf.Tensor) => sdsLoss(model, x as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3, views, cameras }).loss,
+      )(images);
+    const x = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const other = tf.concat([x.slice([0, 0, 0, 0], [1, -1, -1, -1]), tf.randomUniform([3, 32, 32, 3], 0, 1, 'float32', 2)]) as tf.Tensor4D;
+    const view0 = (g: tf.Tensor) => g.slice([0, 0, 0, 0], [1, -1, -1, -1]);
+    const diff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+    expect(diff(view0(grad(x, 4)), view0(grad(other, 4)))).toBeGreaterThan(1e-4);
+    const noCameras = (images: tf.Tensor4D) =>
+      tf.grad((xx: tf.Tensor) => sdsLoss(model, xx as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3 }).loss)(images);
+    expect(diff(view0(noCameras(x)), view0(noCameras(other)))).toBe(0);
+    tf.dispose([cond, uncond, cameras, x, other]);
+  });
+
+  it('the fast path fits the sampled target views, then distils; the tensor count stays flat and a resume is exact', async () => {
+    const conditions = viewConditions(model, { kind: 'prompt', prompt: 'a red chair' });
+    const targets = sampleTargetViews(model, conditions, 4, { steps: 2, guidance: 3 }, 7);
+    expect(targets.images.shape).toEqual([4, 32, 32, 3]);
+    expect(new Set(targets.cameras.map((c) => c.elevation)).size).toBe(1);
+    const again = sampleTargetViews(model, conditions, 4, { steps: 2, guidance: 3 }, 7);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(again.images, targets.images))).dataSync()[0])).toBe(0);
+    again.images.dispose();
+    const config = tiny({ iters: 6, fitIters: 3 });
+    const counts: number[] = [];
+    const views: string[] = [];
+    const terms: string[][] = [];
+    const straight = await generateAsset({
+      model,
+      conditions,
+      config,
+      seed: 3,
+      targets,
+      dir: path.join(tmp, 'a'),
+      resume: false,
+      onIter: (_i, _n, s) => (counts.push(tf.memory().numTensors), views.push(s.view), terms.push(Object.keys(s.terms))),
+    });
+    expect(views).toEqual(['fit', 'fit', 'fit', '4 views', '4 views', '4 views']);
+    // the fit pulls colour and opacity (towards the target's non-white mask); SDS logs its own terms
+    expect(terms[0]).toEqual(expect.arrayContaining(['loss_photometric', 'loss_mask']));
+    expect(terms[5]).toEqual(expect.arrayContaining(['loss_sds', 't']));
+    expect(counts[5]).toBe(counts[1]);
+    // the fit phase records its photometric MSE (sRGB in [0, 1]), the SDS phase 0.5·mean(grad²)
+    expect(straight.losses.slice(0, 3).every((l) => l > 0 && l < 1)).toBe(true);
+    const want = [...straight.field.variables().values()].map((v) => v.dataSync().slice());
+    straight.dispose();
+    const dir = path.join(tmp, 'b');
+    await generateAsset({
+      model,
+      conditions,
+      config,
+      seed: 3,
+      targets,
+      dir,
+      resume: false,
+      onIter: (i) => {
+        if (i === 4) throw new Error('killed');
+      },
+    }).catch(() => {});
+    const resumed = await generateAsset({ model, conditions, config, seed: 3, targets, dir, resume: true });
+    let worst = 0;
+    [...resumed.field.variables().values()].forEach((v, i) => v.dataSync().forEach((x, j) => (worst = Math.max(worst, Math.abs(x - want[i]![j]!)))));
+    expect(worst).toBeLessThan(1e-6);
+    resumed.dispose();
+    targets.images.dispose();
+    conditions.dispose();
+  }, 300_000);
+
+  it("dd3d generate picks the model's V, writes the fast path's target views, and refuses what a model cannot do", () => {
+    const args = ['--iters', '2', '--res', '16', '--samples', '8', '--mesh-res', '32', '--preview-every', '0'];
+    const out = path.join(tmp, 'gen');
+    const r = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', '--fit-iters', '1', '--out', out, '--json', ...args]);
+    expect(r.status, r.stderr).toBe(0);
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'asset-000', 'manifest.json'), 'utf8'));
+    expect(m.settings).toMatchObject({ views: 4, fitIters: 1 });
+    expect(fs.existsSync(path.join(out, 'asset-000', 'target-views.png'))).toBe(true);
+    expectOneLineError(
+      runCli(['generate', '--model', singleDir, '--prompt', 'a chair', '--views', '4', '--out', path.join(tmp, 'g1'), ...args]),
+      /--views 4: this model denoises one view at a time/,
+    );
+    expectOneLineError(
+      runCli(['generate', '--model', singleDir, '--prompt', 'a chair', '--fit-iters', '1', '--out', path.join(tmp, 'g2'), ...args]),
+      /--fit-iters: the fast path needs a multi-view model/,
+    );
+    expectOneLineError(
+      runCli(['generate', '--model', mvDir, '--prompt', 'a chair', '--views', '2', '--out', path.join(tmp, 'g3'), ...args]),
+      /--views 2: this model was trained for 4 views/,
+    );
+    for (const g of ['g1', 'g2', 'g3']) expect(fs.existsSync(path.join(tmp, g))).toBe(false);
+  }, 300_000);
+});

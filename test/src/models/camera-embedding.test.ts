@@ -1,0 +1,228 @@
+/**
+ * The multi-view UNet extensions (camera conditioning, cross-view self-attention) on a tiny
+ * config: gradients of every weight against autodiff, what each extension does and does not
+ * change, and the config keys' errors.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/backend/backend.js';
+import { Dd3dError } from '../../../src/core/errors.js';
+import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../../../src/models/camera-embedding.js';
+import { Params, randomInit, setCustomGradients } from '../../../src/models/nn.js';
+import { UNet2DConditionModel } from '../../../src/models/unet.js';
+import { tinyUnetConfig } from '../../helpers/tiny-configs.js';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+afterAll(() => {
+  setCustomGradients(true);
+});
+
+const config = (extra: Record<string, unknown> = {}) => tinyUnetConfig(true, extra);
+
+const MV = { dd3d_camera_dim: CAMERA_FEATURES, dd3d_num_views: 2 };
+
+/** A tiny model on fresh weights; vectors moved off 0 and 1 so no term vanishes by accident. */
+function weights(seed: number, extra: Record<string, unknown> = MV, trainable = false): { unet: UNet2DConditionModel; params: Params } {
+  const params = new Params(new Map(), 'random tiny unet', randomInit(seed));
+  if (trainable) params.toVariables();
+  let unet = new UNet2DConditionModel(config(extra), params); // declares every weight
+  let s = 1000 * seed;
+  for (const [key, t] of [...params.tensors]) {
+    if (t.rank !== 1) continue;
+    const moved = tf.tidy(() => tf.add(t, tf.randomNormal(t.shape, 0, 0.2, 'float32', s++)));
+    if (t instanceof tf.Variable) {
+      t.assign(moved);
+      moved.dispose();
+    } else {
+      params.tensors.set(key, moved);
+      t.dispose();
+    }
+  }
+  if (!trainable) unet = new UNet2DConditionModel(config(extra), params);
+  return { unet, params };
+}
+
+const cams = [
+  { azimuth: 10, elevation: 20, fov: 50, radius: 2.5 },
+  { azimuth: 100, elevation: 20, fov: 50, radius: 2.5 },
+  { azimuth: -30, elevation: 5, fov: 60, radius: 2.2 },
+  { azimuth: 150, elevation: 5, fov: 60, radius: 2.2 },
+];
+const maxAbs = (t: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(t)).dataSync()[0]!);
+const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => maxAbs(tf.sub(a, b)));
+const rows = (t: tf.Tensor4D, from: number, n: number) => t.slice([from, 0, 0, 0], [n, -1, -1, -1]);
+
+describe('camera features', () => {
+  it('are the six documented numbers, and a null camera is a zero row', () => {
+    const f = cameraFeatures({ azimuth: 90, elevation: 30, fov: 60, radius: 2 });
+    [1, 0, 0.5, Math.sqrt(3) / 2, Math.PI / 3, 1].forEach((want, i) => expect(f[i]).toBeCloseTo(want, 6));
+    const b = cameraBatch([cams[0]!, null]);
+    expect(b.shape).toEqual([2, CAMERA_FEATURES]);
+    expect(Array.from(b.dataSync().slice(CAMERA_FEATURES))).toEqual([0, 0, 0, 0, 0, 0]);
+    b.dispose();
+  });
+});
+
+describe('multi-view UNet: every parameter gets the autodiff gradient', () => {
+  it('camera MLP and cross-view attention included, a null camera among the rows', () => {
+    const { unet, params } = weights(3, MV, true);
+    const sample = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 21) as tf.Tensor4D;
+    const context = tf.randomNormal([4, 5, 8], 0, 1, 'float32', 22) as tf.Tensor3D;
+    const target = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 23);
+    const camera = cameraBatch([cams[0]!, cams[1]!, null, null]);
+    const loss = () => tf.mean(tf.squaredDifference(unet.forward(sample, [10, 10, 700, 700], context, { camera, views: 2 }), target)) as tf.Scalar;
+    const before = tf.memory().numTensors;
+    const grads = () => {
+      const vars = params.variables();
+      const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
+      const out = new Map([...vars].map(([k, v]) => [k, grads[v.name]!]));
+      const l = value.dataSync()[0]!;
+      value.dispose();
+      return { loss: l, grads: out };
+    };
+    const fast = grads();
+    const previous = setCustomGradients(false);
+    let ref: ReturnType<typeof grads>;
+    try {
+      ref = grads();
+    } finally {
+      setCustomGradients(previous);
+    }
+    expect(fast.loss).toBe(ref.loss);
+    const keys = [...params.tensors.keys()];
+    for (const k of [
+      'camera_embedding.linear_1.weight',
+      'camera_embedding.linear_1.bias',
+      'camera_embedding.linear_2.weight',
+      'camera_embedding.linear_2.bias',
+    ]) {
+      expect(keys).toContain(k);
+    }
+    const bad: string[] = [];
+    for (const k of keys) {
+      const g = fast.grads.get(k)!;
+      const r = ref.grads.get(k)!;
+      const scale = maxAbs(r);
+      if (!(scale > 0)) bad.push(`${k}: zero gradient`);
+      const err = maxDiff(g, r) / scale;
+      if (!(err <= 1e-3)) bad.push(`${k}: relative error ${err.toExponential(2)}`);
+    }
+    expect(bad).toEqual([]);
+    tf.dispose([...fast.grads.values(), ...ref.grads.values()]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([sample, context, target, camera]);
+    params.dispose();
+  });
+
+  it('the input gradient through cross-view attention matches central differences', () => {
+    const { unet, params } = weights(5);
+    const sample = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 31) as tf.Tensor4D;
+    const context = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 32) as tf.Tensor3D;
+    const w = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 33);
+    // The loss reads only view 0's output, so view 1's input gradient exists only through cross-view attention.
+    const mask = tf.concat([tf.ones([1, 8, 8, 3]), tf.zeros([1, 8, 8, 3])]);
+    const f = (x: tf.Tensor) => tf.sum(tf.mul(tf.mul(unet.forward(x as tf.Tensor4D, 400, context, { views: 2 }), w), mask)) as tf.Scalar;
+    const g = tf.grad(f)(sample);
+    const gView1 = g.slice([1, 0, 0, 0], [1, -1, -1, -1]);
+    expect(maxAbs(gView1)).toBeGreaterThan(1e-4);
+    const x = sample.dataSync().slice();
+    const gd = g.dataSync();
+    const h = 1e-2;
+    for (const i of [192 + 5, 192 + 77, 192 + 150, 3]) {
+      const at = (d: number) => {
+        const y = x.slice();
+        y[i]! += d;
+        return tf.tidy(() => f(tf.tensor4d(y, [2, 8, 8, 3])).dataSync()[0]!);
+      };
+      const numeric = (at(h) - at(-h)) / (2 * h);
+      expect(Math.abs(numeric - gd[i]!)).toBeLessThan(2e-2 * Math.max(1e-2, Math.abs(numeric)) + 2e-3);
+    }
+    // Per-view attention (views 1): view 1 cannot reach view 0's output.
+    const g1 = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.mul(unet.forward(xx as tf.Tensor4D, 400, context), w), mask)))(sample);
+    expect(maxAbs(g1.slice([1, 0, 0, 0], [1, -1, -1, -1]))).toBe(0);
+    tf.dispose([sample, context, w, mask, g, gView1, g1]);
+    params.dispose();
+  });
+});
+
+describe('what each extension changes', () => {
+  it('views: groups are independent of each other, and permuting the views of a group permutes its outputs', () => {
+    const { unet, params } = weights(7);
+    const x = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 41) as tf.Tensor4D;
+    const ctx = tf.randomNormal([4, 5, 8], 0, 1, 'float32', 42) as tf.Tensor3D;
+    const camera = cameraBatch(cams);
+    const out = unet.forward(x, 300, ctx, { camera, views: 2 });
+    // change the second group: the first group's outputs stay bit for bit
+    const x2 = tf.concat([rows(x, 0, 2), tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 43)]) as tf.Tensor4D;
+    const out2 = unet.forward(x2, 300, ctx, { camera, views: 2 });
+    expect(maxDiff(rows(out, 0, 2), rows(out2, 0, 2))).toBe(0);
+    expect(maxDiff(rows(out, 2, 2), rows(out2, 2, 2))).toBeGreaterThan(1e-3);
+    // swap the two views of group 0 (images, text and cameras together)
+    const order = [1, 0, 2, 3];
+    const perm = (t: tf.Tensor) => tf.gather(t, order);
+    const swapped = unet.forward(perm(x) as tf.Tensor4D, 300, perm(ctx) as tf.Tensor3D, { camera: perm(camera) as tf.Tensor2D, views: 2 });
+    expect(maxDiff(perm(out), swapped)).toBeLessThan(1e-5);
+    // and with views 2 the other view matters, with views 1 it does not
+    const alone = unet.forward(x, 300, ctx, { camera, views: 1 });
+    expect(maxDiff(alone, out)).toBeGreaterThan(1e-3);
+    tf.dispose([x, ctx, camera, out, x2, out2, swapped, alone]);
+    params.dispose();
+  });
+
+  it('a null camera, or a camera MLP with a zero last layer, gives exactly the model without camera conditioning', () => {
+    const { unet, params } = weights(9);
+    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 51) as tf.Tensor4D;
+    const ctx = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 52) as tf.Tensor3D;
+    const plain = unet.forward(x, 500, ctx);
+    const nulls = cameraBatch([null, null]);
+    expect(maxDiff(unet.forward(x, 500, ctx, { camera: nulls }), plain)).toBe(0);
+    const real = cameraBatch([cams[0]!, cams[2]!]);
+    expect(maxDiff(unet.forward(x, 500, ctx, { camera: real }), plain)).toBeGreaterThan(1e-4);
+    // the zero-initialized start of a fine-tune: linear_2 zero
+    for (const k of ['camera_embedding.linear_2.weight', 'camera_embedding.linear_2.bias']) {
+      const t = params.tensors.get(k)!;
+      params.tensors.set(k, tf.zerosLike(t));
+      t.dispose();
+    }
+    const fresh = new UNet2DConditionModel(config(MV), params);
+    expect(maxDiff(fresh.forward(x, 500, ctx, { camera: real }), plain)).toBe(0);
+    // and a model without the keys, on the same weights, computes the same
+    const without = new UNet2DConditionModel(config(), params);
+    expect(maxDiff(without.forward(x, 500, ctx), plain)).toBe(0);
+    tf.dispose([x, ctx, nulls, real]);
+    params.dispose();
+  });
+});
+
+describe('multi-view config keys and inputs', () => {
+  it('are off unless named; a folder without them loads as before', () => {
+    const c = config();
+    expect(c.camera_dim).toBeNull();
+    expect(c.num_views).toBeNull();
+    expect(config(MV)).toMatchObject({ camera_dim: 6, num_views: 2 });
+    expect(() => config({ dd3d_num_views: 0 })).toThrow(/key "dd3d_num_views" is 0 \(expected a positive integer\)/);
+    expect(() => config({ dd3d_camera_dim: 'six' })).toThrow(/key "dd3d_camera_dim"/);
+  });
+
+  it('camera weights whose shapes do not match the config, views the model was not trained for, and a camera for a model without one are one-line errors', () => {
+    const p = new Params(new Map(), 'random tiny unet', randomInit(2));
+    new UNet2DConditionModel(config(MV), p);
+    expect(() => new UNet2DConditionModel(config({ ...MV, dd3d_camera_dim: 4 }), p)).toThrow(
+      /weight "camera_embedding\.linear_1\.weight" has shape \[32,6\], expected \[32,4\]/,
+    );
+    const mv = new UNet2DConditionModel(config(MV), p);
+    const plain = new UNet2DConditionModel(config(), p);
+    const x = tf.zeros([4, 8, 8, 3]) as tf.Tensor4D;
+    const ctx = tf.zeros([4, 5, 8]) as tf.Tensor3D;
+    expect(() => mv.forward(x, 1, ctx, { views: 4 })).toThrow(/views 4: this model was trained for 2 views; use 1 or 2/);
+    expect(() => plain.forward(x, 1, ctx, { views: 2 })).toThrow(/denoises one view at a time/);
+    const camera = cameraBatch([null, null, null, null]);
+    expect(() => plain.forward(x, 1, ctx, { camera })).toThrow(/no camera conditioning/);
+    expect(() => mv.forward(x, 1, ctx, { camera: camera.slice([0, 0], [2, -1]) })).toThrow(/camera features have shape \[2,6\], expected \[4, 6\]/);
+    expect(() => mv.checkViews(3, false)).toThrow(Dd3dError);
+    tf.dispose([x, ctx, camera]);
+    p.dispose();
+  });
+});

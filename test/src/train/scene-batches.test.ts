@@ -1,0 +1,189 @@
+/**
+ * Multi-view data and training: `scenes dataset --views V` (MVDream's layout), the batches it
+ * gives (whole objects, shared caption and timestep, camera dropout, single-view steps), and
+ * a camera-conditioned fine-tune from a model folder: step 0 equals the folder's model, a
+ * resumed run equals an uninterrupted one, and a worker thread computes the same training.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/backend/backend.js';
+import { SceneDataset, readSceneShard, writeSceneDataset, type MultiViewRecord } from '../../../src/dataset/scene-dataset.js';
+import { CAMERA_FEATURES, cameraFeatures } from '../../../src/models/camera-embedding.js';
+import { loadUNet } from '../../../src/models/load.js';
+import { buildTinyModel, loadInitWeights, pretrain } from '../../../src/train/pretrain.js';
+import { PRETRAIN_CONFIGS } from '../../../src/train/pretrain-configs.js';
+import { exportTinyModel } from '../../../src/train/export.js';
+import { SceneBatches } from '../../../src/train/scene-batches.js';
+import { expectOneLineError, runCli } from '../../helpers/cli.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-mv-'));
+const data = path.join(tmp, 'mv');
+const config = PRETRAIN_CONFIGS['test-mv']!;
+const base = path.join(tmp, 'base');
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  await writeSceneDataset({ n: 12, views: 4, res: 32, out: data, seed: 3, shardSize: 5 });
+  // a single-view model folder of the test config to fine-tune from
+  const m = buildTinyModel(PRETRAIN_CONFIGS.test!, 9);
+  const all = new Map<string, tf.Tensor>();
+  for (const [k, v] of m.textParams.variables()) all.set(`text_encoder/${k}`, v);
+  for (const [k, v] of m.unetParams.variables()) all.set(`unet/${k}`, v);
+  exportTinyModel(base, m, all, PRETRAIN_CONFIGS.test!, {});
+  m.textParams.dispose();
+  m.unetParams.dispose();
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('scenes dataset --views', () => {
+  it('writes V views of one object per record: azimuths 360/V apart, one elevation, fov and radius', () => {
+    const settings = JSON.parse(fs.readFileSync(path.join(data, 'dataset.json'), 'utf8'));
+    expect(settings.views).toBe(4);
+    expect(settings.shards).toBe(3);
+    const lines = fs.readFileSync(path.join(data, 'shard-00000.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBe(5);
+    for (const line of lines) {
+      const r = JSON.parse(line) as MultiViewRecord;
+      expect(r.cameras.length).toBe(4);
+      expect(r.views.length).toBe(4);
+      expect(r.caption).not.toMatch(/view/);
+      for (let v = 1; v < 4; v++) {
+        const step = (((r.cameras[v]!.azimuth - r.cameras[0]!.azimuth) % 360) + 360) % 360;
+        expect(step).toBeCloseTo(90 * v, 1);
+        expect(r.cameras[v]).toMatchObject({ elevation: r.cameras[0]!.elevation, fov: r.cameras[0]!.fov, radius: r.cameras[0]!.radius });
+      }
+      expect(r.cameras[0]!.elevation).toBeLessThanOrEqual(45);
+    }
+    const shard = readSceneShard(path.join(data, 'shard-00000.safetensors'), 4);
+    expect(shard.count).toBe(20);
+    expect(shard.records.map((r) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(shard.records[1]!.caption).toMatch(/, (front|side|back) view$/);
+    // the four views of an object are different pictures of it
+    const differ = (a: Uint8Array, b: Uint8Array) => a.some((x, i) => x !== b[i]);
+    expect(differ(shard.image(0), shard.image(1))).toBe(true);
+    const ds = SceneDataset.open(data);
+    expect([ds.length, ds.views]).toEqual([48, 4]);
+    expect(ds.get(45).record.seed).toBe(ds.get(44).record.seed);
+    expect(ds.get(44).record.seed).not.toBe(ds.get(43).record.seed);
+    // the single-view layout has no "views" key, as before
+    expect(() => readSceneShard(path.join(data, 'shard-00000.safetensors'))).toThrow(/5 lines for 20 images/);
+  });
+
+  it('resumes like the single-view layout and names --views when it differs', async () => {
+    const again = await writeSceneDataset({ n: 12, views: 4, res: 32, out: data, seed: 3, shardSize: 5 });
+    expect([again.written, again.skipped]).toEqual([0, 3]);
+    await expect(writeSceneDataset({ n: 12, views: 2, res: 32, out: data, seed: 3, shardSize: 5 })).rejects.toThrow(
+      /made with --views 4, but this run asks for --views 2/,
+    );
+    const r = runCli(['scenes', 'dataset', '--n', '2', '--views', '0', '--out', path.join(tmp, 'bad')]);
+    expectOneLineError(r, /--views/);
+  });
+});
+
+describe('multi-view batches', () => {
+  it('hold whole objects with one caption and their cameras; camera dropout and single-view steps as configured', () => {
+    const ds = SceneDataset.open(data);
+    const m = buildTinyModel(config, 1);
+    const batches = new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, cameraDropout: 0.5, singleViewShare: 0.3 });
+    let multi = 0;
+    let single = 0;
+    let dropped = 0;
+    for (let step = 0; step < 40; step++) {
+      const b = batches.batch(step, 8);
+      expect(b.views).toBe(batches.viewsAt(step));
+      if (b.views === 1) {
+        single++;
+        expect(b.cameras.every((x) => x === 0)).toBe(true);
+        expect(b.captions.every((c) => / view$/.test(c))).toBe(true);
+      } else {
+        multi++;
+        for (let o = 0; o < 2; o++) {
+          const caps = b.captions.slice(4 * o, 4 * o + 4);
+          expect(new Set(caps).size).toBe(1);
+          expect(caps[0]).not.toMatch(/view/);
+          const cam = b.cameras.subarray(4 * o * CAMERA_FEATURES, (4 * o + 4) * CAMERA_FEATURES);
+          if (cam.every((x) => x === 0)) dropped++;
+          else {
+            // views in order: azimuth features rotate by 90°
+            const [s0, c0, s1, c1] = [cam[0]!, cam[1]!, cam[CAMERA_FEATURES]!, cam[CAMERA_FEATURES + 1]!];
+            expect(Math.atan2(s1 * c0 - c1 * s0, c1 * c0 + s1 * s0)).toBeCloseTo(Math.PI / 2, 3);
+          }
+        }
+      }
+      b.images.dispose();
+    }
+    expect(single).toBeGreaterThan(4);
+    expect(multi).toBeGreaterThan(15);
+    expect(dropped).toBeGreaterThan(4);
+    // the recorded camera is the one the batch encodes
+    const first = ds.get(0).record.camera;
+    expect(cameraFeatures(first).length).toBe(CAMERA_FEATURES);
+    m.textParams.dispose();
+    m.unetParams.dispose();
+  });
+});
+
+describe('multi-view fine-tune (pretrain --config with multiview, --init)', () => {
+  it("starts from the folder: at step 0 the camera-conditioned UNet equals the folder's", () => {
+    const m = buildTinyModel(config, 1);
+    loadInitWeights(m, base);
+    const folder = loadUNet(base);
+    const x = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const ctx = tf.randomNormal([4, 77, 32], 0, 1, 'float32', 4) as tf.Tensor3D;
+    const camera = tf.randomNormal([4, CAMERA_FEATURES], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const a = m.unet.forward(x, 200, ctx, { camera });
+    const b = folder.forward(x, 200, ctx);
+    expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBe(0);
+    tf.dispose([x, ctx, camera, a, b]);
+    folder.dispose();
+    m.textParams.dispose();
+    m.unetParams.dispose();
+    // a folder of another architecture is named
+    const wide = buildTinyModel(PRETRAIN_CONFIGS.tiny32!, 1);
+    expect(() => loadInitWeights(wide, base)).toThrow(/--init .*base: .* has shape \[.*\], this config needs/);
+    wide.textParams.dispose();
+    wide.unetParams.dispose();
+  });
+
+  it('trains, resumes exactly, and a worker thread computes the same training', async () => {
+    const dataset = SceneDataset.open(data);
+    const counts: number[] = [];
+    const common = { config, dataset, seed: 1, steps: 4, init: base };
+    const whole = await pretrain({ ...common, out: path.join(tmp, 'a'), resume: false, onStep: () => counts.push(tf.memory().numTensors) });
+    expect(whole.losses.every(Number.isFinite)).toBe(true);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    await expect(
+      pretrain({
+        ...common,
+        out: path.join(tmp, 'b'),
+        resume: false,
+        onStep: (s) => {
+          if (s === 3) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    const resumed = await pretrain({ ...common, out: path.join(tmp, 'b'), resume: true });
+    expect(resumed.losses).toEqual(whole.losses);
+    await expect(pretrain({ ...common, init: undefined, out: path.join(tmp, 'b'), resume: true })).rejects.toThrow(
+      /made with init "base", this run asks for the default/,
+    );
+
+    const two = await pretrain({ ...common, out: path.join(tmp, 'w'), resume: false, workers: 2 });
+    for (let i = 0; i < 4; i++) expect(Math.abs(two.losses[i]! - whole.losses[i]!)).toBeLessThan(1e-5 * whole.losses[i]!);
+    const key = 'unet/camera_embedding.linear_2.weight';
+    const [p, q] = [whole.ema.shadow.get(key)!.dataSync(), two.ema.shadow.get(key)!.dataSync()];
+    expect(Math.max(...Array.from(p, Math.abs))).toBeGreaterThan(0); // the camera MLP has left zero
+    expect(Math.max(...Array.from(p, (x, j) => Math.abs(x - q[j]!)))).toBeLessThan(1e-4 * Math.max(...Array.from(p, Math.abs)) + 1e-7);
+  });
+
+  it('refuses a dataset with another number of views, naming both', async () => {
+    const single = path.join(tmp, 'single');
+    await writeSceneDataset({ n: 8, res: 32, out: single, seed: 1 });
+    await expect(pretrain({ config, dataset: SceneDataset.open(single), out: path.join(tmp, 'c'), seed: 1, steps: 1, resume: false })).rejects.toThrow(
+      /the dataset has 1 view\(s\) per record, config "test-mv" trains on 4/,
+    );
+  });
+});
