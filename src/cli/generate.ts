@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
+import { FIELDS, type FieldKind } from '../../nerf/index.js';
 import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages } from '../distribution/reference-images.js';
 import { Dd3dError } from '../core/errors.js';
@@ -29,6 +30,7 @@ interface GenerateFlags {
   views?: number;
   fitIters?: number;
   res?: number;
+  field: FieldKind;
   samples: number;
   guidance: number;
   stdScale: number;
@@ -75,6 +77,14 @@ export function registerGenerate(program: Command): void {
       intOption(0),
     )
     .option('--res <px>', "render size (default: the model's image size, at most 64)", intOption(8, 512))
+    .addOption(
+      new Option(
+        '--field <kind>',
+        'the radiance field: a multi-resolution grid, or the Fourier-feature MLP baseline (one file and a registry line each, nerf/)',
+      )
+        .choices(Object.keys(FIELDS))
+        .default(D.field.kind),
+    )
     .option('--samples <n>', 'samples per ray', intOption(4, 512), D.samplesPerRay)
     .option('--guidance <scale>', 'classifier-free guidance scale of the SDS call', floatOption(0), D.guidance)
     .option('--std-scale <gamma>', 'γ, the scale of σ (0: the mean instance)', floatOption(0), D.stdScale)
@@ -108,6 +118,7 @@ export function registerGenerate(program: Command): void {
       if (!opts.prompt === !opts.dist) throw new Dd3dError('--prompt/--dist: give exactly one of them');
       const config: GenerateConfig = {
         ...D,
+        field: { kind: opts.field },
         iters: opts.iters ?? D.iters,
         fitIters: opts.fitIters ?? D.fitIters,
         res: opts.res ?? null,

@@ -16,6 +16,7 @@ import { registerImportDist } from './import-dist.js';
 import { registerParity } from './parity.js';
 import { registerPretrain } from './pretrain.js';
 import { registerProbe } from './probe.js';
+import { registerQueue } from './queue.js';
 import { registerSample } from './sample.js';
 import { registerScenes } from './scenes.js';
 import { registerTrainDist } from './train-dist.js';
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerParity(program);
   registerPretrain(program);
   registerProbe(program);
+  registerQueue(program);
   registerSample(program);
   registerGenerate(program);
   registerScenes(program);

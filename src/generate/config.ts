@@ -2,11 +2,14 @@
  * The settings of one text-to-3D run as one plain object: every `--flag` of `dd3d generate`
  * overrides a field here, and the manifest records the whole object.
  */
+import type { FieldConfig } from '../../nerf/index.js';
 import type { LightSchedule, ShadingSchedule, TimestepSchedule } from './schedules.js';
 
 export type BackgroundKind = 'white' | 'random' | 'learned';
 
 export interface GenerateConfig {
+  /** The radiance field and its settings (nerf/index.ts's FIELDS registry, by kind). */
+  field: FieldConfig;
   iters: number;
   /**
    * Views rendered and denoised jointly per iteration: 1 (single-view SDS with view phrases),
@@ -53,6 +56,7 @@ export interface GenerateConfig {
 }
 
 export const GENERATE_DEFAULTS: GenerateConfig = {
+  field: { kind: 'grid' },
   iters: 600,
   views: 1,
   fitIters: 0,

@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { MlpBackground, renderVolume, type VolumeBackground, type VolumeShading } from '../../renderers/volume.js';
-import { createField, OccupancyGrid, type FieldConfig, type RadianceField } from '../../nerf/index.js';
+import { createField, OccupancyGrid, type RadianceField } from '../../nerf/index.js';
 import { deriveSeed, mulberry32 } from '../core/random.js';
 import { sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
@@ -22,8 +22,6 @@ import { REGULARIZERS, type RegularizerName } from './regularizers.js';
 import { lightAt, shadingAt } from './schedules.js';
 import type { TargetViews } from './target-views.js';
 import type { ViewConditions } from './view-conditions.js';
-
-export const FIELD_CONFIG: FieldConfig = { kind: 'grid' };
 
 export interface AssetRun {
   model: DiffusionModel;
@@ -105,7 +103,7 @@ export function renderSize(model: DiffusionModel, config: GenerateConfig): numbe
 
 export async function generateAsset(run: AssetRun): Promise<AssetResult> {
   const { model, conditions, config, seed } = run;
-  const field = createField(FIELD_CONFIG, deriveSeed(seed, 'field'));
+  const field = createField(config.field, deriveSeed(seed, 'field'));
   const learnedBackground = config.background === 'learned' ? new MlpBackground({}, deriveSeed(seed, 'background')) : null;
   const weights = new Map<string, tf.Variable>();
   for (const [k, v] of field.variables()) weights.set(`field/${k}`, v);
