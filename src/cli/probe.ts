@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { Dd3dError } from '../core/errors.js';
+import { checkOutput, folderWithFormat } from '../io/output-guard.js';
 import { packageRoot } from '../paths.js';
 import { VIEWS, evaluateProbe, type HeadAccuracy, type ProbeEvaluation } from '../probe/evaluate.js';
 import { loadProbe } from '../probe/probe.js';
@@ -17,6 +18,7 @@ import { progressBar } from './progress.js';
 import { fmt, formatTable } from '../core/table.js';
 
 interface TrainFlags {
+  force?: boolean;
   data: string;
   out: string;
   val?: string;
@@ -85,7 +87,8 @@ Examples:
     .command('train')
     .description('train a probe on a scene dataset and save it as config.json + model.safetensors')
     .requiredOption('--data <dir>', 'scene dataset to train on ("dd3d scenes dataset")')
-    .requiredOption('--out <dir>', 'probe folder to write (created; config.json and model.safetensors are replaced)')
+    .requiredOption('--out <dir>', 'probe folder to write (created; an earlier probe in it is replaced)')
+    .option('--force', 'write into --out even if it holds files dd3d did not write')
     .option('--val <dir>', 'held-out scene dataset, scored after every epoch and recorded in config.json')
     .option('--epochs <n>', 'passes over the data', intOption(1, 10_000), 2)
     .option('--batch <n>', 'images per step', intOption(2, 4096), 64)
@@ -111,7 +114,14 @@ Examples:
       ] as const) {
         if (dir !== undefined && !fs.existsSync(dir)) throw new Dd3dError(`${flag} ${dir}: folder not found`);
       }
-      if (fs.existsSync(opts.out) && !fs.statSync(opts.out).isDirectory()) throw new Dd3dError(`--out ${opts.out}: expected a folder, got a file`);
+      checkOutput({
+        path: opts.out,
+        flag: '--out',
+        kind: 'folder',
+        force: Boolean(opts.force),
+        isOurs: folderWithFormat('config.json', ['dd3d-probe']),
+        createParent: true,
+      });
       await startBackend(cmd);
       let bar: ReturnType<typeof progressBar> | undefined;
       // epoch lines go out as they happen without a TTY, and after the bar with one (so they do not tear it)

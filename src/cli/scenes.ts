@@ -7,15 +7,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { COLORS, COLOR_NAMES, FAMILIES, FAMILY_NAMES } from '../../scenes/index.js';
-import { resolveFamilies, writeSceneDataset } from '../dataset/scene-dataset.js';
+import { DATASET_FORMAT, resolveFamilies, writeSceneDataset } from '../dataset/scene-dataset.js';
 import { renderContactSheet, writeReferenceSet } from '../dataset/scene-refs.js';
 import { Dd3dError } from '../core/errors.js';
 import { writePng } from '../io/image.js';
+import { checkOutput, folderWithFormat } from '../io/output-guard.js';
 import { intOption } from './options.js';
 import { progressBar } from './progress.js';
 import { fmt, formatTable } from '../core/table.js';
 
 interface DatasetFlags {
+  force?: boolean;
   n: number;
   res: number;
   out: string;
@@ -37,6 +39,7 @@ interface RefsFlags {
 }
 
 interface SheetFlags {
+  force?: boolean;
   out: string;
   perFamily: number;
   res: number;
@@ -81,6 +84,7 @@ Examples:
     .requiredOption('--n <count>', 'number of images', intOption(1, 100_000_000))
     .requiredOption('--res <px>', 'image width and height', intOption(4, 1024))
     .requiredOption('--out <dir>', 'output folder (created; rerunning the same command resumes it)')
+    .option('--force', 'write into --out even if it holds files dd3d did not write (an earlier output of this command needs no flag)')
     .option('--seed <n>', 'dataset seed: image i depends only on (seed, i)', intOption(0), 0)
     .option('--families <list>', 'comma-separated families to draw from, uniformly (default: all; see "dd3d scenes list")')
     .option(
@@ -116,6 +120,8 @@ Examples:
   dd3d scenes dataset --n 25000 --views 4 --res 32 --out data/mv32`,
     )
     .action(async (opts: DatasetFlags) => {
+      const ours = folderWithFormat('dataset.json', [DATASET_FORMAT]);
+      checkOutput({ path: opts.out, flag: '--out', kind: 'folder', force: Boolean(opts.force), isOurs: ours, createParent: true });
       const families = opts.families === undefined ? undefined : resolveFamilies(opts.families.split(','));
       const bar = progressBar(opts.views > 1 ? `rendering (×${opts.views} views)` : 'rendering', opts.n, { quiet: opts.json });
       let summary;
@@ -230,6 +236,7 @@ Examples:
     .command('sheet')
     .description('draw a contact sheet: one row per family, different instances and views across')
     .requiredOption('--out <file.png>', 'output PNG')
+    .option('--force', 'replace --out if it exists')
     .option('--per-family <n>', 'instances per family (columns)', intOption(1, 64), 6)
     .option('--res <px>', 'tile width and height', intOption(8, 1024), 128)
     .option('--seed <n>', 'seed of the instances', intOption(0), 0)
@@ -241,9 +248,8 @@ Examples:
     )
     .action(async (opts: SheetFlags) => {
       if (path.extname(opts.out).toLowerCase() !== '.png') throw new Dd3dError(`--out: expected a .png file name, got "${opts.out}"`);
-      const outDir = path.dirname(path.resolve(opts.out));
-      if (!fs.existsSync(outDir)) throw new Dd3dError(`--out: folder does not exist: ${outDir}`);
       const families = opts.families === undefined ? undefined : resolveFamilies(opts.families.split(','));
+      checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), what: 'PNG' });
       const batch = renderContactSheet({ perFamily: opts.perFamily, res: opts.res, seed: opts.seed, families });
       await writePng(opts.out, batch, opts.perFamily);
       const rows = families ?? [...FAMILY_NAMES];

@@ -63,7 +63,8 @@ export interface LossTermSummary {
 export function summarizeLossTerms(terms: Record<string, number[]>): Record<string, LossTermSummary> {
   const out: Record<string, LossTermSummary> = {};
   for (const [name, values] of Object.entries(terms)) {
-    if (values.length === 0) continue;
+    // the guidance's other statistics (SDS's timestep t) are progress-bar context, not loss terms
+    if (!name.startsWith('loss_') || values.length === 0) continue;
     const tail = values.slice(-Math.max(1, Math.round(values.length / 10)));
     const round = (x: number) => Number(x.toPrecision(4));
     out[name] = { iterations: values.length, first: round(values[0]!), final: round(tail.reduce((a, b) => a + b, 0) / tail.length) };

@@ -32,6 +32,8 @@ export interface OutputSpec {
   isOurs?: (p: string) => boolean;
   /** What to call the output in messages (default: "file" / "folder"). */
   what?: string;
+  /** Create a missing parent folder (commands whose --out says "created") instead of failing. */
+  createParent?: boolean;
 }
 
 const NEW = 'dd3d-new';
@@ -114,6 +116,13 @@ export function checkOutput(spec: OutputSpec): string {
     throw new Dd3dError(`${flag}: ${spec.path} is the current folder or holds it; run dd3d from outside it or choose another ${what}`);
   }
   const parent = path.dirname(abs);
+  if (spec.createParent && !fs.existsSync(parent)) {
+    try {
+      fs.mkdirSync(parent, { recursive: true });
+    } catch (e) {
+      throw new Dd3dError(`${flag}: cannot create ${parent} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
   const ps = fs.statSync(parent, { throwIfNoEntry: false });
   if (!ps) throw new Dd3dError(`${flag}: folder does not exist: ${parent}`);
   if (!ps.isDirectory()) throw new Dd3dError(`${flag}: ${parent} is not a folder`);
@@ -171,4 +180,9 @@ export function isJsonWithFormat(file: string, formats: string[]): boolean {
   } catch {
     return false;
   }
+}
+
+/** An `isOurs` test: a folder whose `file` is JSON with one of `formats` (a dataset.json, a probe's config.json, …). */
+export function folderWithFormat(file: string, formats: string[]): (dir: string) => boolean {
+  return (dir) => isJsonWithFormat(path.join(dir, file), formats);
 }

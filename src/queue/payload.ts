@@ -16,6 +16,7 @@
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
+import { FIELDS } from '../../nerf/index.js';
 import { GENERATE_DEFAULTS, type GenerateConfig } from '../generate/config.js';
 
 /** The queue `dd3d queue` uses unless --queue names another. */
@@ -138,12 +139,18 @@ const COUNTS: Record<string, [min: number, max: number]> = {
 /**
  * The settings have exactly GENERATE_DEFAULTS' shape: the same keys, numbers where it has
  * numbers (finite), arrays of its length; `res` is null or a side in pixels, `background`
- * one of the kinds. Then the counts, and fitIters ≤ iters as `generate` requires.
+ * one of the kinds, `field` a kind of nerf/'s FIELDS registry. Then the counts, and fitIters ≤ iters as `generate` requires.
  */
 function checkConfig(v: unknown, bad: Bad): void {
   const walk = (value: unknown, like: unknown, key: string): void => {
     if (key === 'config.res') {
       if (value !== null) integer(value, key, 8, 512, bad);
+      return;
+    }
+    if (key === 'config.field') {
+      const o = object(value, key, bad);
+      known(o, ['kind'], `${key}.`, bad);
+      if (typeof o.kind !== 'string' || !Object.hasOwn(FIELDS, o.kind)) bad(`${key}.kind`, `must be one of ${Object.keys(FIELDS).join(', ')}`);
       return;
     }
     if (key === 'config.background') {

@@ -4,7 +4,7 @@
  * failure is one line and exit 1, non-finite values are errors. Commands run in-process
  * (test/helpers/in-process.ts) except where only a real process shows the behaviour (crash
  * handlers, exit status, peak memory), which run the built CLI. Torn checkpoints (defect 1)
- * are in test/src/train/checkpoint.test.ts; the generated cases in test/fuzz/.
+ * are in test/src/train/checkpoint.test.ts; the generated cases in test/e2e/broken-inputs.test.ts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -111,6 +111,31 @@ describe('defect 3: existing files are not overwritten without --force', () => {
     const dist = path.join(tmp, 'user.json');
     fs.copyFileSync(CHAIR, dist);
     expectOneLine(await dd3d(['train-dist', '--images', path.join(tmp, 'nope'), '--out', dist]), /--images: .*nope is not a folder/);
+  });
+});
+
+describe('scenes and probe outputs', () => {
+  it("a folder of the user's files or an existing PNG stops scenes dataset, scenes sheet and probe train before any work; their own earlier outputs do not", async () => {
+    const mine = path.join(tmp, 'mine');
+    fs.mkdirSync(mine);
+    fs.writeFileSync(path.join(mine, 'notes.txt'), 'keep');
+    const png = path.join(tmp, 'holiday.png');
+    fs.writeFileSync(png, 'my photo');
+    expectOneLine(
+      await dd3d(['scenes', 'dataset', '--n', '2', '--res', '8', '--out', mine]),
+      /--out: .*mine holds files dd3d did not write \(notes\.txt\); pass --force/,
+    );
+    // (scenes refs has its own guard: test/src/cli/scenes.test.ts)
+    expectOneLine(await dd3d(['scenes', 'sheet', '--per-family', '1', '--res', '8', '--out', png]), /holiday\.png already exists; pass --force/);
+    expectOneLine(await dd3d(['probe', 'train', '--data', tmp, '--out', mine]), /holds files dd3d did not write/);
+    expect(fs.readdirSync(mine)).toEqual(['notes.txt']);
+    expect(fs.readFileSync(png, 'utf8')).toBe('my photo');
+    // a dataset folder dd3d wrote resumes without --force, into a parent it creates
+    const data = path.join(tmp, 'new-parent', 'data');
+    expect((await dd3d(['scenes', 'dataset', '--n', '2', '--res', '8', '--out', data])).status).toBe(0);
+    expect((await dd3d(['scenes', 'dataset', '--n', '2', '--res', '8', '--out', data])).status).toBe(0);
+    expect((await dd3d(['scenes', 'sheet', '--per-family', '1', '--res', '8', '--families', 'chair', '--out', png, '--force'])).status).toBe(0);
+    expect(fs.readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
   });
 });
 

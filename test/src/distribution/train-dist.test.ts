@@ -484,7 +484,7 @@ describe('the commands', () => {
     expect(d.mu.shape).toEqual([77, 32]);
     expect(runCli(['sample', '--model', sd1, '--dist', imported, '--n', '2', '--steps', '2', '--out', path.join(tmp, 'i.png')]).status).toBe(0);
     expectOneLineError(
-      runCli(['sample', '--model', sd1, '--dist', imported, '--suffix', 'at night', '--out', path.join(tmp, 'i.png')]),
+      runCli(['sample', '--model', sd1, '--dist', imported, '--suffix', 'at night', '--out', path.join(tmp, 'i-night.png')]),
       /imported\.json: an imported distribution has no raw context vectors/,
     );
     expectOneLineError(

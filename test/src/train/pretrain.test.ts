@@ -118,7 +118,7 @@ describe('dd3d pretrain', () => {
     const s = runCli(['sample', '--model', out, '--prompt', 'a red chair, front view', '--steps', '3', '--out', path.join(tmp, 's.png')]);
     expect(s.status, s.stderr).toBe(0);
     expectOneLineError(
-      runCli(['sample', '--model', out, '--prompt', 'a red chiar', '--out', path.join(tmp, 's.png')]),
+      runCli(['sample', '--model', out, '--prompt', 'a red chiar', '--out', path.join(tmp, 's-typo.png')]),
       /unknown word "chiar" \(did you mean chair/,
     );
     const e = runCli(['eval-prompt', '--model', out, '--prompt', 'a red chair with four legs, front view', '--n', '4', '--steps', '2', '--json']);
