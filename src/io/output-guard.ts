@@ -40,7 +40,8 @@ const NEW = 'dd3d-new';
 const OLD = 'dd3d-old';
 const hidden = (target: string, tag: string, pid: number) => path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${pid}`);
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` still runs (EPERM: it does, as another user's), so its temporaries are not a dead run's. */
+export function pidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

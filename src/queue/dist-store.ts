@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Redis } from 'ioredis';
 import { Dd3dError } from '../core/errors.js';
+import { pidAlive } from '../io/output-guard.js';
 
 export const distKey = (queue: string, sha256: string): string => `dd3d:${queue}:dist:${sha256}`;
 
@@ -57,20 +58,10 @@ export class DistributionCache {
     if (this.dir) return this.dir;
     for (const name of fs.readdirSync(os.tmpdir())) {
       const pid = /^dd3d-queue-dists-(\d+)$/.exec(name)?.[1];
-      if (pid && !alive(Number(pid))) fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true });
+      if (pid && !pidAlive(Number(pid))) fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true });
     }
     this.dir = path.join(os.tmpdir(), `dd3d-queue-dists-${process.pid}`);
     fs.mkdirSync(this.dir, { recursive: true });
     return this.dir;
-  }
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
