@@ -16,16 +16,17 @@ import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/ass
 import { runAssetPool } from '../generate/asset-pool.js';
 import type { IterStats } from '../generate/generate-asset.js';
 import { checkWritableFolder } from '../io/output-guard.js';
+import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { startBackend } from './common.js';
 import { imageSize, loadModel, MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
-interface GenerateFlags {
+/** The flags `generate` and `queue add` share: the source and every setting of the run. */
+export interface GenerateSettingsFlags {
   model?: string;
   dist?: string;
   prompt?: string;
-  n: number;
   iters?: number;
   views?: number;
   fitIters?: number;
@@ -43,6 +44,10 @@ interface GenerateFlags {
   meshRes: number;
   previewEvery: number;
   seed: number;
+}
+
+interface GenerateFlags extends GenerateSettingsFlags {
+  n: number;
   workers: number;
   out: string;
   resume?: boolean;
@@ -116,48 +121,14 @@ export function registerGenerate(program: Command): void {
     )
     .action(async (opts: GenerateFlags, cmd: Command) => {
       if (!opts.prompt === !opts.dist) throw new Dd3dError('--prompt/--dist: give exactly one of them');
-      const config: GenerateConfig = {
-        ...D,
-        field: { kind: opts.field },
-        iters: opts.iters ?? D.iters,
-        fitIters: opts.fitIters ?? D.fitIters,
-        res: opts.res ?? null,
-        samplesPerRay: opts.samples,
-        guidance: opts.guidance,
-        stdScale: opts.stdScale,
-        gradClip: opts.gradClip,
-        background: opts.background,
-        lambda: { orient: opts.lambdaOrient, sparsity: opts.lambdaSparsity, entropy: opts.lambdaEntropy },
-        lr: { encoding: opts.lr, mlp: opts.lr / 10, background: opts.lr / 10 },
-        previewEvery: opts.previewEvery,
-        mesh: { ...D.mesh, resolution: opts.meshRes },
-        checkpointEvery: D.checkpointEvery,
-      };
+      const config = settingsFromFlags(opts);
       checkOutFolder(opts.out, Boolean(opts.resume));
       const dist = opts.dist ? loadDistribution(opts.dist) : null;
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
       const model = loadModel(modelDir);
-      imageSize(model, {}, 'add it to the config');
-      config.views = opts.views ?? defaultViews(model.unet);
-      if (config.views > 1) {
-        config.iters = opts.iters ?? MULTIVIEW_DEFAULTS.iters;
-        config.fitIters = opts.fitIters ?? Math.min(MULTIVIEW_DEFAULTS.fitIters, config.iters);
-      }
-      if (config.views > 1) model.unet.checkViews(config.views, true);
-      if (config.fitIters > 0 && config.views < 2)
-        throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');
-      if (config.fitIters > config.iters) throw new Dd3dError(`--fit-iters ${config.fitIters}: more than --iters ${config.iters}`);
+      applyModelSettings(config, opts, model, modelDir, dist);
       const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
-      if (dist) {
-        checkDistributionModel(opts.dist!, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);
-        if (!dist.ctx)
-          warn(
-            `${opts.dist} is imported (no raw context vectors), so it cannot be re-encoded per view: every view of an asset uses the same condition μ + γσ ⊙ ε`,
-          );
-      }
-      // an unknown word fails here, before any folder is made
-      if (opts.prompt) model.encodePrompts([opts.prompt]).dispose();
       fs.mkdirSync(opts.out, { recursive: true });
       const references = dist ? copyReferences(dist, opts.out) : [];
       const jobs: AssetJob[] = [];
@@ -246,4 +217,56 @@ function formatTerms(terms: Record<string, number>): string {
   return Object.entries(terms)
     .map(([k, v]) => `${k.replace(/^loss_/, '')} ${Number.isInteger(v) ? v : v.toExponential(2)}`)
     .join(' ');
+}
+
+/** Generate's flags → its settings object (`queue add` uses the same, so a queued asset equals a local one). */
+export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
+  const D = GENERATE_DEFAULTS;
+  return {
+    ...D,
+    field: { kind: opts.field },
+    iters: opts.iters ?? D.iters,
+    fitIters: opts.fitIters ?? D.fitIters,
+    res: opts.res ?? null,
+    samplesPerRay: opts.samples,
+    guidance: opts.guidance,
+    stdScale: opts.stdScale,
+    gradClip: opts.gradClip,
+    background: opts.background,
+    lambda: { orient: opts.lambdaOrient, sparsity: opts.lambdaSparsity, entropy: opts.lambdaEntropy },
+    lr: { encoding: opts.lr, mlp: opts.lr / 10, background: opts.lr / 10 },
+    previewEvery: opts.previewEvery,
+    mesh: { ...D.mesh, resolution: opts.meshRes },
+  };
+}
+
+/**
+ * The settings that depend on the model (views, and the multi-view iteration defaults) and the
+ * checks of the run against it, made before any work: a multi-view V the model was trained for,
+ * the fast path's need for views, a distribution from this model's text encoder, known words.
+ */
+export function applyModelSettings(
+  config: GenerateConfig,
+  opts: GenerateSettingsFlags,
+  model: DiffusionModel,
+  modelDir: string,
+  dist: PromptDistribution | null,
+): void {
+  imageSize(model, {}, 'add it to the config');
+  config.views = opts.views ?? defaultViews(model.unet);
+  if (config.views > 1) {
+    config.iters = opts.iters ?? MULTIVIEW_DEFAULTS.iters;
+    config.fitIters = opts.fitIters ?? Math.min(MULTIVIEW_DEFAULTS.fitIters, config.iters);
+    model.unet.checkViews(config.views, true);
+  }
+  if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');
+  if (config.fitIters > config.iters) throw new Dd3dError(`--fit-iters ${config.fitIters}: more than --iters ${config.iters}`);
+  const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
+  if (dist) {
+    checkDistributionModel(opts.dist!, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);
+    if (!dist.ctx)
+      warn(`${opts.dist} is imported (no raw context vectors), so it cannot be re-encoded per view: every view of an asset uses the same condition μ + γσ ⊙ ε`);
+  }
+  // an unknown word fails here, before any folder is made or anything is queued
+  if (opts.prompt) model.encodePrompts([opts.prompt]).dispose();
 }

@@ -15,44 +15,20 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, type Option } from 'commander';
 import { defaultWorkers } from '../backend/worker-pool.js';
 import { Dd3dError } from '../core/errors.js';
-import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
+import { loadDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages } from '../distribution/reference-images.js';
-import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
-import type { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { GENERATE_DEFAULTS } from '../generate/config.js';
 import { sha256Hex } from '../queue/dist-store.js';
 import { modelFingerprint } from '../queue/model-id.js';
 import { DEFAULT_QUEUE, JOB_FORMAT, JOB_VERSION, MAX_INSTANCES, runId, type QueueJobPayload } from '../queue/payload.js';
 import type { QueueStatus } from '../queue/queue.js';
 import { builtinModelDir } from '../paths.js';
 import { startBackend } from './common.js';
-import { registerGenerate } from './generate.js';
-import { imageSize, loadModel, MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
+import { applyModelSettings, registerGenerate, settingsFromFlags, type GenerateSettingsFlags } from './generate.js';
+import { loadModel, MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
 import { intOption } from './options.js';
 
-/** The settings flags `add` shares with generate, as generate parses them. */
-interface SettingsFlags {
-  model?: string;
-  dist?: string;
-  prompt?: string;
-  iters?: number;
-  views?: number;
-  fitIters?: number;
-  res?: number;
-  samples: number;
-  guidance: number;
-  stdScale: number;
-  gradClip: number;
-  background: BackgroundKind;
-  lambdaOrient: number;
-  lambdaSparsity: number;
-  lambdaEntropy: number;
-  lr: number;
-  meshRes: number;
-  previewEvery: number;
-  seed: number;
-}
-
-interface AddFlags extends SettingsFlags {
+interface AddFlags extends GenerateSettingsFlags {
   n: number;
   out: string;
   checkpointEvery: number;
@@ -158,7 +134,7 @@ Examples:
         const model = loadModel(modelDir);
         let sampling: QueueJobPayload['sampling'];
         try {
-          checkAgainstModel(config, opts, model, modelDir, dist);
+          applyModelSettings(config, opts, model, modelDir, dist);
           sampling = samplingSettings({}, model);
         } finally {
           model.dispose();
@@ -276,50 +252,6 @@ Examples:
       });
       log('stopped');
     });
-}
-
-/**
- * Generate's flags → its settings object, as `dd3d generate` maps them (src/cli/generate.ts;
- * the queue test checks the two runs' manifests record the same settings).
- */
-function settingsFromFlags(opts: SettingsFlags): GenerateConfig {
-  const D = GENERATE_DEFAULTS;
-  return {
-    ...D,
-    iters: opts.iters ?? D.iters,
-    fitIters: opts.fitIters ?? D.fitIters,
-    res: opts.res ?? null,
-    samplesPerRay: opts.samples,
-    guidance: opts.guidance,
-    stdScale: opts.stdScale,
-    gradClip: opts.gradClip,
-    background: opts.background,
-    lambda: { orient: opts.lambdaOrient, sparsity: opts.lambdaSparsity, entropy: opts.lambdaEntropy },
-    lr: { encoding: opts.lr, mlp: opts.lr / 10, background: opts.lr / 10 },
-    previewEvery: opts.previewEvery,
-    mesh: { ...D.mesh, resolution: opts.meshRes },
-  };
-}
-
-/** The model-dependent defaults and checks `generate` applies, so a job never fails on what the adder could see. */
-function checkAgainstModel(config: GenerateConfig, opts: SettingsFlags, model: DiffusionModel, modelDir: string, dist: PromptDistribution | null): void {
-  imageSize(model, {}, 'add it to the config');
-  config.views = opts.views ?? defaultViews(model.unet);
-  if (config.views > 1) {
-    config.iters = opts.iters ?? MULTIVIEW_DEFAULTS.iters;
-    config.fitIters = opts.fitIters ?? Math.min(MULTIVIEW_DEFAULTS.fitIters, config.iters);
-    model.unet.checkViews(config.views, true);
-  }
-  if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');
-  if (config.fitIters > config.iters) throw new Dd3dError(`--fit-iters ${config.fitIters}: more than --iters ${config.iters}`);
-  const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
-  if (dist) {
-    checkDistributionModel(opts.dist!, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);
-    if (!dist.ctx)
-      warn(`${opts.dist} is imported (no raw context vectors), so it cannot be re-encoded per view: every view of an asset uses the same condition μ + γσ ⊙ ε`);
-  }
-  // an unknown word fails here, before anything is queued
-  if (opts.prompt) model.encodePrompts([opts.prompt]).dispose();
 }
 
 function readDistribution(file: string): Buffer {
