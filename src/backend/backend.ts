@@ -16,6 +16,7 @@ import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../core/errors.js';
 import { registerFusedKernels } from './fused-kernels.js';
+import { patchNativeKernels } from './native-kernels.js';
 import { patchWasmKernels } from './wasm-kernels.js';
 
 export const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
@@ -191,10 +192,13 @@ export function backendInfo(): BackendInfo | undefined {
   return current;
 }
 
-async function useWasm(stock: boolean, threads: number): Promise<{ patchedKernels: string[]; wasmThreads: number }> {
+/** The wasm backend; with dd3d's kernels unless `stock`, and the native BLAS ones (native-kernels.ts) over them when available. */
+async function useWasm(stock: boolean, threads: number): Promise<{ patchedKernels: string[]; wasmThreads: number; native: string }> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   registerWasm(threads);
   const patchedKernels = stock ? [] : patchWasmKernels();
+  const native = stock ? undefined : patchNativeKernels();
+  if (native) patchedKernels.push(...native.kernels);
   if (threads > 1) {
     threadedWasmError = undefined;
     if (!(await tf.setBackend('wasm'))) {
@@ -202,7 +206,7 @@ async function useWasm(stock: boolean, threads: number): Promise<{ patchedKernel
       throw new Dd3dError(`backend: the threaded wasm backend (${threads} threads) failed to initialize: ${why} (set DD3D_WASM_THREADS=1)`);
     }
   } else if (!(await tf.setBackend('wasm'))) throw new Dd3dError('backend: the wasm backend failed to initialize');
-  return { patchedKernels, wasmThreads: wasm.getThreadsCount() };
+  return { patchedKernels, wasmThreads: wasm.getThreadsCount(), native: native ? `; ${native.status.reason}` : '' };
 }
 
 /**
@@ -232,8 +236,8 @@ export async function initBackend(choice?: BackendChoice, opts: { stockKernels?:
       info = { requested, name: 'cpu', reason: 'requested (pure JavaScript, slow: for checking results)', patchedKernels: [] };
       break;
     case 'wasm': {
-      const w = await useWasm(stock, threads);
-      info = { requested, name: 'wasm', reason: `requested (XNNPACK, ${threadsText(w.wasmThreads)})`, ...w };
+      const { native, ...w } = await useWasm(stock, threads);
+      info = { requested, name: 'wasm', reason: `requested (XNNPACK, ${threadsText(w.wasmThreads)})${native}`, ...w };
       break;
     }
     case 'tensorflow':
@@ -256,11 +260,11 @@ export async function initBackend(choice?: BackendChoice, opts: { stockKernels?:
         skipped.push(failure ?? `${pkg} loaded but its backend did not start`);
       }
       if (!info) {
-        const w = await useWasm(stock, threads);
+        const { native, ...w } = await useWasm(stock, threads);
         info = {
           requested,
           name: 'wasm',
-          reason: `auto: ${skipped.join('; ')}; using wasm (XNNPACK, ${threadsText(w.wasmThreads)}) with ${stock ? 'its stock' : 'patched'} kernels`,
+          reason: `auto: ${skipped.join('; ')}; using wasm (XNNPACK, ${threadsText(w.wasmThreads)}) with ${stock ? 'its stock' : 'patched'} kernels${native}`,
           ...w,
         };
       }

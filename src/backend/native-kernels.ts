@@ -1,0 +1,377 @@
+/**
+ * The native fast path for the wasm backend's heaviest kernels: BatchMatMul, _FusedMatMul,
+ * Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter as SGEMMs of a system BLAS, through the
+ * small N-API addon in native/ (dd3d_native.cc). The wasm kernels run at wasm SIMD's 128 bits
+ * (17–30 GFLOPS on these shapes); an AVX2/AVX-512 BLAS runs the same products at 60–130 on one
+ * thread. It is optional: when the addon was not built (no compiler at install time), cannot
+ * load, finds no BLAS to dlopen (libopenblas.so.0, libopenblas.so, libblas.so.3, libcblas.so.3;
+ * Accelerate on macOS; or the path in env DD3D_BLAS), or env DD3D_NATIVE=0, nothing is
+ * registered and the kernels of wasm-kernels.ts run exactly as before. The registered kernels
+ * also hand any case they do not cover to those kernels (their `fallback`).
+ *
+ * Data. The addon reads and writes the tensors where they live, on the wasm heap: each call
+ * passes `backend.wasm.HEAPF32` (taken afresh after every allocation, since heap growth
+ * replaces it) and the operands' element offsets (`dataIdMap`'s byte `memoryOffset` / 4). The
+ * addon checks every operand's extent against the heap. The BLAS runs on the calling thread,
+ * pinned to one thread (dd3d's data-parallel workers use the other cores), so it is safe in
+ * worker_threads; the addon is context-aware and keeps its scratch per thread.
+ *
+ * Conventions and maths (row-major everywhere, as tfjs stores tensors):
+ *  - matmul: a [...batchA, m, k] (or [..., k, m] if transposeA), b [...batchB, k, n] (or
+ *    [..., n, k]); out [...broadcast(batchA, batchB), m, n]. The batches must be equal or one of
+ *    them 1 (a batch stride of 0 broadcasts it); the transposes are the BLAS's, no copies.
+ *    _FusedMatMul adds a bias of n values (a vector over the last axis) or of 1, then relu,
+ *    relu6, elu, sigmoid or leakyrelu, in place; prelu and other bias shapes fall back.
+ *  - conv, NHWC: x [N, H, W, Ci], filter [KH, KW, Ci, Co] (already the [K = KH·KW·Ci, Co]
+ *    matrix), out [N, OH, OW, Co], any stride, dilation and padding that computeConv2DInfo
+ *    resolves ('same', 'valid', explicit, dimRoundingMode). With cols = im2col(x) the
+ *    [M = N·OH·OW, K] matrix whose row (b, oy, ox) holds the KH·KW input pixels the window
+ *    reads, channels innermost (zeros where it overhangs the padding):
+ *      Conv2D               y  = cols · W                  [M, K]·[K, Co]
+ *      Conv2DBackpropInput  dx = col2im(dy · Wᵀ)            [M, Co]·[Co, K], each row of the
+ *                                                           product added back onto the pixels
+ *                                                           its window read (so the stride
+ *                                                           and padding need no special case)
+ *      Conv2DBackpropFilter dW = colsᵀ · dy                [K, M]·[M, Co]
+ *    A 1×1 stride-1 unpadded conv skips im2col (cols = x). M is done in chunks of bounded
+ *    scratch. NCHW falls back.
+ * The sums run in the BLAS's order, not XNNPACK's: results differ from the wasm kernels' in the
+ * last bits (well inside the 2e-5 relative tolerance the kernel tests hold both to).
+ *
+ * Pitfalls kept from wasm-kernels.ts: re-registering needs `unregisterKernel` first; the
+ * registration keeps the previous `setupFunc`; intermediates are freed with `disposeData`.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+type Info = tf.TensorInfo;
+type Attrs = Record<string, unknown>;
+type KernelArgs = { inputs: Record<string, Info>; backend: BackendWasm; attrs: Attrs };
+type KernelFn = (args: KernelArgs) => Info;
+
+export const NATIVE_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
+type NativeKernelName = (typeof NATIVE_KERNELS)[number];
+
+/** The addon's functions (native/dd3d_native.cc). Offsets are float32 element indices into `heap`. */
+interface Addon {
+  load(candidates: string[]): string;
+  matmul(
+    heap: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    aOff: number,
+    aStride: number,
+    bOff: number,
+    bStride: number,
+    cOff: number,
+    transA: number,
+    transB: number,
+    biasOff: number,
+    biasLen: number,
+    act: number,
+    alpha: number,
+  ): void;
+  conv2d(heap: Float32Array, xOff: number, wOff: number, yOff: number, ...conv: number[]): void;
+  conv2dBackpropInput(heap: Float32Array, dyOff: number, wOff: number, dxOff: number, ...conv: number[]): void;
+  conv2dBackpropFilter(heap: Float32Array, xOff: number, dyOff: number, dwOff: number, ...conv: number[]): void;
+}
+
+export interface NativeStatus {
+  /** Whether the native kernels can be used (addon loaded, BLAS found, not disabled). */
+  available: boolean;
+  /** The BLAS library loaded, with its build description when it gives one. */
+  lib?: string;
+  /** One line for BackendInfo.reason: what is used, or why the wasm kernels are. */
+  reason: string;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Where the built addon is, from src/backend (tests, tsx) or dist/src/backend (the CLI). */
+function addonCandidates(): string[] {
+  return ['../../native/build/Release/dd3d_native.node', '../../../native/build/Release/dd3d_native.node'].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
+}
+
+function blasCandidates(): string[] {
+  const fromEnv = (process.env.DD3D_BLAS ?? '').trim();
+  const system =
+    os.platform() === 'darwin'
+      ? ['/System/Library/Frameworks/Accelerate.framework/Accelerate', 'libopenblas.dylib', '/opt/homebrew/opt/openblas/lib/libopenblas.dylib']
+      : ['libopenblas.so.0', 'libopenblas.so', 'libblas.so.3', 'libcblas.so.3'];
+  return fromEnv ? [fromEnv, ...system] : system;
+}
+
+/** DD3D_NATIVE=0 (or false/off/no) turns the native kernels off. */
+export function nativeDisabled(): boolean {
+  return ['0', 'false', 'off', 'no'].includes((process.env.DD3D_NATIVE ?? '').trim().toLowerCase());
+}
+
+let addon: Addon | undefined;
+let loadStatus: NativeStatus | undefined;
+
+/** Loads the addon and the BLAS once per thread (the outcome is cached; DD3D_NATIVE is read on every call). */
+export function nativeStatus(): NativeStatus {
+  if (nativeDisabled()) return { available: false, reason: 'native BLAS kernels off (DD3D_NATIVE=0)' };
+  if (loadStatus) return loadStatus;
+  const file = nativeAddonPath();
+  if (!file) {
+    loadStatus = { available: false, reason: 'native BLAS kernels not built (npm run build:native; needs a C++ compiler)' };
+    return loadStatus;
+  }
+  try {
+    const mod = require(file) as Addon;
+    const lib = mod.load(blasCandidates());
+    addon = mod;
+    loadStatus = { available: true, lib, reason: `native BLAS kernels: ${lib}` };
+  } catch (e) {
+    const why = String(e instanceof Error ? e.message : e).split('\n')[0];
+    loadStatus = { available: false, reason: `native BLAS kernels unavailable: ${why}` };
+  }
+  return loadStatus;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heap access
+
+interface WasmInternals {
+  wasm: { HEAPF32: Float32Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+}
+
+/** The float32 view of the whole wasm memory, current after any allocation. */
+const heapOf = (backend: BackendWasm) => (backend as unknown as WasmInternals).wasm.HEAPF32;
+
+/** A tensor's element offset into HEAPF32. */
+function offsetOf(backend: BackendWasm, x: Info): number {
+  const data = (backend as unknown as WasmInternals).dataIdMap.get(x.dataId);
+  if (!data) throw new Error('native kernels: tensor data not found on the wasm backend');
+  return data.memoryOffset / 4;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The kernels these replace (wasm-kernels.ts's, or the stock ones), captured at registration. */
+const fallback = new Map<NativeKernelName, KernelFn>();
+
+function runFallback(name: NativeKernelName, args: KernelArgs): Info {
+  const fn = fallback.get(name);
+  if (!fn) throw new Error(`native kernels: no fallback for ${name}`);
+  return fn(args);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matmul
+
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 };
+
+interface MatmulPlan {
+  outShape: number[];
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  aStride: number;
+  bStride: number;
+}
+
+/** The shapes of a batched matmul, or null if the batches are neither equal nor one of them 1. */
+function planMatmul(a: Info, b: Info, transposeA: boolean, transposeB: boolean): MatmulPlan | null {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (k !== kb) return null; // let the stock kernel raise its error
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const ba = size(a.shape.slice(0, -2));
+  const bb = size(b.shape.slice(0, -2));
+  const batch = size(outer);
+  if (!((ba === batch && bb === batch) || (ba === 1 && bb === batch) || (bb === 1 && ba === batch))) return null;
+  if (batch * m * n === 0 || m * k === 0 || k * n === 0) return null;
+  return { outShape: [...outer, m, n], batch, m, n, k, aStride: ba === 1 ? 0 : m * k, bStride: bb === 1 ? 0 : k * n };
+}
+
+function runMatmul(backend: BackendWasm, a: Info, b: Info, p: MatmulPlan, ta: boolean, tb: boolean, bias: Info | null, act: number, alpha: number): Info {
+  const out = backend.makeOutput(p.outShape, 'float32');
+  const biasOff = bias ? offsetOf(backend, bias) : -1;
+  const biasLen = bias ? size(bias.shape) : 0;
+  (addon as Addon).matmul(
+    heapOf(backend),
+    p.batch,
+    p.m,
+    p.n,
+    p.k,
+    offsetOf(backend, a),
+    p.aStride,
+    offsetOf(backend, b),
+    p.bStride,
+    offsetOf(backend, out),
+    ta ? 1 : 0,
+    tb ? 1 : 0,
+    biasOff,
+    biasLen,
+    act,
+    alpha,
+  );
+  return out;
+}
+
+function batchMatMul(args: KernelArgs): Info {
+  const { a, b } = args.inputs;
+  const ta = Boolean(args.attrs.transposeA);
+  const tb = Boolean(args.attrs.transposeB);
+  const p = planMatmul(a, b, ta, tb);
+  if (!p) return runFallback('BatchMatMul', args);
+  return runMatmul(args.backend, a, b, p, ta, tb, null, 0, 0);
+}
+
+function fusedMatMul(args: KernelArgs): Info {
+  const { a, b, bias, preluActivationWeights } = args.inputs;
+  const ta = Boolean(args.attrs.transposeA);
+  const tb = Boolean(args.attrs.transposeB);
+  const act = ACTIVATIONS[String(args.attrs.activation ?? 'linear')];
+  const p = planMatmul(a, b, ta, tb);
+  // A bias must be one value or a vector over the output's last axis (any leading 1s).
+  const biasOk =
+    !bias ||
+    (bias.dtype === 'float32' &&
+      (size(bias.shape) === 1 || (size(bias.shape) === p?.n && bias.shape[bias.shape.length - 1] === p.n)) &&
+      bias.shape.length <= (p?.outShape.length ?? 0));
+  if (!p || act === undefined || preluActivationWeights || !biasOk) return runFallback('_FusedMatMul', args);
+  const alpha = Number(args.attrs.leakyreluAlpha ?? 0.2);
+  return runMatmul(args.backend, a, b, p, ta, tb, bias ?? null, act, alpha);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolutions
+
+type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+
+/** Conv geometry from tfjs's own resolution of the attributes; null (fall back) unless NHWC. */
+function convInfo(xShape: number[], filterShape: number[], attrs: Attrs): ConvInfo | null {
+  if (((attrs.dataFormat as string | undefined) ?? 'NHWC') !== 'NHWC') return null;
+  if (xShape.length !== 4 || filterShape.length !== 4) return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as number | [number, number],
+    (attrs.dilations as number | [number, number] | undefined) ?? 1,
+    attrs.pad as 'valid' | 'same' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    'channelsLast',
+  );
+  if (info.inChannels !== filterShape[2]) return null;
+  if (size(xShape) === 0 || size(filterShape) === 0 || info.outHeight <= 0 || info.outWidth <= 0) return null;
+  return info;
+}
+
+/** The addon's 15 conv arguments: n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left. */
+function convArgs(c: ConvInfo): number[] {
+  return [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.outChannels,
+    c.outHeight,
+    c.outWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.dilationHeight,
+    c.dilationWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+  ];
+}
+
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+function conv2D(args: KernelArgs): Info {
+  const { x, filter } = args.inputs;
+  const c = x.dtype === 'float32' && filter.dtype === 'float32' ? convInfo(x.shape, filter.shape, args.attrs) : null;
+  if (!c) return runFallback('Conv2D', args);
+  const { backend } = args;
+  const out = backend.makeOutput(c.outShape, 'float32');
+  (addon as Addon).conv2d(heapOf(backend), offsetOf(backend, x), offsetOf(backend, filter), offsetOf(backend, out), ...convArgs(c));
+  return out;
+}
+
+function conv2DBackpropInput(args: KernelArgs): Info {
+  const { dy, filter } = args.inputs;
+  const inputShape = args.attrs.inputShape as number[];
+  const c = dy.dtype === 'float32' && filter.dtype === 'float32' ? convInfo(inputShape, filter.shape, args.attrs) : null;
+  if (!c || c.dilationHeight !== 1 || c.dilationWidth !== 1 || !sameShape(dy.shape, c.outShape)) return runFallback('Conv2DBackpropInput', args);
+  const { backend } = args;
+  const out = backend.makeOutput(inputShape, 'float32');
+  (addon as Addon).conv2dBackpropInput(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, filter), offsetOf(backend, out), ...convArgs(c));
+  return out;
+}
+
+function conv2DBackpropFilter(args: KernelArgs): Info {
+  const { x, dy } = args.inputs;
+  const filterShape = args.attrs.filterShape as number[];
+  const c = x.dtype === 'float32' && dy.dtype === 'float32' ? convInfo(x.shape, filterShape, args.attrs) : null;
+  if (!c || c.dilationHeight !== 1 || c.dilationWidth !== 1 || !sameShape(dy.shape, c.outShape)) return runFallback('Conv2DBackpropFilter', args);
+  const { backend } = args;
+  const out = backend.makeOutput(filterShape, 'float32');
+  (addon as Addon).conv2dBackpropFilter(heapOf(backend), offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), ...convArgs(c));
+  return out;
+}
+
+const replacements: Record<NativeKernelName, KernelFn> = {
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+  Conv2D: conv2D,
+  Conv2DBackpropInput: conv2DBackpropInput,
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+};
+
+const isOurs = (fn: unknown) => (Object.values(replacements) as unknown[]).includes(fn);
+
+/**
+ * Registers the native kernels on the wasm backend over whatever is registered now (call it
+ * after `patchWasmKernels`), keeping those as the fallback. Returns the status and the kernels
+ * registered: none if the native path is unavailable or off, in which case the registry is left
+ * exactly as it was.
+ */
+export function patchNativeKernels(): { status: NativeStatus; kernels: string[] } {
+  const status = nativeStatus();
+  if (!status.available) return { status, kernels: [] };
+  for (const name of NATIVE_KERNELS) {
+    const current = tf.getKernel(name, 'wasm');
+    if (!current) continue;
+    if (current.kernelFunc === (replacements[name] as unknown)) continue;
+    if (!isOurs(current.kernelFunc)) fallback.set(name, current.kernelFunc as unknown as KernelFn);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      setupFunc: current.setupFunc,
+      kernelFunc: replacements[name] as unknown as tf.KernelFunc,
+    });
+  }
+  return { status, kernels: NATIVE_KERNELS.filter((n) => fallback.has(n)).map((n) => `${n} (native)`) };
+}
+
+/** Whether the wasm backend's `name` kernel is the native one now (for tests and the bench). */
+export function isNativeKernel(name: NativeKernelName): boolean {
+  return tf.getKernel(name, 'wasm')?.kernelFunc === (replacements[name] as unknown);
+}
+
+/** The built addon's path, if it was built (for tests that drive it directly). */
+export function nativeAddonPath(): string | undefined {
+  return addonCandidates().find((f) => fs.existsSync(f));
+}

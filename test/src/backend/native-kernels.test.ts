@@ -1,0 +1,428 @@
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/backend/backend.js';
+import { isNativeKernel, NATIVE_KERNELS, nativeAddonPath, nativeStatus } from '../../../src/backend/native-kernels.js';
+
+/**
+ * The native BLAS kernels (src/backend/native-kernels.ts) must equal the pure-JS cpu backend,
+ * forward and backward, at the tolerance wasm-kernels.test.ts holds the wasm kernels to. Each
+ * case runs f on both backends from the same inputs and compares outputs and the gradients of
+ * sum(f(x) * r) for a random r.
+ *
+ * They skip only where the addon could not be built (no compiler when `npm ci` ran its
+ * postinstall) or DD3D_NATIVE=0; CI sets DD3D_REQUIRE_NATIVE=1, so there they must run.
+ */
+
+const status = nativeStatus();
+const required = process.env.DD3D_REQUIRE_NATIVE === '1';
+const skip = !status.available && !required;
+
+type Case = { inputs: number[][]; f: (...xs: tf.Tensor[]) => tf.Tensor; shapes: number[][] };
+
+let seed = 7;
+function randn(n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    const u = seed / 2147483648;
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    const v = seed / 2147483648;
+    out.push(Math.sqrt(-2 * Math.log(u + 1e-12)) * Math.cos(2 * Math.PI * v));
+  }
+  return out;
+}
+
+function makeCase(shapes: number[][], f: Case['f']): Case {
+  return { shapes, f, inputs: shapes.map((s) => randn(s.reduce((a, b) => a * b, 1))) };
+}
+
+async function evaluate(backend: string, c: Case, r: number[], withGrads: boolean) {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const xs = c.inputs.map((v, i) => tf.tensor(v, c.shapes[i]));
+    const y = c.f(...xs);
+    const rt = tf.tensor(r, y.shape);
+    const grads = withGrads ? tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(c.f(...args), rt)))(xs) : [];
+    return { y: y.dataSync().slice(), shape: y.shape, grads: grads.map((g) => g.dataSync().slice()) };
+  });
+}
+
+function maxErr(a: ArrayLike<number>, b: ArrayLike<number>) {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return { err, scale };
+}
+
+/** The same check and tolerance as wasm-kernels.test.ts. withGrads=false for broadcast batches (tfjs-core's matMul gradient does not reduce them). */
+async function expectSameOnWasmAndCpu(c: Case, withGrads = true) {
+  await tf.setBackend('cpu');
+  const outShape = tf.tidy(() => c.f(...c.inputs.map((v, i) => tf.tensor(v, c.shapes[i]))).shape);
+  const r = randn(outShape.reduce((a, b) => a * b, 1));
+  const cpu = await evaluate('cpu', c, r, withGrads);
+  const wasm = await evaluate('wasm', c, r, withGrads);
+  expect(wasm.grads.length).toBe(withGrads ? c.inputs.length : 0);
+  expect(wasm.shape).toEqual(cpu.shape);
+  const outputs = [[wasm.y, cpu.y], ...wasm.grads.map((g, i) => [g, cpu.grads[i]])];
+  for (const [ours, ref] of outputs) {
+    expect(ours.length).toBe(ref.length);
+    const { err, scale } = maxErr(ours, ref);
+    expect(scale).toBeGreaterThan(0);
+    expect(err).toBeLessThanOrEqual(2e-5 * Math.max(1, scale));
+  }
+  await tf.setBackend('wasm');
+}
+
+/** Counts the calls that reach each native kernel, to show a case really ran natively. */
+function countNativeCalls<T>(f: () => T): { result: T; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const saved = NATIVE_KERNELS.map((name) => {
+    const k = tf.getKernel(name, 'wasm') as tf.KernelConfig;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (args) => {
+        calls[name] = (calls[name] ?? 0) + 1;
+        return k.kernelFunc(args);
+      },
+    });
+    return k;
+  });
+  try {
+    return { result: f(), calls };
+  } finally {
+    for (const k of saved) {
+      tf.unregisterKernel(k.kernelName, 'wasm');
+      tf.registerKernel(k);
+    }
+  }
+}
+
+const savedNative = process.env.DD3D_NATIVE;
+
+beforeAll(async () => {
+  delete process.env.DD3D_NATIVE;
+  await initBackend('wasm');
+  // IS_TEST makes tfjs check every kernel for leaked data ids.
+  tf.env().set('IS_TEST', true);
+});
+
+afterAll(() => {
+  if (savedNative === undefined) delete process.env.DD3D_NATIVE;
+  else process.env.DD3D_NATIVE = savedNative;
+});
+
+describe.skipIf(skip)('native BLAS kernels equal the cpu backend', () => {
+  it('are available and registered, and the backend says so', async () => {
+    expect(status.available, status.reason).toBe(true);
+    const info = await initBackend('wasm');
+    expect(info.reason).toContain('native BLAS kernels: ');
+    for (const name of NATIVE_KERNELS) {
+      expect(isNativeKernel(name)).toBe(true);
+      expect(info.patchedKernels).toContain(`${name} (native)`);
+    }
+    // wasm-kernels.ts's replacements are still there underneath
+    expect(info.patchedKernels).toContain('Conv2DBackpropFilter');
+  });
+
+  describe('matMul', () => {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      it(`2-D transposeA=${ta} transposeB=${tb}`, async () => {
+        const a = ta ? [13, 7] : [7, 13];
+        const b = tb ? [5, 13] : [13, 5];
+        await expectSameOnWasmAndCpu(makeCase([a, b], (x, y) => tf.matMul(x, y, ta, tb)));
+      });
+      it(`batched 3-D transposeA=${ta} transposeB=${tb}`, async () => {
+        const a = ta ? [3, 13, 7] : [3, 7, 13];
+        const b = tb ? [3, 5, 13] : [3, 13, 5];
+        await expectSameOnWasmAndCpu(makeCase([a, b], (x, y) => tf.matMul(x, y, ta, tb)));
+      });
+      it(`batched a with shared b, and shared a with batched b, transposeA=${ta} transposeB=${tb}`, async () => {
+        const a = ta ? [9, 6] : [6, 9];
+        const b = tb ? [5, 9] : [9, 5];
+        await expectSameOnWasmAndCpu(
+          makeCase([[4, ...a], b], (x, y) => tf.matMul(x, y, ta, tb)),
+          false,
+        );
+        await expectSameOnWasmAndCpu(
+          makeCase([a, [4, ...b]], (x, y) => tf.matMul(x, y, ta, tb)),
+          false,
+        );
+        await expectSameOnWasmAndCpu(
+          makeCase(
+            [
+              [1, ...a],
+              [4, ...b],
+            ],
+            (x, y) => tf.matMul(x, y, ta, tb),
+          ),
+          false,
+        );
+        await expectSameOnWasmAndCpu(
+          makeCase([[2, 3, ...a], b], (x, y) => tf.matMul(x, y, ta, tb)),
+          false,
+        );
+      });
+    }
+    it('4-D attention-shaped batches, and a projection-sized product', async () => {
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [2, 3, 10, 8],
+            [2, 3, 12, 8],
+          ],
+          (q, k) => tf.matMul(q, k, false, true),
+        ),
+      );
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [2, 3, 10, 12],
+            [2, 3, 12, 8],
+          ],
+          (p, v) => tf.matMul(p, v),
+        ),
+      );
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [2, 64, 48],
+            [48, 96],
+          ],
+          (x, w) => tf.matMul(x, w),
+        ),
+        false,
+      );
+    });
+    it('a ones-row column sum (GEMV) and a vector product', async () => {
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [1, 300],
+            [300, 7],
+          ],
+          (o, x) => tf.matMul(o, x),
+        ),
+      );
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [9, 1],
+            [1, 4],
+          ],
+          (a, b) => tf.matMul(a, b),
+        ),
+      );
+    });
+    it('runs natively (forward and both gradients)', async () => {
+      await tf.setBackend('wasm');
+      const { calls } = countNativeCalls(() =>
+        tf.tidy(() => {
+          const [a, b] = [tf.randomNormal([3, 7, 13]), tf.randomNormal([3, 13, 5])];
+          return tf
+            .grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.matMul(x, y)))([a, b])
+            .map((g) => g.dataSync());
+        }),
+      );
+      expect(calls.BatchMatMul).toBe(3);
+    });
+    it('fused matMul with bias and every native activation, transposed and batched', async () => {
+      // tfjs's own fused-matMul gradient trips the leak check on wasm even on the native path; not ours to test here.
+      tf.env().set('IS_TEST', false);
+      for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu'] as const) {
+        await expectSameOnWasmAndCpu(
+          makeCase([[7, 13], [5, 13], [5]], (x, y, b) => tf.fused.matMul({ a: x, b: y, transposeB: true, bias: b, activation, leakyreluAlpha: 0.3 })),
+          activation !== 'relu6' && activation !== 'leakyrelu', // tfjs-core has no gradient for these fused activations
+        );
+      }
+      await expectSameOnWasmAndCpu(
+        makeCase([[3, 7, 13], [13, 5], [5]], (x, y, b) => tf.fused.matMul({ a: x, b: y, bias: b, activation: 'elu' })),
+        false,
+      );
+      await expectSameOnWasmAndCpu(makeCase([[3, 13, 7], [3, 13, 5], [5]], (x, y, b) => tf.fused.matMul({ a: x, b: y, transposeA: true, bias: b })));
+      await expectSameOnWasmAndCpu(makeCase([[3, 13, 7], [3, 13, 5], [1]], (x, y, b) => tf.fused.matMul({ a: x, b: y, transposeA: true, bias: b })));
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [7, 13],
+            [13, 5],
+          ],
+          (x, y) => tf.fused.matMul({ a: x, b: y, activation: 'relu' }),
+        ),
+      );
+      // prelu falls back to the wasm kernels
+      await expectSameOnWasmAndCpu(
+        makeCase([[7, 13], [13, 5], [5], [5]], (x, y, b, w) => tf.fused.matMul({ a: x, b: y, bias: b, activation: 'prelu', preluActivationWeights: w })),
+        false,
+      );
+      tf.env().set('IS_TEST', true);
+    });
+  });
+
+  describe('conv2d forward, input gradient and filter gradient', () => {
+    type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+    const configs: Array<[number[], number[], 1 | 2, Pad]> = [];
+    const explicit1: Pad = [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ];
+    const asymmetric: Pad = [
+      [0, 0],
+      [0, 1],
+      [0, 1],
+      [0, 0],
+    ];
+    for (const stride of [1, 2] as const)
+      for (const pad of ['same', 'valid', explicit1, asymmetric] as const) {
+        configs.push([[2, 9, 7, 3], [3, 3, 3, 4], stride, pad]);
+        configs.push([[1, 8, 8, 5], [1, 1, 5, 6], stride, pad]);
+        configs.push([[2, 10, 11, 4], [4, 3, 4, 2], stride, pad]);
+      }
+    // UNet/VAE-sized channels, and a filter over wasm-kernels.ts's TRANSIENT_FILTER_FLOATS
+    configs.push([[2, 8, 8, 32], [3, 3, 32, 64], 1, explicit1]);
+    configs.push([[2, 8, 8, 64], [3, 3, 64, 64], 2, asymmetric]);
+    configs.push([[2, 8, 8, 64], [1, 1, 64, 32], 1, 'valid']);
+    configs.push([[1, 6, 5, 192], [3, 3, 192, 160], 1, 'same']);
+    for (const [x, w, stride, pad] of configs) {
+      it(`x ${x} filter ${w} stride ${stride} ${JSON.stringify(pad)}`, async () => {
+        await expectSameOnWasmAndCpu(makeCase([x, w], (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, stride, pad)));
+      });
+    }
+    it('dilated forward conv', async () => {
+      await expectSameOnWasmAndCpu(
+        makeCase(
+          [
+            [2, 9, 9, 3],
+            [3, 3, 3, 4],
+          ],
+          (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same', 'NHWC', 2),
+        ),
+        false,
+      );
+    });
+    it('runs natively (forward and both gradients)', async () => {
+      await tf.setBackend('wasm');
+      const { calls } = countNativeCalls(() =>
+        tf.tidy(() => {
+          const [x, w] = [tf.randomNormal([2, 8, 8, 4]) as tf.Tensor4D, tf.randomNormal([3, 3, 4, 6]) as tf.Tensor4D];
+          return tf
+            .grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same')))([x, w])
+            .map((g) => g.dataSync());
+        }),
+      );
+      expect(calls).toEqual({ Conv2D: 1, Conv2DBackpropInput: 1, Conv2DBackpropFilter: 1 });
+    });
+  });
+
+  it('the number of tensors and backend buffers stays flat across training-like iterations', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const w1 = tf.variable(tf.randomNormal([3, 3, 4, 8], 0, 0.1));
+    const w2 = tf.variable(tf.randomNormal([8, 5], 0, 0.1));
+    const x = tf.randomNormal([2, 8, 8, 4]) as tf.Tensor4D;
+    const step = () =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => {
+          const h = tf.relu(tf.conv2d(x, w1 as unknown as tf.Tensor4D, 2, 'same'));
+          return tf.sum(tf.matMul(tf.reshape(h, [-1, 8]), w2));
+        });
+        w1.assign(tf.sub(w1, tf.mul(grads[w1.name], 0.01)));
+        w2.assign(tf.sub(w2, tf.mul(grads[w2.name], 0.01)));
+      });
+    step();
+    const tensors = tf.memory().numTensors;
+    const ids = backend.numDataIds();
+    for (let i = 0; i < 5; i++) step();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(backend.numDataIds()).toBe(ids);
+    tf.dispose([w1, w2, x]);
+  });
+
+  it('is safe in worker threads: concurrent products on two workers equal the main thread, bit for bit', async () => {
+    const file = nativeAddonPath() as string;
+    // Each thread loads the addon (context-aware) and multiplies the same operands, several times over,
+    // in a SharedArrayBuffer-backed heap like the threaded wasm build's.
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const addon = require(workerData.file);
+      addon.load(workerData.libs);
+      const { m, n, k } = workerData;
+      const heap = new Float32Array(new SharedArrayBuffer(4 * (m * k + k * n + m * n)));
+      for (let i = 0; i < m * k + k * n; i++) heap[i] = Math.sin(i * 0.37);
+      let out;
+      for (let rep = 0; rep < 20; rep++) {
+        addon.matmul(heap, 1, m, n, k, 0, 0, m * k, 0, m * k + k * n, 0, 1, -1, 0, 0, 0);
+        addon.conv2d(heap, 0, m * k, m * k + k * n, 4, 8, 8, 16, 3, 3, 8, 8, 8, 1, 1, 1, 1, 1, 1);
+        out = heap.slice(m * k + k * n);
+      }
+      parentPort.postMessage(out);
+    `;
+    const workerData = { file, libs: ['libopenblas.so.0', 'libopenblas.so', 'libblas.so.3', 'libcblas.so.3'], m: 256, n: 256, k: 256 };
+    const run = () =>
+      new Promise<Float32Array>((resolve, reject) => {
+        const w = new Worker(code, { eval: true, workerData });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const results = await Promise.all([run(), run()]);
+    // the same on this thread
+    const addon = createRequire(import.meta.url)(file) as {
+      matmul(...a: unknown[]): void;
+      conv2d(...a: unknown[]): void;
+    };
+    const { m, n, k } = workerData;
+    const heap = new Float32Array(m * k + k * n + m * n);
+    for (let i = 0; i < m * k + k * n; i++) heap[i] = Math.sin(i * 0.37);
+    addon.matmul(heap, 1, m, n, k, 0, 0, m * k, 0, m * k + k * n, 0, 1, -1, 0, 0, 0);
+    addon.conv2d(heap, 0, m * k, m * k + k * n, 4, 8, 8, 16, 3, 3, 8, 8, 8, 1, 1, 1, 1, 1, 1);
+    const expected = heap.slice(m * k + k * n);
+    for (const r of results) expect(Buffer.from(r.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+  });
+
+  it('rejects an operand outside the heap instead of touching other memory', () => {
+    const addon = createRequire(import.meta.url)(nativeAddonPath() as string) as { matmul(...a: unknown[]): void };
+    const heap = new Float32Array(100);
+    expect(() => addon.matmul(heap, 1, 10, 10, 10, 0, 0, 0, 0, 50, 0, 0, -1, 0, 0, 0)).toThrow(/outside the wasm heap/);
+  });
+});
+
+describe.skipIf(skip)('DD3D_NATIVE=0', () => {
+  afterAll(async () => {
+    delete process.env.DD3D_NATIVE;
+    await initBackend('wasm');
+  });
+  it('leaves the wasm kernels exactly as without the addon, and says so', async () => {
+    process.env.DD3D_NATIVE = '0';
+    const info = await initBackend('wasm');
+    expect(info.reason).toContain('native BLAS kernels off (DD3D_NATIVE=0)');
+    for (const name of NATIVE_KERNELS) expect(isNativeKernel(name)).toBe(false);
+    expect(info.patchedKernels.some((k) => k.includes('native'))).toBe(false);
+    const { calls } = countNativeCalls(() => tf.tidy(() => tf.matMul(tf.ones([3, 4]), tf.ones([4, 2])).dataSync()));
+    expect(calls.BatchMatMul).toBe(1); // the wrapper counts whichever kernel is registered
+    await expectSameOnWasmAndCpu(
+      makeCase(
+        [
+          [2, 9, 7, 3],
+          [3, 3, 3, 4],
+        ],
+        (a, f) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'),
+      ),
+    );
+    delete process.env.DD3D_NATIVE;
+    const back = await initBackend('wasm');
+    expect(back.reason).toContain('native BLAS kernels: ');
+    for (const name of NATIVE_KERNELS) expect(isNativeKernel(name)).toBe(true);
+  });
+});
