@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
- * Builds the native BLAS kernels' addon (native/build/Release/dd3d_native.node) with node-gyp,
- * without downloading anything: node-gyp is npm's own copy, Node's headers are the local ones
- * (npm's `nodedir`, else <node prefix>/include/node, else node-gyp's header cache). The BLAS
- * is loaded at run time (dlopen), so no -dev package is needed.
+ * Builds the native kernels' addon (native/build/Release/dd3d_native.node, see
+ * src/backend/native-kernels.ts) with node-gyp, without downloading anything: node-gyp is npm's
+ * own copy, Node's headers are the local ones (npm's `nodedir`, else <node prefix>/include/node,
+ * else node-gyp's header cache). It links no library.
  *
  *   node native/build.mjs             build, or exit 1 saying why not   (npm run build:native)
  *   node native/build.mjs --optional  build if possible; on failure print one line and exit 0
@@ -23,10 +23,10 @@ const fallbackNote = 'the wasm kernels will be used';
 
 function fail(why) {
   if (optional) {
-    console.log(`dd3d: native BLAS kernels not built (${why}); ${fallbackNote}`);
+    console.log(`dd3d: native kernels not built (${why}); ${fallbackNote}`);
     process.exit(0);
   }
-  console.error(`dd3d: native BLAS kernels not built: ${why}`);
+  console.error(`dd3d: native kernels not built: ${why}`);
   process.exit(1);
 }
 
@@ -91,4 +91,4 @@ if (r.error || r.status !== 0 || !fs.existsSync(addon)) {
   const first = (r.error ? String(r.error.message) : (lines[0] ?? `node-gyp exited with ${r.status}`)).trim().slice(0, 200);
   fail(`${first}; see native/build/build.log`);
 }
-console.log(`dd3d: built native BLAS kernels (${path.relative(process.cwd(), addon)}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+console.log(`dd3d: built native kernels (${path.relative(process.cwd(), addon)}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);

@@ -1,11 +1,14 @@
-// dd3d's native fast path for the tfjs wasm backend: matmul and NHWC convolutions (forward,
-// input gradient, filter gradient) as single-threaded SGEMMs of a system BLAS, reading and
-// writing the wasm backend's heap in place.
+// dd3d's native fast path for the tfjs wasm backend: matmul, NHWC convolutions (forward, input
+// gradient, filter gradient) and the GroupNorm gradient, single-threaded AVX-512 or AVX2+FMA
+// loops that read and write the wasm backend's heap in place.
 //
-// The BLAS is not linked: `load` dlopen()s the first of a list of libraries that exports
-// cblas_sgemm (or the Fortran sgemm_), so building needs only a C++ compiler and Node's
-// headers, and a machine without a BLAS gets a clean "not available" at run time. The BLAS is
-// pinned to one thread: dd3d runs one worker thread per core itself.
+// Why not a BLAS: this was first built on a dlopen()ed OpenBLAS, and measured (Sapphire Rapids,
+// one thread, the UNet's shapes): OpenBLAS ran the convolutions' im2col GEMMs at 55–110 GFLOPS
+// (a 32-column product is narrow for its kernels, and it packs the im2col matrix again), the
+// direct loops below at 105–158. And a BLAS sums a row's products in an order that depends on
+// the whole problem's size, so a batch split across dd3d's worker threads changed the bits of
+// every image; here each output element is one fused multiply-add chain over k in a fixed
+// order, whatever M, the batch or the instruction set (AVX-512 and AVX2 give the same bits).
 //
 // Operands are element offsets (float32 index) into a Float32Array over the whole wasm memory
 // (`backend.wasm.HEAPF32`, which the caller re-reads on every call since memory growth
@@ -14,7 +17,8 @@
 // Layouts (row-major, as tfjs stores them):
 //   matmul:  A [batch, m, k] (or [batch, k, m] if transA), B [batch, k, n] (or [batch, n, k]);
 //            a batch stride of 0 broadcasts an operand; C [batch, m, n] contiguous;
-//            optional bias (n values, or 1) and activation applied to C in place.
+//            C[i, j] = Σ_k A(i, k)·B(k, j), k ascending; optional bias (n values, or 1) and
+//            activation applied to C in place.
 //   conv:    x [N, H, W, Ci], filter [KH, KW, Ci, Co], y [N, OH, OW, Co].
 //            im2col: row r = (b, oy, ox) of M = N·OH·OW rows, column (ky, kx, c) of
 //            K = KH·KW·Ci, cols[r, (ky, kx, c)] = x[b, oy·sh − top + ky·dh, ox·sw − left + kx·dw, c]
@@ -24,106 +28,136 @@
 //                               (scatter-add of each row back onto the pixels it was read from)
 //              filter gradient  dW[K, Co]  = cols[M, K]ᵀ · dy[M, Co]
 //            A 1×1 filter with stride 1 and no padding needs no im2col: cols is x itself.
-//            M is processed in chunks so that the cols scratch stays bounded; the scratch is
-//            per thread (thread_local) and reused across calls.
+//            When the channel counts fit the vector width, these run as direct convolutions
+//            instead (no cols matrix; see "Direct convolution"); the forward one sums in the same
+//            order (ky, kx, c) as the GEMM, so both give the same bits.
 
 #define NAPI_VERSION 8
 #include <node_api.h>
-
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define DD3D_X86 1
+// Loops the compiler vectorises get an AVX-512 and an AVX2 copy, chosen at load time.
+#define DD3D_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DD3D_CLONES
+#endif
+
+#ifdef DD3D_X86
+// The SIMD kernels, once per instruction set (kernels.h). Tiles: NV vectors × R rows of
+// accumulators, within the 32 (AVX-512) or 16 (AVX2) vector registers.
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+namespace k512 {
+#define DD3D_W 16
+#define DD3D_V __m512
+#define DD3D_ZERO() _mm512_setzero_ps()
+#define DD3D_LOAD(p) _mm512_loadu_ps(p)
+#define DD3D_STORE(p, v) _mm512_storeu_ps(p, v)
+#define DD3D_SET1(x) _mm512_set1_ps(x)
+#define DD3D_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define BIG_NV 4
+#define BIG_R 6
+#define MID_NV 2
+#define MID_R 12
+#define SMALL_NV 1
+#define SMALL_R 12
+#define FILTER_NV 2
+#include "kernels.h"
+#undef DD3D_W
+#undef DD3D_V
+#undef DD3D_ZERO
+#undef DD3D_LOAD
+#undef DD3D_STORE
+#undef DD3D_SET1
+#undef DD3D_FMA
+#undef BIG_NV
+#undef BIG_R
+#undef MID_NV
+#undef MID_R
+#undef SMALL_NV
+#undef SMALL_R
+#undef FILTER_NV
+}  // namespace k512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace k256 {
+#define DD3D_W 8
+#define DD3D_V __m256
+#define DD3D_ZERO() _mm256_setzero_ps()
+#define DD3D_LOAD(p) _mm256_loadu_ps(p)
+#define DD3D_STORE(p, v) _mm256_storeu_ps(p, v)
+#define DD3D_SET1(x) _mm256_set1_ps(x)
+#define DD3D_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define BIG_NV 2
+#define BIG_R 6
+#define MID_NV 1
+#define MID_R 12
+#define SMALL_NV 1
+#define SMALL_R 12
+#define FILTER_NV 1
+#include "kernels.h"
+#undef DD3D_W
+#undef DD3D_V
+#undef DD3D_ZERO
+#undef DD3D_LOAD
+#undef DD3D_STORE
+#undef DD3D_SET1
+#undef DD3D_FMA
+#undef BIG_NV
+#undef BIG_R
+#undef MID_NV
+#undef MID_R
+#undef SMALL_NV
+#undef SMALL_R
+#undef FILTER_NV
+}  // namespace k256
+#pragma GCC pop_options
+#endif
 
 namespace {
 
 // --------------------------------------------------------------------------------------------
-// BLAS, loaded at run time
+// Instruction set
 
-enum { kRowMajor = 101 };
-enum { kNoTrans = 111, kTrans = 112 };
-using CblasSgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
-using F77Sgemm = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*, const int*,
-                          const float*, const int*, const float*, float*, const int*);
-using SetThreads = void (*)(int);
-using GetConfig = char* (*)();
-
-struct Blas {
-  void* handle = nullptr;
-  CblasSgemm cblas = nullptr;
-  F77Sgemm f77 = nullptr;
-  std::string description;
-  std::string errors;
+struct Isa {
+  const char* name = nullptr;  // null: no supported instruction set
+  void (*gemm)(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t) = nullptr;
+  bool (*directCovers)(int64_t) = nullptr;
+  void (*directImage)(const float*, int64_t, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                      int64_t, std::vector<int64_t>&) = nullptr;
+  bool (*filterCovers)(int64_t, int64_t) = nullptr;
+  void (*filterImage)(const float*, int64_t, const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float*,
+                      bool) = nullptr;
 };
 
-std::mutex g_mutex;
-Blas g_blas;  // written once under g_mutex, read-only afterwards
-
-bool LoadBlasLocked(const std::vector<std::string>& candidates) {
-  if (g_blas.handle) return true;
-  // OpenBLAS sizes its thread pool from the environment while it loads; ask for one thread
-  // and restore the environment afterwards so child processes do not inherit it.
-  const char* prev = getenv("OPENBLAS_NUM_THREADS");
-  std::string saved = prev ? prev : "";
-  setenv("OPENBLAS_NUM_THREADS", "1", 1);
-  for (const std::string& name : candidates) {
-    void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      const char* e = dlerror();
-      g_blas.errors += (g_blas.errors.empty() ? "" : "; ") + std::string(e ? e : name.c_str());
-      continue;
+// AVX-512 if the CPU has it, else AVX2+FMA; env DD3D_NATIVE_ISA=avx2 forces AVX2 (for tests).
+const Isa& PickIsa() {
+  static const Isa isa = [] {
+    Isa i;
+#ifdef DD3D_X86
+    const char* force = getenv("DD3D_NATIVE_ISA");
+    const bool avx2Only = force && std::string(force) == "avx2";
+    if (!avx2Only && __builtin_cpu_supports("avx512f")) {
+      i = {"AVX-512", k512::Gemm, k512::DirectCovers, k512::DirectImageAny, k512::FilterCovers, k512::FilterImage};
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      i = {"AVX2", k256::Gemm, k256::DirectCovers, k256::DirectImageAny, k256::FilterCovers, k256::FilterImage};
     }
-    auto cblas = reinterpret_cast<CblasSgemm>(dlsym(h, "cblas_sgemm"));
-    auto f77 = reinterpret_cast<F77Sgemm>(dlsym(h, "sgemm_"));
-    if (!cblas && !f77) {
-      g_blas.errors += (g_blas.errors.empty() ? "" : "; ") + name + ": no cblas_sgemm or sgemm_";
-      dlclose(h);
-      continue;
-    }
-    g_blas.handle = h;
-    g_blas.cblas = cblas;
-    g_blas.f77 = cblas ? nullptr : f77;
-    g_blas.description = name;
-    if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "openblas_set_num_threads"))) set(1);
-    if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "goto_set_num_threads"))) set(1);
-    if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "bli_thread_set_num_threads"))) set(1);
-    if (auto config = reinterpret_cast<GetConfig>(dlsym(h, "openblas_get_config"))) {
-      const char* c = config();
-      if (c) g_blas.description += std::string(" (") + c + ")";
-    }
-    break;
-  }
-  if (prev) setenv("OPENBLAS_NUM_THREADS", saved.c_str(), 1);
-  else unsetenv("OPENBLAS_NUM_THREADS");
-  return g_blas.handle != nullptr;
-}
-
-// C[m, n] (row-major, ldc) = alpha · op(A) · op(B) + beta · C
-void Sgemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    for (int i = 0; i < m; i++) {
-      float* row = c + static_cast<int64_t>(i) * ldc;
-      if (beta == 0.f) std::fill(row, row + n, 0.f);
-      else for (int j = 0; j < n; j++) row[j] *= beta;
-    }
-    return;
-  }
-  const float alpha = 1.f;
-  if (g_blas.cblas) {
-    g_blas.cblas(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the same call with A and B swapped.
-  const char tA = ta ? 'T' : 'N';
-  const char tB = tb ? 'T' : 'N';
-  g_blas.f77(&tB, &tA, &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc);
+#endif
+    return i;
+  }();
+  return isa;
 }
 
 // --------------------------------------------------------------------------------------------
@@ -188,44 +222,35 @@ napi_value Undefined(napi_env env) {
 }
 
 // --------------------------------------------------------------------------------------------
-// load(candidates: string[]): string — the loaded library's description; throws if none loads
+// init(): string — the instruction set used; throws if the CPU has neither AVX-512 nor AVX2+FMA
 
-napi_value Load(napi_env env, napi_callback_info info) {
-  Args args(env, info);
-  std::vector<std::string> names;
-  uint32_t n = 0;
-  bool isArray = false;
-  if (args.argc < 1 || napi_is_array(env, args.argv[0], &isArray) != napi_ok || !isArray) {
-    napi_throw_error(env, nullptr, "dd3d native: load expects an array of library names");
-    return nullptr;
-  }
-  napi_get_array_length(env, args.argv[0], &n);
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value v;
-    napi_get_element(env, args.argv[0], i, &v);
-    char buf[4096];
-    size_t len = 0;
-    if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) == napi_ok) names.emplace_back(buf, len);
-  }
-  std::string description;
-  std::string errors;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    if (!LoadBlasLocked(names)) errors = g_blas.errors.empty() ? "no candidate library" : g_blas.errors;
-    description = g_blas.description;
-  }
-  if (!errors.empty()) {
-    napi_throw_error(env, nullptr, ("no BLAS with sgemm could be loaded: " + errors).c_str());
+napi_value Init(napi_env env, napi_callback_info) {
+  const Isa& isa = PickIsa();
+  if (!isa.name) {
+#ifdef DD3D_X86
+    napi_throw_error(env, nullptr, "this CPU has neither AVX-512 nor AVX2 with FMA");
+#else
+    napi_throw_error(env, nullptr, "the native kernels are built for x86-64 with GCC only");
+#endif
     return nullptr;
   }
   napi_value out;
-  napi_create_string_utf8(env, description.c_str(), description.size(), &out);
+  napi_create_string_utf8(env, isa.name, NAPI_AUTO_LENGTH, &out);
   return out;
 }
 
-bool Loaded(Args& args) {
-  if (!g_blas.handle) args.Fail("dd3d native: BLAS not loaded (call load first)");
+bool Ready(Args& args) {
+  if (!PickIsa().name) args.Fail("dd3d native: no supported instruction set");
   return args.ok;
+}
+
+void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    for (int64_t i = 0; i < m; i++) std::fill(c + i * ldc, c + i * ldc + n, 0.f);
+    return;
+  }
+  PickIsa().gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 // --------------------------------------------------------------------------------------------
@@ -269,7 +294,7 @@ void Epilogue(float* c, int64_t rows, int64_t n, const float* bias, int64_t bias
 napi_value Matmul(napi_env env, napi_callback_info info) {
   Args a(env, info);
   a.Heap();
-  if (!Loaded(a)) return nullptr;
+  if (!Ready(a)) return nullptr;
   const int64_t batch = a.I(1), m = a.I(2), n = a.I(3), k = a.I(4);
   const int64_t aOff = a.I(5), aStride = a.I(6), bOff = a.I(7), bStride = a.I(8), cOff = a.I(9);
   const bool ta = a.I(10) != 0, tb = a.I(11) != 0;
@@ -277,7 +302,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   const int act = static_cast<int>(a.I(14));
   const float alpha = static_cast<float>(a.D(15));
   if (!a.ok) return nullptr;
-  if (batch < 1 || m < 0 || n < 0 || k < 0 || aStride < 0 || bStride < 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
+  if (batch < 1 || m < 0 || n < 0 || k < 0 || aStride < 0 || bStride < 0) {
     a.Fail("dd3d native: bad matmul shape");
     return nullptr;
   }
@@ -290,16 +315,13 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
     a.Fail("dd3d native: bias must have 1 or n values");
     return nullptr;
   }
-  const int lda = static_cast<int>(std::max<int64_t>(1, ta ? m : k));
-  const int ldb = static_cast<int>(std::max<int64_t>(1, tb ? k : n));
-  const int ldc = static_cast<int>(std::max<int64_t>(1, n));
-  if (batch > 1 && bStride == 0 && !ta && aStride == m * k && batch * m <= INT32_MAX) {
-    // A shared B: the batch folds into the rows of one product.
-    Sgemm(false, tb, static_cast<int>(batch * m), static_cast<int>(n), static_cast<int>(k), A, lda, B, ldb, 0.f, C, ldc);
+  const int64_t lda = ta ? m : k;
+  const int64_t ldb = tb ? k : n;
+  if (batch > 1 && bStride == 0 && !ta && aStride == m * k) {
+    // A shared B: the batch folds into the rows of one product (each row's sum is the same).
+    Gemm(false, tb, batch * m, n, k, A, lda, B, ldb, C, n);
   } else {
-    for (int64_t i = 0; i < batch; i++)
-      Sgemm(ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), A + i * aStride, lda, B + i * bStride, ldb, 0.f,
-            C + i * m * n, ldc);
+    for (int64_t i = 0; i < batch; i++) Gemm(ta, tb, m, n, k, A + i * aStride, lda, B + i * bStride, ldb, C + i * m * n, n);
   }
   if (bias || act != 0) Epilogue(C, batch * m, n, bias, biasLen, act, alpha);
   return Undefined(env);
@@ -333,16 +355,17 @@ int64_t ChunkRows(const Conv& p) {
   static const int64_t cap = [] {
     const char* e = getenv("DD3D_NATIVE_SCRATCH_FLOATS");
     const long long v = e ? atoll(e) : 0;
-    return v > 0 ? static_cast<int64_t>(v) : int64_t{1} << 21;  // 8 MB
+    return v > 0 ? static_cast<int64_t>(v) : int64_t{1} << 18;  // 1 MB: stays in L2 between im2col and the GEMM
   }();
   return std::max<int64_t>(1, std::min<int64_t>(p.M(), cap / p.K()));
 }
 
 thread_local std::vector<float> t_cols;
+thread_local std::vector<float> t_tmp;
 
-float* Scratch(int64_t floats) {
-  if (static_cast<int64_t>(t_cols.size()) < floats) t_cols.resize(static_cast<size_t>(floats));
-  return t_cols.data();
+float* Scratch(std::vector<float>& v, int64_t floats) {
+  if (static_cast<int64_t>(v.size()) < floats) v.resize(static_cast<size_t>(floats));
+  return v.data();
 }
 
 void Im2col(const float* x, const Conv& p, int64_t r0, int64_t rows, float* cols) {
@@ -370,7 +393,7 @@ void Im2col(const float* x, const Conv& p, int64_t r0, int64_t rows, float* cols
   }
 }
 
-void Col2imAdd(const float* cols, const Conv& p, int64_t r0, int64_t rows, float* dx) {
+DD3D_CLONES void Col2imAdd(const float* cols, const Conv& p, int64_t r0, int64_t rows, float* dx) {
   const int64_t K = p.K();
   for (int64_t r = 0; r < rows; r++) {
     const int64_t g = r0 + r;
@@ -394,30 +417,116 @@ void Col2imAdd(const float* cols, const Conv& p, int64_t r0, int64_t rows, float
   }
 }
 
+// --------------------------------------------------------------------------------------------
+// Direct convolution
+//
+// No im2col matrix: the image is copied once into a zero-padded buffer (so windows never test
+// bounds), and a register tile of R output pixels × NV vectors of output channels accumulates,
+// for one filter tap (ky, kx) at a time,
+//   acc[r][:] += x_pad[pixel r + tap offset, c] · W[ky, kx, c, :]   over c ascending,
+// the R pixel offsets read from a table, so a tile may span output rows. Taps are the outer
+// loop (W's tap slice stays in L1 across the image); the tile is stored between taps.
+//   forward          out = conv(x, W): the same chain per element as the im2col GEMM
+//   input gradient   (stride 1) dx = conv(dy padded by KH−1−top, KW−1−left, W rotated 180° with
+//                    its channel axes swapped): the transposed convolution as a forward one
+//   filter gradient  dW[ky, kx, c, :] = Σ_pixels x_pad[pixel + tap, c] · dy[pixel, :], a tile of
+//                    8 input channels × NV vectors of output channels, image after image
+
+thread_local std::vector<float> t_pad;
+thread_local std::vector<int64_t> t_table;
+thread_local std::vector<float> t_wflip;
+
+// The padded image's rows and columns: as many as a window can reach.
+struct Padded {
+  int64_t hp, wp;
+};
+
+Padded PadGeometry(int64_t h, int64_t w, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+                   int64_t top, int64_t left) {
+  return {std::max(h + top, (oh - 1) * sh + (kh - 1) * dh + 1), std::max(w + left, (ow - 1) * sw + (kw - 1) * dw + 1)};
+}
+
+// Copies image [h, w, c] into the zeroed [hp, wp, c] buffer at (top, left).
+void PadImage(const float* img, int64_t h, int64_t w, int64_t c, int64_t top, int64_t left, const Padded& g, float* pad) {
+  std::memset(pad, 0, sizeof(float) * static_cast<size_t>(g.hp * g.wp * c));
+  const int64_t rows = std::min(h, g.hp - top);
+  const int64_t cols = std::min(w, g.wp - left);
+  for (int64_t y = 0; y < rows; y++) std::memcpy(pad + ((y + top) * g.wp + left) * c, img + y * w * c, sizeof(float) * static_cast<size_t>(cols * c));
+}
+
+bool DirectConv(const float* x, const float* w, float* y, const Conv& p) {
+  const Isa& isa = PickIsa();
+  if (!isa.directCovers(p.co)) return false;
+  const Padded g = PadGeometry(p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.top, p.left);
+  float* pad = Scratch(t_pad, g.hp * g.wp * p.ci);
+  for (int64_t b = 0; b < p.n; b++) {
+    PadImage(x + b * p.h * p.w * p.ci, p.h, p.w, p.ci, p.top, p.left, g, pad);
+    isa.directImage(pad, g.wp, w, y + b * p.oh * p.ow * p.co, p.ci, p.co, p.kh, p.kw, p.oh, p.ow, p.sh, p.sw, p.dh, p.dw, t_table);
+  }
+  return true;
+}
+
+bool DirectBackpropInput(const float* dy, const float* w, float* dx, const Conv& p) {
+  if (p.sh != 1 || p.sw != 1 || p.dh != 1 || p.dw != 1) return false;
+  const int64_t top = p.kh - 1 - p.top, left = p.kw - 1 - p.left;
+  const Isa& isa = PickIsa();
+  if (top < 0 || left < 0 || !isa.directCovers(p.ci)) return false;
+  // W rotated and transposed: wf[ky, kx, co, ci] = w[kh−1−ky, kw−1−kx, ci, co]
+  float* wf = Scratch(t_wflip, p.K() * p.co);
+  for (int64_t ky = 0; ky < p.kh; ky++)
+    for (int64_t kx = 0; kx < p.kw; kx++) {
+      const float* src = w + ((p.kh - 1 - ky) * p.kw + (p.kw - 1 - kx)) * p.ci * p.co;
+      float* dst = wf + (ky * p.kw + kx) * p.co * p.ci;
+      for (int64_t i = 0; i < p.ci; i++)
+        for (int64_t o = 0; o < p.co; o++) dst[o * p.ci + i] = src[i * p.co + o];
+    }
+  const Padded g = PadGeometry(p.oh, p.ow, p.h, p.w, p.kh, p.kw, 1, 1, 1, 1, top, left);
+  float* pad = Scratch(t_pad, g.hp * g.wp * p.co);
+  for (int64_t b = 0; b < p.n; b++) {
+    PadImage(dy + b * p.oh * p.ow * p.co, p.oh, p.ow, p.co, top, left, g, pad);
+    isa.directImage(pad, g.wp, wf, dx + b * p.h * p.w * p.ci, p.co, p.ci, p.kh, p.kw, p.h, p.w, 1, 1, 1, 1, t_table);
+  }
+  return true;
+}
+
+bool DirectBackpropFilter(const float* x, const float* dy, float* dw, const Conv& p) {
+  const Isa& isa = PickIsa();
+  if (!isa.filterCovers(p.ci, p.co) || p.n == 0) return false;
+  const Padded g = PadGeometry(p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.top, p.left);
+  float* pad = Scratch(t_pad, g.hp * g.wp * p.ci);
+  const int64_t pixels = p.oh * p.ow;
+  t_table.resize(static_cast<size_t>(std::max<int64_t>(1, pixels)));
+  int64_t* offs = t_table.data();
+  for (int64_t q = 0; q < pixels; q++) offs[q] = ((q / p.ow) * p.sh * g.wp + (q % p.ow) * p.sw) * p.ci;
+  for (int64_t b = 0; b < p.n; b++) {
+    PadImage(x + b * p.h * p.w * p.ci, p.h, p.w, p.ci, p.top, p.left, g, pad);
+    isa.filterImage(pad, g.wp, dy + b * pixels * p.co, offs, pixels, p.ci, p.co, p.kh, p.kw, p.dh, p.dw, dw, b == 0);
+  }
+  return true;
+}
+
 // conv2d(heap, xOff, wOff, yOff, ...conv)
 napi_value Conv2d(napi_env env, napi_callback_info info) {
   Args a(env, info);
   a.Heap();
   Conv p;
-  if (!Loaded(a) || !ReadConv(a, 4, p)) return nullptr;
+  if (!Ready(a) || !ReadConv(a, 4, p)) return nullptr;
   const float* x = a.At(a.I(1), p.n * p.h * p.w * p.ci);
   const float* wt = a.At(a.I(2), p.K() * p.co);
   float* y = a.At(a.I(3), p.M() * p.co);
   if (!a.ok) return nullptr;
-  const int K = static_cast<int>(p.K()), co = static_cast<int>(p.co);
+  const int64_t K = p.K();
   if (p.Pointwise()) {
-    for (int64_t r0 = 0; r0 < p.M(); r0 += INT32_MAX / 2) {
-      const int rows = static_cast<int>(std::min<int64_t>(INT32_MAX / 2, p.M() - r0));
-      Sgemm(false, false, rows, co, K, x + r0 * K, K, wt, co, 0.f, y + r0 * co, co);
-    }
+    Gemm(false, false, p.M(), p.co, K, x, K, wt, p.co, y, p.co);
     return Undefined(env);
   }
+  if (DirectConv(x, wt, y, p)) return Undefined(env);
   const int64_t chunk = ChunkRows(p);
-  float* cols = Scratch(chunk * p.K());
+  float* cols = Scratch(t_cols, chunk * K);
   for (int64_t r0 = 0; r0 < p.M(); r0 += chunk) {
     const int64_t rows = std::min(chunk, p.M() - r0);
     Im2col(x, p, r0, rows, cols);
-    Sgemm(false, false, static_cast<int>(rows), co, K, cols, K, wt, co, 0.f, y + r0 * p.co, co);
+    Gemm(false, false, rows, p.co, K, cols, K, wt, p.co, y + r0 * p.co, p.co);
   }
   return Undefined(env);
 }
@@ -427,25 +536,23 @@ napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
   Args a(env, info);
   a.Heap();
   Conv p;
-  if (!Loaded(a) || !ReadConv(a, 4, p)) return nullptr;
+  if (!Ready(a) || !ReadConv(a, 4, p)) return nullptr;
   const float* dy = a.At(a.I(1), p.M() * p.co);
   const float* wt = a.At(a.I(2), p.K() * p.co);
   float* dx = a.At(a.I(3), p.n * p.h * p.w * p.ci);
   if (!a.ok) return nullptr;
-  const int K = static_cast<int>(p.K()), co = static_cast<int>(p.co);
+  const int64_t K = p.K();
   if (p.Pointwise()) {
-    for (int64_t r0 = 0; r0 < p.M(); r0 += INT32_MAX / 2) {
-      const int rows = static_cast<int>(std::min<int64_t>(INT32_MAX / 2, p.M() - r0));
-      Sgemm(false, true, rows, K, co, dy + r0 * co, co, wt, co, 0.f, dx + r0 * K, K);
-    }
+    Gemm(false, true, p.M(), K, p.co, dy, p.co, wt, p.co, dx, K);
     return Undefined(env);
   }
+  if (DirectBackpropInput(dy, wt, dx, p)) return Undefined(env);
   std::memset(dx, 0, sizeof(float) * static_cast<size_t>(p.n * p.h * p.w * p.ci));
   const int64_t chunk = ChunkRows(p);
-  float* cols = Scratch(chunk * p.K());
+  float* cols = Scratch(t_cols, chunk * K);
   for (int64_t r0 = 0; r0 < p.M(); r0 += chunk) {
     const int64_t rows = std::min(chunk, p.M() - r0);
-    Sgemm(false, true, static_cast<int>(rows), K, co, dy + r0 * p.co, co, wt, co, 0.f, cols, K);
+    Gemm(false, true, rows, K, p.co, dy + r0 * p.co, p.co, wt, p.co, cols, K);
     Col2imAdd(cols, p, r0, rows, dx);
   }
   return Undefined(env);
@@ -456,26 +563,146 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
   Args a(env, info);
   a.Heap();
   Conv p;
-  if (!Loaded(a) || !ReadConv(a, 4, p)) return nullptr;
+  if (!Ready(a) || !ReadConv(a, 4, p)) return nullptr;
   const float* x = a.At(a.I(1), p.n * p.h * p.w * p.ci);
   const float* dy = a.At(a.I(2), p.M() * p.co);
   float* dw = a.At(a.I(3), p.K() * p.co);
   if (!a.ok) return nullptr;
-  const int K = static_cast<int>(p.K()), co = static_cast<int>(p.co);
+  const int64_t K = p.K();
   if (p.M() == 0) {
-    std::memset(dw, 0, sizeof(float) * static_cast<size_t>(p.K() * p.co));
+    std::memset(dw, 0, sizeof(float) * static_cast<size_t>(K * p.co));
     return Undefined(env);
   }
-  const bool pointwise = p.Pointwise();
-  const int64_t chunk = pointwise ? std::min<int64_t>(p.M(), INT32_MAX / 2) : ChunkRows(p);
-  float* cols = pointwise ? nullptr : Scratch(chunk * p.K());
+  if (p.Pointwise()) {
+    Gemm(true, false, K, p.co, p.M(), x, K, dy, p.co, dw, p.co);
+    return Undefined(env);
+  }
+  if (DirectBackpropFilter(x, dy, dw, p)) return Undefined(env);
+  // dW = Σ over chunks of colsᵀ · dy
+  const int64_t chunk = ChunkRows(p);
+  float* cols = Scratch(t_cols, chunk * K);
+  float* part = Scratch(t_tmp, K * p.co);
   for (int64_t r0 = 0; r0 < p.M(); r0 += chunk) {
     const int64_t rows = std::min(chunk, p.M() - r0);
-    const float* c = cols;
-    if (pointwise) c = x + r0 * K;
-    else Im2col(x, p, r0, rows, cols);
-    Sgemm(true, false, K, co, static_cast<int>(rows), c, K, dy + r0 * p.co, co, r0 == 0 ? 0.f : 1.f, dw, co);
+    Im2col(x, p, r0, rows, cols);
+    Gemm(true, false, K, p.co, rows, cols, K, dy + r0 * p.co, p.co, r0 == 0 ? dw : part, p.co);
+    if (r0 > 0)
+      for (int64_t i = 0; i < K * p.co; i++) dw[i] += part[i];
   }
+  return Undefined(env);
+}
+
+// --------------------------------------------------------------------------------------------
+// GroupNorm gradient (Dd3dGroupNormGrad of src/backend/fused-kernels.ts), bitwise equal to it:
+// the same float64 expressions in the same order, each per-channel sum taken down the rows in
+// the same sequence (rows outer, channels inner here, so the loop vectorises over channels and
+// reads the plane once instead of c/2 times), no FMA contraction (-ffp-contract=off).
+
+DD3D_CLONES void GnGradSums(const float* dy, const float* x, const float* gamma, const float* beta, const float* s, float* dx,
+                            const double* meanC, const double* rC, double* sumDz, double* sumDzXh, int64_t hw, int64_t c) {
+  for (int64_t k = 0; k < c; k++) sumDz[k] = sumDzXh[k] = 0;
+  for (int64_t row = 0; row < hw; row++) {
+    const int64_t o = row * c;
+    if (s) {
+      for (int64_t k = 0; k < c; k++) {
+        const double xh = (static_cast<double>(x[o + k]) - meanC[k]) * rC[k];
+        const double z = xh * static_cast<double>(gamma[k]) + static_cast<double>(beta[k]);
+        const double sk = s[o + k];
+        const double dz = static_cast<double>(dy[o + k]) * sk * (1 + z * (1 - sk));
+        dx[o + k] = static_cast<float>(dz);
+        sumDz[k] += dz;
+        sumDzXh[k] += dz * xh;
+      }
+    } else {
+      for (int64_t k = 0; k < c; k++) {
+        const double dz = dy[o + k];
+        dx[o + k] = dy[o + k];
+        sumDz[k] += dz;
+        sumDzXh[k] += dz * (static_cast<double>(x[o + k]) - meanC[k]) * rC[k];
+      }
+    }
+  }
+}
+
+DD3D_CLONES void GnGradApply(const float* x, float* dx, const double* coefA, const double* coefX, const double* coefB, int64_t hw, int64_t c) {
+  for (int64_t row = 0; row < hw; row++) {
+    const int64_t o = row * c;
+    for (int64_t k = 0; k < c; k++)
+      dx[o + k] = static_cast<float>(coefA[k] * static_cast<double>(dx[o + k]) + coefX[k] * static_cast<double>(x[o + k]) + coefB[k]);
+  }
+}
+
+thread_local std::vector<double> t_gn;
+
+// groupNormGrad(heap, dyOff, xOff, gammaOff, betaOff, statsOff, sOff (-1: no SiLU), dxOff, n, hw, c, groups, dgammaOff, dbetaOff (-1: none))
+napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  a.Heap();
+  const int64_t n = a.I(8), hw = a.I(9), c = a.I(10), groups = a.I(11);
+  if (!a.ok) return nullptr;
+  if (n < 0 || hw < 0 || c < 1 || groups < 1 || c % groups != 0) {
+    a.Fail("dd3d native: bad GroupNorm shape");
+    return nullptr;
+  }
+  const int64_t total = n * hw * c;
+  const float* dy = a.At(a.I(1), total);
+  const float* x = a.At(a.I(2), total);
+  const float* gamma = a.At(a.I(3), c);
+  const float* beta = a.At(a.I(4), c);
+  const float* stats = a.At(a.I(5), n * groups * 2);
+  const int64_t sOff = a.I(6);
+  const float* s = sOff >= 0 ? a.At(sOff, total) : nullptr;
+  float* dx = a.At(a.I(7), total);
+  const int64_t dgOff = a.I(12), dbOff = a.I(13);
+  float* dgammaOut = dgOff >= 0 ? a.At(dgOff, c) : nullptr;
+  float* dbetaOut = dbOff >= 0 ? a.At(dbOff, c) : nullptr;
+  if (!a.ok) return nullptr;
+  const int64_t cg = c / groups;
+  const double count = static_cast<double>(hw * cg);
+  t_gn.assign(static_cast<size_t>(9 * c), 0.0);
+  double* meanC = t_gn.data();
+  double* rC = meanC + c;
+  double* sumDz = rC + c;
+  double* sumDzXh = sumDz + c;
+  double* coefA = sumDzXh + c;
+  double* coefX = coefA + c;
+  double* coefB = coefX + c;
+  double* dgamma = coefB + c;
+  double* dbeta = dgamma + c;
+  for (int64_t b = 0; b < n; b++) {
+    for (int64_t k = 0; k < c; k++) {
+      const int64_t q = (b * groups + k / cg) * 2;
+      meanC[k] = stats[q];
+      rC[k] = stats[q + 1];
+    }
+    const int64_t start = b * hw * c;
+    GnGradSums(dy + start, x + start, gamma, beta, s ? s + start : nullptr, dx + start, meanC, rC, sumDz, sumDzXh, hw, c);
+    for (int64_t g = 0; g < groups; g++) {
+      double sg = 0;
+      double sgx = 0;
+      for (int64_t k = g * cg; k < (g + 1) * cg; k++) {
+        sg += static_cast<double>(gamma[k]) * sumDz[k];
+        sgx += static_cast<double>(gamma[k]) * sumDzXh[k];
+      }
+      const double mg = sg / count;
+      const double mgx = sgx / count;
+      for (int64_t k = g * cg; k < (g + 1) * cg; k++) {
+        const double r = rC[k];
+        coefA[k] = r * static_cast<double>(gamma[k]);
+        coefX[k] = -r * r * mgx;
+        coefB[k] = r * r * mgx * meanC[k] - r * mg;
+      }
+    }
+    for (int64_t k = 0; k < c; k++) {
+      dgamma[k] += sumDzXh[k];
+      dbeta[k] += sumDz[k];
+    }
+    GnGradApply(x + start, dx + start, coefA, coefX, coefB, hw, c);
+  }
+  if (dgammaOut)
+    for (int64_t k = 0; k < c; k++) dgammaOut[k] = static_cast<float>(dgamma[k]);
+  if (dbetaOut)
+    for (int64_t k = 0; k < c; k++) dbetaOut[k] = static_cast<float>(dbeta[k]);
   return Undefined(env);
 }
 
@@ -483,11 +710,12 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
-      {"load", nullptr, Load, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"init", nullptr, Init, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"groupNormGrad", nullptr, GroupNormGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

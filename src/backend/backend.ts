@@ -192,13 +192,12 @@ export function backendInfo(): BackendInfo | undefined {
   return current;
 }
 
-/** The wasm backend; with dd3d's kernels unless `stock`, and the native BLAS ones (native-kernels.ts) over them when available. */
+/** The wasm backend; with dd3d's kernels unless `stock`, and the native ones (native-kernels.ts) over them when available. */
 async function useWasm(stock: boolean, threads: number): Promise<{ patchedKernels: string[]; wasmThreads: number; native: string }> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   registerWasm(threads);
   const patchedKernels = stock ? [] : patchWasmKernels();
   const native = stock ? undefined : patchNativeKernels();
-  if (native) patchedKernels.push(...native.kernels);
   if (threads > 1) {
     threadedWasmError = undefined;
     if (!(await tf.setBackend('wasm'))) {
@@ -206,7 +205,7 @@ async function useWasm(stock: boolean, threads: number): Promise<{ patchedKernel
       throw new Dd3dError(`backend: the threaded wasm backend (${threads} threads) failed to initialize: ${why} (set DD3D_WASM_THREADS=1)`);
     }
   } else if (!(await tf.setBackend('wasm'))) throw new Dd3dError('backend: the wasm backend failed to initialize');
-  return { patchedKernels, wasmThreads: wasm.getThreadsCount(), native: native ? `; ${native.status.reason}` : '' };
+  return { patchedKernels, wasmThreads: wasm.getThreadsCount(), native: native ? `; ${native.reason}` : '' };
 }
 
 /**

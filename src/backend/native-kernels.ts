@@ -1,27 +1,34 @@
 /**
  * The native fast path for the wasm backend's heaviest kernels: BatchMatMul, _FusedMatMul,
- * Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter as SGEMMs of a system BLAS, through the
- * small N-API addon in native/ (dd3d_native.cc). The wasm kernels run at wasm SIMD's 128 bits
- * (17–30 GFLOPS on these shapes); an AVX2/AVX-512 BLAS runs the same products at 60–130 on one
- * thread. It is optional: when the addon was not built (no compiler at install time), cannot
- * load, finds no BLAS to dlopen (libopenblas.so.0, libopenblas.so, libblas.so.3, libcblas.so.3;
- * Accelerate on macOS; or the path in env DD3D_BLAS), or env DD3D_NATIVE=0, nothing is
- * registered and the kernels of wasm-kernels.ts run exactly as before. The registered kernels
- * also hand any case they do not cover to those kernels (their `fallback`).
+ * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter and the GroupNorm gradient, as AVX-512 or
+ * AVX2+FMA loops in the small N-API addon in native/ (dd3d_native.cc, kernels.h). The wasm
+ * kernels run at wasm SIMD's 128 bits (17–30 GFLOPS on the UNet's shapes); these at 100–160 on
+ * one thread. It is optional: when the addon was not built (no compiler at install time), cannot
+ * load, the CPU has neither AVX-512 nor AVX2+FMA (or is not x86-64), or env DD3D_NATIVE=0,
+ * nothing is registered and the kernels of wasm-kernels.ts run exactly as before. The
+ * registered kernels also hand any case they do not cover to those kernels (their `fallback`).
+ *
+ * Why not a system BLAS (the first version called OpenBLAS's cblas_sgemm through dlopen):
+ * measured on this project's shapes it was slower (55–110 GFLOPS on the convolutions, whose
+ * 32–128-column products are narrow for it), and its sum for one output row depends on the
+ * whole problem's size, so splitting a batch across dd3d's worker threads changed the images'
+ * bits (`--workers` must change speed only). Each output element here is one fused
+ * multiply-add chain over k ascending, whatever the batch, M or instruction set.
  *
  * Data. The addon reads and writes the tensors where they live, on the wasm heap: each call
  * passes `backend.wasm.HEAPF32` (taken afresh after every allocation, since heap growth
  * replaces it) and the operands' element offsets (`dataIdMap`'s byte `memoryOffset` / 4). The
- * addon checks every operand's extent against the heap. The BLAS runs on the calling thread,
- * pinned to one thread (dd3d's data-parallel workers use the other cores), so it is safe in
- * worker_threads; the addon is context-aware and keeps its scratch per thread.
+ * addon checks every operand's extent against the heap. It runs on the calling thread, one
+ * thread (dd3d's data-parallel workers use the other cores), is context-aware (safe in
+ * worker_threads) and keeps its scratch buffers per thread.
  *
  * Conventions and maths (row-major everywhere, as tfjs stores tensors):
  *  - matmul: a [...batchA, m, k] (or [..., k, m] if transposeA), b [...batchB, k, n] (or
  *    [..., n, k]); out [...broadcast(batchA, batchB), m, n]. The batches must be equal or one of
- *    them 1 (a batch stride of 0 broadcasts it); the transposes are the BLAS's, no copies.
- *    _FusedMatMul adds a bias of n values (a vector over the last axis) or of 1, then relu,
- *    relu6, elu, sigmoid or leakyrelu, in place; prelu and other bias shapes fall back.
+ *    them 1 (a batch stride of 0 broadcasts it); transposes are read in place (a transposed b is
+ *    packed once per product). _FusedMatMul adds a bias of n values (a vector over the last
+ *    axis) or of 1, then relu, relu6, elu, sigmoid or leakyrelu, in place; prelu and other bias
+ *    shapes fall back.
  *  - conv, NHWC: x [N, H, W, Ci], filter [KH, KW, Ci, Co] (already the [K = KH·KW·Ci, Co]
  *    matrix), out [N, OH, OW, Co], any stride, dilation and padding that computeConv2DInfo
  *    resolves ('same', 'valid', explicit, dimRoundingMode). With cols = im2col(x) the
@@ -30,12 +37,17 @@
  *      Conv2D               y  = cols · W                  [M, K]·[K, Co]
  *      Conv2DBackpropInput  dx = col2im(dy · Wᵀ)            [M, Co]·[Co, K], each row of the
  *                                                           product added back onto the pixels
- *                                                           its window read (so the stride
- *                                                           and padding need no special case)
+ *                                                           its window read
  *      Conv2DBackpropFilter dW = colsᵀ · dy                [K, M]·[M, Co]
- *    A 1×1 stride-1 unpadded conv skips im2col (cols = x). M is done in chunks of bounded
- *    scratch. NCHW falls back.
- * The sums run in the BLAS's order, not XNNPACK's: results differ from the wasm kernels' in the
+ *    When the channels fit the vector width (a multiple of 16 on AVX-512, 8 on AVX2) these run
+ *    as direct convolutions without the cols matrix: the forward one over a zero-padded copy of
+ *    each image, in the same (ky, kx, c) order as the GEMM; the input gradient (stride 1) as the
+ *    forward conv of dy padded by KH−1−top, KW−1−left with the filter rotated 180° and its
+ *    channel axes swapped; the filter gradient as Σ over pixels of x_pad[pixel + tap]·dy[pixel].
+ *    A 1×1 stride-1 unpadded conv is one GEMM (cols = x). NCHW falls back.
+ *  - Dd3dGroupNormGrad (fused-kernels.ts's GroupNorm backward): the same float64 expressions
+ *    in the same order in C++ (no FMA contraction), so bitwise equal to the JS kernel.
+ * The sums run in another order than XNNPACK's: results differ from the wasm kernels' in the
  * last bits (well inside the 2e-5 relative tolerance the kernel tests hold both to).
  *
  * Pitfalls kept from wasm-kernels.ts: re-registering needs `unregisterKernel` first; the
@@ -53,12 +65,13 @@ type Attrs = Record<string, unknown>;
 type KernelArgs = { inputs: Record<string, Info>; backend: BackendWasm; attrs: Attrs };
 type KernelFn = (args: KernelArgs) => Info;
 
-export const NATIVE_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
+export const NATIVE_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Dd3dGroupNormGrad'] as const;
 type NativeKernelName = (typeof NATIVE_KERNELS)[number];
 
 /** The addon's functions (native/dd3d_native.cc). Offsets are float32 element indices into `heap`. */
 interface Addon {
-  load(candidates: string[]): string;
+  /** The instruction set the kernels use (AVX-512 or AVX2); throws if the CPU has neither. */
+  init(): string;
   matmul(
     heap: Float32Array,
     batch: number,
@@ -80,13 +93,29 @@ interface Addon {
   conv2d(heap: Float32Array, xOff: number, wOff: number, yOff: number, ...conv: number[]): void;
   conv2dBackpropInput(heap: Float32Array, dyOff: number, wOff: number, dxOff: number, ...conv: number[]): void;
   conv2dBackpropFilter(heap: Float32Array, xOff: number, dyOff: number, dwOff: number, ...conv: number[]): void;
+  groupNormGrad(
+    heap: Float32Array,
+    dyOff: number,
+    xOff: number,
+    gammaOff: number,
+    betaOff: number,
+    statsOff: number,
+    sOff: number,
+    dxOff: number,
+    n: number,
+    hw: number,
+    c: number,
+    groups: number,
+    dgammaOff: number,
+    dbetaOff: number,
+  ): void;
 }
 
 export interface NativeStatus {
-  /** Whether the native kernels can be used (addon loaded, BLAS found, not disabled). */
+  /** Whether the native kernels can be used (addon built and loaded, CPU supported, not disabled). */
   available: boolean;
-  /** The BLAS library loaded, with its build description when it gives one. */
-  lib?: string;
+  /** The instruction set the kernels use: AVX-512 or AVX2. */
+  isa?: string;
   /** One line for BackendInfo.reason: what is used, or why the wasm kernels are. */
   reason: string;
 }
@@ -100,15 +129,6 @@ function addonCandidates(): string[] {
   );
 }
 
-function blasCandidates(): string[] {
-  const fromEnv = (process.env.DD3D_BLAS ?? '').trim();
-  const system =
-    os.platform() === 'darwin'
-      ? ['/System/Library/Frameworks/Accelerate.framework/Accelerate', 'libopenblas.dylib', '/opt/homebrew/opt/openblas/lib/libopenblas.dylib']
-      : ['libopenblas.so.0', 'libopenblas.so', 'libblas.so.3', 'libcblas.so.3'];
-  return fromEnv ? [fromEnv, ...system] : system;
-}
-
 /** DD3D_NATIVE=0 (or false/off/no) turns the native kernels off. */
 export function nativeDisabled(): boolean {
   return ['0', 'false', 'off', 'no'].includes((process.env.DD3D_NATIVE ?? '').trim().toLowerCase());
@@ -117,23 +137,23 @@ export function nativeDisabled(): boolean {
 let addon: Addon | undefined;
 let loadStatus: NativeStatus | undefined;
 
-/** Loads the addon and the BLAS once per thread (the outcome is cached; DD3D_NATIVE is read on every call). */
+/** Loads the addon once per thread (the outcome is cached; DD3D_NATIVE is read on every call). */
 export function nativeStatus(): NativeStatus {
-  if (nativeDisabled()) return { available: false, reason: 'native BLAS kernels off (DD3D_NATIVE=0)' };
+  if (nativeDisabled()) return { available: false, reason: 'native kernels off (DD3D_NATIVE=0)' };
   if (loadStatus) return loadStatus;
   const file = nativeAddonPath();
   if (!file) {
-    loadStatus = { available: false, reason: 'native BLAS kernels not built (npm run build:native; needs a C++ compiler)' };
+    loadStatus = { available: false, reason: 'native kernels not built (npm run build:native; needs a C++ compiler)' };
     return loadStatus;
   }
   try {
     const mod = require(file) as Addon;
-    const lib = mod.load(blasCandidates());
+    const isa = mod.init();
     addon = mod;
-    loadStatus = { available: true, lib, reason: `native BLAS kernels: ${lib}` };
+    loadStatus = { available: true, isa, reason: `native kernels: ${isa}` };
   } catch (e) {
     const why = String(e instanceof Error ? e.message : e).split('\n')[0];
-    loadStatus = { available: false, reason: `native BLAS kernels unavailable: ${why}` };
+    loadStatus = { available: false, reason: `native kernels unavailable: ${why}` };
   }
   return loadStatus;
 }
@@ -331,25 +351,68 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// GroupNorm gradient
+
+/**
+ * fused-kernels.ts's Dd3dGroupNormGrad (inputs dy, x, gamma, beta, stats[, s]; attrs groups,
+ * silu, learn), the same float64 arithmetic in the same order in C++, so bitwise equal to it;
+ * it reads the plane once, vectorised over channels, where the JS loops stride down it.
+ */
+function groupNormGrad(args: KernelArgs): Info[] {
+  const { dy, x, gamma, beta, stats, s } = args.inputs;
+  const groups = args.attrs.groups as number;
+  const silu = Boolean(args.attrs.silu);
+  const learn = Boolean(args.attrs.learn);
+  const all = [dy, x, gamma, beta, stats, ...(silu ? [s] : [])];
+  const n = x.shape[0];
+  const c = x.shape[x.shape.length - 1];
+  if ((silu && !s) || all.some((t) => t.dtype !== 'float32') || size(x.shape) === 0 || c % groups !== 0 || size(gamma.shape) !== c || size(beta.shape) !== c) {
+    return runFallback('Dd3dGroupNormGrad', args) as unknown as Info[];
+  }
+  const { backend } = args;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const dgamma = learn ? backend.makeOutput(gamma.shape, 'float32') : null;
+  const dbeta = learn ? backend.makeOutput(beta.shape, 'float32') : null;
+  const at = (t: Info) => offsetOf(backend, t);
+  (addon as Addon).groupNormGrad(
+    heapOf(backend),
+    at(dy),
+    at(x),
+    at(gamma),
+    at(beta),
+    at(stats),
+    silu ? at(s) : -1,
+    at(dx),
+    n,
+    size(x.shape) / (n * c),
+    c,
+    groups,
+    dgamma ? at(dgamma) : -1,
+    dbeta ? at(dbeta) : -1,
+  );
+  return dgamma && dbeta ? [dx, dgamma, dbeta] : [dx];
+}
+
 const replacements: Record<NativeKernelName, KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
   Conv2D: conv2D,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
+  Dd3dGroupNormGrad: groupNormGrad as unknown as KernelFn,
 };
 
 const isOurs = (fn: unknown) => (Object.values(replacements) as unknown[]).includes(fn);
 
 /**
  * Registers the native kernels on the wasm backend over whatever is registered now (call it
- * after `patchWasmKernels`), keeping those as the fallback. Returns the status and the kernels
- * registered: none if the native path is unavailable or off, in which case the registry is left
- * exactly as it was.
+ * after `patchWasmKernels`), keeping those as the fallback. Returns the status: when the native
+ * path is unavailable or off, the registry is left exactly as it was.
  */
-export function patchNativeKernels(): { status: NativeStatus; kernels: string[] } {
+export function patchNativeKernels(): NativeStatus {
   const status = nativeStatus();
-  if (!status.available) return { status, kernels: [] };
+  if (!status.available) return status;
   for (const name of NATIVE_KERNELS) {
     const current = tf.getKernel(name, 'wasm');
     if (!current) continue;
@@ -363,7 +426,7 @@ export function patchNativeKernels(): { status: NativeStatus; kernels: string[] 
       kernelFunc: replacements[name] as unknown as tf.KernelFunc,
     });
   }
-  return { status, kernels: NATIVE_KERNELS.filter((n) => fallback.has(n)).map((n) => `${n} (native)`) };
+  return status;
 }
 
 /** Whether the wasm backend's `name` kernel is the native one now (for tests and the bench). */

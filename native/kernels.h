@@ -1,0 +1,209 @@
+// SIMD kernels, included once per instruction set by dd3d_native.cc inside a namespace and a
+// `#pragma GCC target` region, with DD3D_W (lanes), the vector type and its operations, and
+// the register tiles (BIG/MID/SMALL: NV vectors of output columns × R rows) defined for it.
+// Every output element is one fused multiply-add chain in a fixed order (see dd3d_native.cc),
+// so the AVX-512 and AVX2 builds give the same bits.
+
+constexpr int W = DD3D_W;
+using V = DD3D_V;
+
+// ---- GEMM: C[m, :] = Σ_k A(m, k) · Bp[k, :] (Bp packed, row stride ldbp, zero past N)
+
+// Rows m0 .. m0+R of C, columns n0 .. n0+NV·W, over k in [k0, k1): from 0 if k0 = 0, else from
+// the partial sums stored in C (a float stored and reloaded is exact: the chain is unchanged).
+template <int NV, int R, bool TA>
+void GemmTile(const float* A, int64_t lda, int64_t m0, int64_t M, const float* Bp, int64_t ldbp, int64_t k0, int64_t k1, float* C, int64_t ldc,
+              int64_t n0, int64_t N) {
+  const float* ar[R];
+  float* cr[R];
+  for (int r = 0; r < R; r++) {
+    const int64_t m = std::min<int64_t>(m0 + r, M - 1);  // a short last tile repeats its last row, not stored
+    ar[r] = TA ? A + m : A + m * lda;
+    cr[r] = C + m * ldc;
+  }
+  const int64_t ks = TA ? lda : 1;
+  V acc[R][NV];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) {
+      const int64_t col = n0 + W * v;
+      if (k0 == 0 || col >= N) acc[r][v] = DD3D_ZERO();
+      else if (col + W <= N) acc[r][v] = DD3D_LOAD(cr[r] + col);
+      else {
+        alignas(64) float tmp[W] = {};
+        std::memcpy(tmp, cr[r] + col, sizeof(float) * static_cast<size_t>(N - col));
+        acc[r][v] = DD3D_LOAD(tmp);
+      }
+    }
+  const float* b = Bp + k0 * ldbp + n0;
+  for (int64_t k = k0; k < k1; k++, b += ldbp) {
+    V bv[NV];
+    for (int v = 0; v < NV; v++) bv[v] = DD3D_LOAD(b + W * v);
+    for (int r = 0; r < R; r++) {
+      const V a = DD3D_SET1(ar[r][k * ks]);
+      for (int v = 0; v < NV; v++) acc[r][v] = DD3D_FMA(a, bv[v], acc[r][v]);
+    }
+  }
+  const int64_t rows = std::min<int64_t>(R, M - m0);
+  for (int64_t r = 0; r < rows; r++)
+    for (int v = 0; v < NV; v++) {
+      const int64_t col = n0 + W * v;
+      if (col + W <= N) DD3D_STORE(cr[r] + col, acc[r][v]);
+      else if (col < N) {
+        alignas(64) float tmp[W];
+        DD3D_STORE(tmp, acc[r][v]);
+        std::memcpy(cr[r] + col, tmp, sizeof(float) * static_cast<size_t>(N - col));
+      }
+    }
+}
+
+// One block of NV·W columns, k in slices whose B panel (kc × NV·W floats) stays in L1/L2.
+template <int NV, int R, bool TA>
+void GemmBlock(const float* A, int64_t lda, int64_t M, const float* Bp, int64_t ldbp, int64_t K, float* C, int64_t ldc, int64_t n0, int64_t N) {
+  constexpr int64_t kc = 8192 / (NV * W);  // 32 KB of B
+  for (int64_t k0 = 0; k0 < K; k0 += kc) {
+    const int64_t k1 = std::min(K, k0 + kc);
+    for (int64_t m0 = 0; m0 < M; m0 += R) GemmTile<NV, R, TA>(A, lda, m0, M, Bp, ldbp, k0, k1, C, ldc, n0, N);
+  }
+}
+
+template <bool TA>
+void GemmPacked(const float* A, int64_t lda, int64_t M, const float* Bp, int64_t ldbp, int64_t Np, int64_t K, float* C, int64_t ldc, int64_t N) {
+  for (int64_t n0 = 0; n0 < Np;) {
+    const int64_t rem = Np - n0;
+    if (rem >= BIG_NV * W) {
+      GemmBlock<BIG_NV, BIG_R, TA>(A, lda, M, Bp, ldbp, K, C, ldc, n0, N);
+      n0 += BIG_NV * W;
+    } else if (rem >= MID_NV * W) {
+      GemmBlock<MID_NV, MID_R, TA>(A, lda, M, Bp, ldbp, K, C, ldc, n0, N);
+      n0 += MID_NV * W;
+    } else {
+      GemmBlock<SMALL_NV, SMALL_R, TA>(A, lda, M, Bp, ldbp, K, C, ldc, n0, N);
+      n0 += SMALL_NV * W;
+    }
+  }
+}
+
+thread_local std::vector<float> t_bpack;
+
+// C[M, N] (row-major, ldc) = op(A) · op(B), each element Σ_k in order from 0 (no beta).
+void Gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  const int64_t Np = (N + W - 1) / W * W;
+  const float* Bp = B;
+  int64_t ldbp = ldb;
+  if (tb || N % W != 0) {
+    t_bpack.resize(static_cast<size_t>(std::max<int64_t>(1, K * Np)));
+    float* p = t_bpack.data();
+    for (int64_t k = 0; k < K; k++) {
+      float* row = p + k * Np;
+      if (tb)
+        for (int64_t n = 0; n < N; n++) row[n] = B[n * ldb + k];
+      else std::memcpy(row, B + k * ldb, sizeof(float) * static_cast<size_t>(N));
+      std::fill(row + N, row + Np, 0.f);
+    }
+    Bp = p;
+    ldbp = Np;
+  }
+  if (ta) GemmPacked<true>(A, lda, M, Bp, ldbp, Np, K, C, ldc, N);
+  else GemmPacked<false>(A, lda, M, Bp, ldbp, Np, K, C, ldc, N);
+}
+
+// ---- Direct convolution (see dd3d_native.cc)
+
+template <int NV, int R>
+void FwdTile(const float* base, const int64_t* offs, const float* wt, int64_t ci, int64_t co, float* y, const int64_t* yrows, bool first) {
+  V acc[R][NV];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = first ? DD3D_ZERO() : DD3D_LOAD(y + yrows[r] + W * v);
+  const float* xr[R];
+  for (int r = 0; r < R; r++) xr[r] = base + offs[r];
+  for (int64_t c = 0; c < ci; c++) {
+    V wv[NV];
+    for (int v = 0; v < NV; v++) wv[v] = DD3D_LOAD(wt + c * co + W * v);
+    for (int r = 0; r < R; r++) {
+      const V xb = DD3D_SET1(xr[r][c]);
+      for (int v = 0; v < NV; v++) acc[r][v] = DD3D_FMA(xb, wv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) DD3D_STORE(y + yrows[r] + W * v, acc[r][v]);
+}
+
+// out [oh·ow, co] of one image from its padded copy; w is [kh, kw, ci, co].
+template <int NV, int R>
+void DirectImage(const float* pad, int64_t wp, const float* w, float* out, int64_t ci, int64_t co, int64_t kh, int64_t kw, int64_t oh, int64_t ow,
+                 int64_t sh, int64_t sw, int64_t dh, int64_t dw, std::vector<int64_t>& table) {
+  const int64_t pixels = oh * ow;
+  const int64_t tiles = (pixels + R - 1) / R;
+  // pixel offsets into pad and rows of out, padded to whole tiles: a short last tile repeats its
+  // last pixel (the same value is stored twice)
+  table.resize(static_cast<size_t>(2 * tiles * R));
+  int64_t* offs = table.data();
+  int64_t* yrows = offs + tiles * R;
+  for (int64_t p = 0; p < tiles * R; p++) {
+    const int64_t q = std::min(p, pixels - 1);
+    offs[p] = ((q / ow) * sh * wp + (q % ow) * sw) * ci;
+    yrows[p] = q * co;
+  }
+  for (int64_t co0 = 0; co0 < co; co0 += NV * W)
+    for (int64_t ky = 0; ky < kh; ky++)
+      for (int64_t kx = 0; kx < kw; kx++) {
+        const float* base = pad + (ky * dh * wp + kx * dw) * ci;
+        const float* wt = w + (ky * kw + kx) * ci * co + co0;
+        const bool first = ky == 0 && kx == 0;
+        for (int64_t t = 0; t < tiles; t++) FwdTile<NV, R>(base, offs + t * R, wt, ci, co, out + co0, yrows + t * R, first);
+      }
+}
+
+// Whether DirectImageAny covers co output channels.
+bool DirectCovers(int64_t co) { return co % W == 0; }
+
+void DirectImageAny(const float* pad, int64_t wp, const float* w, float* out, int64_t ci, int64_t co, int64_t kh, int64_t kw, int64_t oh, int64_t ow,
+                    int64_t sh, int64_t sw, int64_t dh, int64_t dw, std::vector<int64_t>& table) {
+  if (co % (BIG_NV * W) == 0) DirectImage<BIG_NV, BIG_R>(pad, wp, w, out, ci, co, kh, kw, oh, ow, sh, sw, dh, dw, table);
+  else if (co % (MID_NV * W) == 0) DirectImage<MID_NV, MID_R>(pad, wp, w, out, ci, co, kh, kw, oh, ow, sh, sw, dh, dw, table);
+  else DirectImage<SMALL_NV, SMALL_R>(pad, wp, w, out, ci, co, kh, kw, oh, ow, sh, sw, dh, dw, table);
+}
+
+// dw tile [8 input channels, NV·W output channels] += Σ_pixels x_pad[pixel + tap, c0 + r] · dy[pixel, :]
+template <int NV>
+void FilterTile(const float* base, const int64_t* offs, const float* dy, int64_t pixels, int64_t co, float* dw, bool first) {
+  constexpr int RC = 8;
+  V acc[RC][NV];
+  for (int r = 0; r < RC; r++)
+    for (int v = 0; v < NV; v++) acc[r][v] = first ? DD3D_ZERO() : DD3D_LOAD(dw + r * co + W * v);
+  for (int64_t p = 0; p < pixels; p++) {
+    const float* xp = base + offs[p];
+    const float* d = dy + p * co;
+    V dv[NV];
+    for (int v = 0; v < NV; v++) dv[v] = DD3D_LOAD(d + W * v);
+    for (int r = 0; r < RC; r++) {
+      const V xb = DD3D_SET1(xp[r]);
+      for (int v = 0; v < NV; v++) acc[r][v] = DD3D_FMA(xb, dv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < RC; r++)
+    for (int v = 0; v < NV; v++) DD3D_STORE(dw + r * co + W * v, acc[r][v]);
+}
+
+bool FilterCovers(int64_t ci, int64_t co) { return ci % 8 == 0 && co % W == 0; }
+
+// dW[tap, c0 .. c0+8, :] for one image.
+void FilterImage(const float* pad, int64_t wp, const float* dy, const int64_t* offs, int64_t pixels, int64_t ci, int64_t co, int64_t kh, int64_t kw,
+                 int64_t dh, int64_t dw_, float* dw, bool first) {
+  for (int64_t ky = 0; ky < kh; ky++)
+    for (int64_t kx = 0; kx < kw; kx++)
+      for (int64_t c0 = 0; c0 < ci; c0 += 8) {
+        const float* base = pad + (ky * dh * wp + kx * dw_) * ci + c0;
+        float* dwt = dw + ((ky * kw + kx) * ci + c0) * co;
+        for (int64_t o0 = 0; o0 < co;) {
+          if (co - o0 >= FILTER_NV * W) {
+            FilterTile<FILTER_NV>(base, offs, dy + o0, pixels, co, dwt + o0, first);
+            o0 += FILTER_NV * W;
+          } else {
+            FilterTile<1>(base, offs, dy + o0, pixels, co, dwt + o0, first);
+            o0 += W;
+          }
+        }
+      }
+}
