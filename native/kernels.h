@@ -56,29 +56,35 @@ void GemmTile(const float* A, int64_t lda, int64_t m0, int64_t M, const float* B
     }
 }
 
-// One block of NV·W columns, k in slices whose B panel (kc × NV·W floats) stays in L1/L2.
+// Blocking: k in slices of kc, rows in blocks of MC (the A block stays in L2 while every column
+// block of B's kc-slice passes over it), each column block of NV·W columns then its R-row tiles.
 template <int NV, int R, bool TA>
-void GemmBlock(const float* A, int64_t lda, int64_t M, const float* Bp, int64_t ldbp, int64_t K, float* C, int64_t ldc, int64_t n0, int64_t N) {
-  constexpr int64_t kc = 8192 / (NV * W);  // 32 KB of B
-  for (int64_t k0 = 0; k0 < K; k0 += kc) {
-    const int64_t k1 = std::min(K, k0 + kc);
-    for (int64_t m0 = 0; m0 < M; m0 += R) GemmTile<NV, R, TA>(A, lda, m0, M, Bp, ldbp, k0, k1, C, ldc, n0, N);
-  }
+void GemmBlock(const float* A, int64_t lda, int64_t mb0, int64_t mb1, const float* Bp, int64_t ldbp, int64_t k0, int64_t k1, float* C, int64_t ldc,
+               int64_t n0, int64_t N) {
+  for (int64_t m0 = mb0; m0 < mb1; m0 += R) GemmTile<NV, R, TA>(A, lda, m0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
 }
 
 template <bool TA>
 void GemmPacked(const float* A, int64_t lda, int64_t M, const float* Bp, int64_t ldbp, int64_t Np, int64_t K, float* C, int64_t ldc, int64_t N) {
-  for (int64_t n0 = 0; n0 < Np;) {
-    const int64_t rem = Np - n0;
-    if (rem >= BIG_NV * W) {
-      GemmBlock<BIG_NV, BIG_R, TA>(A, lda, M, Bp, ldbp, K, C, ldc, n0, N);
-      n0 += BIG_NV * W;
-    } else if (rem >= MID_NV * W) {
-      GemmBlock<MID_NV, MID_R, TA>(A, lda, M, Bp, ldbp, K, C, ldc, n0, N);
-      n0 += MID_NV * W;
-    } else {
-      GemmBlock<SMALL_NV, SMALL_R, TA>(A, lda, M, Bp, ldbp, K, C, ldc, n0, N);
-      n0 += SMALL_NV * W;
+  constexpr int64_t kc = 128;
+  constexpr int64_t MC = 96;  // a multiple of every tile's R, so tiles never straddle two blocks
+  for (int64_t k0 = 0; k0 < K; k0 += kc) {
+    const int64_t k1 = std::min(K, k0 + kc);
+    for (int64_t mb0 = 0; mb0 < M; mb0 += MC) {
+      const int64_t mb1 = std::min(M, mb0 + MC);
+      for (int64_t n0 = 0; n0 < Np;) {
+        const int64_t rem = Np - n0;
+        if (rem >= BIG_NV * W) {
+          GemmBlock<BIG_NV, BIG_R, TA>(A, lda, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
+          n0 += BIG_NV * W;
+        } else if (rem >= MID_NV * W) {
+          GemmBlock<MID_NV, MID_R, TA>(A, lda, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
+          n0 += MID_NV * W;
+        } else {
+          GemmBlock<SMALL_NV, SMALL_R, TA>(A, lda, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
+          n0 += SMALL_NV * W;
+        }
+      }
     }
   }
 }

@@ -203,6 +203,16 @@ describe.skipIf(skip)('native kernels equal the cpu backend', () => {
         false,
       );
     });
+    it('products past the GEMM blocking (k slices of 128, row blocks of 96) with ragged edges', async () => {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, true],
+      ] as const) {
+        const a = ta ? [300, 150] : [150, 300];
+        const b = tb ? [37, 300] : [300, 37];
+        await expectSameOnWasmAndCpu(makeCase([a, b], (x, y) => tf.matMul(x, y, ta, tb)));
+      }
+    });
     it('a ones-row column sum (GEMV) and a vector product', async () => {
       await expectSameOnWasmAndCpu(
         makeCase(
@@ -374,9 +384,15 @@ describe.skipIf(skip)('native kernels equal the cpu backend', () => {
     await tf.setBackend('wasm');
     const bytes = (t: tf.Tensor) => Buffer.from(t.dataSync().buffer);
     tf.tidy(() => {
-      const a = tf.randomNormal([37, 70]);
-      const b = tf.randomNormal([70, 45]);
-      expect(bytes(tf.matMul(a, b).slice([0, 0], [5, 45])).equals(bytes(tf.matMul(a.slice([0, 0], [5, 70]), b)))).toBe(true);
+      for (const [m, k, n] of [
+        [37, 70, 45],
+        [200, 300, 45],
+      ]) {
+        const a = tf.randomNormal([m, k]);
+        const b = tf.randomNormal([k, n]);
+        expect(bytes(tf.matMul(a, b).slice([0, 0], [5, n])).equals(bytes(tf.matMul(a.slice([0, 0], [5, k]), b)))).toBe(true);
+        if (m > 107) expect(bytes(tf.matMul(a, b).slice([100, 0], [7, n])).equals(bytes(tf.matMul(a.slice([100, 0], [7, k]), b)))).toBe(true);
+      }
       const x = tf.randomNormal([3, 9, 9, 16]) as tf.Tensor4D;
       const dy = tf.randomNormal([3, 9, 9, 32]) as tf.Tensor4D;
       for (const [kh, ci, co] of [
