@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Reproduces the README's adherence tables for the built-in model: eval-prompt on prompt set A
 # (8 families × 2 colours, front and side views: the set the sampling defaults were chosen on)
-# and the held-out set B (other colours, back views in place of front views), the two sets
-# running side by side, one per core. Set C (written fresh for the multi-view model, never
+# and the held-out set B (other colours, back views in place of front views), one set after
+# the other, each on every core. Set C (written fresh for the multi-view model, never
 # tuned on: other colour and family pairs, all four views, overhead included) runs with
 # SETS="a b c" (default "a b").
 # Usage: bash examples/adherence.sh [OUT_DIR] [N] [extra eval-prompt flags, e.g. --model DIR]
-# (defaults: adherence, 32 samples per prompt; about 8 minutes per set on one core)
+# (defaults: adherence, 32 samples per prompt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-adherence}
@@ -41,18 +41,13 @@ run() {
   for p in "$@"; do args+=(--prompt "$p"); done
   dd3d eval-prompt --n "$n" --seed 0 "${extra[@]}" "${args[@]}" >"$out/$name.txt"
 }
-# two sets at a time, one per core
-pids=()
 names=()
 for s in ${SETS:-a b}; do
   declare -n prompts="set_$s"
-  run "set-$s" "${prompts[@]}" &
-  pids+=($!)
+  run "set-$s" "${prompts[@]}" # on every core (eval-prompt --workers)
   names+=("set-$s")
   unset -n prompts
-  if ((${#pids[@]} == 2)); then for p in "${pids[@]}"; do wait "$p"; done; pids=(); fi
 done
-for p in "${pids[@]}"; do wait "$p"; done
 for name in "${names[@]}"; do
   echo "== $name"
   cat "$out/$name.txt"

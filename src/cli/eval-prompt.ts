@@ -2,8 +2,10 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { evaluatePrompt, summarizePromptEvals, type PromptEval } from '../eval/eval-prompt.js';
 import { promptTerms } from '../eval/prompt-terms.js';
+import { defaultWorkers, workersText } from '../backend/worker-pool.js';
 import { builtinModelDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
+import { sampleWorkers } from '../pipeline/sample-pool.js';
 import { loadProbe } from '../probe/index.js';
 import { Dd3dError } from '../core/errors.js';
 import { startBackend } from './common.js';
@@ -20,6 +22,7 @@ interface EvalFlags {
   seed: number;
   steps?: number;
   guidance?: number;
+  workers: number;
   json?: boolean;
 }
 
@@ -36,9 +39,15 @@ export function registerEvalPrompt(program: Command): void {
     .option('--model <dir>', MODEL_FLAG_HELP)
     .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
     .option('--n <count>', 'images to sample', intOption(2, 4096), 64)
-    .option('--seed <n>', "seed of the first batch's noise (batch b uses seed + b)", intOption(0), 0)
+    .option('--seed <n>', "seed of the sampling noise (image i's noise depends on the seed and i alone)", intOption(0), 0)
     .option('--steps <n>', STEPS_FLAG_HELP, intOption(1, 1000))
     .option('--guidance <scale>', GUIDANCE_FLAG_HELP, floatOption(0))
+    .option(
+      '--workers <n>',
+      "threads, each with its own backend and copy of the model, splitting each prompt's images (default: the cores); the scores equal a 1-worker run's",
+      intOption(1, 64),
+      defaultWorkers(),
+    )
     .option('--json', 'print one JSON object: {"n", "family_acc", "color_acc", "attr_acc", "diversity", ...}')
     .action(async (opts: EvalFlags, cmd: Command) => {
       if (opts.prompt.length === 0) throw new Dd3dError('--prompt: expected at least one prompt, e.g. --prompt "a red chair, front view"');
@@ -49,6 +58,7 @@ export function registerEvalPrompt(program: Command): void {
       const model = DiffusionModel.load(modelDir);
       const sampling = samplingSettings(opts, model);
       const total = opts.n * opts.prompt.length;
+      if (!opts.json) console.error(`eval-prompt: ${opts.n} images per prompt ${workersText(sampleWorkers(opts.n, opts.workers))}`);
       const bar = progressBar('sampling', total, { quiet: opts.json });
       const evals: PromptEval[] = [];
       try {

@@ -17,6 +17,8 @@ export interface PromptEvalOptions {
   guidance: number;
   /** Images sampled per UNet batch. */
   batch?: number;
+  /** Threads to sample on (default 1); the scores do not depend on it. */
+  workers?: number;
   onProgress?: (done: number, total: number) => void;
 }
 

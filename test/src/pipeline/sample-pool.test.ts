@@ -1,5 +1,5 @@
 /**
- * sample and eval-2d on several threads (issue #10, "both cores on every long command"): the
+ * sample, eval-2d and eval-prompt on several threads (issue #10, "both cores on every long command"): the
  * instances split between the main thread and worker threads give the 1-thread run's images,
  * byte for byte, even where the split changes how images are grouped into UNet batches. The
  * workers run compiled code: build (npm run build) before this file.
@@ -87,5 +87,19 @@ describe("eval-2d's sampling on workers", () => {
     tf.dispose(states);
     model.dispose();
     probe.dispose();
+  });
+});
+
+describe('eval-prompt --workers', () => {
+  it("prints the 1-worker run's scores on 2 workers", () => {
+    const args = ['eval-prompt', '--prompt', 'a red chair, front view', '--prompt', 'a blue lamp', '--n', '5', '--steps', '3', '--seed', '4'];
+    const one = runCli([...args, '--workers', '1', '--json']);
+    const two = runCli([...args, '--workers', '2', '--json']);
+    expect(one.status, one.stderr).toBe(0);
+    expect(two.status, two.stderr).toBe(0);
+    const [a, b] = [JSON.parse(one.stdout), JSON.parse(two.stdout)];
+    expect(b).toEqual(a);
+    expect(a.n).toBe(10);
+    expect(a.prompts.map((p: { diversity: number }) => p.diversity).every((d: number) => d > 0)).toBe(true);
   });
 });
