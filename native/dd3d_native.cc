@@ -140,6 +140,12 @@ struct Isa {
   bool (*filterCovers)(int64_t, int64_t) = nullptr;
   void (*filterImage)(const float*, int64_t, const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float*,
                       bool) = nullptr;
+  void (*gnSums)(const float*, const float*, const float*, const float*, const float*, float*, const double*, const double*, double*, double*, int64_t,
+                 int64_t) = nullptr;
+  void (*gnApply)(const float*, float*, const double*, const double*, const double*, int64_t, int64_t) = nullptr;
+  void (*columnSum)(const float*, int64_t, int64_t, double*) = nullptr;
+  void (*exp)(const float*, float*, int64_t) = nullptr;
+  void (*erf)(const float*, float*, int64_t) = nullptr;
 };
 
 // AVX-512 if the CPU has it, else AVX2+FMA; env DD3D_NATIVE_ISA=avx2 forces AVX2 (for tests).
@@ -150,9 +156,9 @@ const Isa& PickIsa() {
     const char* force = getenv("DD3D_NATIVE_ISA");
     const bool avx2Only = force && std::string(force) == "avx2";
     if (!avx2Only && __builtin_cpu_supports("avx512f")) {
-      i = {"AVX-512", k512::Gemm, k512::DirectCovers, k512::DirectImageAny, k512::FilterCovers, k512::FilterImage};
+      i = {"AVX-512", k512::Gemm, k512::DirectCovers, k512::DirectImageAny, k512::FilterCovers, k512::FilterImage, k512::GnGradSums, k512::GnGradApply, k512::ColumnSumLoop, k512::ExpLoop, k512::ErfLoop};
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      i = {"AVX2", k256::Gemm, k256::DirectCovers, k256::DirectImageAny, k256::FilterCovers, k256::FilterImage};
+      i = {"AVX2", k256::Gemm, k256::DirectCovers, k256::DirectImageAny, k256::FilterCovers, k256::FilterImage, k256::GnGradSums, k256::GnGradApply, k256::ColumnSumLoop, k256::ExpLoop, k256::ErfLoop};
     }
 #endif
     return i;
@@ -598,40 +604,6 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
 // the same sequence (rows outer, channels inner here, so the loop vectorises over channels and
 // reads the plane once instead of c/2 times), no FMA contraction (-ffp-contract=off).
 
-DD3D_CLONES void GnGradSums(const float* dy, const float* x, const float* gamma, const float* beta, const float* s, float* dx,
-                            const double* meanC, const double* rC, double* sumDz, double* sumDzXh, int64_t hw, int64_t c) {
-  for (int64_t k = 0; k < c; k++) sumDz[k] = sumDzXh[k] = 0;
-  for (int64_t row = 0; row < hw; row++) {
-    const int64_t o = row * c;
-    if (s) {
-      for (int64_t k = 0; k < c; k++) {
-        const double xh = (static_cast<double>(x[o + k]) - meanC[k]) * rC[k];
-        const double z = xh * static_cast<double>(gamma[k]) + static_cast<double>(beta[k]);
-        const double sk = s[o + k];
-        const double dz = static_cast<double>(dy[o + k]) * sk * (1 + z * (1 - sk));
-        dx[o + k] = static_cast<float>(dz);
-        sumDz[k] += dz;
-        sumDzXh[k] += dz * xh;
-      }
-    } else {
-      for (int64_t k = 0; k < c; k++) {
-        const double dz = dy[o + k];
-        dx[o + k] = dy[o + k];
-        sumDz[k] += dz;
-        sumDzXh[k] += dz * (static_cast<double>(x[o + k]) - meanC[k]) * rC[k];
-      }
-    }
-  }
-}
-
-DD3D_CLONES void GnGradApply(const float* x, float* dx, const double* coefA, const double* coefX, const double* coefB, int64_t hw, int64_t c) {
-  for (int64_t row = 0; row < hw; row++) {
-    const int64_t o = row * c;
-    for (int64_t k = 0; k < c; k++)
-      dx[o + k] = static_cast<float>(coefA[k] * static_cast<double>(dx[o + k]) + coefX[k] * static_cast<double>(x[o + k]) + coefB[k]);
-  }
-}
-
 thread_local std::vector<double> t_gn;
 
 // groupNormGrad(heap, dyOff, xOff, gammaOff, betaOff, statsOff, sOff (-1: no SiLU), dxOff, n, hw, c, groups, dgammaOff, dbetaOff (-1: none))
@@ -676,7 +648,7 @@ napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
       rC[k] = stats[q + 1];
     }
     const int64_t start = b * hw * c;
-    GnGradSums(dy + start, x + start, gamma, beta, s ? s + start : nullptr, dx + start, meanC, rC, sumDz, sumDzXh, hw, c);
+    PickIsa().gnSums(dy + start, x + start, gamma, beta, s ? s + start : nullptr, dx + start, meanC, rC, sumDz, sumDzXh, hw, c);
     for (int64_t g = 0; g < groups; g++) {
       double sg = 0;
       double sgx = 0;
@@ -697,12 +669,64 @@ napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
       dgamma[k] += sumDzXh[k];
       dbeta[k] += sumDz[k];
     }
-    GnGradApply(x + start, dx + start, coefA, coefX, coefB, hw, c);
+    PickIsa().gnApply(x + start, dx + start, coefA, coefX, coefB, hw, c);
   }
   if (dgammaOut)
     for (int64_t k = 0; k < c; k++) dgammaOut[k] = static_cast<float>(dgamma[k]);
   if (dbetaOut)
     for (int64_t k = 0; k < c; k++) dbetaOut[k] = static_cast<float>(dbeta[k]);
+  return Undefined(env);
+}
+
+// --------------------------------------------------------------------------------------------
+// Column sum (Dd3dColumnSum of fused-kernels.ts), bitwise equal to it: float64 sums, eight rows
+// at a time added left to right, then the rest one by one; vectorised over the columns.
+
+// columnSum(heap, xOff, rows, cols, outOff)
+napi_value ColumnSum(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  a.Heap();
+  const int64_t rows = a.I(2), cols = a.I(3);
+  if (!a.ok) return nullptr;
+  if (rows < 0 || cols < 0) {
+    a.Fail("dd3d native: bad column sum shape");
+    return nullptr;
+  }
+  const float* x = a.At(a.I(1), rows * cols);
+  float* out = a.At(a.I(4), cols);
+  if (!a.ok) return nullptr;
+  t_gn.resize(static_cast<size_t>(std::max<int64_t>(1, cols)));
+  PickIsa().columnSum(x, rows, cols, t_gn.data());
+  for (int64_t j = 0; j < cols; j++) out[j] = static_cast<float>(t_gn[j]);
+  return Undefined(env);
+}
+
+// --------------------------------------------------------------------------------------------
+// Erf and Exp (the wasm build computes them with scalar libm calls, ~6 ms per million values):
+// ExpLoop and ErfLoop of kernels.h, plain float code the compiler vectorises for each
+// instruction set; every lane does the same IEEE operations (fma is exact), so both give the
+// same bits.
+//   exp: n = round(x·log2 e), r = x − n·ln 2 (two-part constant), Cephes' degree-6 polynomial,
+//        times 2ⁿ built in the exponent bits; below −87.3 it is 0, above 88.7 ∞ (NaN stays NaN).
+//   erf: |x| < 0.5: the Maclaurin series to x¹¹ (relative error < 3e-8); else Abramowitz and
+//        Stegun 7.1.26, 1 − t·poly(t)·e^(−x²) with t = 1/(1 + 0.3275911·|x|) (error < 1.5e-7,
+//        the formula tfjs's cpu backend uses everywhere).
+
+// unary(heap, op, xOff, yOff, n): op 0 exp, 1 erf
+napi_value Unary(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  a.Heap();
+  const int64_t op = a.I(1), n = a.I(4);
+  if (!a.ok) return nullptr;
+  const float* x = a.At(a.I(2), n);
+  float* y = a.At(a.I(3), n);
+  if (!a.ok) return nullptr;
+  if (op == 0) PickIsa().exp(x, y, n);
+  else if (op == 1) PickIsa().erf(x, y, n);
+  else {
+    a.Fail("dd3d native: unknown unary op");
+    return nullptr;
+  }
   return Undefined(env);
 }
 
@@ -716,6 +740,8 @@ NAPI_MODULE_INIT() {
       {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"groupNormGrad", nullptr, GroupNormGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"columnSum", nullptr, ColumnSum, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -213,3 +213,115 @@ void FilterImage(const float* pad, int64_t wp, const float* dy, const int64_t* o
         }
       }
 }
+
+// ---- Exp and Erf (see dd3d_native.cc)
+//   exp: n = round(x·log2 e), r = x − n·ln 2 (two-part constant), Cephes' degree-6 polynomial,
+//        times 2ⁿ built in the exponent bits; below −87.3 it is 0, above 88.7 ∞ (NaN stays NaN).
+//   erf: |x| < 0.5: the Maclaurin series to x¹¹ (relative error < 3e-8); else Abramowitz and
+//        Stegun 7.1.26, 1 − t·poly(t)·e^(−x²) with t = 1/(1 + 0.3275911·|x|) (absolute error
+//        < 1.5e-7; tfjs's cpu backend uses this formula for every x).
+
+inline float ExpCore(float x) {
+  const float xc = std::min(std::max(x, -87.3f), 88.7f);
+  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+  float r = std::fma(n, -0.693359375f, xc);
+  r = std::fma(n, 2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = std::fma(p, r, 1.3981999507e-3f);
+  p = std::fma(p, r, 8.3334519073e-3f);
+  p = std::fma(p, r, 4.1665795894e-2f);
+  p = std::fma(p, r, 1.6666665459e-1f);
+  p = std::fma(p, r, 5.0000001201e-1f);
+  p = std::fma(p, r * r, r) + 1.f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  const float y = p * scale;
+  return x != x ? x : (x < -87.3f ? 0.f : (x > 88.7f ? HUGE_VALF : y));
+}
+
+void ExpLoop(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = ExpCore(x[i]);
+}
+
+void ErfLoop(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    const float a = std::fabs(v);
+    // series: (2/√π)·x·(1 − x²/3 + x⁴/10 − x⁶/42 + x⁸/216 − x¹⁰/1320)
+    const float z = v * v;
+    float s = -1.f / 1320.f;
+    s = std::fma(s, z, 1.f / 216.f);
+    s = std::fma(s, z, -1.f / 42.f);
+    s = std::fma(s, z, 1.f / 10.f);
+    s = std::fma(s, z, -1.f / 3.f);
+    s = std::fma(s, z, 1.f);
+    const float small = 1.12837916709551257f * v * s;
+    const float t = 1.f / std::fma(0.3275911f, a, 1.f);
+    float q = 1.061405429f;
+    q = std::fma(q, t, -1.453152027f);
+    q = std::fma(q, t, 1.421413741f);
+    q = std::fma(q, t, -0.284496736f);
+    q = std::fma(q, t, 0.254829592f);
+    const float big = 1.f - q * t * ExpCore(-z);
+    const float large = v < 0.f ? -big : big;
+    y[i] = a < 0.5f ? small : large;
+  }
+}
+
+
+// ---- GroupNorm gradient and column sum loops (see dd3d_native.cc): float64, vectorised over
+// channels / columns, each channel's or column's sum in the same order as fused-kernels.ts.
+
+void GnGradSums(const float* __restrict dy, const float* __restrict x, const float* __restrict gamma, const float* __restrict beta,
+                const float* __restrict s, float* __restrict dx, const double* __restrict meanC, const double* __restrict rC, double* __restrict sumDz,
+                double* __restrict sumDzXh, int64_t hw, int64_t c) {
+  for (int64_t k = 0; k < c; k++) sumDz[k] = sumDzXh[k] = 0;
+  for (int64_t row = 0; row < hw; row++) {
+    const int64_t o = row * c;
+    if (s) {
+      for (int64_t k = 0; k < c; k++) {
+        const double xh = (static_cast<double>(x[o + k]) - meanC[k]) * rC[k];
+        const double z = xh * static_cast<double>(gamma[k]) + static_cast<double>(beta[k]);
+        const double sk = s[o + k];
+        const double dz = static_cast<double>(dy[o + k]) * sk * (1 + z * (1 - sk));
+        dx[o + k] = static_cast<float>(dz);
+        sumDz[k] += dz;
+        sumDzXh[k] += dz * xh;
+      }
+    } else {
+      for (int64_t k = 0; k < c; k++) {
+        const double dz = dy[o + k];
+        dx[o + k] = dy[o + k];
+        sumDz[k] += dz;
+        sumDzXh[k] += dz * (static_cast<double>(x[o + k]) - meanC[k]) * rC[k];
+      }
+    }
+  }
+}
+
+void GnGradApply(const float* __restrict x, float* __restrict dx, const double* __restrict coefA, const double* __restrict coefX,
+                 const double* __restrict coefB, int64_t hw, int64_t c) {
+  for (int64_t row = 0; row < hw; row++) {
+    const int64_t o = row * c;
+    for (int64_t k = 0; k < c; k++)
+      dx[o + k] = static_cast<float>(coefA[k] * static_cast<double>(dx[o + k]) + coefX[k] * static_cast<double>(x[o + k]) + coefB[k]);
+  }
+}
+
+void ColumnSumLoop(const float* __restrict x, int64_t rows, int64_t cols, double* __restrict acc) {
+  for (int64_t j = 0; j < cols; j++) acc[j] = 0;
+  int64_t row = 0;
+  for (; row + 8 <= rows; row += 8) {
+    const float* o = x + row * cols;
+    for (int64_t j = 0; j < cols; j++)
+      acc[j] += static_cast<double>(o[j]) + static_cast<double>(o[j + cols]) + static_cast<double>(o[j + 2 * cols]) +
+                static_cast<double>(o[j + 3 * cols]) + static_cast<double>(o[j + 4 * cols]) + static_cast<double>(o[j + 5 * cols]) +
+                static_cast<double>(o[j + 6 * cols]) + static_cast<double>(o[j + 7 * cols]);
+  }
+  for (; row < rows; row++) {
+    const float* o = x + row * cols;
+    for (int64_t j = 0; j < cols; j++) acc[j] += static_cast<double>(o[j]);
+  }
+}
+

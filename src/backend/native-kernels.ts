@@ -1,7 +1,8 @@
 /**
  * The native fast path for the wasm backend's heaviest kernels: BatchMatMul, _FusedMatMul,
- * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter and the GroupNorm gradient, as AVX-512 or
- * AVX2+FMA loops in the small N-API addon in native/ (dd3d_native.cc, kernels.h). The wasm
+ * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, the GroupNorm and bias gradients, Erf and
+ * Exp, as AVX-512 or AVX2+FMA loops in the small N-API addon in native/ (dd3d_native.cc,
+ * kernels.h). The wasm
  * kernels run at wasm SIMD's 128 bits (17–30 GFLOPS on the UNet's shapes); these at 100–160 on
  * one thread. It is optional: when the addon was not built (no compiler at install time), cannot
  * load, the CPU has neither AVX-512 nor AVX2+FMA (or is not x86-64), or env DD3D_NATIVE=0,
@@ -45,8 +46,10 @@
  *    forward conv of dy padded by KH−1−top, KW−1−left with the filter rotated 180° and its
  *    channel axes swapped; the filter gradient as Σ over pixels of x_pad[pixel + tap]·dy[pixel].
  *    A 1×1 stride-1 unpadded conv is one GEMM (cols = x). NCHW falls back.
- *  - Dd3dGroupNormGrad (fused-kernels.ts's GroupNorm backward): the same float64 expressions
- *    in the same order in C++ (no FMA contraction), so bitwise equal to the JS kernel.
+ *  - Dd3dGroupNormGrad and Dd3dColumnSum (fused-kernels.ts's GroupNorm backward and bias
+ *    gradient): the same float64 expressions in the same order in C++ (no FMA contraction),
+ *    vectorised over channels/columns, so bitwise equal to the JS kernels.
+ *  - Erf and Exp (GEGLU's GELU and its gradient): vectorised polynomials, see `unary`.
  * The sums run in another order than XNNPACK's: results differ from the wasm kernels' in the
  * last bits (well inside the 2e-5 relative tolerance the kernel tests hold both to).
  *
@@ -65,7 +68,17 @@ type Attrs = Record<string, unknown>;
 type KernelArgs = { inputs: Record<string, Info>; backend: BackendWasm; attrs: Attrs };
 type KernelFn = (args: KernelArgs) => Info;
 
-export const NATIVE_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Dd3dGroupNormGrad'] as const;
+export const NATIVE_KERNELS = [
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Conv2D',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'Dd3dGroupNormGrad',
+  'Dd3dColumnSum',
+  'Erf',
+  'Exp',
+] as const;
 type NativeKernelName = (typeof NATIVE_KERNELS)[number];
 
 /** The addon's functions (native/dd3d_native.cc). Offsets are float32 element indices into `heap`. */
@@ -109,6 +122,9 @@ interface Addon {
     dgammaOff: number,
     dbetaOff: number,
   ): void;
+  columnSum(heap: Float32Array, xOff: number, rows: number, cols: number, outOff: number): void;
+  /** op 0: exp, 1: erf. */
+  unary(heap: Float32Array, op: number, xOff: number, yOff: number, n: number): void;
 }
 
 export interface NativeStatus {
@@ -394,6 +410,36 @@ function groupNormGrad(args: KernelArgs): Info[] {
   return dgamma && dbeta ? [dx, dgamma, dbeta] : [dx];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Column sum, Erf, Exp
+
+/** fused-kernels.ts's Dd3dColumnSum (x [R, C] → [C], float64 sums in its order), bitwise equal to it. */
+function columnSum(args: KernelArgs): Info {
+  const { x } = args.inputs;
+  if (x.dtype !== 'float32' || x.shape.length !== 2) return runFallback('Dd3dColumnSum', args);
+  const { backend } = args;
+  const out = backend.makeOutput([x.shape[1]], 'float32');
+  (addon as Addon).columnSum(heapOf(backend), offsetOf(backend, x), x.shape[0], x.shape[1], offsetOf(backend, out));
+  return out;
+}
+
+/**
+ * Exp and Erf, vectorised (the wasm kernels call scalar libm: ~6 ms per million values). exp:
+ * Cephes' polynomial after n·ln 2 range reduction (relative error < 1e-7); erf: its Maclaurin
+ * series below 0.5, Abramowitz and Stegun 7.1.26 above (the cpu backend's formula; absolute
+ * error < 3e-7 in float32).
+ */
+function unary(op: number, name: NativeKernelName): KernelFn {
+  return (args) => {
+    const { x } = args.inputs;
+    if (x.dtype !== 'float32' || size(x.shape) === 0) return runFallback(name, args);
+    const { backend } = args;
+    const out = backend.makeOutput(x.shape, 'float32');
+    (addon as Addon).unary(heapOf(backend), op, offsetOf(backend, x), offsetOf(backend, out), size(x.shape));
+    return out;
+  };
+}
+
 const replacements: Record<NativeKernelName, KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
@@ -401,6 +447,9 @@ const replacements: Record<NativeKernelName, KernelFn> = {
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
   Dd3dGroupNormGrad: groupNormGrad as unknown as KernelFn,
+  Dd3dColumnSum: columnSum,
+  Erf: unary(1, 'Erf'),
+  Exp: unary(0, 'Exp'),
 };
 
 const isOurs = (fn: unknown) => (Object.values(replacements) as unknown[]).includes(fn);
@@ -408,11 +457,22 @@ const isOurs = (fn: unknown) => (Object.values(replacements) as unknown[]).inclu
 /**
  * Registers the native kernels on the wasm backend over whatever is registered now (call it
  * after `patchWasmKernels`), keeping those as the fallback. Returns the status: when the native
- * path is unavailable or off, the registry is left exactly as it was.
+ * path is unavailable or off, nothing is registered (and kernels registered by an earlier call
+ * in this process are put back), so the registry is exactly as without the addon.
  */
 export function patchNativeKernels(): NativeStatus {
   const status = nativeStatus();
-  if (!status.available) return status;
+  if (!status.available) {
+    // Off now but registered earlier in this process (DD3D_NATIVE=0 set later): put the kernels back.
+    for (const name of NATIVE_KERNELS) {
+      const current = tf.getKernel(name, 'wasm');
+      const previous = fallback.get(name);
+      if (!current || !previous || !isOurs(current.kernelFunc)) continue;
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel({ kernelName: name, backendName: 'wasm', setupFunc: current.setupFunc, kernelFunc: previous as unknown as tf.KernelFunc });
+    }
+    return status;
+  }
   for (const name of NATIVE_KERNELS) {
     const current = tf.getKernel(name, 'wasm');
     if (!current) continue;

@@ -411,6 +411,42 @@ describe.skipIf(skip)('native kernels equal the cpu backend', () => {
     });
   });
 
+  describe('Erf, Exp and the bias gradient (Dd3dColumnSum)', () => {
+    it('erf and exp equal the cpu backend, values and gradients', async () => {
+      await expectSameOnWasmAndCpu(makeCase([[3, 1000]], (x) => tf.erf(tf.mul(x, 2))));
+      await expectSameOnWasmAndCpu(makeCase([[3, 1000]], (x) => tf.exp(tf.mul(x, 3))));
+      // GELU as geglu computes it, and its gradient (which goes through Exp)
+      await expectSameOnWasmAndCpu(makeCase([[64, 33]], (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))));
+    });
+    it('special values', async () => {
+      await tf.setBackend('wasm');
+      const x = tf.tensor1d([NaN, Infinity, -Infinity, 0, -0, 100, -100, 1e-30, 0.49999, 0.5, -0.5, 3, -3]);
+      const e = Array.from(tf.exp(x).dataSync());
+      const f = Array.from(tf.erf(x).dataSync());
+      expect(e.slice(0, 8)).toEqual([NaN, Infinity, 0, 1, 1, Infinity, 0, 1]);
+      expect(f.slice(0, 7)).toEqual([NaN, 1, -1, 0, -0, 1, -1]);
+      expect(f[7] * 1e30).toBeCloseTo(1.1283791670955126, 6);
+      const ref = [0.520491078, 0.520499878, -0.520499878, 0.99997791, -0.99997791]; // erf of the float32 inputs (Python math.erf)
+      for (let i = 0; i < ref.length; i++) expect(Math.abs(f[8 + i] - ref[i])).toBeLessThan(3e-7);
+    });
+    it('the column sum is bitwise the JS kernel', async () => {
+      const sums: Buffer[] = [];
+      for (const off of [false, true]) {
+        if (off) process.env.DD3D_NATIVE = '0';
+        await initBackend('wasm');
+        delete process.env.DD3D_NATIVE;
+        expect(isNativeKernel('Dd3dColumnSum')).toBe(!off);
+        seed = 5;
+        const x = tf.tensor2d(randn(203 * 37), [203, 37]);
+        const y = tf.engine().runKernel('Dd3dColumnSum', { x }, {}) as tf.Tensor;
+        sums.push(Buffer.from(y.dataSync().buffer));
+        tf.dispose([x, y]);
+      }
+      await initBackend('wasm');
+      expect(sums[0].equals(sums[1])).toBe(true);
+    });
+  });
+
   it('the number of tensors and backend buffers stays flat across training-like iterations', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend() as unknown as { numDataIds(): number };
