@@ -56,13 +56,28 @@ const D = TRAIN_DIST_DEFAULTS;
 /** A dd3d distribution file: train-dist and import-dist replace one without --force. */
 export const isDistributionFile = (file: string) => isJsonWithFormat(file, [DISTRIBUTION_FORMAT]);
 
-/** <name>.train/ must be a folder dd3d can write in, or not exist yet (it is created). */
-function checkTrainDir(trainDir: string): void {
+/** The names train-dist writes in <name>.train/ (beside its checkpoint/). */
+const TRAIN_DIR_FILE = /^(loss\.png|record\.json|val-\d{6}\.png)$/;
+
+/**
+ * <name>.train/ must be a folder dd3d can write in, or not exist yet (it is created). A folder
+ * that holds files under the names train-dist writes (loss.png, record.json, val-NNNNNN.png)
+ * is taken as an earlier run's only when --out is already a dd3d distribution or the folder
+ * holds a training checkpoint; otherwise those files may be the user's, and replacing them
+ * needs --force.
+ */
+function checkTrainDir(trainDir: string, out: string, force: boolean): void {
   const s = fs.statSync(trainDir, { throwIfNoEntry: false });
   if (!s) return;
   if (!s.isDirectory())
     throw new Dd3dError(`--out: ${trainDir} exists and is not a folder; train-dist keeps its checkpoints and grids there: move it or choose another --out`);
   checkWritableFolder(trainDir, '--out');
+  if (force || isDistributionFile(out) || hasCheckpoint(path.join(trainDir, 'checkpoint'))) return;
+  const clash = fs.readdirSync(trainDir).find((f) => TRAIN_DIR_FILE.test(f));
+  if (clash)
+    throw new Dd3dError(
+      `--out: ${path.join(trainDir, clash)} exists and train-dist would replace it, but ${out} is not a dd3d distribution; pass --force to replace it, or choose another --out`,
+    );
 }
 
 /** Where a distribution's checkpoints, validation grids and loss curve go: chair.json → chair.train/. */
@@ -114,7 +129,10 @@ export function registerTrainDist(program: Command): void {
       intOption(1, 64),
       defaultWorkers(),
     )
-    .option('--force', 'replace an existing --out file that is not a dd3d distribution (an earlier distribution is replaced without it)')
+    .option(
+      '--force',
+      "replace an existing --out file that is not a dd3d distribution (an earlier distribution is replaced without it), and files under train-dist's names in <name>.train/ that no earlier run wrote",
+    )
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText(
       'after',
@@ -125,7 +143,7 @@ export function registerTrainDist(program: Command): void {
       checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), isOurs: isDistributionFile });
       listReferenceImages(opts.images);
       const trainDir = trainDirFor(opts.out);
-      checkTrainDir(trainDir);
+      checkTrainDir(trainDir, opts.out, Boolean(opts.force));
       if (hasCheckpoint(path.join(trainDir, 'checkpoint')) && !opts.resume) {
         throw new Dd3dError(`--out: ${trainDir} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
       }

@@ -277,6 +277,18 @@ describe('defect 6: one error path', () => {
     expect(fs.readFileSync(path.join(tmp, 'clash.train'), 'utf8')).toBe('mine');
   });
 
+  it("a user's file under one of train-dist's names in <name>.train/", async () => {
+    const dir = path.join(tmp, 'mine.train');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'loss.png'), 'my plot');
+    expectOneLine(
+      await dd3d(['train-dist', '--images', CHAIR_REFS, '--out', path.join(tmp, 'mine.json')]),
+      /mine\.train\/loss\.png exists and train-dist would replace it, but .*mine\.json is not a dd3d distribution; pass --force/,
+    );
+    expect(fs.readFileSync(path.join(dir, 'loss.png'), 'utf8')).toBe('my plot');
+    expect(fs.existsSync(path.join(tmp, 'mine.json'))).toBe(false);
+  });
+
   it('the built CLI: an error escaping every await, after the wasm backend started, is one line and exit 1, its stack only with DD3D_DEBUG=1', () => {
     // a stray throw in a callback goes through process 'uncaughtException', where emscripten's
     // listener would rethrow it (exit 7 with a stack); dd3d's handler must run first
