@@ -7,8 +7,8 @@
  *   preview.png     the field itself, volume-rendered from the front, side, back and above
  *   manifest.json   what made it (format "dd3d-asset", version 1)
  *
- * Every file is written to a temporary name and renamed; the manifest goes last, so a
- * folder with a manifest is complete.
+ * Every file is written to a temporary name and renamed; the GLB goes second to last and the
+ * manifest last, so a folder with a manifest is complete.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -137,13 +137,15 @@ export async function exportAsset(o: ExportInput): Promise<AssetManifest> {
     resolution: o.config.mesh.resolution,
     targetTriangles: o.config.mesh.targetTriangles,
   });
+  // the pictures first (seconds of rendering), then the GLB and the manifest back to back, so
+  // that `dd3d view`, which lists every GLB, sees a GLB without its manifest for milliseconds
+  const group = meshToGroup(mesh, 'asset');
+  await writeBytesPng(path.join(o.dir, 'turntable.png'), renderTurntable(group, { views: 8, size: 128 }));
+  await writePreviewPng(path.join(o.dir, 'preview.png'), o.field, 64, o.config.samplesPerRay, o.occupancy);
   await writeGlb(path.join(o.dir, 'asset.glb'), [extractedToGlbMesh(mesh, 'asset')], {
     name: 'dd3d asset',
     extras: { seed: o.manifest.seed, instance: o.manifest.instance },
   });
-  const group = meshToGroup(mesh, 'asset');
-  await writeBytesPng(path.join(o.dir, 'turntable.png'), renderTurntable(group, { views: 8, size: 128 }));
-  await writePreviewPng(path.join(o.dir, 'preview.png'), o.field, 64, o.config.samplesPerRay, o.occupancy);
   const manifest: AssetManifest = {
     format: ASSET_FORMAT,
     version: 1,

@@ -280,6 +280,9 @@ describe('dd3d generate', () => {
     for (const a of ['asset-000', 'asset-001']) {
       const dir = path.join(out, a);
       expect(fs.readdirSync(dir).sort()).toEqual(['asset.glb', 'manifest.json', 'preview.png', 'previews', 'turntable.png']);
+      // written in this order, so that `view` (which lists GLBs) never waits on a GLB's manifest while pictures render
+      const written = ['turntable.png', 'preview.png', 'asset.glb', 'manifest.json'].map((f) => fs.statSync(path.join(dir, f)).mtimeMs);
+      expect(written).toEqual([...written].sort((x, y) => x - y));
       const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
       expect(m).toMatchObject({
         format: 'dd3d-asset',
