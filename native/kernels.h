@@ -11,14 +11,16 @@ using V = DD3D_V;
 
 // Rows m0 .. m0+R of C, columns n0 .. n0+NV·W, over k in [k0, k1): from 0 if k0 = 0, else from
 // the partial sums stored in C (a float stored and reloaded is exact: the chain is unchanged).
+// A(m, k) is A[(m − aRow0)·lda + (k − aK0)], or with TA A[(k − aK0)·lda + (m − aRow0)] (A may be
+// a packed panel starting at row aRow0, k aK0).
 template <int NV, int R, bool TA>
-void GemmTile(const float* A, int64_t lda, int64_t m0, int64_t M, const float* Bp, int64_t ldbp, int64_t k0, int64_t k1, float* C, int64_t ldc,
-              int64_t n0, int64_t N) {
+void GemmTile(const float* A, int64_t lda, int64_t aRow0, int64_t aK0, int64_t m0, int64_t M, const float* Bp, int64_t ldbp, int64_t k0, int64_t k1,
+              float* C, int64_t ldc, int64_t n0, int64_t N) {
   const float* ar[R];
   float* cr[R];
   for (int r = 0; r < R; r++) {
     const int64_t m = std::min<int64_t>(m0 + r, M - 1);  // a short last tile repeats its last row, not stored
-    ar[r] = TA ? A + m : A + m * lda;
+    ar[r] = TA ? A + (k0 - aK0) * lda + (m - aRow0) : A + (m - aRow0) * lda + (k0 - aK0);
     cr[r] = C + m * ldc;
   }
   const int64_t ks = TA ? lda : 1;
@@ -35,11 +37,12 @@ void GemmTile(const float* A, int64_t lda, int64_t m0, int64_t M, const float* B
       }
     }
   const float* b = Bp + k0 * ldbp + n0;
-  for (int64_t k = k0; k < k1; k++, b += ldbp) {
+  const int64_t kn = k1 - k0;
+  for (int64_t kk = 0; kk < kn; kk++, b += ldbp) {
     V bv[NV];
     for (int v = 0; v < NV; v++) bv[v] = DD3D_LOAD(b + W * v);
     for (int r = 0; r < R; r++) {
-      const V a = DD3D_SET1(ar[r][k * ks]);
+      const V a = DD3D_SET1(ar[r][kk * ks]);
       for (int v = 0; v < NV; v++) acc[r][v] = DD3D_FMA(a, bv[v], acc[r][v]);
     }
   }
@@ -59,29 +62,44 @@ void GemmTile(const float* A, int64_t lda, int64_t m0, int64_t M, const float* B
 // Blocking: k in slices of kc, rows in blocks of MC (the A block stays in L2 while every column
 // block of B's kc-slice passes over it), each column block of NV·W columns then its R-row tiles.
 template <int NV, int R, bool TA>
-void GemmBlock(const float* A, int64_t lda, int64_t mb0, int64_t mb1, const float* Bp, int64_t ldbp, int64_t k0, int64_t k1, float* C, int64_t ldc,
-               int64_t n0, int64_t N) {
-  for (int64_t m0 = mb0; m0 < mb1; m0 += R) GemmTile<NV, R, TA>(A, lda, m0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
+void GemmBlock(const float* A, int64_t lda, int64_t aRow0, int64_t aK0, int64_t mb0, int64_t mb1, const float* Bp, int64_t ldbp, int64_t k0,
+               int64_t k1, float* C, int64_t ldc, int64_t n0, int64_t N) {
+  for (int64_t m0 = mb0; m0 < mb1; m0 += R) GemmTile<NV, R, TA>(A, lda, aRow0, aK0, m0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
 }
+
+thread_local std::vector<float> t_apack;
 
 template <bool TA>
 void GemmPacked(const float* A, int64_t lda, int64_t M, const float* Bp, int64_t ldbp, int64_t Np, int64_t K, float* C, int64_t ldc, int64_t N) {
   constexpr int64_t kc = 128;
   constexpr int64_t MC = 96;  // a multiple of every tile's R, so tiles never straddle two blocks
+  if (TA) t_apack.resize(static_cast<size_t>(kc * MC));
   for (int64_t k0 = 0; k0 < K; k0 += kc) {
     const int64_t k1 = std::min(K, k0 + kc);
     for (int64_t mb0 = 0; mb0 < M; mb0 += MC) {
       const int64_t mb1 = std::min(M, mb0 + MC);
+      // A transposed is read down its columns, a page apart when lda is large: copy the block
+      // [k0, k1) × [mb0, mb1) into a dense panel first (a copy: the products are unchanged).
+      const float* a = A;
+      int64_t la = lda, aRow0 = 0, aK0 = 0;
+      if (TA && lda > MC) {
+        float* panel = t_apack.data();
+        for (int64_t k = k0; k < k1; k++) std::memcpy(panel + (k - k0) * MC, A + k * lda + mb0, sizeof(float) * static_cast<size_t>(mb1 - mb0));
+        a = panel;
+        la = MC;
+        aRow0 = mb0;
+        aK0 = k0;
+      }
       for (int64_t n0 = 0; n0 < Np;) {
         const int64_t rem = Np - n0;
         if (rem >= BIG_NV * W) {
-          GemmBlock<BIG_NV, BIG_R, TA>(A, lda, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
+          GemmBlock<BIG_NV, BIG_R, TA>(a, la, aRow0, aK0, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
           n0 += BIG_NV * W;
         } else if (rem >= MID_NV * W) {
-          GemmBlock<MID_NV, MID_R, TA>(A, lda, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
+          GemmBlock<MID_NV, MID_R, TA>(a, la, aRow0, aK0, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
           n0 += MID_NV * W;
         } else {
-          GemmBlock<SMALL_NV, SMALL_R, TA>(A, lda, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
+          GemmBlock<SMALL_NV, SMALL_R, TA>(a, la, aRow0, aK0, mb0, mb1, Bp, ldbp, k0, k1, C, ldc, n0, N);
           n0 += SMALL_NV * W;
         }
       }
@@ -100,13 +118,16 @@ void Gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int
   if (tb || N % W != 0) {
     t_bpack.resize(static_cast<size_t>(std::max<int64_t>(1, K * Np)));
     float* p = t_bpack.data();
-    for (int64_t k = 0; k < K; k++) {
-      float* row = p + k * Np;
-      if (tb)
-        for (int64_t n = 0; n < N; n++) row[n] = B[n * ldb + k];
-      else std::memcpy(row, B + k * ldb, sizeof(float) * static_cast<size_t>(N));
-      std::fill(row + N, row + Np, 0.f);
+    if (tb) {
+      // B is [N, K]: read it row by row (k contiguous), scatter into the [K, Np] panel
+      for (int64_t n = 0; n < N; n++) {
+        const float* src = B + n * ldb;
+        for (int64_t k = 0; k < K; k++) p[k * Np + n] = src[k];
+      }
+    } else {
+      for (int64_t k = 0; k < K; k++) std::memcpy(p + k * Np, B + k * ldb, sizeof(float) * static_cast<size_t>(N));
     }
+    for (int64_t k = 0; k < K; k++) std::fill(p + k * Np + N, p + (k + 1) * Np, 0.f);
     Bp = p;
     ldbp = Np;
   }
