@@ -62,11 +62,7 @@ import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-
-type Info = tf.TensorInfo;
-type Attrs = Record<string, unknown>;
-type KernelArgs = { inputs: Record<string, Info>; backend: BackendWasm; attrs: Attrs };
-type KernelFn = (args: KernelArgs) => Info;
+import type { Attrs, Info, KernelArgs, KernelFn } from './wasm-kernels.js';
 
 export const NATIVE_KERNELS = [
   'BatchMatMul',

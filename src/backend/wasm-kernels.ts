@@ -23,10 +23,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerFusedKernels } from './fused-kernels.js';
 
-type Info = tf.TensorInfo;
-type Attrs = Record<string, unknown>;
-type KernelArgs = { inputs: Record<string, Info>; backend: BackendWasm; attrs: Attrs };
-type KernelFn = (args: KernelArgs) => Info;
+/** A wasm kernel's signature, shared with the native kernels (native-kernels.ts) that sit over these. */
+export type Info = tf.TensorInfo;
+export type Attrs = Record<string, unknown>;
+export type KernelArgs = { inputs: Record<string, Info>; backend: BackendWasm; attrs: Attrs };
+export type KernelFn = (args: KernelArgs) => Info;
 
 export const PATCHED_KERNELS = [
   'BatchMatMul',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backendParity } from '../../helpers/backend-parity.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/backend.js';
+import { isNativeKernel } from '../../../src/backend/native-kernels.js';
 import { PATCHED_KERNELS, TRANSIENT_FILTER_FLOATS } from '../../../src/backend/wasm-kernels.js';
 
 /**
@@ -13,7 +14,12 @@ import { PATCHED_KERNELS, TRANSIENT_FILTER_FLOATS } from '../../../src/backend/w
 const { randn, makeCase, expectSameOnWasmAndCpu } = backendParity(1);
 
 beforeAll(async () => {
+  // these are the kernels used where the native addon is not built: test them, not the native
+  // ones that initBackend would otherwise register over them (native-kernels.test.ts tests those)
+  process.env.DD3D_NATIVE = '0';
   await initBackend('wasm');
+  delete process.env.DD3D_NATIVE;
+  expect(isNativeKernel('BatchMatMul')).toBe(false);
   // IS_TEST makes tfjs check every kernel for leaked data ids: our kernels must free their temporaries.
   tf.env().set('IS_TEST', true);
 });
