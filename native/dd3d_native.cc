@@ -72,21 +72,7 @@ namespace k512 {
 #define SMALL_NV 1
 #define SMALL_R 12
 #define FILTER_NV 2
-#include "kernels.h"
-#undef DD3D_W
-#undef DD3D_V
-#undef DD3D_ZERO
-#undef DD3D_LOAD
-#undef DD3D_STORE
-#undef DD3D_SET1
-#undef DD3D_FMA
-#undef BIG_NV
-#undef BIG_R
-#undef MID_NV
-#undef MID_R
-#undef SMALL_NV
-#undef SMALL_R
-#undef FILTER_NV
+#include "kernels.h"  // undefines these macros at its end
 }  // namespace k512
 #pragma GCC pop_options
 
@@ -107,21 +93,7 @@ namespace k256 {
 #define SMALL_NV 1
 #define SMALL_R 12
 #define FILTER_NV 1
-#include "kernels.h"
-#undef DD3D_W
-#undef DD3D_V
-#undef DD3D_ZERO
-#undef DD3D_LOAD
-#undef DD3D_STORE
-#undef DD3D_SET1
-#undef DD3D_FMA
-#undef BIG_NV
-#undef BIG_R
-#undef MID_NV
-#undef MID_R
-#undef SMALL_NV
-#undef SMALL_R
-#undef FILTER_NV
+#include "kernels.h"  // undefines these macros at its end
 }  // namespace k256
 #pragma GCC pop_options
 #endif

@@ -346,3 +346,18 @@ void ColumnSumLoop(const float* __restrict x, int64_t rows, int64_t cols, double
   }
 }
 
+// The instruction set's macros end here, so that dd3d_native.cc can define them for the next one.
+#undef DD3D_W
+#undef DD3D_V
+#undef DD3D_ZERO
+#undef DD3D_LOAD
+#undef DD3D_STORE
+#undef DD3D_SET1
+#undef DD3D_FMA
+#undef BIG_NV
+#undef BIG_R
+#undef MID_NV
+#undef MID_R
+#undef SMALL_NV
+#undef SMALL_R
+#undef FILTER_NV
