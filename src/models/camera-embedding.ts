@@ -45,8 +45,8 @@ export function cameraBatch(cameras: Array<OrbitCameraSpec | null>): tf.Tensor2D
   return tf.tensor2d(data, [cameras.length, CAMERA_FEATURES]);
 }
 
-/** Keys that start at zero in a fresh model: the camera MLP's last layer. */
-export const zeroInitKey = (key: string): boolean => key.startsWith('camera_embedding.linear_2.');
+/** Keys that start at zero in a fresh model: the camera MLP's last layer and the ray map's projection (camera-rays.ts). */
+export const zeroInitKey = (key: string): boolean => key.startsWith('camera_embedding.linear_2.') || key.startsWith('camera_rays.');
 
 export class CameraEmbedding {
   private readonly linear1: Linear;

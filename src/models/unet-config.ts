@@ -8,6 +8,7 @@
 import { Dd3dError } from '../core/errors.js';
 import { configOptional, configValue, type ModelComponent, showConfigValue } from '../io/diffusers.js';
 import type { TransformerSpec } from './attention.js';
+import { CAMERA_FEATURES } from './camera-embedding.js';
 import type { ResnetSpec } from './resnet.js';
 
 export type DownBlockType = 'DownBlock2D' | 'CrossAttnDownBlock2D';
@@ -49,6 +50,11 @@ export interface UNetConfig {
    * (camera-embedding.ts), whose output is added to the time embedding; null: no camera input.
    */
   camera_dim: number | null;
+  /**
+   * dd3d extension `dd3d_camera_rays` (true): each image's camera also enters as a per-pixel
+   * Plücker ray map added to conv_in's output (camera-rays.ts). Needs dd3d_camera_dim 6.
+   */
+  camera_rays: boolean;
   /**
    * dd3d extension `dd3d_num_views`: the V the model was trained to denoise jointly, its
    * self-attention running over the tokens of V consecutive images of a batch at once (no new
@@ -204,7 +210,11 @@ export function unetConfig(c: ModelComponent): UNetConfig {
     sample_size,
     camera_dim: dd3dKey('dd3d_camera_dim'),
     num_views: dd3dKey('dd3d_num_views'),
+    camera_rays: configValue(c, 'dd3d_camera_rays', 'boolean', false),
   };
+  if (config.camera_rays && config.camera_dim !== CAMERA_FEATURES) {
+    throw new Dd3dError(`${where}: key "dd3d_camera_rays" needs "dd3d_camera_dim": ${CAMERA_FEATURES} (the orbit camera features the ray map is computed from), got ${config.camera_dim}`);
+  }
   unetPlan(config, where);
   return config;
 }

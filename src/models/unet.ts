@@ -2,7 +2,7 @@
  * UNet2DConditionModel (diffusers) for the SD 1.x / 2.x config space, NHWC.
  *
  *   sinusoidal(t) → linear_1 → silu → linear_2 = emb
- *   conv_in → down blocks (resnets [+ transformers], downsampler) → mid block
+ *   conv_in [+ camera ray map] → down blocks (resnets [+ transformers], downsampler) → mid block
  *   → up blocks (each resnet takes the matching down-path output concatenated on channels,
  *     then [transformer], upsampler) → GroupNorm → silu → conv_out
  *
@@ -14,6 +14,7 @@ import { Dd3dError } from '../core/errors.js';
 import { WeightOffload } from './weight-offload.js';
 import { Transformer2D } from './attention.js';
 import { CameraEmbedding } from './camera-embedding.js';
+import { CameraRayConditioning } from './camera-rays.js';
 import { conv2d, groupNorm, linear, linearParams, normParams, silu, type Linear, type Norm, type Params } from './nn.js';
 import { convParams, Downsample, ResnetBlock, Upsample, type Conv } from './resnet.js';
 import { unetPlan, type DownBlockPlan, type MidBlockPlan, type UNetConfig, type UNetPlan, type UpBlockPlan } from './unet-config.js';
@@ -113,6 +114,7 @@ export class UNet2DConditionModel {
   private readonly time1: Linear;
   private readonly time2: Linear;
   private readonly camera: CameraEmbedding | null;
+  private readonly cameraRays: CameraRayConditioning | null;
   private readonly down: DownBlock[];
   private readonly mid: MidBlock | null;
   private readonly up: UpBlock[];
@@ -134,6 +136,7 @@ export class UNet2DConditionModel {
     this.time1 = linearParams(p, 'time_embedding.linear_1', plan.timeProjDim, config.time_embed_dim);
     this.time2 = linearParams(p, 'time_embedding.linear_2', config.time_embed_dim, config.time_embed_dim);
     this.camera = config.camera_dim === null ? null : new CameraEmbedding(p, config.camera_dim, config.time_embed_dim);
+    this.cameraRays = config.camera_rays ? new CameraRayConditioning(p, c0) : null;
     this.normOut = normParams(p, 'conv_norm_out', c0);
     this.convOut = convParams(p, 'conv_out', c0, config.out_channels, config.conv_out_kernel);
     // The blocks keep the checkpoint's tensors as they are (see attention.ts): nothing derived to own.
@@ -216,6 +219,7 @@ export class UNet2DConditionModel {
       const context = encoderHiddenStates.reshape([b * t, d]) as tf.Tensor2D;
 
       let hs = conv2d(x, this.convIn.w, this.convIn.b, 1, (cfg.conv_in_kernel - 1) / 2);
+      if (cond.camera && this.cameraRays) hs = tf.add(hs, this.cameraRays.forward(cond.camera, h, w));
       const skips: tf.Tensor4D[] = [hs];
       const [down, mid, up] = [this.plan.down.map((b) => b.prefix), this.plan.mid?.prefix, this.plan.up.map((b) => b.prefix)];
       this.down.forEach((block, i) => {

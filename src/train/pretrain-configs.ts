@@ -128,6 +128,21 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
     checkpointEvery: 100,
     multiview: { views: 4, cameraDropout: 0.1, singleViewShare: 0.25 },
   },
+  // mv32 with the per-pixel camera ray map (camera-rays.ts), fine-tuned from an mv32 model
+  // (--init): the 6,000-step mv32 run had learned to ignore its camera MLP. Nine steps in ten
+  // are multi-view, at twice mv32's learning rate, so the camera gets the steps.
+  mv32r: {
+    name: 'mv32r',
+    resolution: 32,
+    unet: { ...multiviewUnet(unet([32, 64, 128], 32, 1), 4), dd3d_camera_rays: true },
+    batch: 16,
+    steps: 3000,
+    ...common,
+    lr: 2e-4,
+    warmupSteps: 100,
+    checkpointEvery: 100,
+    multiview: { views: 4, cameraDropout: 0.1, singleViewShare: 0.1 },
+  },
   /** For tests: a few seconds a step at most. */
   test: {
     name: 'test',

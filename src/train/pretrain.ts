@@ -98,7 +98,7 @@ export function buildTinyModel(config: PretrainConfig, seed: number): TinyModel 
 /**
  * Overwrites a fresh model's weights with a model folder's (the start of a fine-tune). Each of
  * the folder's weights must exist in the model with the same shape; weights the folder lacks
- * keep their initialization (allowed only for the camera MLP, new in multi-view configs).
+ * keep their initialization (allowed only for the camera MLP and ray projection, new in multi-view configs).
  */
 export function loadInitWeights(m: TinyModel, dir: string): void {
   const folder = openModelFolder(dir);
@@ -116,7 +116,7 @@ export function loadInitWeights(m: TinyModel, dir: string): void {
         v.assign(t);
       }
       for (const key of vars.keys()) {
-        if (!loaded.has(key) && !key.startsWith('camera_embedding.'))
+        if (!loaded.has(key) && !key.startsWith('camera_embedding.') && !key.startsWith('camera_rays.'))
           throw new Dd3dError(`--init ${dir}: ${name} has no weight "${key}", which this config's model needs`);
       }
     }
