@@ -21,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cameraRays, orbitCamera } from '../../renderers/camera.js';
+import { Dd3dError } from '../core/errors.js';
 import { CAMERA_FEATURES } from './camera-embedding.js';
 import { linear, linearParams, type Linear, type Params } from './nn.js';
 
@@ -34,7 +35,10 @@ export const RAY_CHANNELS = 6;
 export function rayMap(features: ArrayLike<number>, height: number, width: number): Float32Array {
   const out = new Float32Array(height * width * RAY_CHANNELS);
   if (Array.from(features).every((x) => x === 0)) return out;
-  const [sinAz, cosAz, sinEl, cosEl, fov, framing] = Array.from(features);
+  const [sinAz, cosAz, sinEl, cosEl, fov, framing] = Array.from(features) as number[];
+  if (!(fov! > 0 && fov! < Math.PI && framing! > 0 && Math.hypot(sinAz!, cosAz!) > 0 && Math.hypot(sinEl!, cosEl!) > 0)) {
+    throw new Dd3dError(`unet: camera features [${Array.from(features, (x) => +x.toFixed(4))}] are not an orbit camera (fov in (0, π) radians, framing > 0; see camera-embedding.ts)`);
+  }
   const DEG = 180 / Math.PI;
   const camera = orbitCamera({
     azimuth: Math.atan2(sinAz!, cosAz!) * DEG,

@@ -156,11 +156,11 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
     checkpointEvery: 2,
   },
 };
-/** For tests: the test config as a 4-view, camera-conditioned model. */
+/** For tests: the test config as a 4-view model with both kinds of camera conditioning. */
 PRETRAIN_CONFIGS['test-mv'] = {
   ...PRETRAIN_CONFIGS.test!,
   name: 'test-mv',
-  unet: multiviewUnet(PRETRAIN_CONFIGS.test!.unet, 4),
+  unet: { ...multiviewUnet(PRETRAIN_CONFIGS.test!.unet, 4), dd3d_camera_rays: true },
   batch: 8,
   multiview: { views: 4, cameraDropout: 0.25, singleViewShare: 0.25 },
 };

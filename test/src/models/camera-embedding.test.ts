@@ -1,5 +1,5 @@
 /**
- * The multi-view UNet extensions (camera conditioning, cross-view self-attention) on a tiny
+ * The multi-view UNet extensions (camera conditioning by MLP and by ray map, cross-view self-attention) on a tiny
  * config: gradients of every weight against autodiff, what each extension does and does not
  * change, and the config keys' errors.
  */
@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/backend.js';
 import { Dd3dError } from '../../../src/core/errors.js';
 import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../../../src/models/camera-embedding.js';
+import { RAY_CHANNELS, rayMap } from '../../../src/models/camera-rays.js';
+import { orbitPosition } from '../../../renderers/camera.js';
 import { Params, randomInit, setCustomGradients } from '../../../src/models/nn.js';
 import { UNet2DConditionModel } from '../../../src/models/unet.js';
 import { tinyUnetConfig } from '../../helpers/tiny-configs.js';
@@ -22,6 +24,7 @@ afterAll(() => {
 const config = (extra: Record<string, unknown> = {}) => tinyUnetConfig(true, extra);
 
 const MV = { dd3d_camera_dim: CAMERA_FEATURES, dd3d_num_views: 2 };
+const RAYS = { ...MV, dd3d_camera_rays: true };
 
 /** A tiny model on fresh weights; vectors moved off 0 and 1 so no term vanishes by accident. */
 function weights(seed: number, extra: Record<string, unknown> = MV, trainable = false): { unet: UNet2DConditionModel; params: Params } {
@@ -65,9 +68,30 @@ describe('camera features', () => {
   });
 });
 
+describe('camera ray map', () => {
+  it('is [d, o × d] per pixel: the centre ray points from the camera at the origin, the edge rays span the fov, a null camera gives zeros', () => {
+    const c = { azimuth: 130, elevation: 25, fov: 50, radius: 2.6 };
+    const o = orbitPosition(c.azimuth, c.elevation, c.radius);
+    const centre = rayMap(cameraFeatures(c), 1, 1);
+    const want = [-o.x / c.radius, -o.y / c.radius, -o.z / c.radius, 0, 0, 0];
+    want.forEach((x, i) => expect(centre[i]).toBeCloseTo(x, 5));
+    // 2 rows: the top and bottom pixel centres sit at ±tan(fov/2)/2 in NDC-scaled image space
+    const col = rayMap(cameraFeatures(c), 2, 1);
+    const cosAngle = col[0]! * col[6]! + col[1]! * col[7]! + col[2]! * col[8]!;
+    const half = Math.atan(Math.tan((c.fov * Math.PI) / 360) / 2);
+    expect(Math.acos(cosAngle)).toBeCloseTo(2 * half, 5);
+    expect(col[1]!).toBeGreaterThan(col[7]!); // row 0 is the top: it looks further up
+    // |o × d| is the ray's distance to the origin: inside the unit sphere's frame
+    const m = rayMap(cameraFeatures(c), 8, 8);
+    for (let p = 0; p < 64; p++) expect(Math.hypot(m[p * 6 + 3]!, m[p * 6 + 4]!, m[p * 6 + 5]!)).toBeLessThan(c.radius * Math.sin((c.fov * Math.PI) / 180));
+    expect(Array.from(rayMap(new Array(CAMERA_FEATURES).fill(0), 2, 2))).toEqual(new Array(4 * RAY_CHANNELS).fill(0));
+    expect(() => rayMap([0, 1, 0, 1, -0.5, 1], 2, 2)).toThrow(/camera features \[0,1,0,1,-0.5,1\] are not an orbit camera/);
+  });
+});
+
 describe('multi-view UNet: every parameter gets the autodiff gradient', () => {
-  it('camera MLP and cross-view attention included, a null camera among the rows', () => {
-    const { unet, params } = weights(3, MV, true);
+  it('camera MLP, camera ray map and cross-view attention included, a null camera among the rows', () => {
+    const { unet, params } = weights(3, RAYS, true);
     const sample = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 21) as tf.Tensor4D;
     const context = tf.randomNormal([4, 5, 8], 0, 1, 'float32', 22) as tf.Tensor3D;
     const target = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 23);
@@ -97,6 +121,7 @@ describe('multi-view UNet: every parameter gets the autodiff gradient', () => {
       'camera_embedding.linear_1.bias',
       'camera_embedding.linear_2.weight',
       'camera_embedding.linear_2.bias',
+      'camera_rays.weight',
     ]) {
       expect(keys).toContain(k);
     }
@@ -171,8 +196,8 @@ describe('what each extension changes', () => {
     params.dispose();
   });
 
-  it('a null camera, or a camera MLP with a zero last layer, gives exactly the model without camera conditioning', () => {
-    const { unet, params } = weights(9);
+  it('a null camera, or a camera MLP with a zero last layer and a zero ray projection, gives exactly the model without camera conditioning', () => {
+    const { unet, params } = weights(9, RAYS);
     const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 51) as tf.Tensor4D;
     const ctx = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 52) as tf.Tensor3D;
     const plain = unet.forward(x, 500, ctx);
@@ -180,13 +205,16 @@ describe('what each extension changes', () => {
     expect(maxDiff(unet.forward(x, 500, ctx, { camera: nulls }), plain)).toBe(0);
     const real = cameraBatch([cams[0]!, cams[2]!]);
     expect(maxDiff(unet.forward(x, 500, ctx, { camera: real }), plain)).toBeGreaterThan(1e-4);
-    // the zero-initialized start of a fine-tune: linear_2 zero
-    for (const k of ['camera_embedding.linear_2.weight', 'camera_embedding.linear_2.bias']) {
+    // each camera path alone changes the output
+    const mlpOnly = new UNet2DConditionModel(config(MV), params);
+    expect(maxDiff(unet.forward(x, 500, ctx, { camera: real }), mlpOnly.forward(x, 500, ctx, { camera: real }))).toBeGreaterThan(1e-4);
+    // the zero-initialized start of a fine-tune: linear_2 and the ray projection zero
+    for (const k of ['camera_embedding.linear_2.weight', 'camera_embedding.linear_2.bias', 'camera_rays.weight']) {
       const t = params.tensors.get(k)!;
       params.tensors.set(k, tf.zerosLike(t));
       t.dispose();
     }
-    const fresh = new UNet2DConditionModel(config(MV), params);
+    const fresh = new UNet2DConditionModel(config(RAYS), params);
     expect(maxDiff(fresh.forward(x, 500, ctx, { camera: real }), plain)).toBe(0);
     // and a model without the keys, on the same weights, computes the same
     const without = new UNet2DConditionModel(config(), params);
@@ -204,6 +232,10 @@ describe('multi-view config keys and inputs', () => {
     expect(config(MV)).toMatchObject({ camera_dim: 6, num_views: 2 });
     expect(() => config({ dd3d_num_views: 0 })).toThrow(/key "dd3d_num_views" is 0 \(expected a positive integer\)/);
     expect(() => config({ dd3d_camera_dim: 'six' })).toThrow(/key "dd3d_camera_dim"/);
+    expect(config(RAYS).camera_rays).toBe(true);
+    expect(config(MV).camera_rays).toBe(false);
+    expect(() => config({ dd3d_camera_rays: true })).toThrow(/key "dd3d_camera_rays" needs "dd3d_camera_dim": 6 .*got null/);
+    expect(() => config({ ...MV, dd3d_camera_rays: 1 })).toThrow(/key "dd3d_camera_rays"/);
   });
 
   it('camera weights whose shapes do not match the config, views the model was not trained for, and a camera for a model without one are one-line errors', () => {
@@ -212,6 +244,9 @@ describe('multi-view config keys and inputs', () => {
     expect(() => new UNet2DConditionModel(config({ ...MV, dd3d_camera_dim: 4 }), p)).toThrow(
       /weight "camera_embedding\.linear_1\.weight" has shape \[32,6\], expected \[32,4\]/,
     );
+    const pr = new Params(new Map([['camera_rays.weight', tf.zeros([32, RAY_CHANNELS])]]), 'ray weights of the wrong width', randomInit(2));
+    expect(() => new UNet2DConditionModel(config(RAYS), pr)).toThrow(/weight "camera_rays\.weight" has shape \[32,6\], expected \[\d+,6\]/);
+    pr.dispose();
     const mv = new UNet2DConditionModel(config(MV), p);
     const plain = new UNet2DConditionModel(config(), p);
     const x = tf.zeros([4, 8, 8, 3]) as tf.Tensor4D;

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/backend.js';
 import { SceneDataset, readSceneShard, writeSceneDataset, type MultiViewRecord } from '../../../src/dataset/scene-dataset.js';
-import { CAMERA_FEATURES, cameraFeatures } from '../../../src/models/camera-embedding.js';
+import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../../../src/models/camera-embedding.js';
 import { loadUNet } from '../../../src/models/load.js';
 import { buildTinyModel, loadInitWeights, pretrain } from '../../../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../../../src/train/pretrain-configs.js';
@@ -133,7 +133,7 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
     const folder = loadUNet(base);
     const x = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const ctx = tf.randomNormal([4, 77, 32], 0, 1, 'float32', 4) as tf.Tensor3D;
-    const camera = tf.randomNormal([4, CAMERA_FEATURES], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const camera = cameraBatch([0, 90, 180, -90].map((azimuth) => ({ azimuth, elevation: 20, fov: 50, radius: 2.5 })));
     const a = m.unet.forward(x, 200, ctx, { camera });
     const b = folder.forward(x, 200, ctx);
     expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBe(0);
@@ -173,10 +173,11 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
 
     const two = await pretrain({ ...common, out: path.join(tmp, 'w'), resume: false, workers: 2 });
     for (let i = 0; i < 4; i++) expect(Math.abs(two.losses[i]! - whole.losses[i]!)).toBeLessThan(1e-5 * whole.losses[i]!);
-    const key = 'unet/camera_embedding.linear_2.weight';
-    const [p, q] = [whole.ema.shadow.get(key)!.dataSync(), two.ema.shadow.get(key)!.dataSync()];
-    expect(Math.max(...Array.from(p, Math.abs))).toBeGreaterThan(0); // the camera MLP has left zero
-    expect(Math.max(...Array.from(p, (x, j) => Math.abs(x - q[j]!)))).toBeLessThan(1e-4 * Math.max(...Array.from(p, Math.abs)) + 1e-7);
+    for (const key of ['unet/camera_embedding.linear_2.weight', 'unet/camera_rays.weight']) {
+      const [p, q] = [whole.ema.shadow.get(key)!.dataSync(), two.ema.shadow.get(key)!.dataSync()];
+      expect(Math.max(...Array.from(p, Math.abs))).toBeGreaterThan(0); // the camera MLP and ray projection have left zero
+      expect(Math.max(...Array.from(p, (x, j) => Math.abs(x - q[j]!)))).toBeLessThan(1e-4 * Math.max(...Array.from(p, Math.abs)) + 1e-7);
+    }
   });
 
   it('refuses a dataset with another number of views, naming both', async () => {
