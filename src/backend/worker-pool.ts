@@ -34,6 +34,24 @@ export function defaultWorkers(cap = 8): number {
   return Math.max(1, Math.min(cap, os.availableParallelism()));
 }
 
+/**
+ * Threads for `jobs` equal, independent jobs (generate's assets) on `cores` cores: the count
+ * with the earliest finish, each job taking time T alone on a core and threads beyond the
+ * cores sharing them, so w threads finish at ceil(jobs / w) · T · max(1, w / cores). Ties
+ * go to fewer threads (less memory, earlier first results); at most 2 × cores. Three assets
+ * on two cores therefore run as three threads (1.5 T) rather than two then one (2 T, the last
+ * asset alone with a core idle).
+ */
+export function jobWorkers(jobs: number, cores = os.availableParallelism()): number {
+  let best = 1;
+  let bestTime = Infinity;
+  for (let w = 1; w <= Math.max(1, Math.min(jobs, 2 * cores)); w++) {
+    const time = Math.ceil(jobs / w) * Math.max(1, w / cores);
+    if (time < bestTime - 1e-9) [best, bestTime] = [w, time];
+  }
+  return best;
+}
+
 /** "on 2 workers": how every long command says on stderr how many threads it computes on. */
 export function workersText(n: number): string {
   return `on ${n} worker${n === 1 ? '' : 's'}`;

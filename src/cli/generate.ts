@@ -4,7 +4,6 @@
  * generate folder (continued with --resume), and writable, all checked before the model loads.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { FIELDS, type FieldKind } from '../../nerf/index.js';
@@ -14,6 +13,7 @@ import { Dd3dError } from '../core/errors.js';
 import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
 import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';
+import { jobWorkers } from '../backend/worker-pool.js';
 import type { IterStats } from '../generate/generate-asset.js';
 import { checkWritableFolder } from '../io/output-guard.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
@@ -48,7 +48,7 @@ export interface GenerateSettingsFlags {
 
 interface GenerateFlags extends GenerateSettingsFlags {
   n: number;
-  workers: number;
+  workers?: number;
   out: string;
   resume?: boolean;
   json?: boolean;
@@ -108,9 +108,8 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'seed of the instances (asset i uses instance noise i of this seed), cameras and noise', intOption(0), 0)
     .option(
       '--workers <n>',
-      "assets optimized at once, each on its own thread (default: the cores, at most --n); the assets equal a serial run's",
+      "assets optimized at once, each on its own thread (default: the number that finishes all --n soonest on this machine's cores, e.g. 3 assets on 2 cores run as 3 threads, so the last one does not run alone); the assets equal a serial run's",
       intOption(1, 64),
-      Math.max(1, os.availableParallelism()),
     )
     .requiredOption('--out <dir>', 'output folder: asset-000/, asset-001/, … each with asset.glb, turntable.png, preview.png, manifest.json')
     .option('--resume', 'continue unfinished assets from their checkpoints and skip finished ones')
@@ -150,7 +149,7 @@ export function registerGenerate(program: Command): void {
           resume: Boolean(opts.resume),
         });
       }
-      const workers = Math.max(1, Math.min(opts.workers, jobs.length));
+      const workers = Math.max(1, Math.min(opts.workers ?? jobWorkers(jobs.length), jobs.length));
       if (!opts.json) console.error(`generate: ${jobs.length} asset${jobs.length === 1 ? '' : 's'} on ${workers} worker${workers === 1 ? '' : 's'}`);
       // one bar over every asset's iterations
       const bar = progressBar(`${jobs.length} asset${jobs.length === 1 ? '' : 's'}`, jobs.length * config.iters, { quiet: opts.json, resumable: true });
