@@ -45,6 +45,9 @@ export function cameraBatch(cameras: Array<OrbitCameraSpec | null>): tf.Tensor2D
   return tf.tensor2d(data, [cameras.length, CAMERA_FEATURES]);
 }
 
+/** Weights of the camera conditioning (this MLP and camera-rays.ts's projection): new in a camera-conditioned fine-tune. */
+export const isCameraKey = (key: string): boolean => key.startsWith('camera_embedding.') || key.startsWith('camera_rays.');
+
 /** Keys that start at zero in a fresh model: the camera MLP's last layer and the ray map's projection (camera-rays.ts). */
 export const zeroInitKey = (key: string): boolean => key.startsWith('camera_embedding.linear_2.') || key.startsWith('camera_rays.');
 

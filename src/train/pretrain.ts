@@ -19,7 +19,7 @@ import type { SceneDataset } from '../dataset/scene-dataset.js';
 import { Dd3dError } from '../core/errors.js';
 import { ClipTextModel, clipTextParamShapes } from '../models/clip-text-model.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
-import { zeroInitKey } from '../models/camera-embedding.js';
+import { isCameraKey, zeroInitKey } from '../models/camera-embedding.js';
 import { clipTextConfig, loadNhwcParams, loadParams } from '../models/load.js';
 import { Params, randomInit, type ParamInit } from '../models/nn.js';
 import { unetConfig } from '../models/unet-config.js';
@@ -116,8 +116,7 @@ export function loadInitWeights(m: TinyModel, dir: string): void {
         v.assign(t);
       }
       for (const key of vars.keys()) {
-        if (!loaded.has(key) && !key.startsWith('camera_embedding.') && !key.startsWith('camera_rays.'))
-          throw new Dd3dError(`--init ${dir}: ${name} has no weight "${key}", which this config's model needs`);
+        if (!loaded.has(key) && !isCameraKey(key)) throw new Dd3dError(`--init ${dir}: ${name} has no weight "${key}", which this config's model needs`);
       }
     }
   } finally {
