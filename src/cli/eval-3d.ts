@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_POINTS } from '../eval/chamfer.js';
-import { evaluateAssets, EVAL_VIEWS, listAssets, readReferenceSet, type Eval3dResult } from '../eval/eval-3d.js';
+import { evaluateAssets, EVAL_VIEWS, listAssets, readReferenceSet, type Check3d, type Eval3dResult } from '../eval/eval-3d.js';
 import { builtinModelDir } from '../paths.js';
 import { loadProbe } from '../probe/index.js';
 import { startBackend } from './common.js';
@@ -99,4 +99,8 @@ attribute agreement (views reading an allowed value of ${fixed}): ${pct(r.attrib
   }
   const div = (x: number | null) => (x === null ? '- (needs 2)' : fmt(x));
   console.log(`\ndiversity (mean pairwise chamfer): assets ${div(r.diversity_assets)}, references ${div(r.diversity_refs)}`);
+  // Chamfer distances print as numbers, agreements as shares.
+  const show = (c: Check3d, x: number) => (c.name === 'chamfer' || c.name === 'diversity' ? fmt(x) : pct(x));
+  const failed = r.checks.filter((c) => !c.pass).map((c) => `${c.name} ${show(c, c.value)} ${c.atMost ? '>' : '<'} ${show(c, c.target)}`);
+  console.log(`\nlike the references: ${r.pass ? 'yes' : `no (${failed.join('; ')})`}`);
 }

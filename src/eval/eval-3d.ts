@@ -16,6 +16,8 @@
  *   block on legs as a chair; a chair without its tall back now fails here.
  * - majority colour: the colour most views show, per asset; it counts only when it is one of
  *   the references' colours (a blend of red and blue reads as purple or pink, and fails).
+ * - verdict: every number above against the bar for "assets like the references" (BAR_3D);
+ *   no single one is read alone, since each of them has passed something that was not.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -109,6 +111,43 @@ export interface Eval3dResult {
   reference_constraints: Record<string, string[]>;
   points: number;
   seed: number;
+  /** Each number against BAR_3D (checks3d), and whether all pass. */
+  checks: Check3d[];
+  pass: boolean;
+}
+
+/**
+ * What assets must reach to count as "like the references" (issue #9's bar): the probe's
+ * family and every fixed attribute in most views, a reference colour on nearly every asset,
+ * shapes near a reference, and at least the references' own spread.
+ */
+export const BAR_3D = Object.freeze({ family: 0.95, attribute: 0.8, majorityColor: 0.9, chamfer: 0.05 });
+
+export interface Check3d {
+  name: string;
+  value: number;
+  /** The bar: at least this, or at most it for `atMost`. */
+  target: number;
+  atMost: boolean;
+  pass: boolean;
+}
+
+/** The verdict on a result: one check per number of the bar (diversity only with 2 or more assets). */
+export function checks3d(r: Omit<Eval3dResult, 'checks' | 'pass'>): Check3d[] {
+  const check = (name: string, value: number, target: number, atMost = false): Check3d => ({
+    name,
+    value,
+    target,
+    atMost,
+    pass: atMost ? value <= target : value >= target,
+  });
+  return [
+    check('family', r.family_agreement, BAR_3D.family),
+    ...Object.entries(r.attribute_agreement).map(([k, v]) => check(k, v, BAR_3D.attribute)),
+    check('majority colour', r.majority_color_share, BAR_3D.majorityColor),
+    check('chamfer', r.chamfer_to_nearest, BAR_3D.chamfer, true),
+    ...(r.diversity_assets !== null && r.diversity_refs !== null ? [check('diversity', r.diversity_assets, r.diversity_refs)] : []),
+  ];
 }
 
 export interface Eval3dOptions {
@@ -282,7 +321,7 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   const attributes = Object.keys(refSet.constraints);
   const attributeAgreement = Object.fromEntries(attributes.map((k) => [k, mean(scores.map((s) => s.attribute_agreement[k]!))]));
-  return {
+  const result = {
     assets: scores,
     family_agreement: mean(scores.map((s) => s.family_agreement)),
     color_agreement: mean(scores.map((s) => s.color_agreement)),
@@ -300,6 +339,8 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
     points,
     seed,
   };
+  const checks = checks3d(result);
+  return { ...result, checks, pass: checks.every((c) => c.pass) };
 }
 
 function share<T>(xs: readonly T[], test: (x: T) => boolean): number {

@@ -10,7 +10,7 @@ import { initBackend } from '../../../src/backend/backend.js';
 import { sceneCamera } from '../../../renderers/camera-rig.js';
 import { writeReferenceSet } from '../../../src/dataset/scene-refs.js';
 import { chamferDistance, meanPairwiseChamfer, shapeCloud, unitSphereTransform } from '../../../src/eval/chamfer.js';
-import { evaluateAssets, listAssets } from '../../../src/eval/eval-3d.js';
+import { BAR_3D, checks3d, evaluateAssets, listAssets } from '../../../src/eval/eval-3d.js';
 import { Dd3dError } from '../../../src/core/errors.js';
 import { groupToMeshes, writeGlb, type GlbMesh } from '../../../src/io/glb.js';
 import { meshesToGroup, readGlbMeshes } from '../../../src/io/glb-read.js';
@@ -238,9 +238,48 @@ describe('eval-3d', () => {
       // the assets are ref-000 and ref-002, so their diversity is that pair's distance, above sampling noise
       expect(r.diversity_assets).toBeGreaterThan(0.05);
       expect(r.diversity_refs).toBeGreaterThan(0.05);
+      // the verdict: one check per number, each against the bar
+      expect(r.checks.map((c) => c.name)).toEqual(['family', 'back', 'majority colour', 'chamfer', 'diversity']);
+      expect(r.checks.find((c) => c.name === 'chamfer')).toMatchObject({ value: r.chamfer_to_nearest, target: 0.05, atMost: true, pass: true });
+      expect(r.checks.find((c) => c.name === 'diversity')).toMatchObject({ value: r.diversity_assets, target: r.diversity_refs });
+      expect(r.pass).toBe(r.checks.every((c) => c.pass));
     } finally {
       probe.dispose();
     }
+  });
+
+  it("the verdict fails what the family check alone passed: step 5,300's red blocks on legs", () => {
+    // eval-3d's numbers for the multi-view model's chairs at step 5,300 (docs/commands.md)
+    const blocks = {
+      family_agreement: 0.958,
+      attribute_agreement: { back: 0.125 },
+      majority_color_share: 1,
+      chamfer_to_nearest: 0.113,
+      diversity_assets: 0.096,
+      diversity_refs: 0.055,
+    } as unknown as Parameters<typeof checks3d>[0];
+    const checks = checks3d(blocks);
+    expect(checks.map((c) => [c.name, c.pass])).toEqual([
+      ['family', true],
+      ['back', false],
+      ['majority colour', true],
+      ['chamfer', false],
+      ['diversity', true],
+    ]);
+    // at the bar passes, just past it fails; one asset has no diversity check
+    const edge = {
+      ...blocks,
+      family_agreement: BAR_3D.family,
+      attribute_agreement: { back: 0.79 },
+      chamfer_to_nearest: BAR_3D.chamfer,
+      diversity_assets: null,
+    };
+    expect(checks3d(edge).map((c) => [c.name, c.pass])).toEqual([
+      ['family', true],
+      ['back', false],
+      ['majority colour', true],
+      ['chamfer', true],
+    ]);
   });
 
   it('the CLI prints one JSON object and fails with one line on bad folders', () => {
@@ -259,6 +298,8 @@ describe('eval-3d', () => {
       'diversity_refs',
       'n_assets',
       'n_refs',
+      'checks',
+      'pass',
     ])
       expect(j).toHaveProperty(key);
     expect(j.n_assets).toBe(2);
