@@ -36,7 +36,7 @@ interface TrainDistFlags {
   steps: number;
   batch: number;
   samples: number;
-  components: number;
+  components?: number;
   assign: SampleReduction;
   ortho: number;
   lr: number;
@@ -99,9 +99,8 @@ export function registerTrainDist(program: Command): void {
     .option('--samples <S>', 'reparameterized prompt samples per image', intOption(1, 64), D.samples)
     .option(
       '--components <C>',
-      'fit C Gaussians instead of one, for concepts with separate modes (red or blue chairs) that one Gaussian blends: k-means on colour splits the references into C groups, K/C prompts learn each, and sampling draws a group by its share of the references. 1 = DreamDistribution',
+      `fit C Gaussians, for concepts with separate modes (red or blue chairs) that one Gaussian blends: k-means on colour splits the references into C groups, K/C prompts learn each, and sampling draws a group by its share of the references (default ${D.components}, or 1 with a single image or fewer than ${2 * D.components} prompts; 1 = DreamDistribution's single Gaussian)`,
       intOption(1, 64),
-      D.components,
     )
     .addOption(
       new Option(
@@ -163,7 +162,7 @@ export function registerTrainDist(program: Command): void {
         steps: opts.steps,
         batch: opts.batch,
         samples: opts.samples,
-        components: opts.components,
+        components: opts.components ?? (refs.files.length >= D.components && opts.prompts >= 2 * D.components ? D.components : 1),
         assign: opts.assign,
         orthoLambda: opts.ortho,
         lr: opts.lr,

@@ -22,7 +22,15 @@ import { FIXTURES } from '../../helpers/fixtures.js';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-dist-'));
 const modelDir = path.join(tmp, 'model');
 const refs = path.join(tmp, 'refs');
-const cfg = (over: Partial<TrainDistConfig> = {}): TrainDistConfig => ({ ...TRAIN_DIST_DEFAULTS, prompts: 3, steps: 4, checkpointEvery: 2, seed: 1, ...over });
+const cfg = (over: Partial<TrainDistConfig> = {}): TrainDistConfig => ({
+  ...TRAIN_DIST_DEFAULTS,
+  prompts: 3,
+  components: 1,
+  steps: 4,
+  checkpointEvery: 2,
+  seed: 1,
+  ...over,
+});
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -136,7 +144,7 @@ describe('training a distribution', () => {
     tf.dispose([ctx, states, eos, last.mu, last.sigma]);
     await expect(
       trainDistribution(model, set, cfg({ prompts: 5, steps: 4 }), { modelPath: modelDir, trainDir: path.join(tmp, 'c'), resume: true }),
-    ).rejects.toThrow(/--resume: the checkpoint in .* was made with components 2, this run asks for the default/);
+    ).rejects.toThrow(/--resume: the checkpoint in .* was made with components the default, this run asks for 1/);
     // the loss settings are part of a run's identity too
     for (const [over, message] of [
       [{ assign: 'best' }, /was made with assign the default, this run asks for "best"/],
@@ -305,6 +313,8 @@ describe('the commands', () => {
     for (const f of ['val-000002.png', 'loss.png', 'record.json']) expect(fs.existsSync(path.join(train, f)), f).toBe(true);
     expect(await sharp(path.join(train, 'val-000002.png')).metadata()).toMatchObject({ width: 8 * 32 + 7 * 2, height: 32 });
     expect(loadDistribution(out).ctx!.shape[0]).toBe(3);
+    // 3 prompts cannot make two components of 2 each: the default falls back to one Gaussian
+    expect(loadDistribution(out).components).toBeNull();
     expect(loadDistribution(out).training.settings).toMatchObject({ assign: 'best', samples: 4 });
 
     const dir = path.join(tmp, 'samples');
@@ -337,7 +347,7 @@ describe('the commands', () => {
     expect(await sharp(path.join(dir, '0002.png')).metadata()).toMatchObject({ width: 32, height: 32 });
   }, 300_000);
 
-  it('train-dist --components fits a mixture; sample draws each image from one component and will not --mix it', { timeout: 300_000 }, async () => {
+  it('train-dist fits a mixture of two by default; sample draws each image from one component and will not --mix it', { timeout: 300_000 }, async () => {
     const mixed = path.join(tmp, 'chair-c2.json');
     const r = runCli([
       'train-dist',
@@ -349,8 +359,7 @@ describe('the commands', () => {
       modelDir,
       '--prompts',
       '4',
-      '--components',
-      '2',
+      // no --components: the default, 2
       '--steps',
       '2',
       '--validate-every',
