@@ -32,7 +32,8 @@ for run in "${runs[@]}"; do
   read -r -a train_flags <<< "$flags"
   read -r -a extra <<< "$eval_flags"
   if [ ! -f "$out/$name.json" ]; then
-    dd3d train-dist --images "$refs" --out "$out/$name.json" --seed 0 "${train_flags[@]}"
+    # the sweep was measured at the defaults of its day (one Gaussian, 300 steps); a run's own flags come after
+    dd3d train-dist --images "$refs" --out "$out/$name.json" --seed 0 --components 1 --steps 300 "${train_flags[@]}"
   fi
   if [ ! -f "$out/$name.eval.json" ]; then
     dd3d eval-2d --dist "$out/$name.json" --refs "$refs" --n "$n" --seed 0 "${extra[@]}" --json > "$out/$name.eval.tmp"

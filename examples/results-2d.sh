@@ -4,15 +4,18 @@
 # next to N fresh draws from the scene generator with the same --where (what a perfect sampler of
 # the concept scores against these 12 references).
 # Usage: bash examples/results-2d.sh [OUT_DIR] [N] [SET...]   (defaults: results-2d, 256 images per
-# row, all four sets). TRAIN_FLAGS adds train-dist flags (default: none); the README's other
-# rows come from TRAIN_FLAGS="--assign best", TRAIN_FLAGS="--components 4" (or 2, or 8) and
-# TRAIN_FLAGS="--components 2 --steps 1000", each into its own OUT_DIR. Their caption and
-# fresh-scenes rows are the same as the default run's, and so is the prompt-tuning row unless
-# --steps changes: prompt tuning trains with the distribution's settings, --steps among them.
+# row, all four sets). TRAIN_FLAGS adds train-dist flags; without it train-dist runs at its
+# defaults, --components 2 --steps 1000 since 2026-12-04 (the README's "dist, --components 2
+# --steps 1000" rows). The README's other rows were measured when the defaults were one
+# Gaussian and 300 steps: the plain "dist" rows with TRAIN_FLAGS="--components 1 --steps 300",
+# the others with their flags plus what they do not name of those, e.g. TRAIN_FLAGS="--assign
+# best --components 1 --steps 300" or "--components 4 --steps 300", each into its own OUT_DIR.
+# Their caption and fresh-scenes rows are the same for every TRAIN_FLAGS, and so is the
+# prompt-tuning row for the same --steps: prompt tuning trains with the distribution's settings.
 # Each set prints its README rows and the colours the probe saw per row (OUT_DIR/NAME.eval.json).
-# Each set costs about 9 min of train-dist (34 min at --steps 1000), a few minutes of
-# prompt-tuning and ~15 min of eval-2d on one core; sets run one after another (run two sets in
-# two shells to use both cores).
+# Each set costs about 7 min of train-dist at the defaults on two cores (34 min on one core before
+# the native kernels), a few minutes of prompt tuning and ~15 min of eval-2d; sets run one after
+# another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results-2d}
