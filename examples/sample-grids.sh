@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the README's sample grids: the built-in model from text (models/dd3d-tiny/samples/)
-# and the learned chair distribution at γ = 0, 1, 2, mixed with a lamp distribution, edited, and
-# as a mixture of four components (examples/grids/). Every grid is 8 images at the defaults
+# and the learned chair distribution (the paper's single Gaussian, examples/chair-single.json) at
+# γ = 0, 1, 2, mixed with a lamp distribution, edited, and as a mixture of four components
+# (examples/grids/). Every grid is 8 images at the defaults
 # (seed 0, the model's guidance and steps), then how far the variants move the images; about 3
 # minutes on one core.
 set -euo pipefail
@@ -15,11 +16,11 @@ for row in "a red chair, front view|red-chair-front" "a blue lamp, front view|bl
 done
 
 for g in 0 1 2; do
-  dd3d sample --dist examples/chair.json --std-scale "$g" --n 8 --out "examples/grids/chair-std$g.png"
+  dd3d sample --dist examples/chair-single.json --std-scale "$g" --n 8 --out "examples/grids/chair-std$g.png"
 done
-dd3d sample --dist examples/chair.json=0.5 --mix examples/lamp.json=0.5 --n 8 --out examples/grids/chair-lamp-mix.png
-dd3d sample --dist examples/chair.json --suffix ", side view" --n 8 --out examples/grids/chair-side-view.png
-dd3d sample --dist examples/chair.json --prefix "a green" --n 8 --out examples/grids/chair-green.png
+dd3d sample --dist examples/chair-single.json=0.5 --mix examples/lamp.json=0.5 --n 8 --out examples/grids/chair-lamp-mix.png
+dd3d sample --dist examples/chair-single.json --suffix ", side view" --n 8 --out examples/grids/chair-side-view.png
+dd3d sample --dist examples/chair-single.json --prefix "a green" --n 8 --out examples/grids/chair-green.png
 # the mixture (train-dist --components 4 on the same references): each image from one colour group
 dd3d sample --dist examples/chair-mixture.json --n 8 --out examples/grids/chair-mixture.png
 

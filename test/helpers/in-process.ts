@@ -15,7 +15,8 @@ import { readSafetensors, writeSafetensors, type Tensor } from '../../src/io/saf
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const TINY = path.join(ROOT, 'models', 'dd3d-tiny');
-export const CHAIR = path.join(ROOT, 'examples', 'chair.json');
+/** The single-Gaussian (version 1) chair distribution: the broken-input cases edit its keys. */
+export const CHAIR = path.join(ROOT, 'examples', 'chair-single.json');
 export const CHAIR_REFS = path.join(ROOT, 'examples', 'chair-refs');
 
 export interface InProcessResult {
