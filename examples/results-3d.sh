@@ -7,8 +7,7 @@
 # families the README had not used: tall green or yellow tables, round purple or orange vases.
 # Usage: bash examples/results-3d.sh [OUT_DIR] [SET...]  (defaults: results-3d, all three)
 # MODEL=DIR uses another model folder (default: the built-in one). GENERATE_FLAGS adds
-# generate flags. The chairs reuse examples/chair.json when it was learned on MODEL's text
-# encoder (train-dist otherwise).
+# generate flags. A set whose OUT_DIR/NAME.json exists reuses that distribution.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results-3d}

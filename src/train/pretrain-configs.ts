@@ -136,7 +136,7 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
     resolution: 32,
     unet: { ...multiviewUnet(unet([32, 64, 128], 32, 1), 4), dd3d_camera_rays: true },
     batch: 16,
-    steps: 3000,
+    steps: 12000,
     ...common,
     lr: 2e-4,
     warmupSteps: 100,
