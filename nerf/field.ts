@@ -120,10 +120,74 @@ export function createMlp(prefix: string, sizes: number[], seed: number, into: M
 export function runMlp(layers: DenseLayer[], x: tf.Tensor2D): tf.Tensor2D {
   let h = x;
   layers.forEach((layer, i) => {
-    const last = i === layers.length - 1;
-    h = tf.fused.matMul({ a: h, b: layer.weight as tf.Tensor2D, bias: layer.bias, activation: last ? 'linear' : 'relu' }) as tf.Tensor2D;
+    h = dense(h, layer, i < layers.length - 1);
   });
   return h;
+}
+
+let fieldKernels = true;
+
+/**
+ * Turns the fields' fast paths off (false) or back on; returns the previous setting: the dense
+ * layers' hand-written gradient below and GridField's grid-encoding kernels. Off, the fields run
+ * as before them (tf.fused.matMul and tf's gradients; the JS blend of grid-field.ts), the
+ * reference the tests and `npm run bench -- render` compare against.
+ */
+export function setFieldKernels(enabled: boolean): boolean {
+  const previous = fieldKernels;
+  fieldKernels = enabled;
+  return previous;
+}
+
+/** Whether the fast paths are on (setFieldKernels). */
+export function fieldKernelsEnabled(): boolean {
+  return fieldKernels;
+}
+
+/** Whether ops are being recorded for a gradient now (tf.grad, tf.variableGrads, …). */
+function recordingGradients(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+}
+
+/**
+ * x·W + b, then ReLU if `relu`. Without a gradient tape this is tf.fused.matMul. Under one,
+ * tf.fused.matMul stops fusing a ReLU layer (matMul, then a broadcasting Add, then Relu) and
+ * its gradient sums dy over the rows with a strided Sum: on wasm those two took about 60% of a
+ * render's forward and backward at 32×32. Here the forward is the one _FusedMatMul kernel
+ * (the same two roundings as matMul then add) and the gradient is written out:
+ *   dz = dy · [y > 0],  dx = dz·Wᵀ,  dW = xᵀ·dz,  db = Σ_rows dz
+ * (the column sum as dd3d's Dd3dColumnSum kernel, float64 sums, where the backend has it).
+ */
+function dense(x: tf.Tensor2D, layer: DenseLayer, relu: boolean): tf.Tensor2D {
+  const activation = relu ? 'relu' : 'linear';
+  if (!fieldKernels || !recordingGradients()) return tf.fused.matMul({ a: x, b: layer.weight as tf.Tensor2D, bias: layer.bias, activation }) as tf.Tensor2D;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, w, b] = args as tf.Tensor2D[];
+    const save = args[3] as tf.GradSaveFunc;
+    // 3-D operands, as tf.fused.matMul passes them: the stock wasm kernel reads a batch axis.
+    const [n, k] = xi.shape;
+    const m = w.shape[1];
+    const a3 = tf.reshape(xi, [1, n, k]);
+    const b3 = tf.reshape(w, [1, k, m]);
+    const y3 = tf.engine().runKernel('_FusedMatMul', { a: a3, b: b3, bias: b }, { transposeA: false, transposeB: false, activation, leakyreluAlpha: 0.2 });
+    const y = tf.reshape(y3 as tf.Tensor, [n, m]) as tf.Tensor2D;
+    save([xi, w, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws, ys] = saved as tf.Tensor2D[];
+        const dz = relu ? tf.mul(dy, tf.step(ys)) : dy;
+        return [tf.matMul(dz, ws, false, true), tf.matMul(xs, dz, true, false), tf.reshape(columnSum(dz as tf.Tensor2D), b.shape)];
+      },
+    };
+  });
+  return op(x, layer.weight, layer.bias) as tf.Tensor2D;
+}
+
+/** Σ over the rows of x [R, C] → [C]: the Dd3dColumnSum kernel (src/backend/fused-kernels.ts) where registered, else tf.sum. */
+function columnSum(x: tf.Tensor2D): tf.Tensor1D {
+  if (tf.getKernel('Dd3dColumnSum', tf.getBackend())) return tf.engine().runKernel('Dd3dColumnSum', { x }, {}) as tf.Tensor1D;
+  return tf.sum(x, 0);
 }
 
 /** Variables' names that start with one of the prefixes, in insertion order. */
