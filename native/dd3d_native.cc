@@ -702,6 +702,203 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// --------------------------------------------------------------------------------------------
+// Grid encoding (Dd3dGridEncode and Dd3dGridEncodeGrad of src/backend/fused-kernels.ts, the
+// multi-resolution trilinear blend of nerf/grid-field.ts), bitwise equal to the JS kernels: the
+// cell and weights in float64 as the JS computes them (clamps, floor, the weight product left
+// to right, rounded to float32), and every sum a float32 accumulator that each step rounds once
+// from float64 (w · t is exact in float64), in the same order (no FMA: -ffp-contract=off). A
+// NaN coordinate puts the point in cell 0 along that axis with NaN weights, as the JS did before
+// (its NaN cell became 0 in an Int32Array): NaN features, NaN added to those corners' gradient.
+
+constexpr int64_t kMaxGridLevels = 8;
+
+// The 8 corner rows and float32 weights of one point in a grid of r³ vertices.
+inline void GridCorners(const float* xyz, double bound, int64_t r, int64_t* index, float* weight) {
+  const double scale = static_cast<double>(r - 1) / (2 * bound);
+  const double top = static_cast<double>(r - 1);
+  int64_t cell[3];
+  double frac[3];
+  for (int a = 0; a < 3; a++) {
+    double u = (static_cast<double>(xyz[a]) + bound) * scale;
+    if (std::isnan(u)) {
+      cell[a] = 0;
+      frac[a] = u;
+      continue;
+    }
+    u = u > 0 ? u : 0.0;  // Math.max(u, 0): +0 for −0
+    u = u < top ? u : top;
+    const int64_t i = std::min<int64_t>(static_cast<int64_t>(std::floor(u)), r - 2);
+    cell[a] = i;
+    frac[a] = u - static_cast<double>(i);
+  }
+  const int64_t base = cell[0] + r * (cell[1] + r * cell[2]);
+  for (int c = 0; c < 8; c++) {
+    const int dx = c & 1, dy = (c >> 1) & 1, dz = (c >> 2) & 1;
+    index[c] = base + dx + r * (dy + r * dz);
+    const double w = (dx ? frac[0] : 1 - frac[0]) * (dy ? frac[1] : 1 - frac[1]) * (dz ? frac[2] : 1 - frac[2]);
+    weight[c] = static_cast<float>(w);
+  }
+}
+
+inline float AddProduct(float acc, float w, float x) { return static_cast<float>(static_cast<double>(acc) + static_cast<double>(w) * static_cast<double>(x)); }
+
+struct GridLevels {
+  int64_t levels = 0;
+  int64_t res[kMaxGridLevels];
+  float* table[kMaxGridLevels];
+};
+
+// Levels from argument `first` on: (r, tableOff) pairs; each table [r³, f].
+bool ReadGridLevels(Args& a, size_t first, int64_t levels, int64_t f, GridLevels& g) {
+  if (levels < 1 || levels > kMaxGridLevels) {
+    a.Fail("dd3d native: 1 to 8 grid levels");
+    return false;
+  }
+  g.levels = levels;
+  for (int64_t l = 0; l < levels; l++) {
+    const int64_t r = a.I(first + 2 * l);
+    if (!a.ok) return false;
+    if (r < 2 || r > 4096) {
+      a.Fail("dd3d native: bad grid resolution");
+      return false;
+    }
+    g.res[l] = r;
+    g.table[l] = a.At(a.I(first + 2 * l + 1), r * r * r * f);
+  }
+  return a.ok;
+}
+
+#ifdef DD3D_X86
+#pragma GCC push_options
+#pragma GCC target("avx2")
+// f = 4 (GridField's default): a row's four features as one vector of four doubles, each lane
+// the scalar loop's operations (cvtps_pd exact, the product exact, one add rounded to double,
+// cvtpd_ps rounding to float32 as static_cast does), so the same bits. All levels of a point at
+// once, their chains interleaved; each output's (or gradient row's) additions keep their order.
+void GridEncode4(const float* xyz, int64_t n, double bound, const GridLevels& g, float* out) {
+  const int64_t levels = g.levels, width = 4 * levels;
+  int64_t index[kMaxGridLevels][8];
+  float weight[kMaxGridLevels][8];
+  __m128 acc[kMaxGridLevels];
+  for (int64_t p = 0; p < n; p++) {
+    for (int64_t l = 0; l < levels; l++) {
+      GridCorners(xyz + 3 * p, bound, g.res[l], index[l], weight[l]);
+      acc[l] = _mm_setzero_ps();
+    }
+    for (int c = 0; c < 8; c++)
+      for (int64_t l = 0; l < levels; l++) {
+        const __m256d prod = _mm256_mul_pd(_mm256_set1_pd(static_cast<double>(weight[l][c])), _mm256_cvtps_pd(_mm_loadu_ps(g.table[l] + index[l][c] * 4)));
+        acc[l] = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_cvtps_pd(acc[l]), prod));
+      }
+    for (int64_t l = 0; l < levels; l++) _mm_storeu_ps(out + p * width + l * 4, acc[l]);
+  }
+}
+
+void GridEncodeGrad4(const float* dy, const float* xyz, int64_t n, double bound, const GridLevels& g) {
+  const int64_t levels = g.levels, width = 4 * levels;
+  int64_t index[8];
+  float weight[8];
+  for (int64_t p = 0; p < n; p++)
+    for (int64_t l = 0; l < levels; l++) {
+      GridCorners(xyz + 3 * p, bound, g.res[l], index, weight);
+      const __m256d d = _mm256_cvtps_pd(_mm_loadu_ps(dy + p * width + l * 4));
+      for (int c = 0; c < 8; c++) {
+        float* row = g.table[l] + index[c] * 4;
+        const __m256d prod = _mm256_mul_pd(_mm256_set1_pd(static_cast<double>(weight[c])), d);
+        _mm_storeu_ps(row, _mm256_cvtpd_ps(_mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(row)), prod)));
+      }
+    }
+}
+#pragma GCC pop_options
+#endif
+
+// gridEncode(heap, pointsOff, n, bound, f, outOff, levels, r0, t0Off, r1, t1Off, …)
+napi_value GridEncode(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  a.Heap();
+  if (!Ready(a)) return nullptr;
+  const int64_t n = a.I(2), f = a.I(4), levels = a.I(6);
+  const double bound = a.D(3);
+  if (!a.ok) return nullptr;
+  if (n < 0 || f < 1 || f > 64 || !(bound > 0)) {
+    a.Fail("dd3d native: bad grid encoding shape");
+    return nullptr;
+  }
+  GridLevels g;
+  if (!ReadGridLevels(a, 7, levels, f, g)) return nullptr;
+  const float* xyz = a.At(a.I(1), 3 * n);
+  float* out = a.At(a.I(5), n * levels * f);
+  if (!a.ok) return nullptr;
+  const int64_t width = levels * f;
+#ifdef DD3D_X86
+  if (f == 4) {
+    GridEncode4(xyz, n, bound, g, out);
+    return Undefined(env);
+  }
+#endif
+  int64_t index[8];
+  float weight[8];
+  float acc[64];
+  for (int64_t l = 0; l < levels; l++) {
+    const float* src = g.table[l];
+    for (int64_t p = 0; p < n; p++) {
+      float* o = out + p * width + l * f;
+      GridCorners(xyz + 3 * p, bound, g.res[l], index, weight);
+      for (int64_t j = 0; j < f; j++) acc[j] = 0.f;
+      for (int c = 0; c < 8; c++) {
+        const float w = weight[c];
+        const float* row = src + index[c] * f;
+        for (int64_t j = 0; j < f; j++) acc[j] = AddProduct(acc[j], w, row[j]);
+      }
+      for (int64_t j = 0; j < f; j++) o[j] = acc[j];
+    }
+  }
+  return Undefined(env);
+}
+
+// gridEncodeGrad(heap, dyOff, pointsOff, n, bound, f, levels, r0, g0Off, r1, g1Off, …): the g_l are written whole
+napi_value GridEncodeGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  a.Heap();
+  if (!Ready(a)) return nullptr;
+  const int64_t n = a.I(3), f = a.I(5), levels = a.I(6);
+  const double bound = a.D(4);
+  if (!a.ok) return nullptr;
+  if (n < 0 || f < 1 || f > 64 || !(bound > 0)) {
+    a.Fail("dd3d native: bad grid encoding shape");
+    return nullptr;
+  }
+  GridLevels g;
+  if (!ReadGridLevels(a, 7, levels, f, g)) return nullptr;
+  const float* dy = a.At(a.I(1), n * levels * f);
+  const float* xyz = a.At(a.I(2), 3 * n);
+  if (!a.ok) return nullptr;
+  const int64_t width = levels * f;
+  for (int64_t l = 0; l < levels; l++) std::fill(g.table[l], g.table[l] + g.res[l] * g.res[l] * g.res[l] * f, 0.f);
+#ifdef DD3D_X86
+  if (f == 4) {
+    GridEncodeGrad4(dy, xyz, n, bound, g);
+    return Undefined(env);
+  }
+#endif
+  int64_t index[8];
+  float weight[8];
+  for (int64_t l = 0; l < levels; l++) {
+    float* grad = g.table[l];
+    for (int64_t p = 0; p < n; p++) {
+      GridCorners(xyz + 3 * p, bound, g.res[l], index, weight);
+      const float* d = dy + p * width + l * f;
+      for (int c = 0; c < 8; c++) {
+        const float w = weight[c];
+        float* row = grad + index[c] * f;
+        for (int64_t j = 0; j < f; j++) row[j] = AddProduct(row[j], w, d[j]);
+      }
+    }
+  }
+  return Undefined(env);
+}
+
 }  // namespace
 
 NAPI_MODULE_INIT() {
@@ -714,6 +911,8 @@ NAPI_MODULE_INIT() {
       {"groupNormGrad", nullptr, GroupNormGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"columnSum", nullptr, ColumnSum, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"gridEncode", nullptr, GridEncode, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"gridEncodeGrad", nullptr, GridEncodeGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   createMlp,
   DEFAULT_BLOB,
+  fieldKernelsEnabled,
   finishDensity,
   namesWithPrefix,
   runMlp,
@@ -174,6 +175,35 @@ function fusedTrilinear(tables: tf.Variable[], corners: { index: Int32Array; wei
   return op(...tables) as tf.Tensor2D;
 }
 
+/**
+ * The same blend as `fusedTrilinear` as the backend kernels Dd3dGridEncode and
+ * Dd3dGridEncodeGrad (src/backend/fused-kernels.ts, native-kernels.ts), which find the corners
+ * themselves: the same arithmetic in the same order, so the same bits, without the [8N] corner
+ * arrays or a copy of the tables. The points are saved for the gradient.
+ */
+function kernelTrilinear(tables: tf.Variable[], points: tf.Tensor2D, bound: number, resolutions: number[], f: number): tf.Tensor2D {
+  const levels = tables.length;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[levels] as tf.GradSaveFunc;
+    const inputs: Record<string, tf.Tensor> = { points };
+    for (let l = 0; l < levels; l++) inputs[`t${l}`] = args[l] as tf.Tensor;
+    save([points]);
+    return {
+      value: tf.engine().runKernel('Dd3dGridEncode', inputs, { bound, resolutions }) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel('Dd3dGridEncodeGrad', { dy, points: saved[0]! }, { bound, resolutions, features: f }) as tf.Tensor[],
+    };
+  });
+  return op(...tables) as tf.Tensor2D;
+}
+
+/** Whether the active backend has the grid-encoding kernels (dd3d registers them on wasm and cpu). */
+function hasEncodeKernels(): boolean {
+  if (!fieldKernelsEnabled()) return false;
+  const backend = tf.getBackend();
+  return tf.getKernel('Dd3dGridEncode', backend) !== undefined && tf.getKernel('Dd3dGridEncodeGrad', backend) !== undefined;
+}
+
 export class GridField implements RadianceField {
   readonly bound: number;
   readonly config: ResolvedGridFieldConfig;
@@ -202,7 +232,11 @@ export class GridField implements RadianceField {
   }
 
   /** The concatenated per-level features [N, levels · featuresPerLevel]. */
-  encode(xyz: Float32Array): tf.Tensor2D {
+  encode(xyz: Float32Array, points?: tf.Tensor2D): tf.Tensor2D {
+    if (this.config.interpolation === 'fused' && hasEncodeKernels()) {
+      const p = points ?? tf.tensor2d(xyz, [xyz.length / 3, 3]);
+      return kernelTrilinear(this.tables, p, this.bound, this.resolutions, this.config.featuresPerLevel);
+    }
     const corners = this.resolutions.map((r) => trilinearCorners(xyz, this.bound, r));
     if (this.config.interpolation === 'fused') return fusedTrilinear(this.tables, corners, this.config.featuresPerLevel);
     const n = xyz.length / 3;
@@ -219,7 +253,7 @@ export class GridField implements RadianceField {
   query(points: tf.Tensor2D): { density: tf.Tensor1D; albedo: tf.Tensor2D } {
     const xyz = points.dataSync() as Float32Array;
     return tf.tidy(() => {
-      const features = this.encode(xyz);
+      const features = this.encode(xyz, points);
       const c = this.config;
       const density = finishDensity(runMlp(this.densityMlp, features), xyz, c.bound, c.blob, c.densityActivation);
       const albedo = tf.sigmoid(runMlp(this.albedoMlp, features)) as tf.Tensor2D;
@@ -231,7 +265,7 @@ export class GridField implements RadianceField {
     const xyz = points.dataSync() as Float32Array;
     return tf.tidy(() => {
       const c = this.config;
-      return finishDensity(runMlp(this.densityMlp, this.encode(xyz)), xyz, c.bound, c.blob, c.densityActivation);
+      return finishDensity(runMlp(this.densityMlp, this.encode(xyz, points)), xyz, c.bound, c.blob, c.densityActivation);
     });
   }
 

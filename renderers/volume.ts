@@ -217,12 +217,13 @@ export function renderVolume(field: RadianceField, camera: THREE.PerspectiveCame
     throw new RangeError(`renderVolume: ${shading} shading needs normals; normals 'none' allows only 'albedo'`);
   const plan = planSamples(camera, field.bound, opts);
   const { width: w, height: h } = opts;
-  const { rays, samplesPerRay: s, live } = plan;
+  const { rays, live } = plan;
   const withNormals = normalsMode === 'finite-difference';
   const columns = withNormals ? 7 : 4;
 
+  const fused = hasCompositeKernels();
   return tf.tidy(() => {
-    // Per live sample: [σ, colour (3), normal (3)?], then one zero row for every dead sample.
+    // Per live sample: [σ, colour (3), normal (3)?], then (for the tf-op compositing) one zero row for every dead sample.
     let table: tf.Tensor2D;
     if (live === 0) {
       table = tf.zeros([1, columns]);
@@ -239,20 +240,14 @@ export function renderVolume(field: RadianceField, camera: THREE.PerspectiveCame
         colour = (shading === 'lambertian' ? tf.mul(albedo, lit) : tf.tile(lit, [1, 3])) as tf.Tensor2D;
       }
       const parts = [tf.reshape(density, [live, 1]), colour, ...(normal ? [normal] : [])];
-      table = tf.pad(tf.concat(parts, 1) as tf.Tensor2D, [
-        [0, 1],
-        [0, 0],
-      ]);
+      table = tf.concat(parts, 1) as tf.Tensor2D;
+      if (!fused)
+        table = tf.pad(table, [
+          [0, 1],
+          [0, 0],
+        ]);
     }
-    const perSample = tf.gather(table, tf.tensor1d(plan.slot, 'int32')); // [rays·s, columns]
-    const [sigma, shaded] = tf.split(perSample, [1, columns - 1], 1);
-    const opticalDepth = tf.mul(tf.reshape(sigma, [rays, s]), tf.tensor2d(plan.delta, [rays, s]));
-    const transmittance = tf.exp(tf.neg(tf.cumsum(opticalDepth, 1, true)));
-    const alpha = tf.sub(1, tf.exp(tf.neg(opticalDepth)));
-    const weights = tf.mul(transmittance, alpha); // [rays, s]
-    const opacity = tf.sum(weights, 1);
-    const depth = tf.sum(tf.mul(weights, tf.tensor2d(plan.z, [rays, s])), 1);
-    const composited = tf.sum(tf.reshape(tf.mul(tf.reshape(weights, [rays * s, 1]), shaded), [rays, s, columns - 1]), 1); // [rays, 3 or 6]
+    const { composited, opacity, depth } = fused ? compositeFused(table, plan) : compositeOps(table, plan);
     const [rgbOverBlack, normal] = withNormals ? tf.split(composited, [3, 3], 1) : [composited, tf.zeros([rays, 3])];
     const background = backgroundColours(opts.background, plan.directions, rays);
     const rgb = tf.add(rgbOverBlack, tf.mul(tf.sub(1, tf.reshape(opacity, [rays, 1])), background));
@@ -263,6 +258,81 @@ export function renderVolume(field: RadianceField, camera: THREE.PerspectiveCame
       normal: tf.reshape(normal, [h, w, 3]) as tf.Tensor3D,
     };
   });
+}
+
+interface Composited {
+  /** Σ w_i · (colour, normal?)_i: [rays, 3 or 6]. */
+  composited: tf.Tensor2D;
+  opacity: tf.Tensor1D;
+  depth: tf.Tensor1D;
+}
+
+/**
+ * The quadrature as tf ops, on [live + 1, columns] (the last row zero, for the dead samples): a
+ * gather lays the samples out per ray, then cumsum, exp and weighted sums. Used where the
+ * backend lacks the fused kernels below.
+ */
+function compositeOps(table: tf.Tensor2D, plan: SamplePlan): Composited {
+  const { rays, samplesPerRay: s } = plan;
+  const columns = table.shape[1];
+  const perSample = tf.gather(table, tf.tensor1d(plan.slot, 'int32')); // [rays·s, columns]
+  const [sigma, shaded] = tf.split(perSample, [1, columns - 1], 1);
+  const opticalDepth = tf.mul(tf.reshape(sigma, [rays, s]), tf.tensor2d(plan.delta, [rays, s]));
+  const transmittance = tf.exp(tf.neg(tf.cumsum(opticalDepth, 1, true)));
+  const alpha = tf.sub(1, tf.exp(tf.neg(opticalDepth)));
+  const weights = tf.mul(transmittance, alpha); // [rays, s]
+  const opacity = tf.sum(weights, 1) as tf.Tensor1D;
+  const depth = tf.sum(tf.mul(weights, tf.tensor2d(plan.z, [rays, s])), 1) as tf.Tensor1D;
+  const composited = tf.sum(tf.reshape(tf.mul(tf.reshape(weights, [rays * s, 1]), shaded), [rays, s, columns - 1]), 1) as tf.Tensor2D;
+  return { composited, opacity, depth };
+}
+
+let fusedCompositing = true;
+
+/**
+ * Turns the fused compositing kernels off (false: the tf-op quadrature, as before them) or back
+ * on; returns the previous setting. For tests and `npm run bench -- render`.
+ */
+export function setFusedCompositing(enabled: boolean): boolean {
+  const previous = fusedCompositing;
+  fusedCompositing = enabled;
+  return previous;
+}
+
+/** Whether the active backend has the compositing kernels (dd3d registers them on wasm and cpu: src/backend/fused-kernels.ts). */
+function hasCompositeKernels(): boolean {
+  if (!fusedCompositing) return false;
+  const backend = tf.getBackend();
+  return tf.getKernel('Dd3dComposite', backend) !== undefined && tf.getKernel('Dd3dCompositeGrad', backend) !== undefined;
+}
+
+/**
+ * The same quadrature as one kernel each way, Dd3dComposite and its hand-written gradient
+ * Dd3dCompositeGrad, on [live, columns] (rows of dead samples are skipped, not read): one pass
+ * per ray instead of a dozen ops over [rays·s, columns] and the gather's scatter-add gradient.
+ */
+function compositeFused(table: tf.Tensor2D, plan: SamplePlan): Composited {
+  const columns = table.shape[1];
+  const attrs = { samplesPerRay: plan.samplesPerRay };
+  const slot = tf.tensor1d(plan.slot, 'int32');
+  const delta = tf.tensor1d(plan.delta);
+  const z = tf.tensor1d(plan.z);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const t = args[0] as tf.Tensor;
+    // The plan's tensors are the tidy's: saved, they live until the backward pass.
+    (args[1] as tf.GradSaveFunc)([t, slot, delta, z]);
+    return {
+      value: tf.engine().runKernel('Dd3dComposite', { table: t, slot, delta, z }, attrs) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, [ts, ss, ds, zs]: tf.Tensor[]) =>
+        tf.engine().runKernel('Dd3dCompositeGrad', { dy, table: ts!, slot: ss!, delta: ds!, z: zs! }, attrs) as tf.Tensor,
+    };
+  });
+  const [composited, opacity, depth] = tf.split(op(table) as tf.Tensor2D, [columns - 1, 1, 1], 1);
+  return {
+    composited: composited as tf.Tensor2D,
+    opacity: tf.reshape(opacity, [plan.rays]) as tf.Tensor1D,
+    depth: tf.reshape(depth, [plan.rays]) as tf.Tensor1D,
+  };
 }
 
 function backgroundColours(background: VolumeBackground | undefined, directions: Float32Array, rays: number): tf.Tensor {

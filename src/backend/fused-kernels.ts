@@ -1,7 +1,10 @@
 /**
  * Fused kernels for the normalisation layers and bias gradients of the image models, on the
  * wasm and cpu backends: GroupNorm (+ optional SiLU) forward and backward, LayerNorm over the
- * last axis forward and backward, and a column sum (Σ over the rows of [R, C]).
+ * last axis forward and backward, and a column sum (Σ over the rows of [R, C]); and for the
+ * volume renderer: GridField's grid encoding and its gradient, and the compositing quadrature
+ * and its gradient (see their sections below; nerf/ and renderers/ call them by name through
+ * tf.engine().runKernel where registered, and run their tf-op paths elsewhere).
  *
  * As tfjs ops, one GroupNorm took about 48 kernel launches (means over [n, hw, groups, cg],
  * each a transpose and a scalar reduction; a dozen elementwise ops broadcasting over that
@@ -33,7 +36,17 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
 
-export const FUSED_KERNELS = ['Dd3dGroupNorm', 'Dd3dGroupNormGrad', 'Dd3dLayerNorm', 'Dd3dLayerNormGrad', 'Dd3dColumnSum'] as const;
+export const FUSED_KERNELS = [
+  'Dd3dGroupNorm',
+  'Dd3dGroupNormGrad',
+  'Dd3dLayerNorm',
+  'Dd3dLayerNormGrad',
+  'Dd3dColumnSum',
+  'Dd3dGridEncode',
+  'Dd3dGridEncodeGrad',
+  'Dd3dComposite',
+  'Dd3dCompositeGrad',
+] as const;
 export type FusedKernelName = (typeof FUSED_KERNELS)[number];
 
 const FUSED_BACKENDS = ['wasm', 'cpu'] as const;
@@ -723,6 +736,228 @@ function columnSumKernel(io: Io, inputs: Record<string, Info>): Info {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Grid encoding (nerf/grid-field.ts's multi-resolution trilinear blend)
+//
+// Level l is a table [r_l³, F] of vertex features, x-fastest, its r_l vertices per axis spanning
+// [-bound, bound]. A point's cell and weights, per axis: u = clamp((x + bound)·(r − 1)/(2·bound),
+// 0, r − 1), i = min(⌊u⌋, r − 2), f = u − i (float64); corner c = (dx, dy, dz) = bits (0, 1, 2)
+// of c has the float32 weight (dx ? fx : 1 − fx)·(dy ? fy : 1 − fy)·(dz ? fz : 1 − fz). Points
+// outside the cube are clamped onto it (the field zeroes their density elsewhere); a NaN
+// coordinate puts the point in cell 0 along that axis with NaN weights.
+//   Dd3dGridEncode      inputs points [N, 3], t0 … t{L−1}; attrs bound, resolutions → [N, L·F]
+//                       out[p, l·F + j] = Σ_c w_c · t_l[corner c, j], corners in order
+//   Dd3dGridEncodeGrad  inputs dy [N, L·F], points; attrs bound, resolutions → L tables
+//                       grad_l[corner c, j] += w_c · dy[p, l·F + j], points ascending, then corners
+// Every sum is a float32 accumulator with each step rounded once from float64 (a product of two
+// float32s is exact in float64), in the order above: the arithmetic of grid-field.ts's JS loops
+// before these kernels, which the native ones (native-kernels.ts) repeat bit for bit.
+
+/** Writes the 8 corner rows and weights of point xyz[3p..] in a grid of r³ vertices into index/weight[0..8). */
+function gridCorners(xyz: Float32Array, p: number, bound: number, r: number, index: Int32Array, weight: Float32Array): void {
+  const scale = (r - 1) / (2 * bound);
+  const ux = Math.min(Math.max((xyz[3 * p] + bound) * scale, 0), r - 1);
+  const uy = Math.min(Math.max((xyz[3 * p + 1] + bound) * scale, 0), r - 1);
+  const uz = Math.min(Math.max((xyz[3 * p + 2] + bound) * scale, 0), r - 1);
+  const ix = Math.min(Math.floor(ux), r - 2);
+  const iy = Math.min(Math.floor(uy), r - 2);
+  const iz = Math.min(Math.floor(uz), r - 2);
+  const fx = ux - ix;
+  const fy = uy - iy;
+  const fz = uz - iz;
+  // `| 0`: a NaN coordinate's cell is 0 (as when trilinearCorners stored it in an Int32Array), its weights NaN.
+  const base = (ix | 0) + r * ((iy | 0) + r * (iz | 0));
+  for (let c = 0; c < 8; c++) {
+    const dx = c & 1;
+    const dy = (c >> 1) & 1;
+    const dz = (c >> 2) & 1;
+    index[c] = base + dx + r * (dy + r * dz);
+    weight[c] = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * (dz ? fz : 1 - fz);
+  }
+}
+
+function gridAttrs(kernel: string, attrs: Attrs, tables: number): { bound: number; resolutions: number[] } {
+  const bound = attrs.bound as number;
+  const resolutions = attrs.resolutions as number[];
+  if (!(bound > 0) || !Array.isArray(resolutions) || resolutions.length !== tables || resolutions.some((r) => !Number.isInteger(r) || r < 2))
+    throw new Error(`${kernel}: bad attrs (bound ${bound}, resolutions [${resolutions}]) for ${tables} levels`);
+  return { bound, resolutions };
+}
+
+function gridEncodeKernel(io: Io, inputs: Record<string, Info>, attrs: Attrs): Info {
+  const { points } = inputs;
+  const levels = Object.keys(inputs).length - 1;
+  const tables = Array.from({ length: levels }, (_, l) => inputs[`t${l}`]);
+  const { bound, resolutions } = gridAttrs('Dd3dGridEncode', attrs, levels);
+  requireFloat32('Dd3dGridEncode', points, ...tables);
+  const f = tables[0].shape[1];
+  const n = points.shape[0];
+  tables.forEach((t, l) => {
+    if (t.shape.length !== 2 || t.shape[0] !== resolutions[l] ** 3 || t.shape[1] !== f) throw new Error(`Dd3dGridEncode: table ${l} is [${t.shape}]`);
+  });
+  const width = levels * f;
+  const out = io.alloc([n, width]);
+  const xyz = io.view(points);
+  const o = io.view(out);
+  const index = new Int32Array(8);
+  const weight = new Float32Array(8);
+  for (let l = 0; l < levels; l++) {
+    const src = io.view(tables[l]);
+    const r = resolutions[l];
+    for (let p = 0; p < n; p++) {
+      gridCorners(xyz, p, bound, r, index, weight);
+      const q = p * width + l * f;
+      for (let j = 0; j < f; j++) o[q + j] = 0;
+      for (let c = 0; c < 8; c++) {
+        const w = weight[c];
+        const s0 = index[c] * f;
+        for (let j = 0; j < f; j++) o[q + j] += w * src[s0 + j];
+      }
+    }
+  }
+  return out;
+}
+
+function gridEncodeGradKernel(io: Io, inputs: Record<string, Info>, attrs: Attrs): Info[] {
+  const { dy, points } = inputs;
+  requireFloat32('Dd3dGridEncodeGrad', dy, points);
+  const f = attrs.features as number;
+  const n = points.shape[0];
+  const levels = (attrs.resolutions as number[] | undefined)?.length ?? 0;
+  const { bound, resolutions } = gridAttrs('Dd3dGridEncodeGrad', attrs, levels);
+  const width = levels * f;
+  if (!Number.isInteger(f) || f < 1 || dy.shape.length !== 2 || dy.shape[0] !== n || dy.shape[1] !== width)
+    throw new Error(`Dd3dGridEncodeGrad: dy [${dy.shape}] for ${n} points, ${levels} levels of ${f}`);
+  const grads = resolutions.map((r) => io.alloc([r ** 3, f]));
+  const xyz = io.view(points);
+  const g = io.view(dy);
+  const index = new Int32Array(8);
+  const weight = new Float32Array(8);
+  for (let l = 0; l < levels; l++) {
+    const grad = io.view(grads[l]);
+    grad.fill(0);
+    const r = resolutions[l];
+    for (let p = 0; p < n; p++) {
+      gridCorners(xyz, p, bound, r, index, weight);
+      const q = p * width + l * f;
+      for (let c = 0; c < 8; c++) {
+        const w = weight[c];
+        const s0 = index[c] * f;
+        for (let j = 0; j < f; j++) grad[s0 + j] += w * g[q + j];
+      }
+    }
+  }
+  return grads;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Volume compositing (renderers/volume.ts)
+//
+// A render's samples, ray-major: sample q = ray·S + i of `rays` rays with S samples each reads row
+// slot[q] of table [live, C] (column 0 the density σ, columns 1 … C−1 what is composited: colour,
+// and the normal if any) or is dead if slot[q] ≥ live (or < 0). With τ_i = σ_i·δ_i (0 when dead),
+// the emission–absorption quadrature along each ray is
+//   T_i = exp(−Σ_{j<i} τ_j),  α_i = 1 − exp(−τ_i),  w_i = T_i·α_i,
+//   out[ray] = [Σ w_i·c_i (C−1 columns), Σ w_i (opacity), Σ w_i·z_i (depth)]   → [rays, C + 1]
+// and its gradient, with g_i = ∂L/∂w_i = Σ_k dy_k·c_ik + dy_opacity + dy_depth·z_i:
+//   ∂L/∂c_ik = w_i·dy_k,  ∂L/∂σ_i = δ_i·(g_i·T_i·e^(−τ_i) − Σ_{j>i} g_j·w_j)
+// (w_j for j > i falls as −w_j with τ_i; w_i rises as T_i·e^(−τ_i) = T_{i+1}), the sum carried
+// backwards along the ray. Per-ray arithmetic is float64, each output rounded once: within a few
+// float32 ulps of the tf ops (cumsum, exp, gather) it replaces.
+//   Dd3dComposite      inputs table [live, C], slot (int32), delta, z [rays·S]; attrs samplesPerRay → [rays, C + 1]
+//   Dd3dCompositeGrad  inputs dy [rays, C + 1], table, slot, delta, z; same attrs → dtable [live, C]
+
+function compositeShapes(kernel: string, table: Info, slot: Info, delta: Info, z: Info, attrs: Attrs): { rays: number; s: number; live: number; c: number } {
+  const s = attrs.samplesPerRay as number;
+  const total = size(slot.shape);
+  if (table.shape.length !== 2 || table.shape[1] < 1 || slot.dtype !== 'int32' || !Number.isInteger(s) || s < 1 || total % s !== 0)
+    throw new Error(`${kernel}: table [${table.shape}], slot [${slot.shape}] ${slot.dtype}, samplesPerRay ${s}`);
+  if (size(delta.shape) !== total || size(z.shape) !== total) throw new Error(`${kernel}: delta [${delta.shape}] and z [${z.shape}] for ${total} samples`);
+  requireFloat32(kernel, table, delta, z);
+  return { rays: total / s, s, live: table.shape[0], c: table.shape[1] };
+}
+
+function compositeKernel(io: Io, inputs: Record<string, Info>, attrs: Attrs): Info {
+  const { table, slot, delta, z } = inputs;
+  const { rays, s, live, c } = compositeShapes('Dd3dComposite', table, slot, delta, z, attrs);
+  const width = c + 1;
+  const out = io.alloc([rays, width]);
+  const o = io.view(out);
+  const t = io.view(table);
+  const sl = io.view(slot) as unknown as Int32Array;
+  const dl = io.view(delta);
+  const zv = io.view(z);
+  const acc = new Float64Array(width);
+  for (let ray = 0; ray < rays; ray++) {
+    acc.fill(0);
+    let depth = 0; // Σ τ before this sample
+    for (let q = ray * s; q < (ray + 1) * s; q++) {
+      const k = sl[q];
+      if (k < 0 || k >= live) continue;
+      const row = k * c;
+      const tau = t[row] * dl[q];
+      const w = Math.exp(-depth) * -Math.expm1(-tau);
+      depth += tau;
+      for (let j = 1; j < c; j++) acc[j - 1] += w * t[row + j];
+      acc[c - 1] += w;
+      acc[c] += w * zv[q];
+    }
+    for (let j = 0; j < width; j++) o[ray * width + j] = acc[j];
+  }
+  return out;
+}
+
+function compositeGradKernel(io: Io, inputs: Record<string, Info>, attrs: Attrs): Info {
+  const { dy, table, slot, delta, z } = inputs;
+  const { rays, s, live, c } = compositeShapes('Dd3dCompositeGrad', table, slot, delta, z, attrs);
+  requireFloat32('Dd3dCompositeGrad', dy);
+  const width = c + 1;
+  if (size(dy.shape) !== rays * width) throw new Error(`Dd3dCompositeGrad: dy [${dy.shape}] for ${rays} rays of ${width}`);
+  const grad = io.alloc([live, c]);
+  const gr = io.view(grad);
+  gr.fill(0);
+  const g = io.view(dy);
+  const t = io.view(table);
+  const sl = io.view(slot) as unknown as Int32Array;
+  const dl = io.view(delta);
+  const zv = io.view(z);
+  // Per sample of the current ray: T_i·e^(−τ_i) and w_i.
+  const next = new Float64Array(s);
+  const weight = new Float64Array(s);
+  for (let ray = 0; ray < rays; ray++) {
+    const q0 = ray * s;
+    let depth = 0;
+    for (let i = 0; i < s; i++) {
+      const k = sl[q0 + i];
+      if (k < 0 || k >= live) continue;
+      const tau = t[k * c] * dl[q0 + i];
+      const before = Math.exp(-depth);
+      depth += tau;
+      next[i] = Math.exp(-depth);
+      weight[i] = before * -Math.expm1(-tau);
+    }
+    const d = ray * width;
+    const dOpacity = g[d + c - 1];
+    const dDepth = g[d + c];
+    let later = 0; // Σ_{j>i} g_j·w_j
+    for (let i = s - 1; i >= 0; i--) {
+      const q = q0 + i;
+      const k = sl[q];
+      if (k < 0 || k >= live) continue;
+      const row = k * c;
+      const w = weight[i];
+      let gw = dOpacity + dDepth * zv[q];
+      for (let j = 1; j < c; j++) {
+        gw += g[d + j - 1] * t[row + j];
+        gr[row + j] += w * g[d + j - 1];
+      }
+      gr[row] += dl[q] * (gw * next[i] - later);
+      later += gw * w;
+    }
+  }
+  return grad;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Registration
 
 type Impl = (io: Io, inputs: Record<string, Info>, attrs: Attrs) => Info | Info[];
@@ -733,6 +968,10 @@ const impls: Record<FusedKernelName, Impl> = {
   Dd3dLayerNorm: layerNormForward,
   Dd3dLayerNormGrad: layerNormBackward,
   Dd3dColumnSum: columnSumKernel,
+  Dd3dGridEncode: gridEncodeKernel,
+  Dd3dGridEncodeGrad: gridEncodeGradKernel,
+  Dd3dComposite: compositeKernel,
+  Dd3dCompositeGrad: compositeGradKernel,
 };
 
 const registered = new Map<string, tf.KernelFunc>();

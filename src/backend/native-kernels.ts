@@ -1,7 +1,7 @@
 /**
  * The native fast path for the wasm backend's heaviest kernels: BatchMatMul, _FusedMatMul,
- * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, the GroupNorm and bias gradients, Erf and
- * Exp, as AVX-512 or AVX2+FMA loops in the small N-API addon in native/ (dd3d_native.cc,
+ * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, the GroupNorm and bias gradients, Erf,
+ * Exp, and GridField's grid encoding and its gradient, as AVX-512 or AVX2+FMA loops in the small N-API addon in native/ (dd3d_native.cc,
  * kernels.h). The wasm
  * kernels run at wasm SIMD's 128 bits (17–30 GFLOPS on the UNet's shapes); these at 100–160 on
  * one thread. It is optional: when the addon was not built (no compiler at install time), cannot
@@ -50,6 +50,9 @@
  *    gradient): the same float64 expressions in the same order in C++ (no FMA contraction),
  *    vectorised over channels/columns, so bitwise equal to the JS kernels.
  *  - Erf and Exp (GEGLU's GELU and its gradient): vectorised polynomials, see `unary`.
+ *  - Dd3dGridEncode and Dd3dGridEncodeGrad (fused-kernels.ts's trilinear blend of a
+ *    multi-resolution grid and its scatter-add gradient): the same float64 steps and float32
+ *    sums in the same order in C++, so bitwise equal to the JS kernels; up to 8 levels.
  * The sums run in another order than XNNPACK's: results differ from the wasm kernels' in the
  * last bits (well inside the 2e-5 relative tolerance the kernel tests hold both to).
  *
@@ -74,6 +77,8 @@ export const NATIVE_KERNELS = [
   'Dd3dColumnSum',
   'Erf',
   'Exp',
+  'Dd3dGridEncode',
+  'Dd3dGridEncodeGrad',
 ] as const;
 type NativeKernelName = (typeof NATIVE_KERNELS)[number];
 
@@ -121,6 +126,10 @@ interface Addon {
   columnSum(heap: Float32Array, xOff: number, rows: number, cols: number, outOff: number): void;
   /** op 0: exp, 1: erf. */
   unary(heap: Float32Array, op: number, xOff: number, yOff: number, n: number): void;
+  /** levels: (r, tableOff) pairs after `levels`. */
+  gridEncode(heap: Float32Array, pointsOff: number, n: number, bound: number, f: number, outOff: number, levels: number, ...levelArgs: number[]): void;
+  /** levels: (r, gradOff) pairs after `levels`; each gradient table is written whole. */
+  gridEncodeGrad(heap: Float32Array, dyOff: number, pointsOff: number, n: number, bound: number, f: number, levels: number, ...levelArgs: number[]): void;
 }
 
 export interface NativeStatus {
@@ -436,6 +445,69 @@ function unary(op: number, name: NativeKernelName): KernelFn {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Grid encoding
+
+/** The addon's level limit (kMaxGridLevels). */
+const MAX_GRID_LEVELS = 8;
+
+/** The attrs of Dd3dGridEncode(Grad), or null (fall back) if the native kernel does not cover them. */
+function gridShape(points: Info, attrs: Attrs): { bound: number; resolutions: number[] } | null {
+  const bound = attrs.bound as number;
+  const resolutions = attrs.resolutions as number[];
+  if (points.dtype !== 'float32' || points.shape.length !== 2 || points.shape[1] !== 3 || !(bound > 0) || !Array.isArray(resolutions)) return null;
+  if (resolutions.length < 1 || resolutions.length > MAX_GRID_LEVELS || resolutions.some((r) => !Number.isInteger(r) || r < 2 || r > 4096)) return null;
+  return { bound, resolutions };
+}
+
+/**
+ * fused-kernels.ts's Dd3dGridEncode (inputs points, t0 … t{L−1}; attrs bound, resolutions),
+ * bitwise equal to it (the same float64 steps and float32 sums in C++).
+ */
+function gridEncode(args: KernelArgs): Info {
+  const { points } = args.inputs;
+  const g = gridShape(points, args.attrs);
+  const levels = Object.keys(args.inputs).length - 1;
+  const tables = Array.from({ length: levels }, (_, l) => args.inputs[`t${l}`]);
+  const f = tables[0]?.shape[1] ?? 0;
+  const ok =
+    g &&
+    g.resolutions.length === levels &&
+    f >= 1 &&
+    f <= 64 &&
+    tables.every((t, l) => t && t.dtype === 'float32' && t.shape.length === 2 && t.shape[0] === g.resolutions[l] ** 3 && t.shape[1] === f);
+  if (!ok) return runFallback('Dd3dGridEncode', args);
+  const { backend } = args;
+  const n = points.shape[0];
+  const out = backend.makeOutput([n, levels * f], 'float32');
+  const levelArgs = tables.flatMap((t, l) => [g.resolutions[l], offsetOf(backend, t)]);
+  (addon as Addon).gridEncode(heapOf(backend), offsetOf(backend, points), n, g.bound, f, offsetOf(backend, out), levels, ...levelArgs);
+  return out;
+}
+
+/** fused-kernels.ts's Dd3dGridEncodeGrad (inputs dy, points; attrs bound, resolutions, features), bitwise equal to it. */
+function gridEncodeGrad(args: KernelArgs): Info[] {
+  const { dy, points } = args.inputs;
+  const g = gridShape(points, args.attrs);
+  const f = args.attrs.features as number;
+  const n = points.shape[0];
+  const ok =
+    g &&
+    Number.isInteger(f) &&
+    f >= 1 &&
+    f <= 64 &&
+    dy.dtype === 'float32' &&
+    dy.shape.length === 2 &&
+    dy.shape[0] === n &&
+    dy.shape[1] === g.resolutions.length * f;
+  if (!ok) return runFallback('Dd3dGridEncodeGrad', args) as unknown as Info[];
+  const { backend } = args;
+  const grads = g.resolutions.map((r) => backend.makeOutput([r ** 3, f], 'float32'));
+  const levelArgs = grads.flatMap((t, l) => [g.resolutions[l], offsetOf(backend, t)]);
+  (addon as Addon).gridEncodeGrad(heapOf(backend), offsetOf(backend, dy), offsetOf(backend, points), n, g.bound, f, grads.length, ...levelArgs);
+  return grads;
+}
+
 const replacements: Record<NativeKernelName, KernelFn> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
@@ -446,6 +518,8 @@ const replacements: Record<NativeKernelName, KernelFn> = {
   Dd3dColumnSum: columnSum,
   Erf: unary(1, 'Erf'),
   Exp: unary(0, 'Exp'),
+  Dd3dGridEncode: gridEncode,
+  Dd3dGridEncodeGrad: gridEncodeGrad as unknown as KernelFn,
 };
 
 const isOurs = (fn: unknown) => (Object.values(replacements) as unknown[]).includes(fn);
