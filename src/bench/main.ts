@@ -3,10 +3,12 @@
  * Numbers only, never asserts: these machines are noisy, so compare ratios within one run.
  *
  *   npm run bench                 every section but profile
- *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes, pretrain, fields, generate, peer, profile)
+ *   npm run bench -- kernels      one section (kernels, text, unet, sd15, scenes, pretrain, fields, render, generate, peer, profile)
+ *   npm run bench -- render [--iters N]
+ *                                 render + backprop of a 4-view SDS iteration without the UNet, CPU and wall ms (render-step.ts)
  *   npm run bench -- peer [--reps N] [--threads 1,2] [--peer PATH/run.sh] [--no-full-step]
  *                                 dd3d beside PyTorch (diffusers' UNet on CPU) on the built-in UNet config (peer.ts)
- *   npm run bench -- profile [--case pretrain|sds|traindist] [--batch B] [--top N] [--json FILE]
+ *   npm run bench -- profile [--case pretrain|sds|traindist|render] [--batch B] [--top N] [--json FILE]
  *                                 per-kernel and per-op time of one call of a peer case (default: tiny32 UNet
  *                                 forward+backward to every weight at batch 16; profile.ts)
  */
@@ -39,8 +41,11 @@ import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
 import { seededNormal } from '../core/seeded-normal.js';
 import { benchPeer, defaultPeerScript, peerCase, peerInputs, randomUNet } from './peer.js';
 import { printKernelProfile, profileKernels } from './profile.js';
+import { median, renderStepCase, type RenderStepTiming } from './render-step.js';
+import { setFieldKernels } from '../../nerf/field.js';
+import { setFusedCompositing } from '../../renderers/volume.js';
 
-const SECTIONS = ['kernels', 'text', 'unet', 'sd15', 'pretrain', 'fields', 'generate', 'scenes', 'peer', 'profile'];
+const SECTIONS = ['kernels', 'text', 'unet', 'sd15', 'pretrain', 'fields', 'render', 'generate', 'scenes', 'peer', 'profile'];
 /** Sections only run when named. */
 const ON_REQUEST = new Set(['profile']);
 
@@ -275,6 +280,65 @@ async function main(): Promise<void> {
     benchFields();
   }
 
+  if (want('render')) {
+    // Before/after in one process: the same iterations with the renderer's and fields' fast paths
+    // off (tf ops, as before them) and on, alternating, so both see the same machine load.
+    const iters = positiveInt(options, 'iters', 8);
+    const rows: Row[] = [];
+    for (const shading of ['lambertian', 'albedo'] as const) {
+      const runs = { before: renderStepCase({ shading }), after: renderStepCase({ shading }) };
+      const steps: Record<string, RenderStepTiming[]> = { before: [], after: [] };
+      const tensors: Record<string, number[]> = { before: [], after: [] };
+      let maxLossDiff = 0;
+      for (let i = 0; i <= iters; i++) {
+        const losses: number[] = [];
+        for (const which of ['before', 'after'] as const) {
+          const fieldWas = setFieldKernels(which === 'after');
+          const compositingWas = setFusedCompositing(which === 'after');
+          const t = runs[which].step();
+          setFieldKernels(fieldWas);
+          setFusedCompositing(compositingWas);
+          losses.push(t.loss);
+          tensors[which]!.push(tf.memory().numTensors);
+          if (i > 0) steps[which]!.push(t); // the first warms up
+        }
+        maxLossDiff = Math.max(maxLossDiff, Math.abs(losses[0]! - losses[1]!) / Math.max(1, Math.abs(losses[0]!)));
+      }
+      for (const which of ['before', 'after'] as const) {
+        const m = (k: keyof RenderStepTiming) => fmt(median(steps[which]!.map((s) => s[k])));
+        const n = tensors[which]!;
+        rows.push([
+          shading,
+          which,
+          runs[which].live.join(', '),
+          m('renderCpuMs'),
+          m('backpropCpuMs'),
+          m('renderMs'),
+          m('backpropMs'),
+          `${n[0]} → ${n[n.length - 1]}`,
+        ]);
+      }
+      rows.push([
+        shading,
+        'after / before',
+        '',
+        ...(['renderCpuMs', 'backpropCpuMs', 'renderMs', 'backpropMs'] as const).map((k) =>
+          fmt(median(steps.after!.map((s) => s[k])) / median(steps.before!.map((s) => s[k]))),
+        ),
+        `loss rel. diff ≤ ${maxLossDiff.toExponential(1)}`,
+      ]);
+      runs.before.dispose();
+      runs.after.dispose();
+    }
+    console.log(
+      `Render side of a 4-view SDS iteration (32x32, 48 samples/ray, fresh grid field; medians of ${iters} iterations after 1 warm-up; before = fast paths off)`,
+    );
+    console.log(
+      formatTable(['shading', 'path', 'live samples per view', 'render CPU ms', 'backprop CPU ms', 'render wall ms', 'backprop wall ms', 'tensors'], rows),
+    );
+    console.log();
+  }
+
   if (want('generate')) {
     // Score-distillation iterations on the built-in model at the default settings, and the export.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-bench-generate-'));
@@ -340,11 +404,23 @@ async function main(): Promise<void> {
     });
   }
 
-  if (want('profile')) {
+  if (want('profile') && options.get('case') === 'render') {
+    // The render side of a multi-view SDS iteration (render-step.ts), sites in nerf/ and renderers/, CPU time.
+    const c = renderStepCase();
+    const report = profileKernels(() => void c.step(), 2, { clock: 'cpu', sites: /[\\/](nerf|renderers)[\\/]/ });
+    printKernelProfile(
+      `Profile: render + backprop of 4 views at 32x32 (fresh grid field, lambertian, live samples per view ${c.live.join(', ')}), CPU ms, one call after 2 warm-ups`,
+      report,
+      positiveInt(options, 'top', 30),
+    );
+    const json = options.get('json');
+    if (json) fs.writeFileSync(json, JSON.stringify(report, null, 1));
+    c.dispose();
+  } else if (want('profile')) {
     // One of the peer section's cases (default pretrain: tiny32 UNet, batch 16, gradients to every weight).
     const model = options.get('model') ?? 'models/dd3d-tiny';
     const which = (options.get('case') ?? 'pretrain') as 'pretrain' | 'sds' | 'traindist';
-    if (!['pretrain', 'sds', 'traindist'].includes(which)) throw new Error(`bench: --case ${which}: expected pretrain, sds or traindist`);
+    if (!['pretrain', 'sds', 'traindist'].includes(which)) throw new Error(`bench: --case ${which}: expected pretrain, sds, traindist or render`);
     const batch = positiveInt(options, 'batch', { pretrain: 16, sds: 2, traindist: 8 }[which]);
     const unet = randomUNet(path.isAbsolute(model) ? model : path.join(packageRoot(), model), which === 'pretrain');
     const inputs = peerInputs(unet, batch);

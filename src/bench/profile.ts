@@ -53,7 +53,22 @@ const ACCUMULATE: Site = { site: '(tape) gradient accumulation', op: 'gradient a
 /** Stack frames that name a helper rather than a model op. */
 const SKIP_NAMES = /^(Object\.)?(gradFunc|forwardFunc|op|value|<anonymous>)$|^Array\.|^Map\.|^new /;
 
-const now = () => performance.now();
+const wallClock = () => performance.now();
+/** The process's CPU time (user + system, every thread), ms: on a machine shared with another job, wall time mostly measures the scheduler. */
+const cpuClock = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+let now = wallClock;
+/** Files whose functions name the sites (the model code by default). */
+let siteFiles = /[\\/]src[\\/]models[\\/]/;
+
+export interface ProfileOptions {
+  /** 'wall' (default) or 'cpu': which clock every time is read from. */
+  clock?: 'wall' | 'cpu';
+  /** Files whose named functions are the sites; default src/models/. */
+  sites?: RegExp;
+}
 
 /** The model code on the current stack, innermost named frames first: Block.method › fn › fn. */
 function siteFromStack(): Site {
@@ -67,7 +82,7 @@ function siteFromStack(): Site {
     // This file's own frames (the wrapper of a custom op's dispatch) sit inside the model's: skip them.
     if (/[\\/]bench[\\/]profile\.[jt]s$/.test(file!)) continue;
     if (/[\\/]bench[\\/]/.test(file!)) break;
-    if (!/[\\/]src[\\/]models[\\/]/.test(file!) || SKIP_NAMES.test(name!)) continue;
+    if (!siteFiles.test(file!) || SKIP_NAMES.test(name!)) continue;
     if (/^[A-Z]\w*\.\w+$/.test(name!)) {
       block = name!;
       break;
@@ -84,7 +99,9 @@ function siteFromStack(): Site {
  * Profiles `f` (one forward+backward) once with the instrumentation, after `warmups` plain
  * calls; `uninstrumentedMs` is the median wall time of 3 plain calls.
  */
-export function profileKernels(f: () => void, warmups = 2): KernelProfileReport {
+export function profileKernels(f: () => void, warmups = 2, opts: ProfileOptions = {}): KernelProfileReport {
+  now = opts.clock === 'cpu' ? cpuClock : wallClock;
+  siteFiles = opts.sites ?? /[\\/]src[\\/]models[\\/]/;
   for (let i = 0; i < warmups; i++) f();
   const plain: number[] = [];
   for (let i = 0; i < 3; i++) {
