@@ -714,8 +714,8 @@ napi_value Unary(napi_env env, napi_callback_info info) {
 constexpr int64_t kMaxGridLevels = 8;
 
 // The 8 corner rows and float32 weights of one point in a grid of r³ vertices.
-inline void GridCorners(const float* xyz, double bound, int64_t r, int64_t* index, float* weight) {
-  const double scale = static_cast<double>(r - 1) / (2 * bound);
+// scale = (r − 1)/(2·bound), as JS computes it (GridScale).
+inline void GridCorners(const float* xyz, double bound, double scale, int64_t r, int64_t* index, float* weight) {
   const double top = static_cast<double>(r - 1);
   int64_t cell[3];
   double frac[3];
@@ -743,14 +743,17 @@ inline void GridCorners(const float* xyz, double bound, int64_t r, int64_t* inde
 
 inline float AddProduct(float acc, float w, float x) { return static_cast<float>(static_cast<double>(acc) + static_cast<double>(w) * static_cast<double>(x)); }
 
+inline double GridScale(int64_t r, double bound) { return static_cast<double>(r - 1) / (2 * bound); }
+
 struct GridLevels {
   int64_t levels = 0;
   int64_t res[kMaxGridLevels];
+  double scale[kMaxGridLevels];  // GridScale(res, bound)
   float* table[kMaxGridLevels];
 };
 
 // Levels from argument `first` on: (r, tableOff) pairs; each table [r³, f].
-bool ReadGridLevels(Args& a, size_t first, int64_t levels, int64_t f, GridLevels& g) {
+bool ReadGridLevels(Args& a, size_t first, int64_t levels, int64_t f, double bound, GridLevels& g) {
   if (levels < 1 || levels > kMaxGridLevels) {
     a.Fail("dd3d native: 1 to 8 grid levels");
     return false;
@@ -764,6 +767,7 @@ bool ReadGridLevels(Args& a, size_t first, int64_t levels, int64_t f, GridLevels
       return false;
     }
     g.res[l] = r;
+    g.scale[l] = GridScale(r, bound);
     g.table[l] = a.At(a.I(first + 2 * l + 1), r * r * r * f);
   }
   return a.ok;
@@ -783,7 +787,7 @@ void GridEncode4(const float* xyz, int64_t n, double bound, const GridLevels& g,
   __m128 acc[kMaxGridLevels];
   for (int64_t p = 0; p < n; p++) {
     for (int64_t l = 0; l < levels; l++) {
-      GridCorners(xyz + 3 * p, bound, g.res[l], index[l], weight[l]);
+      GridCorners(xyz + 3 * p, bound, g.scale[l], g.res[l], index[l], weight[l]);
       acc[l] = _mm_setzero_ps();
     }
     for (int c = 0; c < 8; c++)
@@ -801,7 +805,7 @@ void GridEncodeGrad4(const float* dy, const float* xyz, int64_t n, double bound,
   float weight[8];
   for (int64_t p = 0; p < n; p++)
     for (int64_t l = 0; l < levels; l++) {
-      GridCorners(xyz + 3 * p, bound, g.res[l], index, weight);
+      GridCorners(xyz + 3 * p, bound, g.scale[l], g.res[l], index, weight);
       const __m256d d = _mm256_cvtps_pd(_mm_loadu_ps(dy + p * width + l * 4));
       for (int c = 0; c < 8; c++) {
         float* row = g.table[l] + index[c] * 4;
@@ -826,7 +830,7 @@ napi_value GridEncode(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   GridLevels g;
-  if (!ReadGridLevels(a, 7, levels, f, g)) return nullptr;
+  if (!ReadGridLevels(a, 7, levels, f, bound, g)) return nullptr;
   const float* xyz = a.At(a.I(1), 3 * n);
   float* out = a.At(a.I(5), n * levels * f);
   if (!a.ok) return nullptr;
@@ -844,7 +848,7 @@ napi_value GridEncode(napi_env env, napi_callback_info info) {
     const float* src = g.table[l];
     for (int64_t p = 0; p < n; p++) {
       float* o = out + p * width + l * f;
-      GridCorners(xyz + 3 * p, bound, g.res[l], index, weight);
+      GridCorners(xyz + 3 * p, bound, g.scale[l], g.res[l], index, weight);
       for (int64_t j = 0; j < f; j++) acc[j] = 0.f;
       for (int c = 0; c < 8; c++) {
         const float w = weight[c];
@@ -870,7 +874,7 @@ napi_value GridEncodeGrad(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   GridLevels g;
-  if (!ReadGridLevels(a, 7, levels, f, g)) return nullptr;
+  if (!ReadGridLevels(a, 7, levels, f, bound, g)) return nullptr;
   const float* dy = a.At(a.I(1), n * levels * f);
   const float* xyz = a.At(a.I(2), 3 * n);
   if (!a.ok) return nullptr;
@@ -887,7 +891,7 @@ napi_value GridEncodeGrad(napi_env env, napi_callback_info info) {
   for (int64_t l = 0; l < levels; l++) {
     float* grad = g.table[l];
     for (int64_t p = 0; p < n; p++) {
-      GridCorners(xyz + 3 * p, bound, g.res[l], index, weight);
+      GridCorners(xyz + 3 * p, bound, g.scale[l], g.res[l], index, weight);
       const float* d = dy + p * width + l * f;
       for (int c = 0; c < 8; c++) {
         const float w = weight[c];
