@@ -522,6 +522,9 @@ const replacements: Record<NativeKernelName, KernelFn> = {
   Dd3dGridEncodeGrad: gridEncodeGrad as unknown as KernelFn,
 };
 
+/** The addon function a kernel needs, for kernels added after the first addon (an older build may lack it). */
+const ADDON_FUNCTION: Partial<Record<NativeKernelName, keyof Addon>> = { Dd3dGridEncode: 'gridEncode', Dd3dGridEncodeGrad: 'gridEncodeGrad' };
+
 const isOurs = (fn: unknown) => (Object.values(replacements) as unknown[]).includes(fn);
 
 /**
@@ -547,6 +550,9 @@ export function patchNativeKernels(): NativeStatus {
     const current = tf.getKernel(name, 'wasm');
     if (!current) continue;
     if (current.kernelFunc === (replacements[name] as unknown)) continue;
+    // An addon built before a kernel was added lacks its function: leave that kernel to the JS one.
+    const needs = ADDON_FUNCTION[name];
+    if (needs && typeof (addon as unknown as Record<string, unknown>)[needs] !== 'function') continue;
     if (!isOurs(current.kernelFunc)) fallback.set(name, current.kernelFunc as unknown as KernelFn);
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({
