@@ -651,6 +651,85 @@ napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
 }
 
 // --------------------------------------------------------------------------------------------
+// GroupNorm forward statistics and affine (Dd3dGroupNorm of fused-kernels.ts on wasm), bitwise
+// equal to it: each group's sum is one float32 chain down the rows, the group's channels in
+// order within a row, as its exact groupSums; mean = f32(sum / count), d = x − mean,
+// r = f32(1 / f32(√f32(f32(Σd² / count) + eps))), z = d·f32(r·γ) + β, every step rounded to
+// float32 as the wasm kernels round it (double rounding of +, ×, / and √ through float64 is
+// exact). σ(z) and z·σ(z) stay XNNPACK's, called from native-kernels.ts, so the bits match.
+
+thread_local std::vector<float> t_gnf;
+
+// groupNorm(heap, xOff, gammaOff, betaOff, zOff, statsOff, n, hw, c, groups, eps)
+napi_value GroupNorm(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  a.Heap();
+  const int64_t n = a.I(6), hw = a.I(7), c = a.I(8), groups = a.I(9);
+  const double eps = a.D(10);
+  if (!a.ok) return nullptr;
+  if (n < 0 || hw < 0 || c < 1 || groups < 1 || c % groups != 0) {
+    a.Fail("dd3d native: bad GroupNorm shape");
+    return nullptr;
+  }
+  const int64_t total = n * hw * c;
+  const float* x = a.At(a.I(1), total);
+  const float* gamma = a.At(a.I(2), c);
+  const float* beta = a.At(a.I(3), c);
+  float* z = a.At(a.I(4), total);
+  float* stats = a.At(a.I(5), n * groups * 2);
+  if (!a.ok) return nullptr;
+  const int64_t cg = c / groups;
+  const double count = static_cast<double>(hw * cg);
+  const float epsf = static_cast<float>(eps);
+  t_gnf.assign(static_cast<size_t>(groups + 2 * c), 0.f);
+  float* acc = t_gnf.data();
+  float* meanC = acc + groups;
+  float* scale = meanC + c;
+  for (int64_t b = 0; b < n; b++) {
+    const float* xb = x + b * hw * c;
+    float* zb = z + b * hw * c;
+    for (int64_t g = 0; g < groups; g++) acc[g] = 0.f;
+    for (int64_t p = 0; p < hw; p++)
+      for (int64_t g = 0; g < groups; g++) {
+        float t = acc[g];
+        for (int64_t k = g * cg; k < (g + 1) * cg; k++) t += xb[p * c + k];
+        acc[g] = t;
+      }
+    for (int64_t g = 0; g < groups; g++) {
+      const float mean = static_cast<float>(static_cast<double>(acc[g]) / count);
+      stats[(b * groups + g) * 2] = mean;
+      for (int64_t k = g * cg; k < (g + 1) * cg; k++) meanC[k] = mean;
+      acc[g] = 0.f;
+    }
+    for (int64_t p = 0; p < hw; p++)
+      for (int64_t g = 0; g < groups; g++) {
+        float t = acc[g];
+        for (int64_t k = g * cg; k < (g + 1) * cg; k++) {
+          const float d = xb[p * c + k] - meanC[k];
+          t += d * d;
+        }
+        acc[g] = t;
+      }
+    for (int64_t g = 0; g < groups; g++) {
+      const float var = static_cast<float>(static_cast<double>(acc[g]) / count) + epsf;
+      const float r = static_cast<float>(1.0 / static_cast<double>(std::sqrt(var)));
+      stats[(b * groups + g) * 2 + 1] = r;
+      for (int64_t k = g * cg; k < (g + 1) * cg; k++) scale[k] = r * gamma[k];
+    }
+    for (int64_t p = 0; p < hw; p++) {
+      const float* xr = xb + p * c;
+      float* zr = zb + p * c;
+      for (int64_t k = 0; k < c; k++) {
+        const float d = xr[k] - meanC[k];
+        const float t = d * scale[k];
+        zr[k] = t + beta[k];
+      }
+    }
+  }
+  return Undefined(env);
+}
+
+// --------------------------------------------------------------------------------------------
 // Column sum (Dd3dColumnSum of fused-kernels.ts), bitwise equal to it: float64 sums, eight rows
 // at a time added left to right, then the rest one by one; vectorised over the columns.
 
@@ -912,6 +991,7 @@ NAPI_MODULE_INIT() {
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"groupNorm", nullptr, GroupNorm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"groupNormGrad", nullptr, GroupNormGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"columnSum", nullptr, ColumnSum, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

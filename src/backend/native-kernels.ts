@@ -1,7 +1,7 @@
 /**
  * The native fast path for the wasm backend's heaviest kernels: BatchMatMul, _FusedMatMul,
- * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, the GroupNorm and bias gradients, Erf,
- * Exp, and GridField's grid encoding and its gradient, as AVX-512 or AVX2+FMA loops in the small N-API addon in native/ (dd3d_native.cc,
+ * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, GroupNorm (forward statistics and affine,
+ * and the gradient), the bias gradient, Erf, Exp, and GridField's grid encoding and its gradient, as AVX-512 or AVX2+FMA loops in the small N-API addon in native/ (dd3d_native.cc,
  * kernels.h). The wasm
  * kernels run at wasm SIMD's 128 bits (17–30 GFLOPS on the UNet's shapes); these at 100–160 on
  * one thread. It is optional: when the addon was not built (no compiler at install time), cannot
@@ -73,6 +73,7 @@ export const NATIVE_KERNELS = [
   'Conv2D',
   'Conv2DBackpropInput',
   'Conv2DBackpropFilter',
+  'Dd3dGroupNorm',
   'Dd3dGroupNormGrad',
   'Dd3dColumnSum',
   'Erf',
@@ -107,6 +108,19 @@ interface Addon {
   conv2d(heap: Float32Array, xOff: number, wOff: number, yOff: number, ...conv: number[]): void;
   conv2dBackpropInput(heap: Float32Array, dyOff: number, wOff: number, dxOff: number, ...conv: number[]): void;
   conv2dBackpropFilter(heap: Float32Array, xOff: number, dyOff: number, dwOff: number, ...conv: number[]): void;
+  groupNorm(
+    heap: Float32Array,
+    xOff: number,
+    gammaOff: number,
+    betaOff: number,
+    zOff: number,
+    statsOff: number,
+    n: number,
+    hw: number,
+    c: number,
+    groups: number,
+    eps: number,
+  ): void;
   groupNormGrad(
     heap: Float32Array,
     dyOff: number,
@@ -373,6 +387,46 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
 }
 
 // ---------------------------------------------------------------------------------------------
+// GroupNorm forward
+
+/**
+ * fused-kernels.ts's Dd3dGroupNorm on wasm (inputs x, gamma, beta; attrs groups, eps, silu;
+ * outputs y, stats[, s]), bitwise equal to it: the addon computes the group statistics and
+ * z = (x − mean)·rγ + β in one place with the JS kernel's float32 roundings (its JS sums and
+ * five XNNPACK passes took as long as all the UNet's convolutions at batch 2); σ(z) and z·σ(z)
+ * are still XNNPACK's own kernels, so SiLU keeps its bits.
+ */
+function groupNorm(args: KernelArgs): Info[] {
+  const { x, gamma, beta } = args.inputs;
+  const groups = args.attrs.groups as number;
+  const eps = args.attrs.eps as number;
+  const silu = Boolean(args.attrs.silu);
+  const n = x.shape[0];
+  const c = x.shape[x.shape.length - 1];
+  if (
+    [x, gamma, beta].some((t) => t.dtype !== 'float32') ||
+    x.shape.length < 2 ||
+    size(x.shape) === 0 ||
+    c % groups !== 0 ||
+    size(gamma.shape) !== c ||
+    size(beta.shape) !== c
+  ) {
+    return runFallback('Dd3dGroupNorm', args) as unknown as Info[];
+  }
+  const { backend } = args;
+  const z = backend.makeOutput(x.shape, 'float32');
+  const stats = backend.makeOutput([n, groups, 2], 'float32');
+  const at = (t: Info) => offsetOf(backend, t);
+  (addon as Addon).groupNorm(heapOf(backend), at(x), at(gamma), at(beta), at(z), at(stats), n, size(x.shape) / (n * c), c, groups, eps);
+  if (!silu) return [z, stats];
+  const run = (name: string, inputs: Record<string, Info>) => tf.getKernel(name, 'wasm')!.kernelFunc({ inputs, backend, attrs: {} }) as Info;
+  const s = run('Sigmoid', { x: z });
+  const y = run('Multiply', { a: z, b: s });
+  backend.disposeData(z.dataId);
+  return [y, stats, s];
+}
+
+// ---------------------------------------------------------------------------------------------
 // GroupNorm gradient
 
 /**
@@ -514,6 +568,7 @@ const replacements: Record<NativeKernelName, KernelFn> = {
   Conv2D: conv2D,
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2DBackpropFilter: conv2DBackpropFilter,
+  Dd3dGroupNorm: groupNorm as unknown as KernelFn,
   Dd3dGroupNormGrad: groupNormGrad as unknown as KernelFn,
   Dd3dColumnSum: columnSum,
   Erf: unary(1, 'Erf'),
@@ -523,7 +578,11 @@ const replacements: Record<NativeKernelName, KernelFn> = {
 };
 
 /** The addon function a kernel needs, for kernels added after the first addon (an older build may lack it). */
-const ADDON_FUNCTION: Partial<Record<NativeKernelName, keyof Addon>> = { Dd3dGridEncode: 'gridEncode', Dd3dGridEncodeGrad: 'gridEncodeGrad' };
+const ADDON_FUNCTION: Partial<Record<NativeKernelName, keyof Addon>> = {
+  Dd3dGroupNorm: 'groupNorm',
+  Dd3dGridEncode: 'gridEncode',
+  Dd3dGridEncodeGrad: 'gridEncodeGrad',
+};
 
 const isOurs = (fn: unknown) => (Object.values(replacements) as unknown[]).includes(fn);
 

@@ -283,6 +283,46 @@ describe.skipIf(skip)('native kernels equal the cpu backend', () => {
     });
   });
 
+  describe('GroupNorm forward (Dd3dGroupNorm)', () => {
+    /** groupNorm(x) on wasm with the native kernel or (nativeOff) the JS one of fused-kernels.ts. */
+    async function groupNormOut(shape: number[], groups: number, act: 'none' | 'silu', eps: number, nativeOff: boolean) {
+      if (nativeOff) process.env.DD3D_NATIVE = '0';
+      await initBackend('wasm');
+      delete process.env.DD3D_NATIVE;
+      expect(isNativeKernel('Dd3dGroupNorm')).toBe(!nativeOff);
+      reseed(12);
+      const c = shape[3];
+      const [xv, gv, bv] = [randn(shape.reduce((a, b) => a * b, 1)), randn(c), randn(c)];
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(() =>
+        groupNorm(tf.tensor(xv, shape).mul(3).add(1) as tf.Tensor4D, tf.tensor1d(gv), tf.tensor1d(bv), groups, eps, act)
+          .dataSync()
+          .slice(),
+      );
+      expect(tf.memory().numTensors).toBe(before);
+      await initBackend('wasm');
+      return out;
+    }
+    for (const [shape, groups] of [
+      [[2, 5, 7, 8], 4],
+      [[3, 4, 4, 6], 3],
+      [[2, 32, 32, 96], 32],
+      [[1, 3, 3, 5], 1],
+    ] as Array<[number[], number]>)
+      for (const act of ['none', 'silu'] as const)
+        it(`x ${shape}, ${groups} groups, ${act}: bitwise the JS kernel's`, async () => {
+          const native = await groupNormOut(shape, groups, act, 1e-5, false);
+          const js = await groupNormOut(shape, groups, act, 1e-5, true);
+          expect(native.every(Number.isFinite)).toBe(true);
+          expect(Buffer.from(native.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+        });
+    it('a large eps: still bitwise', async () => {
+      const native = await groupNormOut([1, 2, 2, 4], 2, 'silu', 0.5, false);
+      const js = await groupNormOut([1, 2, 2, 4], 2, 'silu', 0.5, true);
+      expect(Buffer.from(native.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+    });
+  });
+
   describe('GroupNorm gradient (Dd3dGroupNormGrad)', () => {
     // groupNorm's custom op keeps the forward kernel's statistics for the backward pass, which
     // tfjs's IS_TEST leak check counts as a leak of 'forward' on any backend; not ours to test here.
