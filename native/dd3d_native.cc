@@ -832,7 +832,13 @@ struct GridLevels {
 };
 
 // Levels from argument `first` on: (r, tableOff) pairs; each table [r³, f].
-bool ReadGridLevels(Args& a, size_t first, int64_t levels, int64_t f, double bound, GridLevels& g) {
+// Checks the point count, feature width and bound both grid kernels take, then reads the levels.
+bool ReadGridLevels(Args& a, size_t first, int64_t n, int64_t levels, int64_t f, double bound, GridLevels& g) {
+  if (!a.ok) return false;
+  if (n < 0 || f < 1 || f > 64 || !(bound > 0)) {
+    a.Fail("dd3d native: bad grid encoding shape");
+    return false;
+  }
   if (levels < 1 || levels > kMaxGridLevels) {
     a.Fail("dd3d native: 1 to 8 grid levels");
     return false;
@@ -903,13 +909,8 @@ napi_value GridEncode(napi_env env, napi_callback_info info) {
   if (!Ready(a)) return nullptr;
   const int64_t n = a.I(2), f = a.I(4), levels = a.I(6);
   const double bound = a.D(3);
-  if (!a.ok) return nullptr;
-  if (n < 0 || f < 1 || f > 64 || !(bound > 0)) {
-    a.Fail("dd3d native: bad grid encoding shape");
-    return nullptr;
-  }
   GridLevels g;
-  if (!ReadGridLevels(a, 7, levels, f, bound, g)) return nullptr;
+  if (!ReadGridLevels(a, 7, n, levels, f, bound, g)) return nullptr;
   const float* xyz = a.At(a.I(1), 3 * n);
   float* out = a.At(a.I(5), n * levels * f);
   if (!a.ok) return nullptr;
@@ -947,13 +948,8 @@ napi_value GridEncodeGrad(napi_env env, napi_callback_info info) {
   if (!Ready(a)) return nullptr;
   const int64_t n = a.I(3), f = a.I(5), levels = a.I(6);
   const double bound = a.D(4);
-  if (!a.ok) return nullptr;
-  if (n < 0 || f < 1 || f > 64 || !(bound > 0)) {
-    a.Fail("dd3d native: bad grid encoding shape");
-    return nullptr;
-  }
   GridLevels g;
-  if (!ReadGridLevels(a, 7, levels, f, bound, g)) return nullptr;
+  if (!ReadGridLevels(a, 7, n, levels, f, bound, g)) return nullptr;
   const float* dy = a.At(a.I(1), n * levels * f);
   const float* xyz = a.At(a.I(2), 3 * n);
   if (!a.ok) return nullptr;

@@ -73,7 +73,8 @@ interface Io {
   exact: boolean;
 }
 
-function backendKernel(name: string, backendName: string): tf.KernelFunc {
+/** A backend's own registered kernel (also native-kernels.ts's route to XNNPACK's elementwise kernels). */
+export function backendKernel(name: string, backendName: string): tf.KernelFunc {
   const k = tf.getKernel(name, backendName);
   if (!k) throw new Error(`${backendName} kernel ${name} is not registered`);
   return k.kernelFunc;

@@ -65,6 +65,7 @@ import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { backendKernel } from './fused-kernels.js';
 import type { Attrs, Info, KernelArgs, KernelFn } from './wasm-kernels.js';
 
 export const NATIVE_KERNELS = [
@@ -419,7 +420,7 @@ function groupNorm(args: KernelArgs): Info[] {
   const at = (t: Info) => offsetOf(backend, t);
   (addon as Addon).groupNorm(heapOf(backend), at(x), at(gamma), at(beta), at(z), at(stats), n, size(x.shape) / (n * c), c, groups, eps);
   if (!silu) return [z, stats];
-  const run = (name: string, inputs: Record<string, Info>) => tf.getKernel(name, 'wasm')!.kernelFunc({ inputs, backend, attrs: {} }) as Info;
+  const run = (name: string, inputs: Record<string, Info>) => backendKernel(name, 'wasm')({ inputs, backend, attrs: {} }) as Info;
   const s = run('Sigmoid', { x: z });
   const y = run('Multiply', { a: z, b: s });
   backend.disposeData(z.dataId);
