@@ -16,6 +16,7 @@ if (j.reference_marginals) console.log(`references: ${marginals(j.reference_marg
 for (const r of j.rows) {
   const cells = [r.name, r.tv_distance.toFixed(3), `${(100 * r.in_distribution).toFixed(1)}%`, `${Math.round(100 * r.attribute_coverage)}%`, Math.round(r.fid), g3(r.precision), g3(r.recall), g3(r.coverage), r.diversity.toFixed(1)];
   console.log(`| ${cells.join(' | ')} |`);
-  console.log(`  colours: ${colourCounts(r).map(([c, k]) => `${c} ${k}`).join(', ')}`);
+  const colours = colourCounts(r);
+  if (colours.length) console.log(`  colours: ${colours.map(([c, k]) => `${c} ${k}`).join(', ')}`);
   if (r.marginals) console.log(`  ${pct(r.family_share)} of the family; among them: ${marginals(r.marginals)}`);
 }

@@ -27,8 +27,12 @@ export interface ReferenceTruth {
 
 /**
  * The references' combinations and probe features. A `dd3d scenes refs` folder has ground
- * truth in attributes.json; its constraints name the attributes that matter (colour always
- * counts). Any other folder of images is classified by the probe, keyed by family and colour.
+ * truth in attributes.json; its constraints name the attributes that matter, and only those:
+ * colour counts when the set constrains it. A set that leaves colour free ("lamps of any
+ * colour") once counted it too, and then 12 references held 10 of the generator's 33
+ * combinations, so a TV distance to them rewarded copying the references' colours: fresh
+ * draws of the concept itself scored worse than every learned row. Any other folder of images
+ * is classified by the probe, keyed by family and colour.
  */
 export async function referenceTruth(dir: string, probe: Probe): Promise<ReferenceTruth> {
   const { files, predictions, features } = await probeFolder(dir, probe, '--refs');
@@ -39,7 +43,7 @@ export async function referenceTruth(dir: string, probe: Probe): Promise<Referen
       constraints?: Record<string, unknown>;
       images: Array<{ file: string; attributes: Record<string, string> }>;
     };
-    const keys = ['color', ...Object.keys(j.constraints ?? {}).filter((k) => k !== 'color')];
+    const keys = combinationKeys(j.constraints ?? {});
     const byFile = new Map(j.images.map((im) => [im.file, im.attributes]));
     const labels = files.map((file) => {
       const a = byFile.get(path.basename(file)) ?? {};
@@ -51,6 +55,12 @@ export async function referenceTruth(dir: string, probe: Probe): Promise<Referen
   const family = mostCommon(predictions.map((p) => p.family));
   const labels = predictions.map(probeLabel);
   return { family, keys: ['color'], combinations: labels.map((l) => combinationOf(l.family, l.attributes, ['color'])), labels, features };
+}
+
+/** The attributes a reference set's constraints name, colour first when among them (as the probe-labelled key has it); none: family alone. */
+export function combinationKeys(constraints: Record<string, unknown>): string[] {
+  const named = Object.keys(constraints);
+  return [...named.filter((k) => k === 'color'), ...named.filter((k) => k !== 'color')];
 }
 
 /**

@@ -45,11 +45,14 @@ export function cameraBatch(cameras: Array<OrbitCameraSpec | null>): tf.Tensor2D
   return tf.tensor2d(data, [cameras.length, CAMERA_FEATURES]);
 }
 
-/** Weights of the camera conditioning (this MLP and camera-rays.ts's projection): new in a camera-conditioned fine-tune. */
-export const isCameraKey = (key: string): boolean => key.startsWith('camera_embedding.') || key.startsWith('camera_rays.');
+/** The ray maps' projections (camera-rays.ts): `camera_rays.` and `camera_ray_levels.k.`. */
+const isRayKey = (key: string): boolean => key.startsWith('camera_rays.') || key.startsWith('camera_ray_levels.');
 
-/** Keys that start at zero in a fresh model: the camera MLP's last layer and the ray map's projection (camera-rays.ts). */
-export const zeroInitKey = (key: string): boolean => key.startsWith('camera_embedding.linear_2.') || key.startsWith('camera_rays.');
+/** Weights of the camera conditioning (this MLP and camera-rays.ts's projections): new in a camera-conditioned fine-tune. */
+export const isCameraKey = (key: string): boolean => key.startsWith('camera_embedding.') || isRayKey(key);
+
+/** Keys that start at zero in a fresh model: the camera MLP's last layer and the ray map's projections (camera-rays.ts). */
+export const zeroInitKey = (key: string): boolean => key.startsWith('camera_embedding.linear_2.') || isRayKey(key);
 
 export class CameraEmbedding {
   private readonly linear1: Linear;

@@ -56,6 +56,12 @@ export interface UNetConfig {
    */
   camera_rays: boolean;
   /**
+   * dd3d extension `dd3d_camera_ray_levels` (true): an encoded ray map, with each ray's point
+   * nearest the origin, also enters at the input of every down block after the first and of
+   * the mid block (camera-rays.ts). Needs dd3d_camera_rays.
+   */
+  camera_ray_levels: boolean;
+  /**
    * dd3d extension `dd3d_num_views`: the V the model was trained to denoise jointly, its
    * self-attention running over the tokens of V consecutive images of a batch at once (no new
    * weights). null: one view at a time only. A model with V still takes single images (views 1).
@@ -211,7 +217,11 @@ export function unetConfig(c: ModelComponent): UNetConfig {
     camera_dim: dd3dKey('dd3d_camera_dim'),
     num_views: dd3dKey('dd3d_num_views'),
     camera_rays: configValue(c, 'dd3d_camera_rays', 'boolean', false),
+    camera_ray_levels: configValue(c, 'dd3d_camera_ray_levels', 'boolean', false),
   };
+  if (config.camera_ray_levels && !config.camera_rays) {
+    throw new Dd3dError(`${where}: key "dd3d_camera_ray_levels" needs "dd3d_camera_rays": true (the levels extend conv_in's ray map)`);
+  }
   if (config.camera_rays && config.camera_dim !== CAMERA_FEATURES) {
     throw new Dd3dError(`${where}: key "dd3d_camera_rays" needs "dd3d_camera_dim": ${CAMERA_FEATURES} (the orbit camera features the ray map is computed from), got ${config.camera_dim}`);
   }

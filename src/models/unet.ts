@@ -14,7 +14,7 @@ import { Dd3dError } from '../core/errors.js';
 import { WeightOffload } from './weight-offload.js';
 import { Transformer2D } from './attention.js';
 import { CameraEmbedding } from './camera-embedding.js';
-import { CameraRayConditioning } from './camera-rays.js';
+import { CONV_IN_RAYS, LEVEL_RAYS, RayMapProjection } from './camera-rays.js';
 import { conv2d, groupNorm, linear, linearParams, normParams, silu, type Linear, type Norm, type Params } from './nn.js';
 import { convParams, Downsample, ResnetBlock, Upsample, type Conv } from './resnet.js';
 import { unetPlan, type DownBlockPlan, type MidBlockPlan, type UNetConfig, type UNetPlan, type UpBlockPlan } from './unet-config.js';
@@ -114,7 +114,9 @@ export class UNet2DConditionModel {
   private readonly time1: Linear;
   private readonly time2: Linear;
   private readonly camera: CameraEmbedding | null;
-  private readonly cameraRays: CameraRayConditioning | null;
+  private readonly cameraRays: RayMapProjection | null;
+  /** dd3d_camera_ray_levels: the maps added at the input of down blocks 1, 2, … and, last, of the mid block. */
+  private readonly cameraRayLevels: RayMapProjection[];
   private readonly down: DownBlock[];
   private readonly mid: MidBlock | null;
   private readonly up: UpBlock[];
@@ -136,7 +138,10 @@ export class UNet2DConditionModel {
     this.time1 = linearParams(p, 'time_embedding.linear_1', plan.timeProjDim, config.time_embed_dim);
     this.time2 = linearParams(p, 'time_embedding.linear_2', config.time_embed_dim, config.time_embed_dim);
     this.camera = config.camera_dim === null ? null : new CameraEmbedding(p, config.camera_dim, config.time_embed_dim);
-    this.cameraRays = config.camera_rays ? new CameraRayConditioning(p, c0) : null;
+    this.cameraRays = config.camera_rays ? new RayMapProjection(p, 'camera_rays', c0, CONV_IN_RAYS) : null;
+    // a block's input has the previous block's channels; the mid block's, the last block's
+    const levelChannels = [...config.block_out_channels.slice(0, -1), ...(plan.mid ? [config.block_out_channels.at(-1)!] : [])];
+    this.cameraRayLevels = config.camera_ray_levels ? levelChannels.map((c, k) => new RayMapProjection(p, `camera_ray_levels.${k}`, c, LEVEL_RAYS)) : [];
     this.normOut = normParams(p, 'conv_norm_out', c0);
     this.convOut = convParams(p, 'conv_out', c0, config.out_channels, config.conv_out_kernel);
     // The blocks keep the checkpoint's tensors as they are (see attention.ts): nothing derived to own.
@@ -222,11 +227,16 @@ export class UNet2DConditionModel {
       if (cond.camera && this.cameraRays) hs = tf.add(hs, this.cameraRays.forward(cond.camera, h, w));
       const skips: tf.Tensor4D[] = [hs];
       const [down, mid, up] = [this.plan.down.map((b) => b.prefix), this.plan.mid?.prefix, this.plan.up.map((b) => b.prefix)];
+      const addRays = (level: RayMapProjection | undefined) => {
+        if (cond.camera && level) hs = tf.add(hs, level.forward(cond.camera, hs.shape[1], hs.shape[2]));
+      };
       this.down.forEach((block, i) => {
+        if (i > 0) addRays(this.cameraRayLevels[i - 1]);
         hs = block.forward(hs, temb, context, views, skips);
         this.offload?.park(down[i]!);
       });
       if (this.mid) {
+        addRays(this.cameraRayLevels[this.down.length - 1]);
         hs = this.mid.forward(hs, temb, context, views);
         this.offload?.park(mid!);
       }

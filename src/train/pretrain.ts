@@ -124,6 +124,12 @@ export function loadInitWeights(m: TinyModel, dir: string): void {
   }
 }
 
+/** The multiplier of the learning rate for each of allVariables' keys: the config's cameraLrScale on the UNet's camera weights, else 1. */
+export function lrScaleOf(config: PretrainConfig): (key: string) => number {
+  const scale = config.cameraLrScale ?? 1;
+  return (key) => (key.startsWith('unet/') && isCameraKey(key.slice('unet/'.length)) ? scale : 1);
+}
+
 /** All trainable weights under one namespace: "text_encoder/<key>", "unet/<key>". */
 export function allVariables(m: TinyModel): Map<string, tf.Variable> {
   const out = new Map<string, tf.Variable>();
@@ -216,7 +222,12 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const ddpm = DDPMScheduler.fromConfig(config.scheduler);
   const weights = allVariables(model);
   const ema = new Ema(weights, config.emaDecay);
-  const adam = new AdamW(weights, { lr: config.lr, weightDecay: config.weightDecay, noDecay: (k) => k.endsWith('.bias') || /norm/.test(k) });
+  const adam = new AdamW(weights, {
+    lr: config.lr,
+    weightDecay: config.weightDecay,
+    noDecay: (k) => k.endsWith('.bias') || /norm/.test(k),
+    lrScale: lrScaleOf(config),
+  });
   const batches = new SceneBatches(opts.dataset, model.tokenizer, batchOptions(config, opts.seed));
   if (opts.dataset.views !== (config.multiview?.views ?? 1)) {
     throw new Dd3dError(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBaseline } from '../../../src/cli/eval-2d.js';
 import { attributeMarginals, attributeMetrics, combinationOf } from '../../../src/eval/attribute-metrics.js';
+import { combinationKeys } from '../../../src/eval/eval-2d.js';
 import { frechetDistance, prdc, symmetricEigen } from '../../../src/eval/feature-metrics.js';
 
 describe('attribute combinations', () => {
@@ -29,6 +30,31 @@ describe('attribute combinations', () => {
     expect(m.marginals.color!.black).toBeCloseTo(2 / 3, 12);
     expect(m.marginals.height).toEqual({ tall: m.marginals.color!.black, short: m.marginals.color!.white });
     expect(attributeMarginals('mug', [])).toEqual({ family_share: 0, marginals: {} });
+  });
+});
+
+describe('reference combinations', () => {
+  it('key on the attributes the set constrains, colour only when constrained', () => {
+    expect(combinationKeys({ back: ['tall back'], color: ['red', 'blue'] })).toEqual(['color', 'back']);
+    expect(combinationKeys({ shade: ['cone shade', 'drum shade', 'dome shade'] })).toEqual(['shade']);
+    expect(combinationKeys({})).toEqual([]);
+    // lamps of any colour: fresh draws in other colours than the references' still match them
+    const refs = ['red', 'blue', 'green'].map((color, i) => ({ family: 'lamp', attributes: { color, shade: ['cone shade', 'drum shade', 'dome shade'][i]! } }));
+    const fresh = ['white', 'black', 'pink'].map((color, i) => ({
+      family: 'lamp',
+      attributes: { color, shade: ['cone shade', 'drum shade', 'dome shade'][i]! },
+    }));
+    const keys = combinationKeys({ shade: [] });
+    const m = attributeMetrics(
+      fresh.map((l) => combinationOf(l.family, l.attributes, keys)),
+      refs.map((l) => combinationOf(l.family, l.attributes, keys)),
+    );
+    expect(m.tv_distance).toBe(0);
+    const withColour = attributeMetrics(
+      fresh.map((l) => combinationOf(l.family, l.attributes, ['color', ...keys])),
+      refs.map((l) => combinationOf(l.family, l.attributes, ['color', ...keys])),
+    );
+    expect(withColour.tv_distance).toBeCloseTo(1, 12);
   });
 });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/backend.js';
 import { Dd3dError } from '../../../src/core/errors.js';
 import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../../../src/models/camera-embedding.js';
-import { RAY_CHANNELS, rayMap } from '../../../src/models/camera-rays.js';
+import { encodeRayMap, LEVEL_CHANNELS, POINT_CHANNELS, RAY_CHANNELS, rayMap } from '../../../src/models/camera-rays.js';
 import { orbitPosition } from '../../../renderers/camera.js';
 import { Params, randomInit, setCustomGradients } from '../../../src/models/nn.js';
 import { UNet2DConditionModel } from '../../../src/models/unet.js';
@@ -25,6 +25,9 @@ const config = (extra: Record<string, unknown> = {}) => tinyUnetConfig(true, ext
 
 const MV = { dd3d_camera_dim: CAMERA_FEATURES, dd3d_num_views: 2 };
 const RAYS = { ...MV, dd3d_camera_rays: true };
+const LEVELS = { ...RAYS, dd3d_camera_ray_levels: true };
+/** The tiny config's level maps: at down block 1's input (8 channels) and the mid block's (16). */
+const LEVEL_KEYS = ['camera_ray_levels.0.weight', 'camera_ray_levels.1.weight'];
 
 /** A tiny model on fresh weights; vectors moved off 0 and 1 so no term vanishes by accident. */
 function weights(seed: number, extra: Record<string, unknown> = MV, trainable = false): { unet: UNet2DConditionModel; params: Params } {
@@ -87,11 +90,55 @@ describe('camera ray map', () => {
     expect(Array.from(rayMap(new Array(CAMERA_FEATURES).fill(0), 2, 2))).toEqual(new Array(4 * RAY_CHANNELS).fill(0));
     expect(() => rayMap([0, 1, 0, 1, -0.5, 1], 2, 2)).toThrow(/camera features \[0,1,0,1,-0.5,1\] are not an orbit camera/);
   });
+
+  it('with points adds each ray\'s point nearest the origin: on the ray, at right angles to it, zero on the centre ray', () => {
+    const c = { azimuth: -70, elevation: 35, fov: 60, radius: 2.3 };
+    const o = orbitPosition(c.azimuth, c.elevation, c.radius);
+    const [h, w] = [5, 4];
+    const plain = rayMap(cameraFeatures(c), h, w);
+    const full = rayMap(cameraFeatures(c), h, w, true);
+    const C = RAY_CHANNELS + POINT_CHANNELS;
+    expect(full.length).toBe(h * w * C);
+    let farthest = 0;
+    for (let p = 0; p < h * w; p++) {
+      const ray = full.subarray(p * C, p * C + RAY_CHANNELS);
+      expect(Array.from(ray)).toEqual(Array.from(plain.subarray(p * RAY_CHANNELS, (p + 1) * RAY_CHANNELS)));
+      const [dx, dy, dz] = [ray[0]!, ray[1]!, ray[2]!];
+      const [qx, qy, qz] = [full[p * C + 6]!, full[p * C + 7]!, full[p * C + 8]!];
+      expect(qx * dx + qy * dy + qz * dz).toBeCloseTo(0, 5); // q ⟂ d
+      // q − o is along d: their cross product vanishes
+      const [ux, uy, uz] = [qx - o.x, qy - o.y, qz - o.z];
+      expect(Math.hypot(uy * dz - uz * dy, uz * dx - ux * dz, ux * dy - uy * dx)).toBeLessThan(1e-5);
+      // |q| is the ray's distance to the origin, |o × d|
+      expect(Math.hypot(qx, qy, qz)).toBeCloseTo(Math.hypot(ray[3]!, ray[4]!, ray[5]!), 5);
+      farthest = Math.max(farthest, Math.hypot(qx, qy, qz));
+    }
+    expect(farthest).toBeGreaterThan(0.5); // the corner rays pass well off the centre
+    const centre = rayMap(cameraFeatures(c), 1, 1, true);
+    for (const i of [6, 7, 8]) expect(Math.abs(centre[i]!)).toBeLessThan(1e-6);
+    expect(Array.from(rayMap(new Array(CAMERA_FEATURES).fill(0), 2, 2, true))).toEqual(new Array(4 * C).fill(0));
+  });
+
+  it('is encoded for the levels as [m, sin(πm), cos(πm), sin(2πm), cos(2πm)], grouped by function; a null pixel stays zero', () => {
+    const C = RAY_CHANNELS + POINT_CHANNELS;
+    const m = rayMap(cameraFeatures(cams[1]!), 2, 3, true);
+    const nulls = new Float32Array(C); // a null camera's pixel
+    const both = new Float32Array([...m.subarray(0, C), ...nulls]);
+    const e = encodeRayMap(both, C, 2);
+    expect(e.length).toBe(2 * LEVEL_CHANNELS);
+    expect(LEVEL_CHANNELS).toBe(45);
+    for (let c = 0; c < C; c++) {
+      const x = m[c]!;
+      const want = [x, Math.sin(Math.PI * x), Math.cos(Math.PI * x), Math.sin(2 * Math.PI * x), Math.cos(2 * Math.PI * x)];
+      want.forEach((w, f) => expect(e[f * C + c]).toBeCloseTo(w, 6));
+    }
+    expect(Array.from(e.subarray(LEVEL_CHANNELS))).toEqual(new Array(LEVEL_CHANNELS).fill(0));
+  });
 });
 
 describe('multi-view UNet: every parameter gets the autodiff gradient', () => {
-  it('camera MLP, camera ray map and cross-view attention included, a null camera among the rows', () => {
-    const { unet, params } = weights(3, RAYS, true);
+  it('camera MLP, camera ray maps (the levels included) and cross-view attention included, a null camera among the rows', () => {
+    const { unet, params } = weights(3, LEVELS, true);
     const sample = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 21) as tf.Tensor4D;
     const context = tf.randomNormal([4, 5, 8], 0, 1, 'float32', 22) as tf.Tensor3D;
     const target = tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 23);
@@ -122,6 +169,7 @@ describe('multi-view UNet: every parameter gets the autodiff gradient', () => {
       'camera_embedding.linear_2.weight',
       'camera_embedding.linear_2.bias',
       'camera_rays.weight',
+      ...LEVEL_KEYS,
     ]) {
       expect(keys).toContain(k);
     }
@@ -196,8 +244,8 @@ describe('what each extension changes', () => {
     params.dispose();
   });
 
-  it('a null camera, or a camera MLP with a zero last layer and a zero ray projection, gives exactly the model without camera conditioning', () => {
-    const { unet, params } = weights(9, RAYS);
+  it('a null camera, or a camera MLP with a zero last layer and zero ray projections, gives exactly the model without camera conditioning', () => {
+    const { unet, params } = weights(9, LEVELS);
     const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 51) as tf.Tensor4D;
     const ctx = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 52) as tf.Tensor3D;
     const plain = unet.forward(x, 500, ctx);
@@ -207,19 +255,22 @@ describe('what each extension changes', () => {
     expect(maxDiff(unet.forward(x, 500, ctx, { camera: real }), plain)).toBeGreaterThan(1e-4);
     // each camera path alone changes the output
     const mlpOnly = new UNet2DConditionModel(config(MV), params);
-    expect(maxDiff(unet.forward(x, 500, ctx, { camera: real }), mlpOnly.forward(x, 500, ctx, { camera: real }))).toBeGreaterThan(1e-4);
-    // the zero-initialized start of a fine-tune: linear_2 and the ray projection zero
-    for (const k of ['camera_embedding.linear_2.weight', 'camera_embedding.linear_2.bias', 'camera_rays.weight']) {
+    const raysOnly = new UNet2DConditionModel(config(RAYS), params);
+    const withLevels = unet.forward(x, 500, ctx, { camera: real });
+    expect(maxDiff(withLevels, mlpOnly.forward(x, 500, ctx, { camera: real }))).toBeGreaterThan(1e-4);
+    expect(maxDiff(withLevels, raysOnly.forward(x, 500, ctx, { camera: real }))).toBeGreaterThan(1e-4);
+    // the zero-initialized start of a fine-tune: linear_2 and the ray projections zero
+    for (const k of ['camera_embedding.linear_2.weight', 'camera_embedding.linear_2.bias', 'camera_rays.weight', ...LEVEL_KEYS]) {
       const t = params.tensors.get(k)!;
       params.tensors.set(k, tf.zerosLike(t));
       t.dispose();
     }
-    const fresh = new UNet2DConditionModel(config(RAYS), params);
+    const fresh = new UNet2DConditionModel(config(LEVELS), params);
     expect(maxDiff(fresh.forward(x, 500, ctx, { camera: real }), plain)).toBe(0);
     // and a model without the keys, on the same weights, computes the same
     const without = new UNet2DConditionModel(config(), params);
     expect(maxDiff(without.forward(x, 500, ctx), plain)).toBe(0);
-    tf.dispose([x, ctx, nulls, real]);
+    tf.dispose([x, ctx, nulls, real, withLevels]);
     params.dispose();
   });
 });
@@ -236,6 +287,9 @@ describe('multi-view config keys and inputs', () => {
     expect(config(MV).camera_rays).toBe(false);
     expect(() => config({ dd3d_camera_rays: true })).toThrow(/key "dd3d_camera_rays" needs "dd3d_camera_dim": 6 .*got null/);
     expect(() => config({ ...MV, dd3d_camera_rays: 1 })).toThrow(/key "dd3d_camera_rays"/);
+    expect(config(LEVELS).camera_ray_levels).toBe(true);
+    expect(config(RAYS).camera_ray_levels).toBe(false);
+    expect(() => config({ ...MV, dd3d_camera_ray_levels: true })).toThrow(/key "dd3d_camera_ray_levels" needs "dd3d_camera_rays": true/);
   });
 
   it('camera weights whose shapes do not match the config, views the model was not trained for, and a camera for a model without one are one-line errors', () => {
@@ -247,6 +301,9 @@ describe('multi-view config keys and inputs', () => {
     const pr = new Params(new Map([['camera_rays.weight', tf.zeros([32, RAY_CHANNELS])]]), 'ray weights of the wrong width', randomInit(2));
     expect(() => new UNet2DConditionModel(config(RAYS), pr)).toThrow(/weight "camera_rays\.weight" has shape \[32,6\], expected \[\d+,6\]/);
     pr.dispose();
+    const pl = new Params(new Map([['camera_ray_levels.1.weight', tf.zeros([16, 9])]]), 'level weights without the encoding', randomInit(2));
+    expect(() => new UNet2DConditionModel(config(LEVELS), pl)).toThrow(/weight "camera_ray_levels\.1\.weight" has shape \[16,9\], expected \[16,45\]/);
+    pl.dispose();
     const mv = new UNet2DConditionModel(config(MV), p);
     const plain = new UNet2DConditionModel(config(), p);
     const x = tf.zeros([4, 8, 8, 3]) as tf.Tensor4D;

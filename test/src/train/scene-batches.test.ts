@@ -13,7 +13,7 @@ import { initBackend } from '../../../src/backend/backend.js';
 import { SceneDataset, readSceneShard, writeSceneDataset, type MultiViewRecord } from '../../../src/dataset/scene-dataset.js';
 import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../../../src/models/camera-embedding.js';
 import { loadUNet } from '../../../src/models/load.js';
-import { buildTinyModel, loadInitWeights, pretrain } from '../../../src/train/pretrain.js';
+import { allVariables, buildTinyModel, loadInitWeights, lrScaleOf, pretrain } from '../../../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../../../src/train/pretrain-configs.js';
 import { exportTinyModel } from '../../../src/train/export.js';
 import { SceneBatches } from '../../../src/train/scene-batches.js';
@@ -148,6 +148,28 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
     wide.unetParams.dispose();
   });
 
+  it("scales the camera weights' learning rate by the config's cameraLrScale, and only theirs", () => {
+    const m = buildTinyModel(config, 1);
+    const scale = lrScaleOf(config);
+    const scaled = [...allVariables(m).keys()].filter((k) => scale(k) !== 1);
+    expect(scaled.sort()).toEqual(
+      [
+        'camera_embedding.linear_1.bias',
+        'camera_embedding.linear_1.weight',
+        'camera_embedding.linear_2.bias',
+        'camera_embedding.linear_2.weight',
+        'camera_ray_levels.0.weight',
+        'camera_ray_levels.1.weight',
+        'camera_rays.weight',
+      ].map((k) => `unet/${k}`),
+    );
+    expect(scaled.every((k) => scale(k) === config.cameraLrScale)).toBe(true);
+    expect(config.cameraLrScale).toBe(10);
+    expect(lrScaleOf(PRETRAIN_CONFIGS.mv32r!)('unet/camera_rays.weight')).toBe(1);
+    m.textParams.dispose();
+    m.unetParams.dispose();
+  });
+
   it('trains, resumes exactly, and a worker thread computes the same training', async () => {
     const dataset = SceneDataset.open(data);
     const counts: number[] = [];
@@ -173,7 +195,12 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
 
     const two = await pretrain({ ...common, out: path.join(tmp, 'w'), resume: false, workers: 2 });
     for (let i = 0; i < 4; i++) expect(Math.abs(two.losses[i]! - whole.losses[i]!)).toBeLessThan(1e-5 * whole.losses[i]!);
-    for (const key of ['unet/camera_embedding.linear_2.weight', 'unet/camera_rays.weight']) {
+    for (const key of [
+      'unet/camera_embedding.linear_2.weight',
+      'unet/camera_rays.weight',
+      'unet/camera_ray_levels.0.weight',
+      'unet/camera_ray_levels.1.weight',
+    ]) {
       const [p, q] = [whole.ema.shadow.get(key)!.dataSync(), two.ema.shadow.get(key)!.dataSync()];
       expect(Math.max(...Array.from(p, Math.abs))).toBeGreaterThan(0); // the camera MLP and ray projection have left zero
       expect(Math.max(...Array.from(p, (x, j) => Math.abs(x - q[j]!)))).toBeLessThan(1e-4 * Math.max(...Array.from(p, Math.abs)) + 1e-7);
