@@ -127,7 +127,17 @@ export function loadInitWeights(m: TinyModel, dir: string): void {
 /** The multiplier of the learning rate for each of allVariables' keys: the config's cameraLrScale on the UNet's camera weights, else 1. */
 export function lrScaleOf(config: PretrainConfig): (key: string) => number {
   const scale = config.cameraLrScale ?? 1;
-  return (key) => (key.startsWith('unet/') && isCameraKey(key.slice('unet/'.length)) ? scale : 1);
+  return (key) => (isUnetCameraKey(key) ? scale : 1);
+}
+
+/** An allVariables key of the UNet's camera conditioning ("unet/camera_…"). */
+const isUnetCameraKey = (key: string): boolean => key.startsWith('unet/') && isCameraKey(key.slice('unet/'.length));
+
+/** The gradients of the UNet's camera weights alone, by variable name as tf.variableGrads gives them. */
+function cameraGrads(grads: tf.NamedTensorMap, weights: Map<string, tf.Variable>): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = {};
+  for (const [key, v] of weights) if (isUnetCameraKey(key) && grads[v.name]) out[v.name] = grads[v.name]!;
+  return out;
 }
 
 /** All trainable weights under one namespace: "text_encoder/<key>", "unet/<key>". */
@@ -157,12 +167,9 @@ export function partLoss(
   from: number,
   to: number,
 ): () => tf.Scalar {
-  const rng = mulberry32(deriveSeed(seed, `step/${step}`));
-  const drawn = Array.from({ length: batch }, () => Math.floor(rng.next() * ddpm.schedule.numTrainTimesteps));
-  // The views of one object share a timestep, as they are denoised together (MVDream).
   const views = batches.viewsAt(step);
   if (from % views !== 0 || to % views !== 0) throw new RangeError(`rows [${from}, ${to}) split a ${views}-view object`);
-  const t = drawn.map((_, i) => drawn[i - (i % views)]!).slice(from, to);
+  const t = trainingTimesteps(config, ddpm.schedule.numTrainTimesteps, seed, step, batch, views).slice(from, to);
   return () => {
     const { images, ids, cameras } = batches.batch(step, batch);
     const x0 = images.slice([from, 0, 0, 0], [to - from, -1, -1, -1]) as tf.Tensor4D;
@@ -177,6 +184,18 @@ export function partLoss(
     const target = ddpm.trainingTarget(x0, noise, t);
     return tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar;
   };
+}
+
+/**
+ * The timesteps of step `step`'s batch, uniform over the schedule (from the camera warm-up's
+ * minTimestep up during the warm-up); the views of one object share one, as they are denoised
+ * together (MVDream).
+ */
+export function trainingTimesteps(config: PretrainConfig, numTrainTimesteps: number, seed: number, step: number, batch: number, views: number): number[] {
+  const rng = mulberry32(deriveSeed(seed, `step/${step}`));
+  const warm = config.cameraWarmup && step < config.cameraWarmup.steps ? config.cameraWarmup.minTimestep : 0;
+  const drawn = Array.from({ length: batch }, () => warm + Math.floor(rng.next() * (numTrainTimesteps - warm)));
+  return drawn.map((_, i) => drawn[i - (i % views)]!);
 }
 
 /** The batch drawing settings a config implies (the same in the main thread and the worker). */
@@ -284,7 +303,9 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
         [split / batch, (batch - split) / batch],
       );
       if (!Number.isFinite(loss)) throw new Dd3dError(`pretrain: the loss became ${loss} at step ${step}; lower --lr or check the data`);
-      const clipped = clipGlobalNorm(grads, config.gradClip);
+      // the camera warm-up updates the camera weights alone: AdamW leaves a weight without a gradient as it is
+      const updated = config.cameraWarmup && step < config.cameraWarmup.steps ? cameraGrads(grads, weights) : grads;
+      const clipped = clipGlobalNorm(updated, config.gradClip);
       adam.step(clipped.grads);
       tf.dispose([...Object.values(grads), ...Object.values(clipped.grads)]);
       ema.update(weights, step);

@@ -13,7 +13,7 @@ import { initBackend } from '../../../src/backend/backend.js';
 import { SceneDataset, readSceneShard, writeSceneDataset, type MultiViewRecord } from '../../../src/dataset/scene-dataset.js';
 import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../../../src/models/camera-embedding.js';
 import { loadUNet } from '../../../src/models/load.js';
-import { allVariables, buildTinyModel, loadInitWeights, lrScaleOf, pretrain } from '../../../src/train/pretrain.js';
+import { allVariables, buildTinyModel, loadInitWeights, lrScaleOf, pretrain, trainingTimesteps } from '../../../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../../../src/train/pretrain-configs.js';
 import { exportTinyModel } from '../../../src/train/export.js';
 import { SceneBatches } from '../../../src/train/scene-batches.js';
@@ -205,6 +205,48 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
       expect(Math.max(...Array.from(p, Math.abs))).toBeGreaterThan(0); // the camera MLP and ray projection have left zero
       expect(Math.max(...Array.from(p, (x, j) => Math.abs(x - q[j]!)))).toBeLessThan(1e-4 * Math.max(...Array.from(p, Math.abs)) + 1e-7);
     }
+  });
+
+  it('the camera warm-up draws high timesteps and moves the camera weights alone', async () => {
+    const warm = config.cameraWarmup!;
+    expect(warm).toEqual({ steps: 1, minTimestep: 700 });
+    for (let step = 0; step < 6; step++) {
+      const t = trainingTimesteps(config, 1000, 1, step, 8, 4);
+      expect(t.slice(0, 4)).toEqual(Array(4).fill(t[0])); // one per object
+      expect(t.slice(4)).toEqual(Array(4).fill(t[4]));
+      if (step < warm.steps) expect(Math.min(...t)).toBeGreaterThanOrEqual(700);
+    }
+    // after the warm-up the whole range comes back
+    const later = Array.from({ length: 40 }, (_, k) => trainingTimesteps(config, 1000, 1, warm.steps + k, 8, 4)).flat();
+    expect(Math.min(...later)).toBeLessThan(300);
+
+    const run = await pretrain({
+      config,
+      dataset: SceneDataset.open(data),
+      seed: 1,
+      steps: warm.steps,
+      init: base,
+      out: path.join(tmp, 'warm'),
+      resume: false,
+    });
+    const start = buildTinyModel(config, 1);
+    loadInitWeights(start, base);
+    const [before, after] = [allVariables(start), allVariables(run.model)];
+    const moved = [...after].filter(([k, v]) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, before.get(k)!))).dataSync()[0]!) > 0).map(([k]) => k);
+    // nothing but camera weights moved (linear_1 gets no gradient while linear_2 is still zero)
+    expect(moved.filter((k) => lrScaleOf(config)(k) === 1)).toEqual([]);
+    expect(moved).toEqual(
+      expect.arrayContaining([
+        'unet/camera_rays.weight',
+        'unet/camera_ray_levels.0.weight',
+        'unet/camera_ray_levels.1.weight',
+        'unet/camera_embedding.linear_2.weight',
+      ]),
+    );
+    start.textParams.dispose();
+    start.unetParams.dispose();
+    run.model.textParams.dispose();
+    run.model.unetParams.dispose();
   });
 
   it('refuses a dataset with another number of views, naming both', async () => {
