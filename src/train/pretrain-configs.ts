@@ -42,10 +42,11 @@ export interface PretrainConfig {
   cameraLrScale?: number;
   /**
    * The first `steps` steps train the camera weights alone (the rest keep the --init model's),
-   * at timesteps from `minTimestep` up, where the picture has to come from the conditioning:
-   * new camera weights learn there first, before the model around them moves (pretrain.ts).
+   * at timesteps from `minTimestep` up, where the picture has to come from the conditioning,
+   * and at `lrScale` × lr: new camera weights learn there first, before the model around them
+   * moves (pretrain.ts).
    */
-  cameraWarmup?: { steps: number; minTimestep: number };
+  cameraWarmup?: { steps: number; minTimestep: number; lrScale: number };
 }
 
 const TEXT_ENCODER = {
@@ -153,8 +154,9 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
   },
   // mv32r with the encoded ray maps at every level (camera-rays.ts says why), fine-tuned from an
   // mv32r model (--init); the camera weights learn at 10× the rate of the rest, and alone for
-  // the first 300 steps (at t ≥ 700): without that, 1,000 steps of the whole model moved the
-  // cars' 90° loss rise at t = 999 nowhere (−0.2%), where 50 camera-only steps reach 6.7%.
+  // the first 600 steps (at t ≥ 700 and 50× the rate, as examples/camera-only-fit.mjs): without
+  // that, 1,000 steps of the whole model moved the cars' 90° loss rise at t = 999 nowhere
+  // (−0.2%), where 50 camera-only steps reach 6.7%; a 300-step warm-up at 10× did no better.
   mv32l: {
     name: 'mv32l',
     resolution: 32,
@@ -167,7 +169,7 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
     checkpointEvery: 100,
     multiview: { views: 4, cameraDropout: 0.1, singleViewShare: 0.1 },
     cameraLrScale: 10,
-    cameraWarmup: { steps: 300, minTimestep: 700 },
+    cameraWarmup: { steps: 600, minTimestep: 700, lrScale: 50 },
   },
   /** For tests: a few seconds a step at most. */
   test: {
@@ -190,5 +192,5 @@ PRETRAIN_CONFIGS['test-mv'] = {
   batch: 8,
   multiview: { views: 4, cameraDropout: 0.25, singleViewShare: 0.25 },
   cameraLrScale: 10,
-  cameraWarmup: { steps: 1, minTimestep: 700 },
+  cameraWarmup: { steps: 1, minTimestep: 700, lrScale: 50 },
 };

@@ -124,9 +124,14 @@ export function loadInitWeights(m: TinyModel, dir: string): void {
   }
 }
 
-/** The multiplier of the learning rate for each of allVariables' keys: the config's cameraLrScale on the UNet's camera weights, else 1. */
-export function lrScaleOf(config: PretrainConfig): (key: string) => number {
-  const scale = config.cameraLrScale ?? 1;
+/**
+ * The multiplier of the learning rate for each of allVariables' keys at step `step`: on the
+ * UNet's camera weights the config's cameraLrScale (its camera warm-up's lrScale during the
+ * warm-up), else 1.
+ */
+export function lrScaleOf(config: PretrainConfig, step = Infinity): (key: string) => number {
+  const warm = config.cameraWarmup && step < config.cameraWarmup.steps ? config.cameraWarmup : null;
+  const scale = warm ? warm.lrScale : (config.cameraLrScale ?? 1);
   return (key) => (isUnetCameraKey(key) ? scale : 1);
 }
 
@@ -241,11 +246,12 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const ddpm = DDPMScheduler.fromConfig(config.scheduler);
   const weights = allVariables(model);
   const ema = new Ema(weights, config.emaDecay);
+  let lrScale = lrScaleOf(config); // set per step below
   const adam = new AdamW(weights, {
     lr: config.lr,
     weightDecay: config.weightDecay,
     noDecay: (k) => k.endsWith('.bias') || /norm/.test(k),
-    lrScale: lrScaleOf(config),
+    lrScale: (key) => lrScale(key),
   });
   const batches = new SceneBatches(opts.dataset, model.tokenizer, batchOptions(config, opts.seed));
   if (opts.dataset.views !== (config.multiview?.views ?? 1)) {
@@ -291,6 +297,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   try {
     for (let step = state.step; step < steps; step++) {
       adam.lr = warmupCosine({ lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio }, step);
+      lrScale = lrScaleOf(config, step);
       // With a helper thread, each side takes half the batch (whole objects of a multi-view step);
       // the weighted mean of the halves' gradients is the batch's.
       const views = batches.viewsAt(step);

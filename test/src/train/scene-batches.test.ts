@@ -209,7 +209,10 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
 
   it('the camera warm-up draws high timesteps and moves the camera weights alone', async () => {
     const warm = config.cameraWarmup!;
-    expect(warm).toEqual({ steps: 1, minTimestep: 700 });
+    expect(warm).toEqual({ steps: 1, minTimestep: 700, lrScale: 50 });
+    expect(lrScaleOf(config, 0)('unet/camera_rays.weight')).toBe(50);
+    expect(lrScaleOf(config, 1)('unet/camera_rays.weight')).toBe(10);
+    expect(lrScaleOf(config, 0)('unet/conv_in.weight')).toBe(1);
     for (let step = 0; step < 6; step++) {
       const t = trainingTimesteps(config, 1000, 1, step, 8, 4);
       expect(t.slice(0, 4)).toEqual(Array(4).fill(t[0])); // one per object
