@@ -130,10 +130,12 @@ export function loadInitWeights(m: TinyModel, dir: string): void {
  * warm-up), else 1.
  */
 export function lrScaleOf(config: PretrainConfig, step = Infinity): (key: string) => number {
-  const warm = config.cameraWarmup && step < config.cameraWarmup.steps ? config.cameraWarmup : null;
-  const scale = warm ? warm.lrScale : (config.cameraLrScale ?? 1);
+  const scale = inCameraWarmup(config, step) ? config.cameraWarmup!.lrScale : (config.cameraLrScale ?? 1);
   return (key) => (isUnetCameraKey(key) ? scale : 1);
 }
+
+/** Whether step `step` belongs to the config's camera warm-up (camera weights alone, high timesteps). */
+const inCameraWarmup = (config: PretrainConfig, step: number): boolean => config.cameraWarmup !== undefined && step < config.cameraWarmup.steps;
 
 /** An allVariables key of the UNet's camera conditioning ("unet/camera_…"). */
 const isUnetCameraKey = (key: string): boolean => key.startsWith('unet/') && isCameraKey(key.slice('unet/'.length));
@@ -198,7 +200,7 @@ export function partLoss(
  */
 export function trainingTimesteps(config: PretrainConfig, numTrainTimesteps: number, seed: number, step: number, batch: number, views: number): number[] {
   const rng = mulberry32(deriveSeed(seed, `step/${step}`));
-  const warm = config.cameraWarmup && step < config.cameraWarmup.steps ? config.cameraWarmup.minTimestep : 0;
+  const warm = inCameraWarmup(config, step) ? config.cameraWarmup!.minTimestep : 0;
   const drawn = Array.from({ length: batch }, () => warm + Math.floor(rng.next() * (numTrainTimesteps - warm)));
   return drawn.map((_, i) => drawn[i - (i % views)]!);
 }
@@ -310,8 +312,9 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
         [split / batch, (batch - split) / batch],
       );
       if (!Number.isFinite(loss)) throw new Dd3dError(`pretrain: the loss became ${loss} at step ${step}; lower --lr or check the data`);
-      // the camera warm-up updates the camera weights alone: AdamW leaves a weight without a gradient as it is
-      const updated = config.cameraWarmup && step < config.cameraWarmup.steps ? cameraGrads(grads, weights) : grads;
+      // the camera warm-up updates the camera weights alone: AdamW leaves a weight without a gradient
+      // as it is (its moments start after the warm-up, so its first steps are up to 2× Adam's usual)
+      const updated = inCameraWarmup(config, step) ? cameraGrads(grads, weights) : grads;
       const clipped = clipGlobalNorm(updated, config.gradClip);
       adam.step(clipped.grads);
       tf.dispose([...Object.values(grads), ...Object.values(clipped.grads)]);
