@@ -152,25 +152,6 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
     checkpointEvery: 100,
     multiview: { views: 4, cameraDropout: 0.1, singleViewShare: 0.1 },
   },
-  // mv32r with the encoded ray maps at every level (camera-rays.ts says why), fine-tuned from an
-  // mv32r model (--init); the camera weights learn at 10× the rate of the rest, and alone for
-  // the first 600 steps (at t ≥ 700 and 50× the rate, as examples/camera-only-fit.mjs): without
-  // that, 1,000 steps of the whole model moved the cars' 90° loss rise at t = 999 nowhere
-  // (−0.2%), where 50 camera-only steps reach 6.7%; a 300-step warm-up at 10× did no better.
-  mv32l: {
-    name: 'mv32l',
-    resolution: 32,
-    unet: { ...multiviewUnet(unet([32, 64, 128], 32, 1), 4), dd3d_camera_rays: true, dd3d_camera_ray_levels: true },
-    batch: 16,
-    steps: 12000,
-    ...common,
-    lr: 2e-4,
-    warmupSteps: 100,
-    checkpointEvery: 100,
-    multiview: { views: 4, cameraDropout: 0.1, singleViewShare: 0.1 },
-    cameraLrScale: 10,
-    cameraWarmup: { steps: 600, minTimestep: 700, lrScale: 50 },
-  },
   /** For tests: a few seconds a step at most. */
   test: {
     name: 'test',
@@ -183,6 +164,18 @@ export const PRETRAIN_CONFIGS: Record<string, PretrainConfig> = {
     warmupSteps: 1,
     checkpointEvery: 2,
   },
+};
+// mv32r with the encoded ray maps at every level (camera-rays.ts says why), fine-tuned from an
+// mv32r model (--init); the camera weights learn at 10× the rate of the rest, and alone for
+// the first 600 steps (at t ≥ 700 and 50× the rate, as examples/camera-only-fit.mjs): without
+// that, 1,000 steps of the whole model moved the cars' 90° loss rise at t = 999 nowhere
+// (−0.2%), where 50 camera-only steps reach 6.7%; a 300-step warm-up at 10× did no better.
+PRETRAIN_CONFIGS.mv32l = {
+  ...PRETRAIN_CONFIGS.mv32r!,
+  name: 'mv32l',
+  unet: { ...PRETRAIN_CONFIGS.mv32r!.unet, dd3d_camera_ray_levels: true },
+  cameraLrScale: 10,
+  cameraWarmup: { steps: 600, minTimestep: 700, lrScale: 50 },
 };
 /** For tests: the test config as a 4-view model with every kind of camera conditioning. */
 PRETRAIN_CONFIGS['test-mv'] = {
