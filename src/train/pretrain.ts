@@ -126,12 +126,17 @@ export function loadInitWeights(m: TinyModel, dir: string): void {
 
 /**
  * The multiplier of the learning rate for each of allVariables' keys at step `step`: on the
- * UNet's camera weights the config's cameraLrScale (its camera warm-up's lrScale during the
- * warm-up), else 1.
+ * UNet's camera weights the config's cameraLrScale, else 1; during the camera warm-up its
+ * lrScale on the camera weights and 0 on the rest. The rest still get their gradients then, so
+ * their Adam moments are as old as the run: had they started after the warm-up, the global
+ * bias correction (1 − β^t, t = 600) would have made their first few hundred steps 2–5× Adam's
+ * usual size, and it did shake the model (its loss at t = 999 rose from 0.108 to 0.141 with null
+ * cameras within 500 steps).
  */
 export function lrScaleOf(config: PretrainConfig, step = Infinity): (key: string) => number {
-  const scale = inCameraWarmup(config, step) ? config.cameraWarmup!.lrScale : (config.cameraLrScale ?? 1);
-  return (key) => (isUnetCameraKey(key) ? scale : 1);
+  const warm = inCameraWarmup(config, step);
+  const camera = warm ? config.cameraWarmup!.lrScale : (config.cameraLrScale ?? 1);
+  return (key) => (isUnetCameraKey(key) ? camera : warm ? 0 : 1);
 }
 
 /** Whether step `step` belongs to the config's camera warm-up (camera weights alone, high timesteps). */
@@ -139,13 +144,6 @@ const inCameraWarmup = (config: PretrainConfig, step: number): boolean => config
 
 /** An allVariables key of the UNet's camera conditioning ("unet/camera_…"). */
 const isUnetCameraKey = (key: string): boolean => key.startsWith('unet/') && isCameraKey(key.slice('unet/'.length));
-
-/** The gradients of the UNet's camera weights alone, by variable name as tf.variableGrads gives them. */
-function cameraGrads(grads: tf.NamedTensorMap, weights: Map<string, tf.Variable>): tf.NamedTensorMap {
-  const out: tf.NamedTensorMap = {};
-  for (const [key, v] of weights) if (isUnetCameraKey(key) && grads[v.name]) out[v.name] = grads[v.name]!;
-  return out;
-}
 
 /** All trainable weights under one namespace: "text_encoder/<key>", "unet/<key>". */
 export function allVariables(m: TinyModel): Map<string, tf.Variable> {
@@ -312,10 +310,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
         [split / batch, (batch - split) / batch],
       );
       if (!Number.isFinite(loss)) throw new Dd3dError(`pretrain: the loss became ${loss} at step ${step}; lower --lr or check the data`);
-      // the camera warm-up updates the camera weights alone: AdamW leaves a weight without a gradient
-      // as it is (its moments start after the warm-up, so its first steps are up to 2× Adam's usual)
-      const updated = inCameraWarmup(config, step) ? cameraGrads(grads, weights) : grads;
-      const clipped = clipGlobalNorm(updated, config.gradClip);
+      const clipped = clipGlobalNorm(grads, config.gradClip);
       adam.step(clipped.grads);
       tf.dispose([...Object.values(grads), ...Object.values(clipped.grads)]);
       ema.update(weights, step);
