@@ -127,10 +127,12 @@ export class RayMapProjection {
     this.proj = linearParams(p, prefix, this.mapChannels, channels, false);
   }
 
-  /** camera features [B, 6] → [B, H, W, channels], to add to the block's input. */
-  forward(camera: tf.Tensor2D, height: number, width: number): tf.Tensor4D {
-    const feats = camera.dataSync();
-    const b = camera.shape[0];
+  /**
+   * Camera features [B·6] (read once per UNet call and shared by its projections: a synchronous
+   * read of a few floats) → [B, H, W, channels], to add to the block's input.
+   */
+  forward(feats: Float32Array, height: number, width: number): tf.Tensor4D {
+    const b = feats.length / CAMERA_FEATURES;
     const maps = new Float32Array(b * height * width * this.mapChannels);
     for (let i = 0; i < b; i++) {
       const row = feats.subarray(i * CAMERA_FEATURES, (i + 1) * CAMERA_FEATURES);

@@ -224,11 +224,12 @@ export class UNet2DConditionModel {
       const context = encoderHiddenStates.reshape([b * t, d]) as tf.Tensor2D;
 
       let hs = conv2d(x, this.convIn.w, this.convIn.b, 1, (cfg.conv_in_kernel - 1) / 2);
-      if (cond.camera && this.cameraRays) hs = tf.add(hs, this.cameraRays.forward(cond.camera, h, w));
+      const rayCameras = cond.camera && this.cameraRays ? (cond.camera.dataSync() as Float32Array) : null;
+      if (rayCameras && this.cameraRays) hs = tf.add(hs, this.cameraRays.forward(rayCameras, h, w));
       const skips: tf.Tensor4D[] = [hs];
       const [down, mid, up] = [this.plan.down.map((b) => b.prefix), this.plan.mid?.prefix, this.plan.up.map((b) => b.prefix)];
       const addRays = (level: RayMapProjection | undefined) => {
-        if (cond.camera && level) hs = tf.add(hs, level.forward(cond.camera, hs.shape[1], hs.shape[2]));
+        if (rayCameras && level) hs = tf.add(hs, level.forward(rayCameras, hs.shape[1], hs.shape[2]));
       };
       this.down.forEach((block, i) => {
         if (i > 0) addRays(this.cameraRayLevels[i - 1]);
