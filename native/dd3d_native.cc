@@ -578,16 +578,22 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
 
 thread_local std::vector<double> t_gn;
 
+// The argument and shape check both GroupNorm kernels take: c channels in `groups` equal groups.
+bool GroupNormShapeOk(Args& a, int64_t n, int64_t hw, int64_t c, int64_t groups) {
+  if (!a.ok) return false;
+  if (n < 0 || hw < 0 || c < 1 || groups < 1 || c % groups != 0) {
+    a.Fail("dd3d native: bad GroupNorm shape");
+    return false;
+  }
+  return true;
+}
+
 // groupNormGrad(heap, dyOff, xOff, gammaOff, betaOff, statsOff, sOff (-1: no SiLU), dxOff, n, hw, c, groups, dgammaOff, dbetaOff (-1: none))
 napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
   Args a(env, info);
   a.Heap();
   const int64_t n = a.I(8), hw = a.I(9), c = a.I(10), groups = a.I(11);
-  if (!a.ok) return nullptr;
-  if (n < 0 || hw < 0 || c < 1 || groups < 1 || c % groups != 0) {
-    a.Fail("dd3d native: bad GroupNorm shape");
-    return nullptr;
-  }
+  if (!GroupNormShapeOk(a, n, hw, c, groups)) return nullptr;
   const int64_t total = n * hw * c;
   const float* dy = a.At(a.I(1), total);
   const float* x = a.At(a.I(2), total);
@@ -666,11 +672,7 @@ napi_value GroupNorm(napi_env env, napi_callback_info info) {
   a.Heap();
   const int64_t n = a.I(6), hw = a.I(7), c = a.I(8), groups = a.I(9);
   const double eps = a.D(10);
-  if (!a.ok) return nullptr;
-  if (n < 0 || hw < 0 || c < 1 || groups < 1 || c % groups != 0) {
-    a.Fail("dd3d native: bad GroupNorm shape");
-    return nullptr;
-  }
+  if (!GroupNormShapeOk(a, n, hw, c, groups)) return nullptr;
   const int64_t total = n * hw * c;
   const float* x = a.At(a.I(1), total);
   const float* gamma = a.At(a.I(2), c);

@@ -283,13 +283,18 @@ describe.skipIf(skip)('native kernels equal the cpu backend', () => {
     });
   });
 
+  /** Starts the wasm backend with the native kernels, or (nativeOff) without them, and checks which `kernel` is registered. */
+  async function startWasmWith(kernel: string, nativeOff: boolean): Promise<void> {
+    if (nativeOff) process.env.DD3D_NATIVE = '0';
+    await initBackend('wasm');
+    delete process.env.DD3D_NATIVE;
+    expect(isNativeKernel(kernel)).toBe(!nativeOff);
+  }
+
   describe('GroupNorm forward (Dd3dGroupNorm)', () => {
     /** groupNorm(x) on wasm with the native kernel or (nativeOff) the JS one of fused-kernels.ts. */
     async function groupNormOut(shape: number[], groups: number, act: 'none' | 'silu', eps: number, nativeOff: boolean) {
-      if (nativeOff) process.env.DD3D_NATIVE = '0';
-      await initBackend('wasm');
-      delete process.env.DD3D_NATIVE;
-      expect(isNativeKernel('Dd3dGroupNorm')).toBe(!nativeOff);
+      await startWasmWith('Dd3dGroupNorm', nativeOff);
       reseed(12);
       const c = shape[3];
       const [xv, gv, bv] = [randn(shape.reduce((a, b) => a * b, 1)), randn(c), randn(c)];
@@ -330,10 +335,7 @@ describe.skipIf(skip)('native kernels equal the cpu backend', () => {
     afterAll(() => tf.env().set('IS_TEST', true));
     /** dx, dγ, dβ of sum(groupNorm(x)·r) on wasm, with the native kernel or (nativeOff) the JS one of fused-kernels.ts. */
     async function groupNormGrads(shape: number[], groups: number, act: 'none' | 'silu', learn: boolean, nativeOff: boolean) {
-      if (nativeOff) process.env.DD3D_NATIVE = '0';
-      await initBackend('wasm');
-      delete process.env.DD3D_NATIVE;
-      expect(isNativeKernel('Dd3dGroupNormGrad')).toBe(!nativeOff);
+      await startWasmWith('Dd3dGroupNormGrad', nativeOff);
       reseed(11);
       const c = shape[3];
       const [xv, gv, bv, rv] = [randn(shape.reduce((a, b) => a * b, 1)), randn(c), randn(c), randn(shape.reduce((a, b) => a * b, 1))];
@@ -420,10 +422,7 @@ describe.skipIf(skip)('native kernels equal the cpu backend', () => {
     it('the column sum is bitwise the JS kernel', async () => {
       const sums: Buffer[] = [];
       for (const off of [false, true]) {
-        if (off) process.env.DD3D_NATIVE = '0';
-        await initBackend('wasm');
-        delete process.env.DD3D_NATIVE;
-        expect(isNativeKernel('Dd3dColumnSum')).toBe(!off);
+        await startWasmWith('Dd3dColumnSum', off);
         reseed(5);
         const x = tf.tensor2d(randn(203 * 37), [203, 37]);
         const y = tf.engine().runKernel('Dd3dColumnSum', { x }, {}) as tf.Tensor;
