@@ -64,7 +64,11 @@ export class AdamW {
 
   /**
    * One update from `grads`, keyed by variable name as tf.variableGrads returns them. A weight
-   * without a gradient in `grads` is left alone (its moments too). The gradients are not disposed.
+   * without a gradient in `grads` is left alone (its moments too), but the step count behind the
+   * bias correction is the optimizer's, not the weight's: a weight whose moments start late takes
+   * oversized first steps (2–5× for a few hundred steps when they start at step 600). To hold a
+   * weight still for a while and train it later, give it a zero `lrScale` and its gradients
+   * (pretrain's camera warm-up). The gradients are not disposed.
    */
   step(grads: tf.NamedTensorMap): void {
     for (const name of Object.keys(grads)) {
