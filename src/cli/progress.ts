@@ -28,6 +28,7 @@ export function progressBar(label: string, total: number, opts: { quiet?: boolea
       notTTYSchedule: 5000,
       hideCursor: true,
       etaBuffer: 20,
+      formatTime: formatDuration,
     },
     cliProgress.Presets.shades_classic,
   );
@@ -49,4 +50,20 @@ export function progressBar(label: string, total: number, opts: { quiet?: boolea
       if (started) bar.stop();
     },
   };
+}
+
+/**
+ * Seconds as "1h05m", "4m20s" or "9s". Rounds the whole duration to `roundTo` seconds (the bar
+ * asks for 5 s on the ETA, 1 s on the elapsed time) before splitting it into units, so a
+ * rounded-up remainder carries into the next unit: cli-progress's own formatter rounds the
+ * remainder alone and printed "3h60m" for 3 h 59.8 min.
+ */
+export function formatDuration(seconds: number, _options?: unknown, roundTo = 1): string {
+  if (!Number.isFinite(seconds)) return '--';
+  const unit = seconds >= 3600 ? 60 : Math.max(1, roundTo);
+  const s = Math.max(0, Math.round(seconds / unit) * unit);
+  const pad = (v: number) => String(v).padStart(2, '0');
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  return `${s}s`;
 }
