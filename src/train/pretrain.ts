@@ -192,20 +192,28 @@ export function partLoss(
 }
 
 /**
- * The timesteps of step `step`'s batch, uniform over the schedule (from the camera warm-up's
- * minTimestep up during the warm-up); the views of one object share one, as they are denoised
+ * The timesteps of step `step`'s batch, uniform over the schedule from a lowest one: 0, the
+ * camera warm-up's minTimestep during the warm-up, and multiview.minTimestep in multi-view
+ * steps (whichever is highest); the views of one object share one, as they are denoised
  * together (MVDream).
  */
 export function trainingTimesteps(config: PretrainConfig, numTrainTimesteps: number, seed: number, step: number, batch: number, views: number): number[] {
   const rng = mulberry32(deriveSeed(seed, `step/${step}`));
-  const warm = inCameraWarmup(config, step) ? config.cameraWarmup!.minTimestep : 0;
-  const drawn = Array.from({ length: batch }, () => warm + Math.floor(rng.next() * (numTrainTimesteps - warm)));
+  const lowest = Math.max(inCameraWarmup(config, step) ? config.cameraWarmup!.minTimestep : 0, views > 1 ? (config.multiview?.minTimestep ?? 0) : 0);
+  const drawn = Array.from({ length: batch }, () => lowest + Math.floor(rng.next() * (numTrainTimesteps - lowest)));
   return drawn.map((_, i) => drawn[i - (i % views)]!);
 }
 
 /** The batch drawing settings a config implies (the same in the main thread and the worker). */
 export function batchOptions(config: PretrainConfig, seed: number): BatchOptions {
-  return { seed, captionDropout: config.captionDropout, cameraDropout: config.multiview?.cameraDropout, singleViewShare: config.multiview?.singleViewShare };
+  const mv = config.multiview;
+  return {
+    seed,
+    captionDropout: config.captionDropout,
+    cameraDropout: mv?.cameraDropout,
+    singleViewShare: mv?.singleViewShare,
+    familyWeights: mv?.familyWeights,
+  };
 }
 
 /** What pretrain's helper thread (grad-worker.ts) builds its replica from. */

@@ -10,7 +10,11 @@
  * null camera, so the model keeps sampling single images from text alone); otherwise B/V
  * objects with all their V views in order, one caption per object without a view phrase (the
  * cameras carry the view), and each object's cameras dropped to null with probability
- * `cameraDropout` (so the same weights serve uncalibrated photos).
+ * `cameraDropout` (so the same weights serve uncalibrated photos). `familyWeights` draws the
+ * objects of multi-view steps family by family with those relative weights instead of
+ * uniformly: the camera pays where a family's look depends on the azimuth (cars, sofas,
+ * chairs), and nothing where it does not (lamps, vases), and a model learns to read it only
+ * from enough such objects at once (pretrain-configs.ts, mv32p).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SceneDataset, SceneRecord } from '../dataset/scene-dataset.js';
@@ -27,6 +31,8 @@ export interface BatchOptions {
   cameraDropout?: number;
   /** Multi-view datasets: share of steps that train on single images, with null cameras. */
   singleViewShare?: number;
+  /** Multi-view datasets: relative weight of each family among multi-view objects; unlisted families weigh 1. */
+  familyWeights?: Readonly<Record<string, number>>;
 }
 
 export interface Batch {
@@ -45,6 +51,8 @@ export class SceneBatches {
   private readonly pixels: Uint8Array;
   private readonly records: SceneRecord[] = [];
   readonly res: number;
+  /** With familyWeights: the first image of every object, per family, and the families' cumulative weights. */
+  private readonly weighted?: { objects: number[][]; cumulative: number[] };
 
   constructor(
     readonly dataset: SceneDataset,
@@ -60,6 +68,42 @@ export class SceneBatches {
       this.pixels.set(shard.images, first * frame);
       for (const r of shard.records) this.records.push(r);
     }
+    if (options.familyWeights && dataset.views > 1) this.weighted = this.familyTable(options.familyWeights);
+  }
+
+  private familyTable(weights: Readonly<Record<string, number>>): { objects: number[][]; cumulative: number[] } {
+    const byFamily = new Map<string, number[]>();
+    for (let first = 0; first < this.length; first += this.dataset.views) {
+      const family = this.records[first]!.attributes.family;
+      if (!byFamily.has(family)) byFamily.set(family, []);
+      byFamily.get(family)!.push(first);
+    }
+    for (const [family, w] of Object.entries(weights)) {
+      if (!byFamily.has(family))
+        throw new RangeError(`familyWeights: the dataset has no objects of family "${family}" (it has ${[...byFamily.keys()].join(', ')})`);
+      if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`familyWeights.${family}: expected a finite weight >= 0, got ${w}`);
+    }
+    const objects: number[][] = [];
+    const cumulative: number[] = [];
+    let total = 0;
+    for (const [family, firsts] of byFamily) {
+      const w = weights[family] ?? 1;
+      if (w === 0) continue;
+      total += w;
+      objects.push(firsts);
+      cumulative.push(total);
+    }
+    if (total === 0) throw new RangeError('familyWeights: every family weighs 0');
+    return { objects, cumulative: cumulative.map((c) => c / total) };
+  }
+
+  /** The first image of a multi-view object, drawn uniformly or by familyWeights. */
+  private drawObject(rng: { next(): number }, views: number): number {
+    if (!this.weighted) return Math.floor(rng.next() * (this.length / views)) * views;
+    const u = rng.next();
+    const f = this.weighted.cumulative.findIndex((c) => u < c);
+    const firsts = this.weighted.objects[f === -1 ? this.weighted.objects.length - 1 : f]!;
+    return firsts[Math.floor(rng.next() * firsts.length)]!;
   }
 
   get length(): number {
@@ -98,7 +142,7 @@ export class SceneBatches {
       }
     } else {
       for (let o = 0; o < size / views; o++) {
-        const first = Math.floor(rng.next() * (this.length / views)) * views;
+        const first = this.drawObject(rng, views);
         const r = this.records[first];
         const dropped = rng.next() < this.options.captionDropout;
         const text = dropped ? '' : caption(r.attributes, { azimuthDeg: 0, elevationDeg: 0 }, Math.floor(rng.next() * 2 ** 31), { viewPhrase: false });
