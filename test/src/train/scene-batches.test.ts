@@ -126,6 +126,70 @@ describe('multi-view batches', () => {
   });
 });
 
+describe('multi-view batches by family and timestep', () => {
+  /** The family of each object of a multi-view batch, found by its first image's pixels. */
+  function familiesOf(ds: SceneDataset, b: { images: tf.Tensor4D }, views: number): string[] {
+    const frame = ds.res * ds.res * 3;
+    const pixels = b.images.dataSync();
+    const byImage = new Map<string, string>();
+    for (let i = 0; i < ds.length; i += views) byImage.set(Buffer.from(ds.get(i).image).toString('base64'), ds.get(i).record.attributes.family);
+    const families: string[] = [];
+    for (let o = 0; o < b.images.shape[0] / views; o++) {
+      const bytes = Uint8Array.from(pixels.subarray(o * views * frame, (o * views + 1) * frame), (x) => Math.round((x + 1) * 127.5));
+      families.push(byImage.get(Buffer.from(bytes).toString('base64'))!);
+    }
+    return families;
+  }
+
+  it('familyWeights draws multi-view objects by family, in proportion; unlisted families weigh 1', () => {
+    const ds = SceneDataset.open(data);
+    const m = buildTinyModel(config, 1);
+    const present = [...new Set(Array.from({ length: ds.length / 4 }, (_, r) => ds.get(4 * r).record.attributes.family))];
+    expect(present.length).toBeGreaterThan(2);
+    const [a, b] = [present[0]!, present[1]!];
+    const zero = Object.fromEntries(present.map((f) => [f, 0]));
+    const draw = (familyWeights: Record<string, number>) => {
+      const batches = new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, familyWeights });
+      const counts = new Map<string, number>();
+      for (let step = 0; step < 60; step++) {
+        const batch = batches.batch(step, 8);
+        for (const f of familiesOf(ds, batch, 4)) counts.set(f, (counts.get(f) ?? 0) + 1);
+        batch.images.dispose();
+      }
+      return counts;
+    };
+    expect([...draw({ ...zero, [a]: 1 }).keys()]).toEqual([a]);
+    const mix = draw({ ...zero, [a]: 3, [b]: 1 });
+    expect([...mix.keys()].sort()).toEqual([a, b].sort());
+    expect(mix.get(a)! / 120).toBeGreaterThan(0.6); // 0.75 expected of 120 objects
+    expect(mix.get(a)! / 120).toBeLessThan(0.9);
+    // unlisted families weigh 1: with only `a` listed at 0 every other family appears
+    expect(draw({ [a]: 0 }).has(a)).toBe(false);
+    expect(draw({ [a]: 0 }).size).toBe(present.length - 1);
+    expect(() => new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, familyWeights: { dragon: 1 } })).toThrow(
+      /familyWeights: the dataset has no objects of family "dragon"/,
+    );
+    expect(() => new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, familyWeights: { [a]: -1 } })).toThrow(
+      new RegExp(`familyWeights.${a}: expected a finite weight >= 0, got -1`),
+    );
+    expect(() => new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, familyWeights: zero })).toThrow(/every family weighs 0/);
+    m.textParams.dispose();
+    m.unetParams.dispose();
+  });
+
+  it('multiview.minTimestep raises the timesteps of multi-view steps only (mv32p: t >= 800)', () => {
+    const mv32p = PRETRAIN_CONFIGS.mv32p!;
+    expect(mv32p.multiview!.minTimestep).toBe(800);
+    const multi = Array.from({ length: 40 }, (_, k) => trainingTimesteps(mv32p, 1000, 1, k, 16, 4)).flat();
+    const single = Array.from({ length: 40 }, (_, k) => trainingTimesteps(mv32p, 1000, 1, k, 16, 1)).flat();
+    expect(Math.min(...multi)).toBeGreaterThanOrEqual(800);
+    expect(Math.max(...multi)).toBeLessThanOrEqual(999);
+    expect(Math.min(...single)).toBeLessThan(100);
+    // without the key the range is the whole schedule
+    expect(Math.min(...Array.from({ length: 40 }, (_, k) => trainingTimesteps(PRETRAIN_CONFIGS.mv32r!, 1000, 1, k, 16, 4)).flat())).toBeLessThan(100);
+  });
+});
+
 describe('multi-view fine-tune (pretrain --config with multiview, --init)', () => {
   it("starts from the folder: at step 0 the camera-conditioned UNet equals the folder's", () => {
     const m = buildTinyModel(config, 1);
