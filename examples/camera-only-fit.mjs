@@ -3,10 +3,18 @@
 // families whose look depends on the azimuth, at high timesteps (where the picture must come
 // from the conditioning), and prints every 50 steps how much the denoising loss of held-out
 // records rises when their cameras are turned 90° (t = 600 and 999), as camera-use.mjs does.
-// Weights the folder lacks start at zero, as in a fine-tune. Nothing is written.
+// Weights the folder lacks start at zero, as in a fine-tune. Nothing is written but the picture.
+// --weights all trains every UNet weight instead (the text encoder stays frozen): which data
+// makes a whole model learn to read its camera? --test FAMILY measures on that family's
+// held-out objects only (default: the training families'). --picture OUT.png draws, for four
+// held-out objects seen from the front first, the truth and the model's x0 at t = 999 with
+// true cameras and with cameras turned 90° (one row each, views across).
 // Usage: node examples/camera-only-fit.mjs MODEL_DIR DATASET CONFIG [STEPS=150] [LR=1e-2] [T_MIN=700] [FAMILIES=car,chair,sofa]
+//          [--weights camera|all] [--test FAMILY] [--picture OUT.png]
 // e.g.   node examples/camera-only-fit.mjs .scratch/mvr-5000 data/mv32 mv32l 50
-//        node examples/camera-only-fit.mjs .scratch/mvr-5000 data/mv32 mv32r 150
+//        node examples/camera-only-fit.mjs .scratch/mvr-5000 data/mv32 mv32l 300 2e-4 800 car --weights all --test car --picture cars.png
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../dist/src/backend/backend.js';
 import { SceneDataset } from '../dist/src/dataset/scene-dataset.js';
@@ -18,7 +26,12 @@ import { AdamW } from '../dist/src/train/adamw.js';
 import { mulberry32 } from '../dist/src/core/random.js';
 import { seededNormal } from '../dist/src/core/seeded-normal.js';
 
-const [init, data, configName, steps = '150', lr = '1e-2', tMin = '700', families = 'car,chair,sofa'] = process.argv.slice(2);
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { weights: { type: 'string', default: 'camera' }, test: { type: 'string' }, picture: { type: 'string' } },
+});
+const [init, data, configName, steps = '150', lr = '1e-2', tMin = '700', families = 'car,chair,sofa'] = positionals;
+if (!['camera', 'all'].includes(flags.weights)) throw new Error(`--weights: expected camera or all, got ${flags.weights}`);
 const config = PRETRAIN_CONFIGS[configName];
 if (!init || !data || !config?.multiview) throw new Error('usage: node examples/camera-only-fit.mjs MODEL_DIR DATASET MULTIVIEW_CONFIG [STEPS] [LR] [T_MIN] [FAMILIES]');
 await initBackend('wasm');
@@ -29,12 +42,15 @@ const ds = SceneDataset.open(data);
 const [V, res] = [ds.views, ds.res];
 const P = res * res * 3;
 const keep = families.split(',');
-// every tenth object of these families is held out for the measurement
+// every tenth object is held out; those of the --test family (or of the training families) measure
 const [train, test] = [[], []];
 for (let r = 0; r * V < ds.length && train.length < 3000; r++) {
-  if (keep.includes(ds.get(r * V).record.attributes.family)) (r % 10 === 0 ? test : train).push(r);
+  const family = ds.get(r * V).record.attributes.family;
+  if (r % 10 === 0) {
+    if (flags.test === undefined ? keep.includes(family) : family === flags.test) test.push(r);
+  } else if (keep.includes(family)) train.push(r);
 }
-const camera = new Map([...model.unetParams.variables()].filter(([k]) => isCameraKey(k)));
+const camera = new Map([...model.unetParams.variables()].filter(([k]) => flags.weights === 'all' || isCameraKey(k)));
 for (const [k, v] of model.unetParams.variables()) v.trainable = camera.has(k);
 for (const v of model.textParams.variables().values()) v.trainable = false;
 const adam = new AdamW(camera, { lr: Number(lr), weightDecay: 0 });
@@ -83,4 +99,44 @@ for (let s = 1; s <= Number(steps); s++) {
   adam.step(grads);
   tf.dispose([value, ...Object.values(grads)]);
   if (s % 50 === 0) report(s);
+}
+
+if (flags.picture) {
+  const ac = ddpm.schedule.alphasCumprod;
+  const t = 999;
+  const fronts = test.filter((r) => Math.abs(((ds.get(r * V).record.camera.azimuth + 540) % 360) - 180) < 30).slice(0, 4);
+  const rows = [];
+  for (const r of fronts) {
+    const views = Array.from({ length: V }, (_, v) => ds.get(r * V + v));
+    const px = new Float32Array(V * P);
+    views.forEach((it, v) => it.image.forEach((b, k) => (px[v * P + k] = b / 127.5 - 1)));
+    const x0 = tf.tensor4d(px, [V, res, res, 3]);
+    rows.push(await tf.tidy(() => tf.add(tf.mul(x0, 0.5), 0.5)).data());
+    const noise = seededNormal(x0.shape, 0, 1, r);
+    const ts = Array(V).fill(t);
+    const xt = ddpm.addNoise(x0, noise, ts);
+    const states = model.text.forward(views.map((it) => model.tokenizer.call(it.record.caption.replace(/, (front|side|back|overhead) view$/, '')).ids));
+    for (const turn of [0, 90]) {
+      const cams = new Float32Array(V * CAMERA_FEATURES);
+      views.forEach((it, v) => cams.set(cameraFeatures({ ...it.record.camera, azimuth: it.record.camera.azimuth + turn }), v * CAMERA_FEATURES));
+      // v-prediction: x0 = sqrt(ᾱ)·x_t − sqrt(1 − ᾱ)·v
+      const pred = tf.tidy(() => {
+        const v = model.unet.forward(xt, ts, states.lastHiddenState, { camera: tf.tensor2d(cams, [V, CAMERA_FEATURES]), views: V });
+        return tf.clipByValue(tf.add(tf.mul(tf.sub(tf.mul(xt, Math.sqrt(ac[t])), tf.mul(v, Math.sqrt(1 - ac[t]))), 0.5), 0.5), 0, 1);
+      });
+      rows.push(await pred.data());
+      pred.dispose();
+    }
+    tf.dispose([x0, noise, xt, states.lastHiddenState, states.pooled]);
+  }
+  const [W, H] = [V * res, rows.length * res];
+  const buf = Buffer.alloc(W * H * 3);
+  rows.forEach((d, row) => {
+    for (let v = 0; v < V; v++)
+      for (let y = 0; y < res; y++)
+        for (let x = 0; x < res; x++)
+          for (let c = 0; c < 3; c++) buf[((row * res + y) * W + v * res + x) * 3 + c] = Math.round(d[((v * res + y) * res + x) * 3 + c] * 255);
+  });
+  await sharp(buf, { raw: { width: W, height: H, channels: 3 } }).resize(W * 3, H * 3, { kernel: 'nearest' }).png().toFile(flags.picture);
+  console.log(`wrote ${flags.picture}: per object, rows truth / x0 at t = ${t} with true cameras / turned 90°`);
 }
