@@ -35,12 +35,8 @@ export interface PretrainConfig {
   /**
    * Multi-view training (a dataset made with --views V): the UNet gets camera conditioning and
    * cross-view attention (unet keys dd3d_camera_dim, dd3d_num_views); see scene-batches.ts for
-   * the dropouts.
-   */
-  /**
-   * Multi-view datasets: V, the camera dropout, the share of single-view steps; optionally the
-   * objects' family weights in multi-view steps (scene-batches.ts) and the lowest timestep of
-   * multi-view steps (single-view steps stay uniform).
+   * the dropouts and `familyWeights` (the families of multi-view objects). `minTimestep` is the
+   * lowest timestep of multi-view steps (trainingTimesteps); single-view steps stay uniform.
    */
   multiview?: { views: number; cameraDropout: number; singleViewShare: number; familyWeights?: Readonly<Record<string, number>>; minTimestep?: number };
   /** Multiplier of `lr` for the camera conditioning's weights (isCameraKey); default 1. */
@@ -186,7 +182,7 @@ PRETRAIN_CONFIGS.mv32l = {
 // family's look the azimuth explains (examples/camera-oracle.mjs: cars 17.9%, sofas 15.0%,
 // chairs 7.3%, lamps 0.6% of the pixel variance; chairs weighed up as the README's concept)
 // and denoised at t ≥ 800, where the layout is decided. Measured with a whole-model fit
-// (camera-only-fit.mjs' way, all weights): 200 steps on cars alone at t ≥ 800 take the cars'
+// (examples/camera-only-fit.mjs --weights all, docs/commands.md): 200 steps on cars alone at t ≥ 800 take the cars'
 // 90° loss rise at t = 999 from 0.8% to 98%; all eight families at t ≥ 800, or cars at every
 // t, barely move it (1.3%, 4.7%). Single-view steps (a quarter, every t and family) keep the
 // text-only model. No camera warm-up: these steps train the camera without one.
