@@ -25,6 +25,7 @@ import { CAMERA_FEATURES, cameraFeatures, isCameraKey } from '../dist/src/models
 import { AdamW } from '../dist/src/train/adamw.js';
 import { mulberry32 } from '../dist/src/core/random.js';
 import { seededNormal } from '../dist/src/core/seeded-normal.js';
+import { tileGrid, toUint8 } from '../dist/src/io/image.js';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -55,8 +56,11 @@ for (const [k, v] of model.unetParams.variables()) v.trainable = camera.has(k);
 for (const v of model.textParams.variables().values()) v.trainable = false;
 const adam = new AdamW(camera, { lr: Number(lr), weightDecay: 0 });
 
-/** The denoising loss of these objects at timestep t, their cameras turned by `turn` degrees. */
-function loss(objects, t, turn, seed) {
+/**
+ * The model's output for these objects (all V views each) at timestep t, their cameras turned
+ * by `turn` degrees, with what it was computed from. The caller tidies.
+ */
+function predict(objects, t, turn, seed) {
   const px = new Float32Array(objects.length * V * P);
   const cams = new Float32Array(objects.length * V * CAMERA_FEATURES);
   const captions = [];
@@ -72,10 +76,16 @@ function loss(objects, t, turn, seed) {
   const x0 = tf.tensor4d(px, [n, res, res, 3]);
   const noise = seededNormal(x0.shape, 0, 1, seed);
   const ts = Array(n).fill(t);
+  const xt = ddpm.addNoise(x0, noise, ts);
   const states = model.text.forward(captions.map((c) => model.tokenizer.call(c).ids));
-  states.pooled.dispose();
-  const pred = model.unet.forward(ddpm.addNoise(x0, noise, ts), ts, states.lastHiddenState, { camera: tf.tensor2d(cams, [n, CAMERA_FEATURES]), views: V });
-  return tf.mean(tf.squaredDifference(pred, ddpm.trainingTarget(x0, noise, ts)));
+  const out = model.unet.forward(xt, ts, states.lastHiddenState, { camera: tf.tensor2d(cams, [n, CAMERA_FEATURES]), views: V });
+  return { x0, noise, ts, xt, out };
+}
+
+/** The denoising loss of these objects at timestep t, their cameras turned by `turn` degrees. */
+function loss(objects, t, turn, seed) {
+  const { x0, noise, ts, out } = predict(objects, t, turn, seed);
+  return tf.mean(tf.squaredDifference(out, ddpm.trainingTarget(x0, noise, ts)));
 }
 
 function report(step) {
@@ -102,41 +112,24 @@ for (let s = 1; s <= Number(steps); s++) {
 }
 
 if (flags.picture) {
-  const ac = ddpm.schedule.alphasCumprod;
+  if (ddpm.predictionType !== 'v_prediction') throw new Error(`--picture: reads x0 from a v-prediction model; ${configName} predicts ${ddpm.predictionType}`);
   const t = 999;
+  const [sa, sb] = [Math.sqrt(ddpm.schedule.alphasCumprod[t]), Math.sqrt(1 - ddpm.schedule.alphasCumprod[t])];
   const fronts = test.filter((r) => Math.abs(((ds.get(r * V).record.camera.azimuth + 540) % 360) - 180) < 30).slice(0, 4);
-  const rows = [];
-  for (const r of fronts) {
-    const views = Array.from({ length: V }, (_, v) => ds.get(r * V + v));
-    const px = new Float32Array(V * P);
-    views.forEach((it, v) => it.image.forEach((b, k) => (px[v * P + k] = b / 127.5 - 1)));
-    const x0 = tf.tensor4d(px, [V, res, res, 3]);
-    rows.push(await tf.tidy(() => tf.add(tf.mul(x0, 0.5), 0.5)).data());
-    const noise = seededNormal(x0.shape, 0, 1, r);
-    const ts = Array(V).fill(t);
-    const xt = ddpm.addNoise(x0, noise, ts);
-    const states = model.text.forward(views.map((it) => model.tokenizer.call(it.record.caption.replace(/, (front|side|back|overhead) view$/, '')).ids));
-    for (const turn of [0, 90]) {
-      const cams = new Float32Array(V * CAMERA_FEATURES);
-      views.forEach((it, v) => cams.set(cameraFeatures({ ...it.record.camera, azimuth: it.record.camera.azimuth + turn }), v * CAMERA_FEATURES));
-      // v-prediction: x0 = sqrt(ᾱ)·x_t − sqrt(1 − ᾱ)·v
-      const pred = tf.tidy(() => {
-        const v = model.unet.forward(xt, ts, states.lastHiddenState, { camera: tf.tensor2d(cams, [V, CAMERA_FEATURES]), views: V });
-        return tf.clipByValue(tf.add(tf.mul(tf.sub(tf.mul(xt, Math.sqrt(ac[t])), tf.mul(v, Math.sqrt(1 - ac[t]))), 0.5), 0.5), 0, 1);
-      });
-      rows.push(await pred.data());
-      pred.dispose();
+  // per object: the truth, then x0 = √ᾱ·x_t − √(1 − ᾱ)·v with true cameras and turned 90°, in [0, 1]
+  const rows = tf.tidy(() => {
+    const parts = [];
+    for (const r of fronts) {
+      const [straight, turned] = [0, 90].map((turn) => predict([r], t, turn, r));
+      parts.push(straight.x0, ...[straight, turned].map(({ xt, out }) => tf.sub(tf.mul(xt, sa), tf.mul(out, sb))));
     }
-    tf.dispose([x0, noise, xt, states.lastHiddenState, states.pooled]);
-  }
-  const [W, H] = [V * res, rows.length * res];
-  const buf = Buffer.alloc(W * H * 3);
-  rows.forEach((d, row) => {
-    for (let v = 0; v < V; v++)
-      for (let y = 0; y < res; y++)
-        for (let x = 0; x < res; x++)
-          for (let c = 0; c < 3; c++) buf[((row * res + y) * W + v * res + x) * 3 + c] = Math.round(d[((v * res + y) * res + x) * 3 + c] * 255);
+    return tf.concat(parts).clipByValue(-1, 1).add(1).div(2);
   });
-  await sharp(buf, { raw: { width: W, height: H, channels: 3 } }).resize(W * 3, H * 3, { kernel: 'nearest' }).png().toFile(flags.picture);
+  const grid = tileGrid({ data: rows.dataSync(), n: rows.shape[0], height: res, width: res, channels: 3 }, V);
+  rows.dispose();
+  await sharp(toUint8(grid.data), { raw: { width: grid.width, height: grid.height, channels: 3 } })
+    .resize(grid.width * 3, grid.height * 3, { kernel: 'nearest' })
+    .png()
+    .toFile(flags.picture);
   console.log(`wrote ${flags.picture}: per object, rows truth / x0 at t = ${t} with true cameras / turned 90°`);
 }
