@@ -81,7 +81,7 @@ export class SceneBatches {
     for (const [family, w] of Object.entries(weights)) {
       if (!byFamily.has(family))
         throw new RangeError(`familyWeights: the dataset has no objects of family "${family}" (it has ${[...byFamily.keys()].join(', ')})`);
-      if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`familyWeights.${family}: expected a finite weight >= 0, got ${w}`);
+      if (!(Number.isFinite(w) && w >= 0)) throw new RangeError(`familyWeights.${family}: expected a finite weight >= 0, got ${w}`);
     }
     const objects: number[][] = [];
     const cumulative: number[] = [];
