@@ -33,7 +33,7 @@ import { warmupCosine } from './lr-schedule.js';
 import type { PretrainConfig } from './pretrain-configs.js';
 import { workerScript } from '../backend/worker-pool.js';
 import { dataParallelGrads, GradWorker } from './grad-worker-client.js';
-import { SceneBatches, type BatchOptions } from './scene-batches.js';
+import { isFocusedStep, SceneBatches, type BatchOptions } from './scene-batches.js';
 import { seededNormal } from '../core/seeded-normal.js';
 
 export interface PretrainOptions {
@@ -193,13 +193,15 @@ export function partLoss(
 
 /**
  * The timesteps of step `step`'s batch, uniform over the schedule from a lowest one: 0, the
- * camera warm-up's minTimestep during the warm-up, and multiview.minTimestep in multi-view
- * steps (whichever is highest); the views of one object share one, as they are denoised
+ * camera warm-up's minTimestep during the warm-up, and multiview.minTimestep in focused
+ * multi-view steps (isFocusedStep; whichever is highest); the views of one object share one, as they are denoised
  * together (MVDream).
  */
 export function trainingTimesteps(config: PretrainConfig, numTrainTimesteps: number, seed: number, step: number, batch: number, views: number): number[] {
   const rng = mulberry32(deriveSeed(seed, `step/${step}`));
-  const lowest = Math.max(inCameraWarmup(config, step) ? config.cameraWarmup!.minTimestep : 0, views > 1 ? (config.multiview?.minTimestep ?? 0) : 0);
+  const mv = config.multiview;
+  const focused = views > 1 && isFocusedStep(seed, step, mv?.focusedShare);
+  const lowest = Math.max(inCameraWarmup(config, step) ? config.cameraWarmup!.minTimestep : 0, focused ? (mv?.minTimestep ?? 0) : 0);
   const drawn = Array.from({ length: batch }, () => lowest + Math.floor(rng.next() * (numTrainTimesteps - lowest)));
   return drawn.map((_, i) => drawn[i - (i % views)]!);
 }
@@ -213,6 +215,7 @@ export function batchOptions(config: PretrainConfig, seed: number): BatchOptions
     cameraDropout: mv?.cameraDropout,
     singleViewShare: mv?.singleViewShare,
     familyWeights: mv?.familyWeights,
+    focusedShare: mv?.focusedShare,
   };
 }
 

@@ -14,7 +14,10 @@
  * objects of multi-view steps family by family with those relative weights instead of
  * uniformly: the camera pays where a family's look depends on the azimuth (cars, sofas,
  * chairs), and nothing where it does not (lamps, vases), and a model learns to read it only
- * from enough such objects at once (pretrain-configs.ts, mv32p).
+ * from enough such objects at once (pretrain-configs.ts, mv32p). With `focusedShare` < 1 only
+ * that share of multi-view steps is drawn by family (and, in pretrain.ts, at t ≥
+ * multiview.minTimestep): the rest draw objects uniformly at every t, so multi-view denoising
+ * of every family at low t, which those steps never train, is not forgotten (mv32q).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SceneDataset, SceneRecord } from '../dataset/scene-dataset.js';
@@ -33,6 +36,19 @@ export interface BatchOptions {
   singleViewShare?: number;
   /** Multi-view datasets: relative weight of each family among multi-view objects; unlisted families weigh 1. */
   familyWeights?: Readonly<Record<string, number>>;
+  /** Multi-view datasets: share of multi-view steps that are focused (familyWeights, minTimestep); default 1, all. */
+  focusedShare?: number;
+}
+
+/**
+ * Is multi-view step `step` focused: objects drawn by familyWeights, timesteps from
+ * multiview.minTimestep? Always without a share below 1 (and then nothing is drawn, so runs
+ * from before the key draw exactly what they did); else with probability `share`, from its
+ * own (seed, step) stream, so batches and timesteps agree on it.
+ */
+export function isFocusedStep(seed: number, step: number, share: number | undefined): boolean {
+  if (share === undefined || share >= 1) return true;
+  return mulberry32(deriveSeed(seed, `focus/${step}`)).next() < share;
 }
 
 export interface Batch {
@@ -68,6 +84,8 @@ export class SceneBatches {
       this.pixels.set(shard.images, first * frame);
       for (const r of shard.records) this.records.push(r);
     }
+    const share = options.focusedShare;
+    if (share !== undefined && !(share >= 0 && share <= 1)) throw new RangeError(`focusedShare: expected a share in [0, 1], got ${share}`);
     if (options.familyWeights && dataset.views > 1) this.weighted = this.familyTable(options.familyWeights);
   }
 
@@ -97,9 +115,9 @@ export class SceneBatches {
     return { objects, cumulative: cumulative.map((c) => c / total) };
   }
 
-  /** The first image of a multi-view object, drawn uniformly or by familyWeights. */
-  private drawObject(rng: { next(): number }, views: number): number {
-    if (!this.weighted) return Math.floor(rng.next() * (this.length / views)) * views;
+  /** The first image of a multi-view object, drawn by familyWeights in a focused step, else uniformly. */
+  private drawObject(rng: { next(): number }, views: number, focused: boolean): number {
+    if (!this.weighted || !focused) return Math.floor(rng.next() * (this.length / views)) * views;
     const u = rng.next();
     const f = this.weighted.cumulative.findIndex((c) => u < c);
     const firsts = this.weighted.objects[f === -1 ? this.weighted.objects.length - 1 : f]!;
@@ -141,8 +159,9 @@ export class SceneBatches {
         captions.push(text);
       }
     } else {
+      const focused = isFocusedStep(this.options.seed, step, this.options.focusedShare);
       for (let o = 0; o < size / views; o++) {
-        const first = this.drawObject(rng, views);
+        const first = this.drawObject(rng, views, focused);
         const r = this.records[first];
         const dropped = rng.next() < this.options.captionDropout;
         const text = dropped ? '' : caption(r.attributes, { azimuthDeg: 0, elevationDeg: 0 }, Math.floor(rng.next() * 2 ** 31), { viewPhrase: false });

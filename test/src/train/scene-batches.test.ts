@@ -16,7 +16,7 @@ import { loadUNet } from '../../../src/models/load.js';
 import { allVariables, buildTinyModel, loadInitWeights, lrScaleOf, pretrain, trainingTimesteps } from '../../../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../../../src/train/pretrain-configs.js';
 import { exportTinyModel } from '../../../src/train/export.js';
-import { SceneBatches } from '../../../src/train/scene-batches.js';
+import { isFocusedStep, SceneBatches } from '../../../src/train/scene-batches.js';
 import { expectOneLineError, runCli } from '../../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-mv-'));
@@ -187,6 +187,39 @@ describe('multi-view batches by family and timestep', () => {
     expect(Math.min(...single)).toBeLessThan(100);
     // without the key the range is the whole schedule
     expect(Math.min(...Array.from({ length: 40 }, (_, k) => trainingTimesteps(PRETRAIN_CONFIGS.mv32r!, 1000, 1, k, 16, 4)).flat())).toBeLessThan(100);
+  });
+
+  it('focusedShare: that share of multi-view steps is drawn by family at t >= minTimestep, the rest uniformly at every t (mv32q: half)', () => {
+    expect([0, 1, 2].map((step) => isFocusedStep(3, step, undefined))).toEqual([true, true, true]);
+    expect([0, 1, 2].map((step) => isFocusedStep(3, step, 0))).toEqual([false, false, false]);
+    const mv32q = PRETRAIN_CONFIGS.mv32q!;
+    expect(mv32q.multiview!.focusedShare).toBe(0.5);
+    const steps = Array.from({ length: 200 }, (_, k) => k);
+    const focused = steps.filter((k) => isFocusedStep(1, k, 0.5));
+    expect(focused.length / 200).toBeGreaterThan(0.4);
+    expect(focused.length / 200).toBeLessThan(0.6);
+    const t = (k: number) => trainingTimesteps(mv32q, 1000, 1, k, 16, 4);
+    expect(Math.min(...focused.flatMap(t))).toBeGreaterThanOrEqual(800);
+    expect(Math.min(...steps.filter((k) => !isFocusedStep(1, k, 0.5)).flatMap(t))).toBeLessThan(100);
+
+    const ds = SceneDataset.open(data);
+    const m = buildTinyModel(config, 1);
+    const present = [...new Set(Array.from({ length: ds.length / 4 }, (_, r) => ds.get(4 * r).record.attributes.family))];
+    const onlyFirst = Object.fromEntries(present.map((f, i) => [f, i === 0 ? 1 : 0]));
+    const batches = new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, familyWeights: onlyFirst, focusedShare: 0.5 });
+    const seen = { focused: new Set<string>(), other: new Set<string>() };
+    for (let step = 0; step < 40; step++) {
+      const batch = batches.batch(step, 8);
+      for (const f of familiesOf(ds, batch, 4)) seen[isFocusedStep(5, step, 0.5) ? 'focused' : 'other'].add(f);
+      batch.images.dispose();
+    }
+    expect([...seen.focused]).toEqual([present[0]]);
+    expect(seen.other.size).toBeGreaterThan(1);
+    expect(() => new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, focusedShare: 1.5 })).toThrow(
+      /focusedShare: expected a share in \[0, 1\], got 1.5/,
+    );
+    m.textParams.dispose();
+    m.unetParams.dispose();
   });
 });
 
