@@ -7,7 +7,7 @@
 import * as THREE from 'three';
 import { Dd3dError } from '../src/core/errors.js';
 import { marchingCubes, type IndexedMesh } from './marching-cubes.js';
-import { removeFloaters, simplifyMesh, vertexNormals } from './mesh-cleanup.js';
+import { FLOATER_FRACTION, removeFloaters, simplifyMesh, vertexNormals } from './mesh-cleanup.js';
 
 export interface MeshExtractionOptions {
   /** Samples density at world points (xyz triplets) → one value per point. Called in chunks. */
@@ -26,7 +26,7 @@ export interface MeshExtractionOptions {
    * 0.13), which any object worth extracting does.
    */
   threshold?: number | 'auto';
-  /** Drop pieces with fewer triangles than this fraction of the largest piece's; default 0.05. */
+  /** Drop pieces with fewer triangles than this fraction of the largest piece's; default FLOATER_FRACTION (0.25). */
   minComponentFraction?: number;
   /** meshoptimizer's target triangle count; default 20000. */
   targetTriangles?: number;
@@ -65,7 +65,7 @@ export interface ExtractedMesh {
   stats: ExtractionStats;
 }
 
-const DEFAULTS = { resolution: 128, minComponentFraction: 0.05, targetTriangles: 20000, maxSimplifyError: 0.01, chunk: 65536 };
+const DEFAULTS = { resolution: 128, minComponentFraction: FLOATER_FRACTION, targetTriangles: 20000, maxSimplifyError: 0.01, chunk: 65536 };
 
 /** Runs `fn` over `points` (xyz triplets) `chunk` points at a time, checking each answer's size. */
 function sampleInChunks(fn: (points: Float32Array) => Float32Array, points: Float32Array, perPoint: number, chunk: number, what: string): Float32Array {

@@ -67,8 +67,17 @@ export function connectedComponents(indices: Uint32Array, vertexCount: number): 
   return { triangleComponent, triangleCounts: ranked.map(([, n]) => n) };
 }
 
+/**
+ * A generated asset is one object, so a piece under a quarter of the largest is a floater:
+ * the fast path's four 32-pixel target views leave leg-sized pieces beside the chair (5–11% of
+ * the main body's triangles in six of nine assets at mv32p steps 2,400 and 4,000), which a
+ * 5% floor kept; dropping them lowered each such asset's Chamfer to the nearest reference by
+ * 0.004–0.013 (examples/floater-chamfer.mjs; docs/commands.md, generate).
+ */
+export const FLOATER_FRACTION = 0.25;
+
 export interface FloaterOptions {
-  /** Drop components with fewer triangles than this fraction of the largest one's. Default 0.05. */
+  /** Drop components with fewer triangles than this fraction of the largest one's. Default FLOATER_FRACTION. */
   minFraction?: number;
   /** Drop components with fewer triangles than this, whatever the largest. Default 0. */
   minTriangles?: number;
@@ -84,7 +93,7 @@ export interface FloaterResult {
 export function removeFloaters(mesh: IndexedMesh, opts: FloaterOptions = {}): FloaterResult {
   const { triangleComponent, triangleCounts } = connectedComponents(mesh.indices, mesh.positions.length / 3);
   if (triangleCounts.length === 0) return { mesh: compactVertices(mesh), componentsKept: 0, componentsDropped: 0 };
-  const floor = Math.max((opts.minFraction ?? 0.05) * triangleCounts[0]!, opts.minTriangles ?? 0);
+  const floor = Math.max((opts.minFraction ?? FLOATER_FRACTION) * triangleCounts[0]!, opts.minTriangles ?? 0);
   // The largest component always stays, even under a minTriangles larger than it.
   const keep = triangleCounts.map((n, k) => k === 0 || n >= floor);
   const kept = new Uint32Array(mesh.indices.length);

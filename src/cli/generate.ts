@@ -30,6 +30,7 @@ export interface GenerateSettingsFlags {
   iters?: number;
   views?: number;
   fitIters?: number;
+  fitEvery?: number;
   res?: number;
   field: FieldKind;
   samples: number;
@@ -79,6 +80,11 @@ export function registerGenerate(program: Command): void {
     .option(
       '--fit-iters <n>',
       `fast path (multi-view models): sample the instance's V views once and fit the field to them for the first n of --iters iterations, then score-distil (default: ${MULTIVIEW_DEFAULTS.fitIters} with multi-view SDS; 0: SDS only)`,
+      intOption(0),
+    )
+    .option(
+      '--fit-every <n>',
+      'fast path: after the fit, every n-th iteration fits the target views again instead of distilling, so SDS refines without drifting from them (default: 0, never)',
       intOption(0),
     )
     .option('--res <px>', "render size (default: the model's image size, at most 64)", intOption(8, 512))
@@ -226,6 +232,7 @@ export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
     field: { kind: opts.field },
     iters: opts.iters ?? D.iters,
     fitIters: opts.fitIters ?? D.fitIters,
+    fitEvery: opts.fitEvery ?? D.fitEvery,
     res: opts.res ?? null,
     samplesPerRay: opts.samples,
     guidance: opts.guidance,
@@ -260,6 +267,7 @@ export function applyModelSettings(
   }
   if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');
   if (config.fitIters > config.iters) throw new Dd3dError(`--fit-iters ${config.fitIters}: more than --iters ${config.iters}`);
+  if (config.fitEvery > 0 && config.fitIters === 0) throw new Dd3dError('--fit-every: needs the fast path (--fit-iters > 0), whose target views it fits');
   const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
   if (dist) {
     checkDistributionModel(opts.dist!, dist, modelDir, model.textEncoder.hiddenSize, model.textEncoder.maxLength, warn);

@@ -23,6 +23,12 @@ export interface GenerateConfig {
    * per iteration; the rest are score distillation. 0: SDS only.
    */
   fitIters: number;
+  /**
+   * After the fit, every fitEvery-th iteration fits the target views again instead of
+   * distilling (0: never), so score distillation refines the fitted shape without drifting
+   * from the views (Magic123 and DreamCraft3D keep their reference-view loss all along).
+   */
+  fitEvery: number;
   /** Render side in pixels; the model's own size when null. */
   res: number | null;
   samplesPerRay: number;
@@ -60,6 +66,7 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
   iters: 600,
   views: 1,
   fitIters: 0,
+  fitEvery: 0,
   res: null,
   samplesPerRay: 48,
   guidance: 20,

@@ -147,7 +147,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
 
   for (let iter = state.step; iter < config.iters; iter++) {
     if (iter % config.occupancyEvery === 0) occupancy.update(field, deriveSeed(seed, `occupancy/${iter}`));
-    const guidance = fit && iter < config.fitIters ? fit : main;
+    const guidance = fit && isFitIteration(config, iter) ? fit : main;
     const plan = guidance.plan(iter);
     const shading = plan.shading ?? shadingAt(config.shading, iter, seed);
     const background = plan.background ?? backgroundFor(config, learnedBackground, iter, seed);
@@ -234,6 +234,12 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
       learnedBackground?.dispose();
     },
   };
+}
+
+/** The fast path's photometric iterations: the first fitIters, then every fitEvery-th. */
+export function isFitIteration(config: Pick<GenerateConfig, 'fitIters' | 'fitEvery'>, iter: number): boolean {
+  if (iter < config.fitIters) return true;
+  return config.fitIters > 0 && config.fitEvery > 0 && (iter - config.fitIters + 1) % config.fitEvery === 0;
 }
 
 /** Running mean of per-iteration timings over `n` iterations. */

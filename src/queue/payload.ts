@@ -128,6 +128,7 @@ const COUNTS: Record<string, [min: number, max: number]> = {
   iters: [1, 1_000_000],
   views: [1, 64],
   fitIters: [0, 1_000_000],
+  fitEvery: [0, 1_000_000],
   samplesPerRay: [4, 512],
   occupancyEvery: [1, 1_000_000],
   previewEvery: [0, 1_000_000],

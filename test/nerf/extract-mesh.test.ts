@@ -7,7 +7,7 @@ import * as THREE from 'three';
 import { afterAll, describe, expect, it } from 'vitest';
 import { extractMesh, meshToGroup, type ExtractedMesh } from '../../nerf/extract-mesh.js';
 import { marchingCubes, type IndexedMesh, type Vec3Tuple } from '../../nerf/marching-cubes.js';
-import { connectedComponents, removeFloaters, simplifyMesh, vertexNormals } from '../../nerf/mesh-cleanup.js';
+import { connectedComponents, FLOATER_FRACTION, removeFloaters, simplifyMesh, vertexNormals } from '../../nerf/mesh-cleanup.js';
 import { srgbToLinear } from '../../renderers/color.js';
 import { renderTurntable } from '../../renderers/turntable.js';
 import { writeBytesPng } from '../../src/io/image.js';
@@ -161,6 +161,18 @@ describe('mesh cleanup', () => {
     // an absolute floor drops nothing more here, a fraction of 0 keeps both
     expect(removeFloaters(raw, { minFraction: 0 }).componentsDropped).toBe(0);
     expect(removeFloaters(raw, { minFraction: 0, minTriangles: triangleCounts[1]! + 1 }).componentsDropped).toBe(1);
+  });
+
+  it('drops a leg-sized piece beside the body (a tenth of its triangles), which the old 5% floor kept', () => {
+    const withLeg: Field = (x, y, z) => Math.max(ball(0.55, -0.2)(x, y, z), ball(0.18, 0.75, -0.5)(x, y, z));
+    const mesh = marchingCubes(sampleField(withLeg, dims, bounds.min, bounds.max), dims, bounds, 0);
+    const { triangleCounts } = connectedComponents(mesh.indices, mesh.positions.length / 3);
+    expect(triangleCounts).toHaveLength(2);
+    const share = triangleCounts[1]! / triangleCounts[0]!;
+    expect(share).toBeGreaterThan(0.05);
+    expect(share).toBeLessThan(FLOATER_FRACTION);
+    expect(removeFloaters(mesh).componentsDropped).toBe(1);
+    expect(removeFloaters(mesh, { minFraction: 0.05 }).componentsDropped).toBe(0);
   });
 
   it('computes unit, outward, area-weighted vertex normals', () => {

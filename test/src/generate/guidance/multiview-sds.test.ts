@@ -121,7 +121,7 @@ describe('multi-view score distillation', () => {
     tf.dispose([cond, uncond, cameras, x, other]);
   });
 
-  it('the fast path fits the sampled target views, then distils; the tensor count stays flat and a resume is exact', async () => {
+  it('the fast path fits the sampled target views, then distils (refitting every --fit-every); the tensor count stays flat and a resume is exact', async () => {
     const conditions = viewConditions(model, { kind: 'prompt', prompt: 'a red chair' });
     const targets = sampleTargetViews(model, conditions, 4, { steps: 2, guidance: 3 }, 7);
     expect(targets.images.shape).toEqual([4, 32, 32, 3]);
@@ -129,7 +129,8 @@ describe('multi-view score distillation', () => {
     const again = sampleTargetViews(model, conditions, 4, { steps: 2, guidance: 3 }, 7);
     expect(tf.tidy(() => tf.max(tf.abs(tf.sub(again.images, targets.images))).dataSync()[0])).toBe(0);
     again.images.dispose();
-    const config = tiny({ iters: 6, fitIters: 3 });
+    // after the fit, every second iteration fits the views again (--fit-every 2)
+    const config = tiny({ iters: 7, fitIters: 3, fitEvery: 2 });
     const counts: number[] = [];
     const views: string[] = [];
     const terms: string[][] = [];
@@ -143,7 +144,7 @@ describe('multi-view score distillation', () => {
       resume: false,
       onIter: (_i, _n, s) => (counts.push(tf.memory().numTensors), views.push(s.view), terms.push(Object.keys(s.terms))),
     });
-    expect(views).toEqual(['fit', 'fit', 'fit', '4 views', '4 views', '4 views']);
+    expect(views).toEqual(['fit', 'fit', 'fit', '4 views', 'fit', '4 views', 'fit']);
     // the fit pulls colour and opacity (towards the target's non-white mask); SDS logs its own terms
     expect(terms[0]).toEqual(expect.arrayContaining(['loss_photometric', 'loss_mask']));
     expect(terms[5]).toEqual(expect.arrayContaining(['loss_sds', 't']));
@@ -194,6 +195,10 @@ describe('multi-view score distillation', () => {
       runCli(['generate', '--model', mvDir, '--prompt', 'a chair', '--views', '2', '--out', path.join(tmp, 'g3'), ...args]),
       /--views 2: this model was trained for 4 views/,
     );
-    for (const g of ['g1', 'g2', 'g3']) expect(fs.existsSync(path.join(tmp, g))).toBe(false);
+    expectOneLineError(
+      runCli(['generate', '--model', mvDir, '--prompt', 'a chair', '--fit-iters', '0', '--fit-every', '2', '--out', path.join(tmp, 'g4'), ...args]),
+      /--fit-every: needs the fast path \(--fit-iters > 0\)/,
+    );
+    for (const g of ['g1', 'g2', 'g3', 'g4']) expect(fs.existsSync(path.join(tmp, g))).toBe(false);
   }, 300_000);
 });
