@@ -209,10 +209,10 @@ PRETRAIN_CONFIGS.mv32p = {
 };
 // mv32p with half of its multi-view steps drawn as mv32r's (every family alike, every t),
 // fine-tuned from an mv32p model (--init). mv32p never denoises several views below t = 800,
-// and by its step 4,000 that had cost its multi-view loss at low t against the mv32r model it
-// started from (true cameras, 16 objects, t = 100 / 300 / 600; examples/camera-use.mjs):
-// chairs +16 / +23 / +14%, vases +32 / +40 / +36%, the 3D sets' families; sampling and the
-// SDS refinement after the fast path (t ≤ 500) run there.
+// and by its step 4,700 that had cost its multi-view loss at t = 100 / 300 / 600 against the
+// mv32r model it started from (EMA weights, true cameras, 16 objects; examples/camera-use.mjs):
+// chairs +5 / +11 / +3%, vases +9 / +20 / +19%; sampling and the SDS refinement after the
+// fast path (t ≤ 500) run there.
 PRETRAIN_CONFIGS.mv32q = {
   ...PRETRAIN_CONFIGS.mv32p!,
   name: 'mv32q',
