@@ -86,11 +86,13 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
 
 /**
  * Defaults with multi-view SDS (each iteration renders V views, so fewer of them), the first
- * fitIters spent on the fast path's photometric fit. Provisional: chosen from the per-iteration
- * cost (a V-view SDS iteration costs about V single-view ones) for the 3-minutes-per-asset
- * budget, to be settled by measurement on the trained multi-view model (README, generate).
+ * fitIters spent on the fast path's photometric fit. The fit gives the layout (a chair's tall
+ * back) but carves away what the four 32-pixel views disagree on (the legs); SDS grows them
+ * back. Measured on mv32p's step 4,700 (EMA), 3 chairs each (examples/results-3d.sh): 200 fit
+ * + 100 SDS iterations gave family 54.2%, back 100%, Chamfer 0.122 (boots: backs without
+ * legs); 150 + 250 gave family 83.3%, back 83.3%, Chamfer 0.109 (docs/commands.md, generate).
  */
-export const MULTIVIEW_DEFAULTS = { iters: 300, fitIters: 200 } as const;
+export const MULTIVIEW_DEFAULTS = { iters: 400, fitIters: 150 } as const;
 
 /** The views a model distils best with: its trained V when it is camera-conditioned, else 1. */
 export function defaultViews(unet: { config: { camera_dim: number | null; num_views: number | null } }): number {
