@@ -194,8 +194,8 @@ export function partLoss(
 /**
  * The timesteps of step `step`'s batch, uniform over the schedule from a lowest one: 0, the
  * camera warm-up's minTimestep during the warm-up, and multiview.minTimestep in focused
- * multi-view steps (isFocusedStep; whichever is highest); the views of one object share one, as they are denoised
- * together (MVDream).
+ * multi-view steps (isFocusedStep), whichever is highest; the views of one object share one,
+ * as they are denoised together (MVDream).
  */
 export function trainingTimesteps(config: PretrainConfig, numTrainTimesteps: number, seed: number, step: number, batch: number, views: number): number[] {
   const rng = mulberry32(deriveSeed(seed, `step/${step}`));
