@@ -17,10 +17,10 @@ const cloud = (meshes) => sampleSurface(normalizeMeshes(meshes), DEFAULT_POINTS,
 const refs = [];
 for (const f of fs.readdirSync(refsDir).filter((f) => f.endsWith('.glb')).sort()) refs.push(cloud(await readGlbMeshes(path.join(refsDir, f))));
 
-/** The meshes without the pieces under `fraction` of their largest. */
-function dropPieces(meshes, fraction) {
-  return meshes.map((m) => {
-    const { triangleComponent, triangleCounts } = connectedComponents(m.indices, m.positions.length / 3);
+/** The meshes without the pieces under `fraction` of their largest (`pieces`: each mesh's connectedComponents). */
+function dropPieces(meshes, pieces, fraction) {
+  return meshes.map((m, i) => {
+    const { triangleComponent, triangleCounts } = pieces[i];
     const kept = [];
     triangleComponent.forEach((c, t) => {
       if (triangleCounts[c] >= fraction * triangleCounts[0]) kept.push(m.indices[3 * t], m.indices[3 * t + 1], m.indices[3 * t + 2]);
@@ -32,7 +32,10 @@ function dropPieces(meshes, fraction) {
 console.log(['asset', 'pieces (triangles)', ...fractions.map((f) => `Chamfer, pieces < ${f} dropped`)].join('\t'));
 for (const a of fs.readdirSync(assetsDir).filter((d) => d.startsWith('asset-')).sort()) {
   const meshes = await readGlbMeshes(path.join(assetsDir, a, 'asset.glb'));
-  const pieces = meshes.map((m) => connectedComponents(m.indices, m.positions.length / 3).triangleCounts.join(', ')).join(' | ');
-  const scores = fractions.map((f) => Math.min(...refs.map((r) => chamferDistance(cloud(dropPieces(meshes, Number(f))), r))).toFixed(4));
-  console.log([a, pieces, ...scores].join('\t'));
+  const pieces = meshes.map((m) => connectedComponents(m.indices, m.positions.length / 3));
+  const scores = fractions.map((f) => {
+    const kept = cloud(dropPieces(meshes, pieces, Number(f)));
+    return Math.min(...refs.map((r) => chamferDistance(kept, r))).toFixed(4);
+  });
+  console.log([a, pieces.map((p) => p.triangleCounts.join(', ')).join(' | '), ...scores].join('\t'));
 }
