@@ -2,7 +2,8 @@
 # The 3D results of the multi-view issue: for each reference set, learn a distribution with
 # train-dist (defaults), make 3 assets with `generate` at its defaults, and score them with
 # eval-3d (family, fixed-attribute and colour agreement, majority colour, Chamfer to the
-# nearest reference, diversity), printing one README row per set plus the wall time.
+# nearest reference, diversity), printing one README row per set plus the wall time, and draw
+# OUT_DIR/NAME-turntables.png: the references on top, each asset's turntable below.
 # Sets: chairs (the README's examples/chair-refs, red or blue with tall backs) and two
 # families the README had not used: tall green or yellow tables, round purple or orange vases.
 # Usage: bash examples/results-3d.sh [OUT_DIR] [SET...]  (defaults: results-3d, all three)
@@ -42,6 +43,7 @@ for entry in "${sets[@]}"; do
   dd3d generate --dist "$dist" --n 3 --seed 0 --out "$out/$name" --resume "${model[@]}" "${gen_flags[@]}"
   secs=$(($(date +%s) - start))
   dd3d eval-3d --assets "$out/$name" --refs "$refs" --json > "$out/$name.eval.json"
+  node examples/turntable-grid.mjs "$out/$name-turntables.png" "$refs" "$out/$name"/asset-*/ > /dev/null
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const pct = (x) => (100 * x).toFixed(1) + "%";
