@@ -1,0 +1,40 @@
+/**
+ * The multi-view model (models/dd3d-mv): dd3d-tiny fine-tuned with `pretrain --config mv32q`.
+ * It is in the repository, camera-conditioned for 4 views, within the size budget, and
+ * `sample --views 4` draws one row of 4 views per instance from it. (How well it draws and
+ * distils is measured by examples/views-grids.sh, adherence.sh and results-3d.sh, docs/commands.md.)
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { builtinModelDir } from '../../src/paths.js';
+import { runCli } from '../helpers/cli.js';
+
+const dir = path.join(builtinModelDir(), '..', 'dd3d-mv');
+
+describe('the multi-view model', () => {
+  it('ships in the diffusers layout as a 4-view, camera-conditioned mv32q model, at most 40 MB', () => {
+    const files = ['model_index.json', 'text_encoder/model.safetensors', 'tokenizer/vocab.json', 'unet/diffusion_pytorch_model.safetensors', 'scheduler/scheduler_config.json'];
+    const bytes = files.reduce((s, f) => s + fs.statSync(path.join(dir, f)).size, 0);
+    expect(bytes).toBeLessThanOrEqual(40 * 1024 * 1024);
+    const unet = JSON.parse(fs.readFileSync(path.join(dir, 'unet', 'config.json'), 'utf8'));
+    expect(unet).toMatchObject({ sample_size: 32, dd3d_camera_dim: 6, dd3d_num_views: 4, dd3d_camera_rays: true, dd3d_camera_ray_levels: true });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model_index.json'), 'utf8'))).toMatchObject({ _dd3d_config: 'mv32q' });
+  });
+
+  it('samples 4 views of an instance in a row, and refuses a V it was not trained for', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-mvmodel-'));
+    const out = path.join(tmp, 'views.png');
+    const r = runCli(['sample', '--model', dir, '--prompt', 'a red chair with a tall back', '--views', '4', '--n', '2', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ n: 2, views: 4, height: 32, width: 32 });
+    expect(await sharp(out).metadata()).toMatchObject({ width: 4 * 32 + 3 * 2, height: 2 * 32 + 2 }); // a row of 4 views per instance, 2-px gaps
+    const bad = runCli(['sample', '--model', dir, '--prompt', 'a red chair', '--views', '3', '--out', path.join(tmp, 'bad.png')]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/--views/);
+    expect(fs.existsSync(path.join(tmp, 'bad.png'))).toBe(false);
+  });
+});
