@@ -8,8 +8,8 @@ import sharp from 'sharp';
 
 const [out, refsDir, ...assets] = process.argv.slice(2);
 if (!out || !refsDir || assets.length === 0) throw new Error('usage: node examples/turntable-grid.mjs OUT.png REFS_DIR ASSET_DIR...');
-const SIZE = 128; // one turntable frame (export-asset.ts)
-const FRAMES = 8;
+const FRAMES = 8; // a turntable's views in a row (export-asset.ts); a frame is square
+const SIZE = (await sharp(path.join(assets[0], 'turntable.png')).metadata()).height;
 const BAR = 8;
 const refs = fs
   .readdirSync(refsDir)

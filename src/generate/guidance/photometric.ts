@@ -35,6 +35,8 @@ export function createPhotometricGuidance(ctx: GuidanceContext, res: number): Gu
     return t.shape[1] === res && t.shape[2] === res ? t.clone() : (tf.image.resizeBilinear(t, [res, res], false, true) as tf.Tensor4D);
   });
   const masks = tf.tidy(() => tf.minimum(tf.div(tf.max(tf.sub(1, images), 3), 0.1), 1)) as tf.Tensor3D;
+  // each pixel's weight in both terms, fixed with the targets: m + BACKGROUND_WEIGHT·(1 − m)
+  const weights = tf.tidy(() => tf.add(tf.mul(masks, 1 - BACKGROUND_WEIGHT), BACKGROUND_WEIGHT)) as tf.Tensor3D;
   return {
     kind: 'photometric',
     plan: (iter) => ({
@@ -47,12 +49,12 @@ export function createPhotometricGuidance(ctx: GuidanceContext, res: number): Gu
     loss(renders, iter, opacity) {
       const k = iter % cameras.length;
       const target = masks.slice([k, 0, 0], [1, -1, -1]).reshape([res, res]);
-      const weight = tf.add(target, tf.mul(tf.sub(1, target), BACKGROUND_WEIGHT));
+      const weight = weights.slice([k, 0, 0], [1, -1, -1]).reshape([res, res]);
       const colour = tf.mean(tf.mul(weight.reshape([1, res, res, 1]), tf.squaredDifference(renders, images.slice([k, 0, 0, 0], [1, -1, -1, -1])))) as tf.Scalar;
       const mask = tf.mean(tf.mul(weight, tf.squaredDifference(opacity[0]!.reshape([res, res]), target))) as tf.Scalar;
       const [c, m] = [colour.dataSync()[0]!, mask.dataSync()[0]!];
       return { loss: tf.add(colour, tf.mul(mask, MASK_WEIGHT)) as tf.Scalar, stats: { loss_photometric: c, loss_mask: m } };
     },
-    dispose: () => tf.dispose([images, masks]),
+    dispose: () => tf.dispose([images, masks, weights]),
   };
 }

@@ -20,7 +20,7 @@ describe('photometric guidance', () => {
     // target: left half a red object (mask 1), right half white background (mask 0)
     const target = tf.tidy(() => {
       const col = tf.tensor1d([0, 0, 1, 1]).reshape([1, 1, res, 1]).tile([1, res, 1, 1]);
-      return tf.add(tf.mul(col, 1), tf.mul(tf.sub(1, col), tf.tensor1d([1, 0, 0]))) as tf.Tensor4D; // red where col = 0
+      return tf.add(col, tf.mul(tf.sub(1, col), tf.tensor1d([1, 0, 0]))) as tf.Tensor4D; // white where col = 1, red where 0
     });
     const ctx = { targets: { cameras: cameraRing(RING_CAMERA, 1), images: target } } as unknown as GuidanceContext;
     const guidance = createPhotometricGuidance(ctx, res);
