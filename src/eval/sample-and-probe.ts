@@ -21,6 +21,8 @@ export interface SampleSettings {
   batch: number;
   /** Threads to sample on (default 1). */
   workers?: number;
+  /** Read every image's attributes with this family's heads (Probe.predict); default: each image's predicted family. */
+  attributesOf?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -51,7 +53,7 @@ export async function sampleAndProbe(
   for (let first = 0; first < s.n; first += s.batch) {
     const count = Math.min(s.batch, s.n - first);
     const images = tf.tensor4d(pixels.subarray(first * size, (first + count) * size), [count, height, width, 3]);
-    out.predictions.push(...probe.predict(images));
+    out.predictions.push(...probe.predict(images, s.attributesOf));
     const f = probe.features(images);
     out.features.push(...(f.arraySync() as number[][]));
     tf.dispose([images, f]);

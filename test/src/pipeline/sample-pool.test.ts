@@ -84,6 +84,12 @@ describe("eval-2d's sampling on workers", () => {
     expect(two.features).toEqual(one.features);
     expect(two.predictions).toEqual(one.predictions);
     expect(progress.at(-1)).toBe(5);
+    // attributesOf reads every image of these chairs with the lamp's heads (shade colour, …)
+    const lampHeads = probe.config.attribute_heads.filter((h) => h.family === 'lamp').map((h) => h.attribute);
+    expect(lampHeads).toContain('shade_color');
+    const lamps = await sampleAndProbe(model, probe, conditions, { ...settings, attributesOf: 'lamp' });
+    expect(lamps.predictions.map((p) => p.color)).toEqual(one.predictions.map((p) => p.color));
+    for (const p of lamps.predictions) expect(Object.keys(p.attributes).sort()).toEqual([...lampHeads].sort());
     tf.dispose(states);
     model.dispose();
     probe.dispose();
