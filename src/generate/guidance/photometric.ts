@@ -52,8 +52,9 @@ export function createPhotometricGuidance(ctx: GuidanceContext, res: number): Gu
       const weight = weights.slice([k, 0, 0], [1, -1, -1]).reshape([res, res]);
       const colour = tf.mean(tf.mul(weight.reshape([1, res, res, 1]), tf.squaredDifference(renders, images.slice([k, 0, 0, 0], [1, -1, -1, -1])))) as tf.Scalar;
       const mask = tf.mean(tf.mul(weight, tf.squaredDifference(opacity[0]!.reshape([res, res]), target))) as tf.Scalar;
-      const [c, m] = [colour.dataSync()[0]!, mask.dataSync()[0]!];
-      return { loss: tf.add(colour, tf.mul(mask, MASK_WEIGHT)) as tf.Scalar, stats: { loss_photometric: c, loss_mask: m } };
+      // both statistics in one read-back per iteration
+      const [c, m] = tf.tidy(() => tf.stack([colour, mask]).dataSync());
+      return { loss: tf.add(colour, tf.mul(mask, MASK_WEIGHT)) as tf.Scalar, stats: { loss_photometric: c!, loss_mask: m! } };
     },
     dispose: () => tf.dispose([images, masks, weights]),
   };

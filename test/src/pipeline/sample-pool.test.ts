@@ -87,6 +87,7 @@ describe("eval-2d's sampling on workers", () => {
     // attributesOf reads every image of these chairs with the lamp's heads (shade colour, …)
     const lampHeads = probe.config.attribute_heads.filter((h) => h.family === 'lamp').map((h) => h.attribute);
     expect(lampHeads).toContain('shade_color');
+    expect(one.predictions.some((p) => p.family !== 'lamp')).toBe(true); // else the heads would be the lamp's anyway
     const lamps = await sampleAndProbe(model, probe, conditions, { ...settings, attributesOf: 'lamp' });
     expect(lamps.predictions.map((p) => p.color)).toEqual(one.predictions.map((p) => p.color));
     for (const p of lamps.predictions) expect(Object.keys(p.attributes).sort()).toEqual([...lampHeads].sort());
