@@ -8,7 +8,8 @@
  *    tfjs backend, so a worker computes with the same kernels (and the same bits) as the main
  *    thread would;
  *  - the worker posts {type: 'ready'} once its backend and state are loaded, or
- *    {type: 'error', message};
+ *    {type: 'error', message} (errorReply: plus the class name and stack of anything but a
+ *    Dd3dError, so the main thread rethrows it as the CLI would read it in the serial loop);
  *  - each request message gets any number of event messages (any other `type`, e.g. progress),
  *    then {type: 'done', result} or {type: 'error', message}.
  * Worker scripts run compiled code (dist/), whether the caller is the CLI or a test.
@@ -27,7 +28,29 @@ export interface WorkerEvent {
   [field: string]: unknown;
 }
 
-type Reply<R> = { type: 'ready' } | { type: 'done'; result: R } | { type: 'error'; message: string } | WorkerEvent;
+/** A worker's failure: its message, and for anything but a Dd3dError its class name and stack. */
+export type ErrorReply = { type: 'error'; message: string; name?: string; stack?: string };
+type Reply<R> = { type: 'ready' } | { type: 'done'; result: R } | ErrorReply | WorkerEvent;
+
+/** What a worker posts for a failure (an Error cannot cross threads whole: its class is lost). */
+export function errorReply(e: unknown): ErrorReply {
+  if (e instanceof Error && !(e instanceof Dd3dError)) return { type: 'error', message: e.message, name: e.name, stack: e.stack };
+  return { type: 'error', message: String((e as Error)?.message ?? e) };
+}
+
+/**
+ * The main thread's error for a worker's failure, of the class the CLI reads it by (cli/run.ts's
+ * failureMessage): a Dd3dError stays one, a wasm RuntimeError ("memory access out of bounds")
+ * or a RangeError keeps its name, so a worker's failure reads as the same failure in the serial
+ * loop would.
+ */
+export function errorFromReply(m: ErrorReply): Error {
+  if (m.name === undefined) return new Dd3dError(m.message);
+  const e = m.name === 'RangeError' ? new RangeError(m.message) : new Error(m.message);
+  e.name = m.name;
+  if (m.stack) e.stack = m.stack;
+  return e;
+}
 
 /** Threads a command uses by default: every core, at most `cap` (more threads than work units only cost memory). */
 export function defaultWorkers(cap = 8): number {
@@ -117,8 +140,7 @@ export class WorkerThread<Req, Res> {
           resolve((m as { result?: R }).result as R);
         } else if (m.type === 'error') {
           detach();
-          // as the same failure on the main thread would read (a bad setting, a NaN)
-          reject(new Dd3dError((m as { message: string }).message));
+          reject(errorFromReply(m as ErrorReply));
         } else onEvent(m);
       };
       const onError = (e: Error) => {
@@ -189,7 +211,7 @@ export type RequestHandler<Req, Res> = (req: Req, emit: (e: WorkerEvent) => void
 
 export async function serveRequests<Init, Req, Res>(setup: (init: Init) => Promise<RequestHandler<Req, Res>> | RequestHandler<Req, Res>): Promise<void> {
   const port = parentPort!;
-  const fail = (e: unknown) => port.postMessage({ type: 'error', message: String((e as Error)?.message ?? e) });
+  const fail = (e: unknown) => port.postMessage(errorReply(e));
   try {
     const init = workerData as Init & { backend?: 'wasm' | 'cpu' };
     await initBackend(init.backend ?? 'wasm');
