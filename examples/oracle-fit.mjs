@@ -6,8 +6,8 @@
 // and the field at SIZE (what a model of that size would give the fit). Writes OUT/asset-000
 // (asset.glb, turntable.png, target-views.png) and prints the Chamfer distance of the asset to
 // the reference, as eval-3d measures it.
-// ELEV=DEG moves the ring to that elevation.
-// Usage: [ELEV=DEG] node examples/oracle-fit.mjs MODEL_DIR REF.glb OUT_DIR [ITERS [SIZE]]
+// ELEV=DEG moves the ring to that elevation; ELEV=DEG,DEG,… fits one ring per elevation.
+// Usage: [ELEV=DEG[,DEG…]] node examples/oracle-fit.mjs MODEL_DIR REF.glb OUT_DIR [ITERS [SIZE]]
 //        (defaults: the fit's 150 iterations, the model's image size, elevation 15°)
 // e.g.   node examples/oracle-fit.mjs models/dd3d-mv examples/chair-refs/ref-011.glb oracle/ 300 64
 import * as fs from 'node:fs';
@@ -37,19 +37,20 @@ const config = { ...GENERATE_DEFAULTS, ...MULTIVIEW_DEFAULTS, views, iters, fitI
 
 const refMeshes = await readGlbMeshes(ref);
 const group = meshesToGroup(refMeshes);
-const cameras = cameraRing({ ...RING_CAMERA, elevation: Number(process.env.ELEV ?? RING_CAMERA.elevation) }, views);
-const pixels = new Float32Array(views * size * size * 3);
+const elevations = (process.env.ELEV ?? String(RING_CAMERA.elevation)).split(',').map(Number);
+const cameras = elevations.flatMap((elevation) => cameraRing({ ...RING_CAMERA, elevation }, views));
+const pixels = new Float32Array(cameras.length * size * size * 3);
 cameras.forEach((camera, v) => {
   const bytes = toRGB8(renderScene(group, sceneCamera(camera), { width: size, height: size, supersample: DATASET_SUPERSAMPLE }));
   for (let i = 0; i < bytes.length; i++) pixels[v * bytes.length + i] = bytes[i] / 255;
 });
 const dir = path.join(out, 'asset-000');
 fs.mkdirSync(dir, { recursive: true });
-await writePng(path.join(dir, 'target-views.png'), { data: pixels, n: views, height: size, width: size, channels: 3 }, views);
+await writePng(path.join(dir, 'target-views.png'), { data: pixels, n: cameras.length, height: size, width: size, channels: 3 }, views);
 
 // the condition is never used by the fit; the loop builds its SDS guidance from it all the same (any prompt the model's tokenizer knows)
 const conditions = viewConditions(model, { kind: 'prompt', prompt: 'a chair' });
-const targets = { cameras, images: tf.tensor4d(pixels, [views, size, size, 3]) };
+const targets = { cameras, images: tf.tensor4d(pixels, [cameras.length, size, size, 3]) };
 const seed = 0;
 const result = await generateAsset({ model, conditions, config, seed, targets, dir, resume: false });
 await exportAsset({
@@ -71,4 +72,4 @@ await exportAsset({
 });
 fs.rmSync(path.join(dir, 'checkpoint'), { recursive: true, force: true });
 const chamfer = chamferDistance(shapeCloud(await readGlbMeshes(path.join(dir, 'asset.glb'))), shapeCloud(refMeshes));
-console.log(`${ref}: ${views} views of ${size} px, ${iters} fit iterations, ${result.seconds.toFixed(1)} s: Chamfer ${chamfer.toFixed(3)}`);
+console.log(`${ref}: ${cameras.length} views of ${size} px, ${iters} fit iterations, ${result.seconds.toFixed(1)} s: Chamfer ${chamfer.toFixed(3)}`);
