@@ -82,4 +82,10 @@ export function installCrashHandlers(): void {
   };
   process.prependListener('uncaughtException', die);
   process.prependListener('unhandledRejection', die);
+  // The reader of stdout went away (`dd3d sample --help | head`): nobody is left to tell, so
+  // stop quietly as `head`'s other writers do, instead of "dd3d: error: cannot write (EPIPE)".
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') die(e);
+    else process.exit(0);
+  });
 }

@@ -311,6 +311,15 @@ setTimeout(() => Promise.reject(new Error('never reached')), 50);`;
     expect(fs.existsSync(cliPath)).toBe(true);
   });
 
+  it('the built CLI: a reader that closes stdout early (`dd3d sample --help | true`) stops it quietly, exit 0', () => {
+    // `true` exits without reading, long before node has started, so the help's write meets a closed pipe (EPIPE)
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${cliPath}" sample --help | true; echo "status \${PIPESTATUS[0]}" >&2`], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.stderr.trim()).toBe('status 0');
+  });
+
   it('the built CLI: a broken model is one line, exit 1', () => {
     const model = brokenModel(path.join(tmp, 'm-cli'), { config: { unet: { block_out_channels: undefined } } });
     expectOneLineError(runCli(['sample', '--model', model, ...sampleArgs(path.join(tmp, 'y.png')).slice(1)]), /block_out_channels/);
