@@ -312,8 +312,8 @@ setTimeout(() => Promise.reject(new Error('never reached')), 50);`;
   });
 
   it('the built CLI: a reader that closes stdout early (`dd3d sample --help | true`) stops it quietly, exit 0', () => {
-    // `true` exits without reading, long before node has started, so the help's write meets a closed pipe (EPIPE)
-    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${cliPath}" sample --help | true; echo "status \${PIPESTATUS[0]}" >&2`], {
+    // `true` exits without reading; the half second before dd3d starts makes sure the help's write meets a closed pipe (EPIPE)
+    const r = spawnSync('bash', ['-c', `(sleep 0.5; exec "${process.execPath}" "${cliPath}" sample --help) | true; echo "status \${PIPESTATUS[0]}" >&2`], {
       encoding: 'utf8',
       timeout: 60_000,
     });
