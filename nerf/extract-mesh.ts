@@ -6,6 +6,7 @@
  */
 import * as THREE from 'three';
 import { Dd3dError } from '../src/core/errors.js';
+import { chooseIsoLevel, largestPieceGenus, robustMax } from './iso-level.js';
 import { marchingCubes, type IndexedMesh } from './marching-cubes.js';
 import { FLOATER_FRACTION, removeFloaters, simplifyMesh, vertexNormals } from './mesh-cleanup.js';
 
@@ -19,13 +20,13 @@ export interface MeshExtractionOptions {
   /** Grid points per side; default 128. */
   resolution?: number;
   /**
-   * Iso level on density. 'auto' (the default) is half of the field's robust maximum, the
-   * 99.9th percentile of the grid samples: the surface sits halfway up the step from empty
-   * space to solid, and a handful of spiky samples (under 0.1% of the grid) cannot move it.
-   * That assumes the object fills at least ~0.1% of the cube (for bound 1, a ball of radius
+   * Iso level on density. 'auto' (the default) is half of the field's robust maximum (the 99.9th
+   * percentile of the grid samples), or a lower rung of a ladder when that surface is lace, full
+   * of holes (nerf/iso-level.ts). 'half-max' is the first rung alone, the rule before the ladder.
+   * Either assumes the object fills at least ~0.1% of the cube (for bound 1, a ball of radius
    * 0.13), which any object worth extracting does.
    */
-  threshold?: number | 'auto';
+  threshold?: number | 'auto' | 'half-max';
   /** Drop pieces with fewer triangles than this fraction of the largest piece's; default FLOATER_FRACTION (0.25). */
   minComponentFraction?: number;
   /** meshoptimizer's target triangle count; default 20000. */
@@ -39,6 +40,12 @@ export interface MeshExtractionOptions {
 export interface ExtractionStats {
   gridResolution: number;
   threshold: number;
+  /** How the threshold was chosen: a given number, 'half-max' or 'auto'. */
+  thresholdRule: 'given' | 'half-max' | 'auto';
+  /** The threshold over the robust maximum (the 99.9th percentile of the grid samples). */
+  thresholdFraction: number;
+  /** The genus of the largest piece straight out of marching cubes (lace has dozens or more). */
+  genus: number;
   /** Grid samples the density function returned as NaN (treated as empty space). */
   nanSamples: number;
   /** Straight out of marching cubes. */
@@ -102,40 +109,6 @@ function sampleGrid(density: MeshExtractionOptions['density'], bound: number, re
   return values;
 }
 
-/** Half of the 99.9th percentile of the finite samples (see `threshold` in the options). */
-export function autoThreshold(values: Float32Array): number {
-  // A plain loop: TypedArray.prototype.filter is ~50× slower on millions of samples.
-  const finite = new Float32Array(values.length);
-  let n = 0;
-  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) finite[n++] = values[i]!;
-  if (n === 0) return NaN;
-  return 0.5 * kthSmallest(finite.subarray(0, n), Math.min(n - 1, Math.floor(0.999 * n)));
-}
-
-/** Hoare's quickselect, in place: linear time where a full sort of 2M samples takes seconds. */
-function kthSmallest(a: Float32Array, k: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i++] = a[j]!;
-        a[j--] = t;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else break;
-  }
-  return a[k]!;
-}
-
 /**
  * Surrounds the grid with one layer of −∞ so surfaces touching the cube's faces are capped
  * there (a capped vertex lands exactly on the face) and the mesh stays closed.
@@ -173,30 +146,37 @@ export async function extractMesh(o: MeshExtractionOptions): Promise<ExtractedMe
   if (!(o.bound > 0 && Number.isFinite(o.bound))) throw new Dd3dError(`extractMesh: bound must be a positive number, got ${o.bound}`);
   if (!Number.isInteger(res) || res < 2 || res > 1024) throw new Dd3dError(`extractMesh: resolution must be an integer in 2..1024, got ${res}`);
   if (!Number.isInteger(chunk) || chunk < 1) throw new Dd3dError(`extractMesh: chunk must be a positive integer, got ${chunk}`);
-  if (typeof o.threshold === 'number' && !Number.isFinite(o.threshold))
-    throw new Dd3dError(`extractMesh: threshold must be a finite number or 'auto', got ${o.threshold}`);
+  if (typeof o.threshold === 'number' ? !Number.isFinite(o.threshold) : o.threshold !== undefined && o.threshold !== 'auto' && o.threshold !== 'half-max')
+    throw new Dd3dError(`extractMesh: threshold must be a finite number, 'auto' or 'half-max', got ${o.threshold}`);
 
   const values = sampleGrid(o.density, o.bound, res, chunk);
   const samplingSeconds = (performance.now() - t0) / 1000;
   const where = `in [−${o.bound}, ${o.bound}]³ at ${res}³`;
-  const threshold = o.threshold === undefined || o.threshold === 'auto' ? autoThreshold(values) : o.threshold;
-  if (!Number.isFinite(threshold))
+  const rule = typeof o.threshold === 'number' ? 'given' : (o.threshold ?? 'auto');
+  const top = robustMax(values);
+  // the first rung; 'auto' may go lower, where more samples are above
+  const firstLevel = typeof o.threshold === 'number' ? o.threshold : 0.5 * top;
+  if (!Number.isFinite(firstLevel))
     throw new Dd3dError(`extractMesh: the density field is empty ${where}: ${describeField(values)}, no threshold can be chosen`);
   let above = 0;
   let nanSamples = 0;
   for (const v of values) {
-    if (v > threshold) above++;
+    if (v > firstLevel) above++;
     else if (v !== v) nanSamples++;
   }
   if (above === 0)
     throw new Dd3dError(
-      `extractMesh: the density field is empty ${where}: no sample is above the threshold ${threshold.toPrecision(4)} (${describeField(values)})`,
+      `extractMesh: the density field is empty ${where}: no sample is above the threshold ${firstLevel.toPrecision(4)} (${describeField(values)})`,
     );
 
   // The padded grid's points sit one step outside the cube, so its bounds grow by one step.
   const step = (2 * o.bound) / (res - 1);
   const b = o.bound + step;
-  const raw = marchingCubes(padWithEmpty(values, res), [res + 2, res + 2, res + 2], { min: [-b, -b, -b], max: [b, b, b] }, threshold);
+  const padded = padWithEmpty(values, res);
+  const surfaceAt = (level: number) => marchingCubes(padded, [res + 2, res + 2, res + 2], { min: [-b, -b, -b], max: [b, b, b] }, level);
+  const chosen = rule === 'auto' ? chooseIsoLevel(top, surfaceAt) : undefined;
+  const threshold = chosen?.level ?? firstLevel;
+  const raw = chosen?.mesh ?? surfaceAt(threshold);
   const trianglesRaw = raw.indices.length / 3;
   if (trianglesRaw === 0)
     throw new Dd3dError(`extractMesh: the density field is empty ${where}: ${above} samples above the threshold ${threshold.toPrecision(4)} make no surface`);
@@ -220,6 +200,9 @@ export async function extractMesh(o: MeshExtractionOptions): Promise<ExtractedMe
     stats: {
       gridResolution: res,
       threshold,
+      thresholdRule: rule,
+      thresholdFraction: threshold / top,
+      genus: chosen?.genus ?? largestPieceGenus(raw),
       nanSamples,
       trianglesRaw,
       componentsDropped: cleaned.componentsDropped,

@@ -5,12 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { FIELDS, type FieldKind } from '../../nerf/index.js';
 import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages } from '../distribution/reference-images.js';
 import { Dd3dError } from '../core/errors.js';
-import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKind, type GenerateConfig } from '../generate/config.js';
+import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKind, type GenerateConfig, type MeshLevel } from '../generate/config.js';
 import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';
 import { jobWorkers } from '../backend/worker-pool.js';
@@ -43,6 +43,7 @@ export interface GenerateSettingsFlags {
   lambdaEntropy: number;
   lr: number;
   meshRes: number;
+  meshLevel: MeshLevel;
   previewEvery: number;
   seed: number;
 }
@@ -110,6 +111,12 @@ export function registerGenerate(program: Command): void {
     .option('--lambda-entropy <w>', 'weight of the opacity-entropy loss', floatOption(0), D.lambda.entropy)
     .option('--lr <rate>', 'learning rate of the grid features (the MLPs and background take a tenth)', floatOption(0), D.lr.encoding)
     .option('--mesh-res <n>', 'density grid side for marching cubes', intOption(16, 512), D.mesh.resolution)
+    .option(
+      '--mesh-level <level>',
+      "iso level on density: auto (half the grid's 99.9th percentile, lower when that surface is lace, full of holes), half-max (half the 99.9th percentile alone) or a density > 0",
+      meshLevelOption,
+      D.mesh.level,
+    )
     .option('--preview-every <n>', 'write previews/iter-NNNNN.png every n iterations (0: never)', intOption(0), D.previewEvery)
     .option('--seed <n>', 'seed of the instances (asset i uses instance noise i of this seed), cameras and noise', intOption(0), 0)
     .option(
@@ -225,6 +232,13 @@ function formatTerms(terms: Record<string, number>): string {
 }
 
 /** Generate's flags → its settings object (`queue add` uses the same, so a queued asset equals a local one). */
+function meshLevelOption(value: string): MeshLevel {
+  if (value === 'auto' || value === 'half-max') return value;
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError('expected auto, half-max or a density > 0.');
+  return v;
+}
+
 export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
   const D = GENERATE_DEFAULTS;
   return {
@@ -242,7 +256,7 @@ export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
     lambda: { orient: opts.lambdaOrient, sparsity: opts.lambdaSparsity, entropy: opts.lambdaEntropy },
     lr: { encoding: opts.lr, mlp: opts.lr / 10, background: opts.lr / 10 },
     previewEvery: opts.previewEvery,
-    mesh: { ...D.mesh, resolution: opts.meshRes },
+    mesh: { ...D.mesh, resolution: opts.meshRes, level: opts.meshLevel },
   };
 }
 

@@ -57,9 +57,12 @@ export interface GenerateConfig {
   occupancyEvery: number;
   previewEvery: number;
   checkpointEvery: number;
-  /** Mesh extraction. */
-  mesh: { resolution: number; targetTriangles: number };
+  /** Mesh extraction; `level` is the iso level on density, chosen by rule (nerf/iso-level.ts) or given. */
+  mesh: { resolution: number; targetTriangles: number; level: MeshLevel };
 }
+
+/** 'auto': half the robust maximum, lower when that surface is lace; 'half-max': half the robust maximum alone; or a density. */
+export type MeshLevel = 'auto' | 'half-max' | number;
 
 export const GENERATE_DEFAULTS: GenerateConfig = {
   field: { kind: 'grid' },
@@ -81,7 +84,7 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
   occupancyEvery: 16,
   previewEvery: 100,
   checkpointEvery: 100,
-  mesh: { resolution: 128, targetTriangles: 20000 },
+  mesh: { resolution: 128, targetTriangles: 20000, level: 'auto' },
 };
 
 /**

@@ -136,6 +136,7 @@ export async function exportAsset(o: ExportInput): Promise<AssetManifest> {
     bound: o.field.bound,
     resolution: o.config.mesh.resolution,
     targetTriangles: o.config.mesh.targetTriangles,
+    threshold: o.config.mesh.level,
   });
   // the pictures first (seconds of rendering), then the GLB and the manifest back to back, so
   // that `dd3d view`, which lists every GLB, sees a GLB without its manifest for milliseconds

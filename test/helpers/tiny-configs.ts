@@ -32,6 +32,6 @@ export const tinyGenerateConfig = (over: Partial<GenerateConfig> = {}): Generate
   previewEvery: 0,
   checkpointEvery: 2,
   shading: { ...GENERATE_DEFAULTS.shading, warmupIters: 1 },
-  mesh: { resolution: 32, targetTriangles: 2000 },
+  mesh: { resolution: 32, targetTriangles: 2000, level: 'auto' },
   ...over,
 });

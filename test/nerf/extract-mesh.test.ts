@@ -6,6 +6,7 @@ import validator from 'gltf-validator';
 import * as THREE from 'three';
 import { afterAll, describe, expect, it } from 'vitest';
 import { extractMesh, meshToGroup, type ExtractedMesh } from '../../nerf/extract-mesh.js';
+import { chooseIsoLevel, largestPieceGenus, MAX_GENUS, robustMax, RUNG_RATIO, RUNGS } from '../../nerf/iso-level.js';
 import { marchingCubes, type IndexedMesh, type Vec3Tuple } from '../../nerf/marching-cubes.js';
 import { connectedComponents, FLOATER_FRACTION, removeFloaters, simplifyMesh, vertexNormals } from '../../nerf/mesh-cleanup.js';
 import { srgbToLinear } from '../../renderers/color.js';
@@ -240,7 +241,9 @@ describe('extractMesh', () => {
         `threshold ${stats.threshold.toFixed(3)}; triangles ${stats.trianglesRaw} raw → ${stats.trianglesCleaned} after dropping ${stats.componentsDropped} → ${stats.triangles}`,
     );
     expect(stats.gridResolution).toBe(128);
-    expect(stats.threshold).toBeCloseTo(10, 0); // half of the solid level, 20
+    // a sharp field: the first rung, half of the solid level (20)
+    expect([stats.thresholdRule, stats.thresholdFraction, stats.genus]).toEqual(['auto', 0.5, 0]);
+    expect(stats.threshold).toBeCloseTo(10, 0);
     expect(stats.componentsDropped).toBe(1);
     expect(stats.nanSamples).toBe(0);
     expect(stats.triangles).toBeLessThanOrEqual(20000);
@@ -286,6 +289,9 @@ describe('extractMesh', () => {
     await expect(extractMesh({ density, bound: 1, resolution: 16, threshold: 50 })).rejects.toThrow(/empty.*no sample is above the threshold 50/);
     await expect(extractMesh({ density: nan, bound: 1, resolution: 16 })).rejects.toThrow(/empty.*every sample is NaN/);
     await expect(extractMesh({ density: (p) => new Float32Array(p.length), bound: 1, resolution: 16 })).rejects.toThrow(/returned .* values/);
+    await expect(extractMesh({ density, bound: 1, resolution: 16, threshold: 'visible' as 'auto' })).rejects.toThrow(
+      /threshold must be a finite number, 'auto' or 'half-max', got visible/,
+    );
   });
 
   it('renders as a vertex-coloured turntable whose centres show the albedo', async () => {
@@ -321,5 +327,80 @@ describe('extractMesh', () => {
       const corner = v * size * 3;
       expect([...strip.data.subarray(corner, corner + 3)]).toEqual([255, 255, 255]);
     }
+  });
+});
+
+describe('the iso level: half the robust maximum, lower when that surface is lace', () => {
+  const cube = { min: [-1, -1, -1] as Vec3Tuple, max: [1, 1, 1] as Vec3Tuple };
+  /** A closed plate (1.6 × 0.2 × 1.6) with `holes` round holes through it: a surface of genus `holes`. */
+  const plates = new Map<number, IndexedMesh>();
+  const plate = (holes: number): IndexedMesh => {
+    if (plates.has(holes)) return plates.get(holes)!;
+    const centres = Array.from({ length: holes }, (_, h) => [-0.6 + 0.3 * (h % 5), -0.6 + 0.3 * Math.floor(h / 5)] as const);
+    const f: Field = (x, y, z) =>
+      Math.min(0.8 - Math.abs(x), 0.1 - Math.abs(y), 0.8 - Math.abs(z), ...centres.map(([cx, cz]) => Math.hypot(x - cx, z - cz) - 0.08));
+    const dims: Vec3Tuple = [56, 56, 56];
+    plates.set(holes, marchingCubes(sampleField(f, dims, cube.min, cube.max), dims, cube, 0));
+    return plates.get(holes)!;
+  };
+
+  it('counts the handles of the largest piece (sphere 0, torus 1, a plate with 7 holes 7), ignoring a small second piece', () => {
+    const dims: Vec3Tuple = [48, 48, 48];
+    const twoBalls: Field = (x, y, z) => Math.max(ball(0.5, -0.3)(x, y, z), ball(0.15, 0.75, 0.7)(x, y, z));
+    expect(largestPieceGenus(marchingCubes(sampleField(twoBalls, dims, cube.min, cube.max), dims, cube, 0))).toBe(0);
+    const torus: Field = (x, y, z) => 0.2 - Math.hypot(Math.hypot(x, z) - 0.6, y);
+    expect(largestPieceGenus(marchingCubes(sampleField(torus, dims, cube.min, cube.max), dims, cube, 0))).toBe(1);
+    expect(largestPieceGenus(plate(7))).toBe(7);
+    expect(largestPieceGenus({ positions: new Float32Array(0), indices: new Uint32Array(0) })).toBe(0);
+  });
+
+  it('walks down the ladder to the first rung of genus at most MAX_GENUS, or else the smallest genus', () => {
+    const walk = (genera: number[]) => {
+      const asked: number[] = [];
+      const choice = chooseIsoLevel(8, (level) => {
+        asked.push(level);
+        return plate(genera[asked.length - 1]!);
+      });
+      return { ...choice, asked };
+    };
+    const first = walk([14, 12, 9, 3]);
+    expect(MAX_GENUS).toBe(10);
+    expect([first.rung, first.genus, first.asked.length]).toEqual([2, 9, 3]); // stops there, never asks for the 4th
+    expect(first.level).toBeCloseTo(4 * RUNG_RATIO ** 2, 12);
+    expect(first.asked.map((l) => l / 4)).toEqual([1, RUNG_RATIO, RUNG_RATIO ** 2]);
+    const none = walk([19, 17, 14, 13, 11, 12, 16, 18]);
+    expect([none.rung, none.genus, none.asked.length]).toEqual([4, 11, RUNGS]);
+    expect(largestPieceGenus(none.mesh)).toBe(11);
+  });
+
+  // A fog like the ones score distillation leaves (three vases of models/dd3d-mv): density 1.2–4.8
+  // per unit length in a ball of radius 0.6, lumpy along a gyroid, a connected labyrinth.
+  const R = 0.6;
+  const gyroid = (a: number, b: number, c: number) => Math.sin(a) * Math.cos(b) + Math.sin(b) * Math.cos(c) + Math.sin(c) * Math.cos(a);
+  const fog: Field = (x, y, z) => (3 * (1 + (0.6 * gyroid(15 * x, 15 * y, 15 * z)) / 1.5)) / (1 + Math.exp((Math.hypot(x, y, z) - R) / 0.02));
+  const density = (pts: Float32Array): Float32Array => {
+    const out = new Float32Array(pts.length / 3);
+    for (let i = 0; i < out.length; i++) out[i] = fog(pts[3 * i]!, pts[3 * i + 1]!, pts[3 * i + 2]!);
+    return out;
+  };
+
+  it('extracts the fog as one closed ball where half the maximum leaves lace', async () => {
+    const res = 64;
+    const top = robustMax(sampleField(fog, [res, res, res], cube.min, cube.max));
+    expect(top).toBeGreaterThan(4.5);
+    expect(top).toBeLessThan(4.9);
+    const lace = await extractMesh({ density, bound: 1, resolution: res, threshold: 'half-max' });
+    expect([lace.stats.thresholdRule, lace.stats.thresholdFraction]).toEqual(['half-max', 0.5]);
+    expect(lace.stats.threshold).toBeCloseTo(top / 2, 5);
+    expect(lace.stats.genus).toBeGreaterThan(30);
+    const solid = await extractMesh({ density, bound: 1, resolution: res });
+    expect(solid.stats.thresholdRule).toBe('auto');
+    expect(solid.stats.thresholdFraction).toBeCloseTo(0.5 * RUNG_RATIO ** 3, 9); // the fourth rung, 0.256
+    expect(solid.stats.genus).toBe(0);
+    const t = topology(solid);
+    expect(t.closed).toBe(true);
+    expect(t.euler).toBe(2);
+    expect(Math.abs(t.signedVolume / ((4 / 3) * Math.PI * R ** 3) - 1)).toBeLessThan(0.1);
+    expect(topology(lace).euler).toBeLessThan(-50);
   });
 });

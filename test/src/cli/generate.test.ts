@@ -294,6 +294,11 @@ describe('dd3d generate', () => {
       });
       expect(m.source.path).toBe(distFile);
       expect(m.timing_ms.total).toBeGreaterThan(0);
+      // the iso level by the default rule, and how it was chosen
+      expect(m.settings.mesh.level).toBe('auto');
+      expect(m.mesh.thresholdRule).toBe('auto');
+      expect(m.mesh.threshold / m.mesh.thresholdFraction).toBeGreaterThan(0);
+      expect(Number.isInteger(m.mesh.genus)).toBe(true);
       // every loss term of the run, unweighted, each over the iterations that computed it
       expect(Object.keys(m.loss_terms).sort()).toEqual(['loss_orient', 'loss_sds', 'loss_sparsity']);
       for (const t of Object.values(m.loss_terms) as Array<{ iterations: number; first: number; final: number }>) {
@@ -360,6 +365,11 @@ describe('dd3d generate', () => {
     fs.writeFileSync(path.join(busy, 'notes.txt'), 'mine');
     expectOneLineError(runCli(['generate', '--prompt', 'a chair', '--out', busy, ...args]), /--out: .*busy holds other files/);
     expectOneLineError(runCli(['generate', '--prompt', 'a zebra', '--out', path.join(tmp, 'zebra'), ...args]), /zebra/);
+    expectOneLineError(
+      runCli(['generate', '--prompt', 'a chair', '--out', path.join(tmp, 'level'), ...args, '--mesh-level', 'lace']),
+      /--mesh-level <level>' argument 'lace' is invalid\. expected auto, half-max or a density > 0/,
+    );
+    expect(fs.existsSync(path.join(tmp, 'level'))).toBe(false);
     expect(fs.existsSync(path.join(tmp, 'zebra', 'asset-000', 'manifest.json'))).toBe(false);
   }, 300_000);
 });
