@@ -140,7 +140,7 @@ const COUNTS: Record<string, [min: number, max: number]> = {
 /**
  * The settings have exactly GENERATE_DEFAULTS' shape: the same keys, numbers where it has
  * numbers (finite), arrays of its length; `res` is null or a side in pixels, `background`
- * one of the kinds, `field` a kind of nerf/'s FIELDS registry. Then the counts, and fitIters ≤ iters as `generate` requires.
+ * one of the kinds, `mesh.level` a rule or a density, `field` a kind of nerf/'s FIELDS registry. Then the counts, and fitIters ≤ iters as `generate` requires.
  */
 function checkConfig(v: unknown, bad: Bad): void {
   const walk = (value: unknown, like: unknown, key: string): void => {
@@ -152,6 +152,11 @@ function checkConfig(v: unknown, bad: Bad): void {
       const o = object(value, key, bad);
       known(o, ['kind'], `${key}.`, bad);
       if (typeof o.kind !== 'string' || !Object.hasOwn(FIELDS, o.kind)) bad(`${key}.kind`, `must be one of ${Object.keys(FIELDS).join(', ')}`);
+      return;
+    }
+    if (key === 'config.mesh.level') {
+      if (value !== 'auto' && value !== 'half-max' && !(typeof value === 'number' && Number.isFinite(value) && value > 0))
+        bad(key, 'must be "auto", "half-max" or a number > 0');
       return;
     }
     if (key === 'config.background') {

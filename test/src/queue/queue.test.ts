@@ -22,6 +22,7 @@ import { saveDistribution, textEncoderHash } from '../../../src/distribution/dis
 import { encodeContext, fitGaussian } from '../../../src/distribution/prompt-learner.js';
 import { buildTemplate } from '../../../src/distribution/prompt-template.js';
 import { DiffusionModel } from '../../../src/pipeline/diffusion-model.js';
+import { GENERATE_DEFAULTS } from '../../../src/generate/config.js';
 import { JOB_NAME, jobIdFor, parsePayload, type QueueJobPayload } from '../../../src/queue/payload.js';
 import { queueStatus } from '../../../src/queue/queue.js';
 import { exportTinyModel } from '../../../src/train/export.js';
@@ -395,6 +396,22 @@ describe('dd3d queue without a Redis to talk to', () => {
       [{ format: 'dd3d-queue-job', version: 1 }, /"run" is missing/],
     ];
     for (const [data, pattern] of cases) expect(() => parsePayload(data)).toThrow(pattern);
+    // a whole payload: the mesh level is a rule or a density
+    const whole = (level: unknown) => ({
+      format: 'dd3d-queue-job',
+      version: 1,
+      run: '0123456789abcdef',
+      instance: 0,
+      seed: 0,
+      out: path.resolve(tmp, 'out'),
+      source: { kind: 'prompt', prompt: 'a red chair' },
+      model: { fingerprint: `sha256:${'0'.repeat(64)}`, label: 'dd3d-tiny' },
+      sampling: { steps: 8, guidance: 3 },
+      config: { ...GENERATE_DEFAULTS, mesh: { ...GENERATE_DEFAULTS.mesh, level } },
+    });
+    for (const level of ['auto', 'half-max', 2.5]) expect(parsePayload(whole(level)).config.mesh.level).toBe(level);
+    for (const level of ['lace', 0, -1, null, {}])
+      expect(() => parsePayload(whole(level))).toThrow(/"config\.mesh\.level" must be "auto", "half-max" or a number > 0/);
   });
 
   it('a bad Redis URL or an unreachable server is one error line within seconds, and nothing is written', async () => {
