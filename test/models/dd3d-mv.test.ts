@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { loadDistribution, textEncoderHash } from '../../src/distribution/distribution-file.js';
 import { builtinModelDir } from '../../src/paths.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -36,5 +37,13 @@ describe('the multi-view model', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/--views/);
     expect(fs.existsSync(path.join(tmp, 'bad.png'))).toBe(false);
+  });
+
+  it("ships examples/chair-mv.json, the chair references' distribution learned with its text encoder", () => {
+    const d = loadDistribution(path.join(dir, '..', '..', 'examples', 'chair-mv.json'));
+    expect(d.model.text_encoder_hash).toBe(textEncoderHash(dir));
+    expect(textEncoderHash(dir)).not.toBe(textEncoderHash(builtinModelDir())); // not dd3d-tiny's chair.json
+    expect(d.training).toMatchObject({ references: { dir: 'examples/chair-refs', images: 12 } });
+    expect(d.components?.weights).toHaveLength(2);
   });
 });
