@@ -297,7 +297,11 @@ describe('dd3d generate', () => {
       // the iso level by the default rule, and how it was chosen
       expect(m.settings.mesh.level).toBe('auto');
       expect(m.mesh.thresholdRule).toBe('auto');
-      expect(m.mesh.threshold / m.mesh.thresholdFraction).toBeGreaterThan(0);
+      // a rung of the ladder: half the 99.9th percentile × 0.8^k
+      const rung = Math.log(m.mesh.thresholdFraction / 0.5) / Math.log(0.8);
+      expect(Math.abs(rung - Math.round(rung))).toBeLessThan(1e-6);
+      expect(Math.round(rung)).toBeGreaterThanOrEqual(0);
+      expect(Math.round(rung)).toBeLessThan(8);
       expect(Number.isInteger(m.mesh.genus)).toBe(true);
       // every loss term of the run, unweighted, each over the iterations that computed it
       expect(Object.keys(m.loss_terms).sort()).toEqual(['loss_orient', 'loss_sds', 'loss_sparsity']);
