@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the README's adherence tables for the built-in model: eval-prompt on prompt set A
+# Reproduces the README's adherence tables (built-in model, or --model DIR): eval-prompt on prompt set A
 # (8 families × 2 colours, front and side views: the set the sampling defaults were chosen on)
 # and the held-out set B (other colours, back views in place of front views), one set after
 # the other, each on every core. Set C (written fresh for the multi-view model, never

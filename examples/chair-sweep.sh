@@ -4,12 +4,14 @@
 # FID, the three most common colours and the blue count).
 # Usage: bash examples/chair-sweep.sh [OUT_DIR] [N]   (defaults: chair-sweep, 256)
 # Each run costs about 9 min of train-dist and 4 min of eval-2d on one core; finished runs
-# (OUT_DIR/NAME.json, NAME.eval.json) are kept, so an interrupted sweep continues.
+# (OUT_DIR/NAME.json, NAME.eval.json) are kept, so an interrupted sweep continues. MODEL=DIR
+# learns with another model (default: models/dd3d-tiny, which the sweep was measured on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-chair-sweep}
 n=${2:-256}
 refs=examples/chair-refs
+model=${MODEL:-models/dd3d-tiny}
 dd3d() { node dist/src/cli.js "$@"; }
 mkdir -p "$out"
 
@@ -33,7 +35,7 @@ for run in "${runs[@]}"; do
   read -r -a extra <<< "$eval_flags"
   if [ ! -f "$out/$name.json" ]; then
     # the sweep was measured at the defaults of its day (one Gaussian, 300 steps); a run's own flags come after
-    dd3d train-dist --images "$refs" --out "$out/$name.json" --seed 0 --components 1 --steps 300 "${train_flags[@]}"
+    dd3d train-dist --images "$refs" --out "$out/$name.json" --seed 0 --components 1 --steps 300 --model "$model" "${train_flags[@]}"
   fi
   if [ ! -f "$out/$name.eval.json" ]; then
     dd3d eval-2d --dist "$out/$name.json" --refs "$refs" --n "$n" --seed 0 "${extra[@]}" --json > "$out/$name.eval.tmp"

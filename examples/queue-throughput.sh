@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Throughput of `dd3d queue`: assets per hour with 1 worker and with 2 workers (one per core),
 # and their ratio, on this machine (docs/scale-out.md reports the numbers). Starts its own
-# redis-server on a free loopback port, adds N assets of examples/chair.json with the
-# built-in model at ITERS iterations (defaults otherwise: 32×32 renders, 48 samples per ray,
-# mesh 128³), runs the workers until every asset is done, and times it from the first
+# redis-server on a free loopback port, adds N assets of examples/chair-tiny.json with
+# models/dd3d-tiny (the model the documented figures were measured on) at ITERS iterations
+# (defaults otherwise: 32×32 renders, 48 samples per ray, mesh 128³), runs the workers until every asset is done, and times it from the first
 # worker's start to the last asset. Measure on an idle machine: anything else on the cores
 # lowers both numbers, and the ratio.
 #
@@ -36,13 +36,13 @@ done_count() { dd3d queue status --redis "$url" --queue "$1" --json | node -e "l
 # assets/hour with $1 worker processes of one asset thread each (as on $1 one-core machines), into $rate
 measure() {
   local workers=$1 queue="throughput-$1" out="$work/out-$1"
-  dd3d queue add --queue "$queue" --redis "$url" --dist examples/chair.json --n "$N" --iters "$ITERS" --preview-every 0 --out "$out" 2>>"$work/add.log" ||
+  dd3d queue add --queue "$queue" --redis "$url" --dist examples/chair-tiny.json --n "$N" --iters "$ITERS" --preview-every 0 --out "$out" 2>>"$work/add.log" ||
     { cat "$work/add.log" >&2; exit 1; }
   local start end
   start=$(date +%s.%N)
   for _ in $(seq "$workers"); do
     # node itself in the background (not the dd3d function, whose subshell would get the signal)
-    node dist/src/cli.js queue worker --queue "$queue" --redis "$url" --concurrency 1 2>>"$work/worker-$workers.log" &
+    node dist/src/cli.js queue worker --queue "$queue" --redis "$url" --model models/dd3d-tiny --concurrency 1 2>>"$work/worker-$workers.log" &
     worker_pids+=($!)
   done
   until [ "$(done_count "$queue")" = "$N" ]; do sleep 1; done
@@ -54,7 +54,7 @@ measure() {
   rate=$(node -e "console.log((3600*$N/($end-$start)).toFixed(1))")
 }
 
-echo "queue-throughput: $N assets of examples/chair.json, --iters $ITERS, built-in model, $(nproc) cores" >&2
+echo "queue-throughput: $N assets of examples/chair-tiny.json, --iters $ITERS, models/dd3d-tiny, $(nproc) cores" >&2
 measure 1
 one=$rate
 echo "1 worker:  $one assets/hour"

@@ -15,13 +15,15 @@
 # Each set prints its README rows and the colours the probe saw per row (OUT_DIR/NAME.eval.json).
 # Each set costs about 7 min of train-dist at the defaults on two cores (34 min on one core before
 # the native kernels), a few minutes of prompt tuning and ~15 min of eval-2d; sets run one after
-# another.
+# another. MODEL=DIR learns with another model (default: models/dd3d-tiny, which the README's
+# 2D rows were measured on; eval-2d then finds it from each distribution).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results-2d}
 n=${2:-256}
 only=("${@:3}")
 read -r -a train_flags <<< "${TRAIN_FLAGS:-}"   # e.g. TRAIN_FLAGS="--components 4"
+model=${MODEL:-models/dd3d-tiny}
 dd3d() { node dist/src/cli.js "$@"; }
 mkdir -p "$out"
 
@@ -42,7 +44,7 @@ for row in "${sets[@]}"; do
   dd3d scenes refs --family "$family" --where "$where" --n 12 --seed 0 --out "$out/$name-refs"
   dd3d scenes refs --family "$family" --where "$where" --n "$n" --seed 1 --out "$out/$name-fresh"
   if [ ! -f "$out/$name.json" ]; then
-    dd3d train-dist --images "$out/$name-refs" --out "$out/$name.json" --seed 0 "${train_flags[@]}"
+    dd3d train-dist --images "$out/$name-refs" --out "$out/$name.json" --seed 0 --model "$model" "${train_flags[@]}"
   fi
   dd3d eval-2d --dist "$out/$name.json" --refs "$out/$name-refs" --n "$n" --seed 0 \
     --baseline "caption:$caption" --baseline prompt-tuning --baseline "images:$out/$name-fresh" --json > "$out/$name.eval.tmp"

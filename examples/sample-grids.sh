@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the README's sample grids: the built-in model from text (models/dd3d-tiny/samples/)
+# Regenerates the README's sample grids: dd3d-tiny from text (models/dd3d-tiny/samples/)
 # and the learned chair distribution (the paper's single Gaussian, examples/chair-single.json) at
 # γ = 0, 1, 2, mixed with a lamp distribution, edited, and as a mixture of four components
 # (examples/grids/). Every grid is 8 images at the defaults
@@ -12,7 +12,7 @@ mkdir -p examples/grids
 
 for row in "a red chair, front view|red-chair-front" "a blue lamp, front view|blue-lamp-front" \
   "a purple vase, front view|purple-vase-front" "a blue car, side view|blue-car-side" "a green sofa, side view|green-sofa-side"; do
-  dd3d sample --prompt "${row%%|*}" --n 8 --out "models/dd3d-tiny/samples/${row##*|}.png"
+  dd3d sample --model models/dd3d-tiny --prompt "${row%%|*}" --n 8 --out "models/dd3d-tiny/samples/${row##*|}.png"
 done
 
 for g in 0 1 2; do

@@ -10,13 +10,13 @@ import { Dd3dError } from '../core/errors.js';
 import { attributeMarginals } from '../eval/attribute-metrics.js';
 import { probeFolder, referenceTruth, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
 import { sampleAndProbe } from '../eval/sample-and-probe.js';
-import { builtinModelDir } from '../paths.js';
+import { builtinProbeDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { loadProbe } from '../probe/index.js';
 import { startBackend } from './common.js';
 import { defaultWorkers, workersText } from '../backend/worker-pool.js';
 import { sampleWorkers } from '../pipeline/sample-pool.js';
-import { GUIDANCE_FLAG_HELP, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
+import { DIST_MODEL_FLAG_HELP, GUIDANCE_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 import { fmt, formatTable } from '../core/table.js';
@@ -61,7 +61,7 @@ export function registerEval2d(program: Command): void {
     .description('measure a prompt distribution against its reference images with the attribute probe, next to baselines')
     .requiredOption('--dist <file.json>', 'the distribution to measure (from train-dist)')
     .requiredOption('--refs <dir>', 'its reference images; a "dd3d scenes refs" folder gives ground-truth attributes')
-    .option('--model <dir>', MODEL_FLAG_HELP)
+    .option('--model <dir>', DIST_MODEL_FLAG_HELP)
     .option('--probe <dir>', 'attribute probe (default: models/dd3d-tiny/probe)')
     .option(
       '--baseline <spec>',
@@ -91,9 +91,9 @@ export function registerEval2d(program: Command): void {
       // a bad folder fails before minutes of sampling, not after
       for (const b of baselines) if (b.kind === 'images') listReferenceImages(b.dir, '--baseline images');
       const dist = loadDistribution(opts.dist);
-      const modelDir = resolveModelDir(opts.model);
+      const modelDir = resolveModelDir(opts.model, [dist]);
       await startBackend(cmd);
-      const probe = loadProbe(opts.probe ?? path.join(builtinModelDir(), 'probe'));
+      const probe = loadProbe(opts.probe ?? builtinProbeDir());
       const model = DiffusionModel.load(modelDir);
       const sampling = samplingSettings(opts, model);
       const warn = (m: string) => console.error(`dd3d: warning: ${m}`);

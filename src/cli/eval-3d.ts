@@ -1,8 +1,7 @@
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_POINTS } from '../eval/chamfer.js';
 import { evaluateAssets, EVAL_VIEWS, listAssets, readReferenceSet, type Check3d, type Eval3dResult } from '../eval/eval-3d.js';
-import { builtinModelDir } from '../paths.js';
+import { builtinProbeDir } from '../paths.js';
 import { loadProbe } from '../probe/index.js';
 import { startBackend } from './common.js';
 import { intOption } from './options.js';
@@ -41,7 +40,7 @@ export function registerEval3d(program: Command): void {
       // bad folders are reported before the backend and probe load
       const total = readReferenceSet(opts.refs).refs.length + listAssets(opts.assets).length;
       await startBackend(cmd);
-      const probe = loadProbe(opts.probe ?? path.join(builtinModelDir(), 'probe'));
+      const probe = loadProbe(opts.probe ?? builtinProbeDir());
       const bar = progressBar('eval-3d', total, { quiet: opts.json });
       let result: Eval3dResult;
       try {

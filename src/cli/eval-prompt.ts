@@ -1,9 +1,8 @@
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { evaluatePrompt, summarizePromptEvals, type PromptEval } from '../eval/eval-prompt.js';
 import { promptTerms } from '../eval/prompt-terms.js';
 import { defaultWorkers, workersText } from '../backend/worker-pool.js';
-import { builtinModelDir } from '../paths.js';
+import { builtinProbeDir } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { sampleWorkers } from '../pipeline/sample-pool.js';
 import { loadProbe } from '../probe/index.js';
@@ -54,7 +53,7 @@ export function registerEvalPrompt(program: Command): void {
       for (const p of opts.prompt) promptTerms(p); // a prompt without a family is an error before anything loads
       const modelDir = resolveModelDir(opts.model);
       await startBackend(cmd);
-      const probe = loadProbe(opts.probe ?? path.join(builtinModelDir(), 'probe'));
+      const probe = loadProbe(opts.probe ?? builtinProbeDir());
       const model = DiffusionModel.load(modelDir);
       const sampling = samplingSettings(opts, model);
       const total = opts.n * opts.prompt.length;

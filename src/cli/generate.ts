@@ -18,7 +18,7 @@ import type { IterStats } from '../generate/generate-asset.js';
 import { checkWritableFolder } from '../io/output-guard.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { startBackend } from './common.js';
-import { imageSize, loadModel, MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
+import { DIST_MODEL_FLAG_HELP, imageSize, loadModel, resolveModelDir, samplingSettings } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -64,7 +64,7 @@ export function registerGenerate(program: Command): void {
     .description(
       'text-to-3D: score-distil a small NeRF from the frozen model for each of --n instances of a learned distribution (or a prompt), and export GLB + turntable',
     )
-    .option('--model <dir>', MODEL_FLAG_HELP)
+    .option('--model <dir>', DIST_MODEL_FLAG_HELP)
     .option('--dist <file.json>', 'a distribution from train-dist: each asset is one new instance c_v = μ_v + γσ_v ⊙ ε, re-encoded per view')
     .option('--prompt <text>', 'plain text-to-3D instead of --dist (the view phrase is appended per view)')
     .option('--n <count>', 'number of assets (instances)', intOption(1, 1000), 3)
@@ -136,7 +136,7 @@ export function registerGenerate(program: Command): void {
       const config = settingsFromFlags(opts);
       checkOutFolder(opts.out, Boolean(opts.resume));
       const dist = opts.dist ? loadDistribution(opts.dist) : null;
-      const modelDir = resolveModelDir(opts.model);
+      const modelDir = resolveModelDir(opts.model, dist ? [dist] : []);
       await startBackend(cmd);
       const model = loadModel(modelDir);
       applyModelSettings(config, opts, model, modelDir, dist);

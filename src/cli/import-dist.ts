@@ -7,7 +7,7 @@ import { Dd3dError } from '../core/errors.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
 import { clipTextConfig } from '../models/load.js';
 import { checkOutput } from '../io/output-guard.js';
-import { MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { MODEL_FLAG_HELP, modelLabel, resolveModelDir } from './model-flag.js';
 import { isDistributionFile } from './train-dist.js';
 import { intOption } from './options.js';
 
@@ -30,7 +30,7 @@ export function registerImportDist(program: Command): void {
       checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), isOurs: isDistributionFile });
       const modelDir = resolveModelDir(opts.model);
       const config = clipTextConfig(getComponent(openModelFolder(modelDir), 'text_encoder'));
-      const dist = importOfficialNpz(file, opts.class, { path: opts.model ?? 'built-in (models/dd3d-tiny)', text_encoder_hash: textEncoderHash(modelDir) });
+      const dist = importOfficialNpz(file, opts.class, { path: modelLabel(opts.model, modelDir), text_encoder_hash: textEncoderHash(modelDir) });
       checkDistributionModel(file, dist, modelDir, config.hidden_size, config.max_position_embeddings, () => {});
       saveDistribution(opts.out, dist);
       const summary = { out: opts.out, model: modelDir, states: dist.mu.shape, prompt_text: dist.training.prompt_text, editable: false };

@@ -1,5 +1,6 @@
 /**
- * `--model` is optional everywhere: without it, commands use the built-in model. Loading goes
+ * `--model` is optional everywhere: without it, commands use the model their distributions were
+ * learned with, else the built-in model (models/dd3d-mv). Loading goes
  * through `loadModel`, which checks what would otherwise fail late (the scheduler config), and
  * image sizes through `imageSize`, which bounds them and refuses to guess a missing one.
  */
@@ -7,12 +8,24 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
 import { checkRegularFile } from '../io/regular-file.js';
-import { builtinModelDir } from '../paths.js';
+import { textEncoderHash, type PromptDistribution } from '../distribution/distribution-file.js';
+import { builtinModelDir, packageModelFromLabel, packageModelLabel, packageRoot } from '../paths.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { readNoiseScheduleConfig } from '../schedulers/config.js';
 
-export function resolveModelDir(flag: string | undefined): string {
+/**
+ * The model a command runs: `--model` when given; else the model the distributions were learned
+ * with (`model.path` of each file), when all name one folder that is there and holds the text
+ * encoder they were fitted with, so a distribution learned with `--model models/dd3d-tiny`
+ * needs no flag later; else the built-in model.
+ */
+export function resolveModelDir(flag: string | undefined, dists: readonly PromptDistribution[] = []): string {
   if (flag) return flag;
+  const learnedWith = new Set(dists.map(distributionModelDir));
+  if (learnedWith.size === 1) {
+    const [dir] = learnedWith;
+    if (dir) return dir;
+  }
   const dir = builtinModelDir();
   if (!fs.existsSync(path.join(dir, 'model_index.json'))) {
     throw new Dd3dError(
@@ -20,6 +33,30 @@ export function resolveModelDir(flag: string | undefined): string {
     );
   }
   return dir;
+}
+
+/**
+ * The folder a distribution's `model.path` names ("built-in (models/…)" inside the package; else
+ * the path from the working folder, then from the package), if its text encoder is the file's.
+ */
+function distributionModelDir(d: PromptDistribution): string | null {
+  const named = d.model.path;
+  const candidates = [packageModelFromLabel(named) ?? path.resolve(named)];
+  if (!path.isAbsolute(named) && !packageModelFromLabel(named)) candidates.push(path.join(packageRoot(), named));
+  for (const dir of candidates) {
+    if (!fs.existsSync(path.join(dir, 'model_index.json'))) continue;
+    try {
+      if (textEncoderHash(dir) === d.model.text_encoder_hash) return dir;
+    } catch {
+      // a broken folder is not the one the file was learned with; the built-in model is used
+    }
+  }
+  return null;
+}
+
+/** How a distribution file records the model it was learned with: the flag as given, or the built-in model's label. */
+export function modelLabel(flag: string | undefined, modelDir: string): string {
+  return flag ?? packageModelLabel(modelDir);
 }
 
 export const GUIDANCE_FLAG_HELP =
@@ -32,7 +69,9 @@ export function samplingSettings(flags: { guidance?: number; steps?: number }, m
 }
 
 export const MODEL_FLAG_HELP =
-  'model folder in the diffusers layout: Stable Diffusion 1.x/2.x, or a pixel-space model without vae/ (default: the built-in model, models/dd3d-tiny)';
+  'model folder in the diffusers layout: Stable Diffusion 1.x/2.x, or a pixel-space model without vae/ (default: the built-in multi-view model, models/dd3d-mv; models/dd3d-tiny is the single-view model it was fine-tuned from)';
+/** For commands that read a distribution, whose own model comes before the built-in one. */
+export const DIST_MODEL_FLAG_HELP = MODEL_FLAG_HELP.replace('(default: ', '(default: the model the --dist file was learned with, else ');
 
 /** The UNet's config.json, beside its weights. */
 const unetConfigPath = (model: DiffusionModel) => path.join(path.dirname(model.unet.params.source), 'config.json');

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { Dd3dError } from '../core/errors.js';
 import { checkOutput, folderWithFormat } from '../io/output-guard.js';
-import { packageRoot } from '../paths.js';
+import { builtinProbeDir } from '../paths.js';
 import { VIEWS, evaluateProbe, type HeadAccuracy, type ProbeEvaluation } from '../probe/evaluate.js';
 import { loadProbe } from '../probe/probe.js';
 import { summarizeEvaluation, trainProbe } from '../probe/train.js';
@@ -35,9 +35,6 @@ interface EvalFlags {
   probe: string;
   json?: boolean;
 }
-
-/** The probe shipped with the built-in model. */
-export const defaultProbeDir = (): string => path.join(packageRoot(), 'models', 'dd3d-tiny', 'probe');
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '-');
 
@@ -194,7 +191,7 @@ Examples:
   dd3d probe eval --data /tmp/probe-heldout --probe /tmp/probe64 --json`,
     )
     .action(async (opts: EvalFlags, cmd: Command) => {
-      const dir = opts.probe ?? defaultProbeDir();
+      const dir = opts.probe ?? builtinProbeDir();
       if (!fs.existsSync(opts.data)) throw new Dd3dError(`--data ${opts.data}: folder not found`);
       await startBackend(cmd);
       const probe = loadProbe(dir);

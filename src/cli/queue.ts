@@ -22,7 +22,6 @@ import { sha256Hex } from '../queue/dist-store.js';
 import { modelFingerprint } from '../queue/model-id.js';
 import { DEFAULT_QUEUE, JOB_FORMAT, JOB_VERSION, MAX_INSTANCES, runId, type QueueJobPayload } from '../queue/payload.js';
 import type { QueueStatus } from '../queue/queue.js';
-import { builtinModelDir } from '../paths.js';
 import { startBackend } from './common.js';
 import { applyModelSettings, registerGenerate, settingsFromFlags, type GenerateSettingsFlags } from './generate.js';
 import { loadModel, MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
@@ -107,7 +106,8 @@ Each job carries the instance, the seed and the settings; the distribution's con
 stored once in Redis by its sha-256, so workers never read the adder's files. The job ids
 are derived from the run (distribution, model, seed, settings, --out) and the instance.
 The model is checked before anything is queued, and each worker must run the same model
-(its --model; the built-in one by default).
+(its --model; the built-in one by default, so jobs added from a distribution
+learned with another model need that model's --model on the workers).
 
 Examples:
   dd3d queue add --dist examples/chair.json --n 1000 --out /shared/chairs --redis redis://10.0.0.5:6379
@@ -124,7 +124,7 @@ Examples:
       checkQueueOut(out);
       const distBytes = opts.dist ? readDistribution(opts.dist) : null;
       const dist = opts.dist ? loadDistribution(opts.dist) : null;
-      const modelDir = resolveModelDir(opts.model);
+      const modelDir = resolveModelDir(opts.model, dist ? [dist] : []);
       // Redis first: a wrong URL should not wait for the model to load
       const redis = await connectRedis(opts.redis, 'client');
       try {
@@ -147,7 +147,7 @@ Examples:
           source: distBytes
             ? ({ kind: 'distribution', sha256: sha256Hex(distBytes), label: opts.dist!, stdScale: opts.stdScale, references } as const)
             : ({ kind: 'prompt', prompt: opts.prompt! } as const),
-          model: { fingerprint: modelFingerprint(modelDir), label: opts.model ?? path.relative(process.cwd(), builtinModelDir()) },
+          model: { fingerprint: modelFingerprint(modelDir), label: opts.model ?? path.relative(process.cwd(), modelDir) },
           sampling,
           config,
         };

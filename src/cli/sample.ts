@@ -32,7 +32,16 @@ import { defaultWorkers, workersText } from '../backend/worker-pool.js';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../schedulers/index.js';
 import { startBackend } from './common.js';
 import { firstNonFinite } from '../models/load.js';
-import { GUIDANCE_FLAG_HELP, imageSize, loadModel, MAX_IMAGE_SIDE, MODEL_FLAG_HELP, resolveModelDir, samplingSettings, STEPS_FLAG_HELP } from './model-flag.js';
+import {
+  DIST_MODEL_FLAG_HELP,
+  GUIDANCE_FLAG_HELP,
+  imageSize,
+  loadModel,
+  MAX_IMAGE_SIDE,
+  resolveModelDir,
+  samplingSettings,
+  STEPS_FLAG_HELP,
+} from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -69,7 +78,7 @@ export function registerSample(program: Command): void {
   program
     .command('sample')
     .description('text-to-image: sample images from a prompt, or new instances from a learned prompt distribution (--dist)')
-    .option('--model <dir>', MODEL_FLAG_HELP)
+    .option('--model <dir>', DIST_MODEL_FLAG_HELP)
     .option('--prompt <text>', 'what to draw (or use --dist)')
     .option('--dist <file.json>', 'a distribution from train-dist or import-dist: every image is a new prompt c = μ + γσ ⊙ ε')
     .option(
@@ -127,7 +136,10 @@ export function registerSample(program: Command): void {
         isOurs: toFolder ? isSampleFolder : undefined,
       });
       const sources = opts.dist ? readSources(opts.dist, opts.mix) : [];
-      const modelDir = resolveModelDir(opts.model);
+      const modelDir = resolveModelDir(
+        opts.model,
+        sources.map((s) => s.dist),
+      );
       await startBackend(cmd);
       const started = performance.now();
       const model = loadModel(modelDir);

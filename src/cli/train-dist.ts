@@ -23,7 +23,7 @@ import { trailingMean, writeLossCurve } from '../io/plot.js';
 import { sampleImages } from '../pipeline/text-to-image.js';
 import { startBackend } from './common.js';
 import { firstNonFinite } from '../models/load.js';
-import { imageSize, loadModel, MODEL_FLAG_HELP, resolveModelDir } from './model-flag.js';
+import { imageSize, loadModel, MODEL_FLAG_HELP, modelLabel, resolveModelDir } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -175,7 +175,7 @@ export function registerTrainDist(program: Command): void {
       let result;
       try {
         result = await trainDistribution(model, refs, cfg, {
-          modelPath: opts.model ?? 'built-in (models/dd3d-tiny)',
+          modelPath: modelLabel(opts.model, modelDir),
           trainDir,
           resume: Boolean(opts.resume),
           workers: opts.workers,

@@ -2,7 +2,7 @@
  * `loadTokenizer`, which picks the implementation a diffusers tokenizer folder asks for:
  *  - `CLIPTokenizer` (or `CLIPTokenizerFast`, same files), or no `tokenizer_class` but
  *    vocab.json + merges.txt → {@link ClipTokenizer} (Stable Diffusion 1.x/2.x);
- *  - `Dd3dWordTokenizer` → {@link WordTokenizer} (the built-in dd3d-tiny model);
+ *  - `Dd3dWordTokenizer` → {@link WordTokenizer} (the built-in dd3d-mv and dd3d-tiny);
  *  - any other class is a one-line error naming tokenizer_config.json and the class.
  */
 import { existsSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * The tokenizer interface the pipeline and the soft-prompt code use. {@link ClipTokenizer}
- * (Stable Diffusion 1.x/2.x) and {@link WordTokenizer} (the built-in dd3d-tiny) implement it;
+ * (Stable Diffusion 1.x/2.x) and {@link WordTokenizer} (the built-in dd3d-mv and dd3d-tiny) implement it;
  * load-tokenizer.ts picks one for a folder; tokenizer-folder.ts is the one reader of a
  * tokenizer folder's files that all three use.
  */

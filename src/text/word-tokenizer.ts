@@ -1,6 +1,6 @@
 /**
- * A word-level tokenizer for the built-in dd3d-tiny model, whose prompts only ever use the
- * procedural world's vocabulary (scenes/captions.ts `vocabulary()`). It offers the same
+ * A word-level tokenizer for the built-in models (dd3d-mv and dd3d-tiny), whose prompts only
+ * ever use the procedural world's vocabulary (scenes/captions.ts `vocabulary()`). It offers the same
  * interface as the CLIP BPE tokenizer (see ./tokenizer.ts) and is stored as a diffusers-style
  * tokenizer folder:
  *   vocab.json               token → id: `<|startoftext|>` 0, `<|endoftext|>` 1, `<|pad|>` 2,

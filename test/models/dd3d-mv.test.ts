@@ -1,7 +1,7 @@
 /**
- * The multi-view model (models/dd3d-mv): dd3d-tiny fine-tuned with `pretrain --config mv32q`.
- * It is in the repository, camera-conditioned for 4 views, within the size budget, and
- * `sample --views 4` draws one row of 4 views per instance from it. (How well it draws and
+ * The built-in model (models/dd3d-mv): dd3d-tiny fine-tuned with `pretrain --config mv32q`.
+ * It is in the repository, camera-conditioned for 4 views, within the size budget, used
+ * without --model, and `sample --views 4` draws one row of 4 views per instance from it. (How well it draws and
  * distils is measured by examples/views-grids.sh, adherence.sh and results-3d.sh, docs/commands.md.)
  */
 import * as fs from 'node:fs';
@@ -10,12 +10,22 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadDistribution, textEncoderHash } from '../../src/distribution/distribution-file.js';
-import { builtinModelDir } from '../../src/paths.js';
+import { builtinModelDir, packageRoot } from '../../src/paths.js';
 import { runCli } from '../helpers/cli.js';
 
-const dir = path.join(builtinModelDir(), '..', 'dd3d-mv');
+const dir = path.join(packageRoot(), 'models', 'dd3d-mv');
 
-describe('the multi-view model', () => {
+describe('the built-in model', () => {
+  it('is models/dd3d-mv, and samples without --model at its own defaults', async () => {
+    expect(builtinModelDir()).toBe(dir);
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-builtin-')), 'grid.png');
+    // without --steps and --guidance: the folder's own defaults (model_index.json "_dd3d_sampling")
+    const r = runCli(['sample', '--prompt', 'a red mug, side view', '--n', '4', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ n: 4, height: 32, width: 32, guidance: 3, steps: 8, model: dir });
+    expect(await sharp(out).metadata()).toMatchObject({ width: 66, height: 66 });
+  });
+
   it('ships in the diffusers layout as a 4-view, camera-conditioned mv32q model, at most 40 MB', () => {
     const files = ['model_index.json', 'text_encoder/model.safetensors', 'tokenizer/vocab.json', 'unet/diffusion_pytorch_model.safetensors', 'scheduler/scheduler_config.json'];
     const bytes = files.reduce((s, f) => s + fs.statSync(path.join(dir, f)).size, 0);
@@ -39,10 +49,9 @@ describe('the multi-view model', () => {
     expect(fs.existsSync(path.join(tmp, 'bad.png'))).toBe(false);
   });
 
-  it("ships examples/chair-mv.json, the chair references' distribution learned with its text encoder", () => {
-    const d = loadDistribution(path.join(dir, '..', '..', 'examples', 'chair-mv.json'));
-    expect(d.model.text_encoder_hash).toBe(textEncoderHash(dir));
-    expect(textEncoderHash(dir)).not.toBe(textEncoderHash(builtinModelDir())); // not dd3d-tiny's chair.json
+  it("ships examples/chair.json, the chair references' distribution learned with it", () => {
+    const d = loadDistribution(path.join(packageRoot(), 'examples', 'chair.json'));
+    expect(d.model).toEqual({ path: 'built-in (models/dd3d-mv)', text_encoder_hash: textEncoderHash(dir) });
     expect(d.training).toMatchObject({ references: { dir: 'examples/chair-refs', images: 12 } });
     expect(d.components?.weights).toHaveLength(2);
   });

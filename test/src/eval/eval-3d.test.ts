@@ -14,7 +14,7 @@ import { BAR_3D, checks3d, evaluateAssets, listAssets } from '../../../src/eval/
 import { Dd3dError } from '../../../src/core/errors.js';
 import { groupToMeshes, writeGlb, type GlbMesh } from '../../../src/io/glb.js';
 import { meshesToGroup, readGlbMeshes } from '../../../src/io/glb-read.js';
-import { builtinModelDir } from '../../../src/paths.js';
+import { builtinProbeDir } from '../../../src/paths.js';
 import { loadProbe } from '../../../src/probe/index.js';
 import { expectOneLineError, runCli } from '../../helpers/cli.js';
 
@@ -210,7 +210,7 @@ describe('eval-3d', () => {
   });
 
   it('scores copies of the references: chamfer 0 to their source, probe agreement on the chairs', async () => {
-    const probe = loadProbe(path.join(builtinModelDir(), 'probe'));
+    const probe = loadProbe(builtinProbeDir());
     try {
       const r = await evaluateAssets({ assets, refs, probe });
       expect(r.n_assets).toBe(2);

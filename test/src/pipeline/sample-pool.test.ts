@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/backend.js';
 import { sampleAndProbe } from '../../../src/eval/sample-and-probe.js';
-import { builtinModelDir } from '../../../src/paths.js';
+import { builtinModelDir, builtinProbeDir } from '../../../src/paths.js';
 import { DiffusionModel } from '../../../src/pipeline/diffusion-model.js';
 import { loadProbe } from '../../../src/probe/index.js';
 import { exportTinyModel } from '../../../src/train/export.js';
@@ -74,7 +74,7 @@ describe('sample --workers', () => {
 describe("eval-2d's sampling on workers", () => {
   it('gives the same probe predictions and features on 1 and 2 threads', async () => {
     const model = DiffusionModel.load(builtinModelDir());
-    const probe = loadProbe(path.join(builtinModelDir(), 'probe'));
+    const probe = loadProbe(builtinProbeDir());
     const states = model.encodePrompts(['a blue chair']);
     const conditions = (_first: number, count: number) => tf.tile(states, [count, 1, 1]) as tf.Tensor3D;
     const settings = { n: 5, steps: 3, guidance: 3, seed: 2, batch: 4 };

@@ -381,7 +381,7 @@ describe.skipIf(!hasRedis)('dd3d queue', () => {
     expect(s.failed, w.lines.join('\n')).toHaveLength(1);
     expect(s.failed[0]).toMatchObject({ asset: 'asset-000', attempts: 2 });
     expect(s.failed[0]!.error).toMatch(
-      /^the job needs the model .*dd3d-tiny \(sha256:[0-9a-f]{12}…\); this worker's .*model is sha256:[0-9a-f]{12}… \(start the worker with --model\)$/,
+      /^the job needs the model .*dd3d-mv \(sha256:[0-9a-f]{12}…\); this worker's .*model is sha256:[0-9a-f]{12}… \(start the worker with --model\)$/,
     );
     expect(w.lines.filter((l) => / asset-000: failed: the job needs the model/.test(l))).toHaveLength(2);
   }, 120_000);
