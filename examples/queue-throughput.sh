@@ -3,8 +3,8 @@
 # and their ratio, on this machine (docs/scale-out.md reports the numbers). Starts its own
 # redis-server on a free loopback port, adds N assets of examples/chair-tiny.json with
 # models/dd3d-tiny (the model the documented figures were measured on) at ITERS iterations
-# (defaults otherwise: 32×32 renders, 48 samples per ray, mesh 128³), runs the workers until every asset is done, and times it from the first
-# worker's start to the last asset. Measure on an idle machine: anything else on the cores
+# (defaults otherwise: 32×32 renders, 48 samples per ray, mesh 128³), runs the workers until
+# every asset is done, and times it from the first worker's start to the last asset. Measure on an idle machine: anything else on the cores
 # lowers both numbers, and the ratio.
 #
 #   npx tsc -p tsconfig.json && examples/queue-throughput.sh            # N=8 ITERS=60: ~10 min

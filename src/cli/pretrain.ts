@@ -45,7 +45,7 @@ function isPretrainFolder(dir: string): boolean {
 export function registerPretrain(program: Command): void {
   program
     .command('pretrain')
-    .description('train the built-in text-to-image model (CLIPTextModel + pixel-space UNet) on a scene dataset')
+    .description('train a text-to-image model (CLIPTextModel + pixel-space UNet) on a scene dataset, as the built-in models were trained')
     .requiredOption('--data <dir>', 'scene dataset from "dd3d scenes dataset" (its resolution must match the config)')
     .requiredOption('--out <dir>', 'model folder to write (diffusers layout); checkpoints go to <out>/checkpoint/')
     .addOption(new Option('--config <name>', 'model and training configuration').choices(Object.keys(PRETRAIN_CONFIGS)).default('tiny32'))
@@ -64,7 +64,7 @@ export function registerPretrain(program: Command): void {
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText(
       'after',
-      '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32\n\nMulti-view fine-tune of the shipped model (4 views, camera-conditioned):\n  dd3d scenes dataset --n 40000 --views 4 --res 32 --out data/mv32\n  dd3d pretrain --data data/mv32 --out models/dd3d-mv --config mv32 --init models/dd3d-tiny',
+      '\nExample:\n  dd3d scenes dataset --n 100000 --res 32 --out data/scenes32\n  dd3d pretrain --data data/scenes32 --out models/dd3d-tiny --config tiny32\n\nMulti-view fine-tune of the shipped model (4 views, camera-conditioned):\n  dd3d scenes dataset --n 40000 --views 4 --res 32 --out data/mv32\n  dd3d pretrain --data data/mv32 --out models/dd3d-mv --config mv32q --init models/dd3d-tiny --steps 12000',
     )
     .action(async (opts: PretrainFlags, cmd: Command) => {
       const config = PRETRAIN_CONFIGS[opts.config]!;

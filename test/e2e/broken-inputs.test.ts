@@ -1,6 +1,6 @@
 /**
  * Fuzz suite (#12 deliverable 6): broken inputs for every file type dd3d reads, generated
- * from the real ones (the built-in model, examples/chair-single.json, the official .npz fixture, the
+ * from the real ones (dd3d-tiny, examples/chair-single.json, the official .npz fixture, the
  * chair references) by truncation, seeded byte flips, key deletions, wrong types and sizes,
  * and special files. Every case runs through the CLI's command tree and error path
  * in-process (test/helpers/in-process.ts: the same code as `node dist/src/cli.js`, without a
