@@ -11,6 +11,7 @@ import { checkDistributionModel, loadDistribution, type PromptDistribution } fro
 import { listReferenceImages } from '../distribution/reference-images.js';
 import { Dd3dError } from '../core/errors.js';
 import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKind, type GenerateConfig, type MeshLevel } from '../generate/config.js';
+import type { ShadingSchedule } from '../generate/schedules.js';
 import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';
 import { jobWorkers } from '../backend/worker-pool.js';
@@ -44,6 +45,7 @@ export interface GenerateSettingsFlags {
   lr: number;
   meshRes: number;
   meshLevel: MeshLevel;
+  shading?: ShadingMix;
   previewEvery: number;
   seed: number;
 }
@@ -87,6 +89,11 @@ export function registerGenerate(program: Command): void {
       '--fit-every <n>',
       'fast path: after the fit, every n-th iteration fits the target views again instead of distilling, so SDS refines without drifting from them (default: 0, never)',
       intOption(0),
+    )
+    .option(
+      '--shading <a,l,t>',
+      `chances of an albedo, lambertian and textureless render per SDS iteration after a warm-up of ${D.shading.warmupIters} albedo iterations (default: ${D.shading.albedo},${D.shading.lambertian},${D.shading.textureless}; ${MULTIVIEW_DEFAULTS.shading.albedo},${MULTIVIEW_DEFAULTS.shading.lambertian},${MULTIVIEW_DEFAULTS.shading.textureless} with multi-view SDS)`,
+      shadingOption,
     )
     .option('--res <px>', "render size (default: the model's image size, at most 64)", intOption(8, 512))
     .addOption(
@@ -232,6 +239,17 @@ function formatTerms(terms: Record<string, number>): string {
 }
 
 /** Generate's flags → its settings object (`queue add` uses the same, so a queued asset equals a local one). */
+/** The chances of albedo, lambertian and textureless renders, as --shading gives them. */
+type ShadingMix = Pick<ShadingSchedule, 'albedo' | 'lambertian' | 'textureless'>;
+
+function shadingOption(value: string): ShadingMix {
+  const parts = value.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x) || x < 0) || Math.abs(parts[0]! + parts[1]! + parts[2]! - 1) > 1e-6) {
+    throw new InvalidArgumentError('expected three chances ≥ 0 that sum to 1, e.g. 0,0.5,0.5.');
+  }
+  return { albedo: parts[0]!, lambertian: parts[1]!, textureless: parts[2]! };
+}
+
 function meshLevelOption(value: string): MeshLevel {
   if (value === 'auto' || value === 'half-max') return value;
   const v = Number(value);
@@ -255,6 +273,7 @@ export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
     background: opts.background,
     lambda: { orient: opts.lambdaOrient, sparsity: opts.lambdaSparsity, entropy: opts.lambdaEntropy },
     lr: { encoding: opts.lr, mlp: opts.lr / 10, background: opts.lr / 10 },
+    shading: { ...D.shading, ...opts.shading },
     previewEvery: opts.previewEvery,
     mesh: { ...D.mesh, resolution: opts.meshRes, level: opts.meshLevel },
   };
@@ -277,6 +296,7 @@ export function applyModelSettings(
   if (config.views > 1) {
     config.iters = opts.iters ?? MULTIVIEW_DEFAULTS.iters;
     config.fitIters = opts.fitIters ?? Math.min(MULTIVIEW_DEFAULTS.fitIters, config.iters);
+    config.shading = { ...config.shading, ...(opts.shading ?? MULTIVIEW_DEFAULTS.shading) };
     model.unet.checkViews(config.views, true);
   }
   if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');

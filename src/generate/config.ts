@@ -95,7 +95,19 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
  * + 100 SDS iterations gave family 54.2%, back 100%, Chamfer 0.122 (boots: backs without
  * legs); 150 + 250 gave family 83.3%, back 83.3%, Chamfer 0.109 (docs/commands.md, generate).
  */
-export const MULTIVIEW_DEFAULTS = { iters: 400, fitIters: 150 } as const;
+export const MULTIVIEW_DEFAULTS = {
+  iters: 400,
+  fitIters: 150,
+  /**
+   * No albedo-only renders after the warm-up: shaded and textureless renders give SDS the shape,
+   * and a flat albedo render lets it repaint the instance towards the prompt's mode. Measured on
+   * models/dd3d-mv, 3 assets per set (examples/results-3d.sh, 2026-12-06), against 0.25 / 0.5 /
+   * 0.25: back 91.7% (87.5), a table's height 95.8% (79.2), a vase's roundness 100% (83.3),
+   * Chamfer 0.095 / 0.089 / 0.127 (0.095 / 0.103 / 0.132); diversity 0.085 / 0.075 / 0.062
+   * (0.095 / 0.087 / 0.061); colours as before (docs/commands.md, generate).
+   */
+  shading: { albedo: 0, lambertian: 0.5, textureless: 0.5 },
+} as const;
 
 /** The views a model distils best with: its trained V when it is camera-conditioned, else 1. */
 export function defaultViews(unet: { config: { camera_dim: number | null; num_views: number | null } }): number {

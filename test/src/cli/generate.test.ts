@@ -296,6 +296,7 @@ describe('dd3d generate', () => {
       expect(m.timing_ms.total).toBeGreaterThan(0);
       // the iso level by the default rule, and how it was chosen
       expect(m.settings.mesh.level).toBe('auto');
+      expect(m.settings.shading).toEqual({ warmupIters: 100, albedo: 0.25, lambertian: 0.5, textureless: 0.25 }); // single-view SDS keeps its mix
       expect(m.mesh.thresholdRule).toBe('auto');
       // a rung of the ladder: half the 99.9th percentile × 0.8^k
       const rung = Math.log(m.mesh.thresholdFraction / 0.5) / Math.log(0.8);
@@ -374,6 +375,12 @@ describe('dd3d generate', () => {
       /--mesh-level <level>' argument 'lace' is invalid\. expected auto, half-max or a density > 0/,
     );
     expect(fs.existsSync(path.join(tmp, 'level'))).toBe(false);
+    for (const bad of ['0.5,0.5', '1,1,-1', '0.5,0.5,0.5', 'a,b,c'])
+      expectOneLineError(
+        runCli(['generate', '--prompt', 'a chair', '--out', path.join(tmp, 'shading'), ...args, '--shading', bad]),
+        /--shading <a,l,t>' argument .* is invalid\. expected three chances ≥ 0 that sum to 1/,
+      );
+    expect(fs.existsSync(path.join(tmp, 'shading'))).toBe(false);
     expect(fs.existsSync(path.join(tmp, 'zebra', 'asset-000', 'manifest.json'))).toBe(false);
   }, 300_000);
 });

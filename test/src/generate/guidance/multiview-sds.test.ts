@@ -182,7 +182,16 @@ describe('multi-view score distillation', () => {
     expect(r.status, r.stderr).toBe(0);
     const m = JSON.parse(fs.readFileSync(path.join(out, 'asset-000', 'manifest.json'), 'utf8'));
     expect(m.settings).toMatchObject({ views: 4, fitIters: 1 });
+    // multi-view SDS renders no albedo-only views after the warm-up, unless --shading says so
+    expect(m.settings.shading).toEqual({ warmupIters: 100, albedo: 0, lambertian: 0.5, textureless: 0.5 });
     expect(fs.existsSync(path.join(out, 'asset-000', 'target-views.png'))).toBe(true);
+    const given = path.join(tmp, 'gen-shading');
+    const g = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', '--shading', '0.25,0.5,0.25', '--out', given, ...args]);
+    expect(g.status, g.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(given, 'asset-000', 'manifest.json'), 'utf8')).settings.shading).toMatchObject({
+      albedo: 0.25,
+      textureless: 0.25,
+    });
     expectOneLineError(
       runCli(['generate', '--model', singleDir, '--prompt', 'a chair', '--views', '4', '--out', path.join(tmp, 'g1'), ...args]),
       /--views 4: this model denoises one view at a time/,

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Prompt adherence of a multi-view model with and without its cameras, on prompt set A: for
+# each prompt, N plain samples (null camera, as eval-prompt draws) and N/4 instances of
+# `sample --views 4` (N images), each image scored by the probe for the prompt's family and
+# colour. Prints one line per prompt and the means (docs/commands.md, pretrain).
+# Usage: bash examples/views-adherence.sh OUT_DIR [N] [MODEL_DIR]   (defaults: 32, the built-in model)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: bash examples/views-adherence.sh OUT_DIR [N] [MODEL_DIR]}
+n=${2:-32}
+model=(); [[ -n "${3:-}" ]] && model=(--model "$3")
+dd3d() { node dist/src/cli.js "$@"; }
+prompts=("a red chair, front view" "a blue chair, side view" "a green table, side view"
+  "a yellow table, front view" "a blue lamp, front view" "a red lamp, side view"
+  "a red mug, side view" "a black mug, front view" "a purple vase, front view"
+  "an orange vase, side view" "a brown sofa, front view" "a green sofa, side view"
+  "a blue car, side view" "a red car, front view" "a green tree, side view"
+  "a pink tree, front view")
+for p in "${prompts[@]}"; do
+  d=$out/$(tr ' ,' '__' <<< "$p")
+  [[ -d $d-plain ]] || dd3d sample "${model[@]}" --prompt "$p" --n "$n" --out "$d-plain" >/dev/null 2>&1
+  [[ -d $d-views ]] || dd3d sample "${model[@]}" --prompt "$p" --views 4 --n $((n / 4)) --out "$d-views" >/dev/null 2>&1
+done
+node --input-type=module - "$out" "${prompts[@]}" <<'JS'
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './dist/src/backend/backend.js';
+import { builtinProbeDir } from './dist/src/paths.js';
+import { loadProbe } from './dist/src/probe/index.js';
+import { promptTerms } from './dist/src/eval/prompt-terms.js';
+const [out, ...prompts] = process.argv.slice(2);
+await initBackend('wasm');
+const probe = loadProbe(builtinProbeDir());
+const score = async (dir, family, colour) => {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.png')).sort();
+  const pixels = [];
+  for (const f of files) for (const v of await sharp(path.join(dir, f)).removeAlpha().raw().toBuffer()) pixels.push(v / 255);
+  const images = tf.tensor4d(pixels, [files.length, 32, 32, 3]);
+  const p = probe.predict(images);
+  images.dispose();
+  return [p.filter((x) => x.family === family).length / p.length, p.filter((x) => x.color === colour).length / p.length];
+};
+const sums = { plain: [0, 0], views: [0, 0] };
+for (const prompt of prompts) {
+  const { family, color } = promptTerms(prompt);
+  const d = path.join(out, prompt.replace(/[ ,]/g, '_'));
+  const row = [];
+  for (const kind of ['plain', 'views']) {
+    const [f, c] = await score(`${d}-${kind}`, family, color);
+    sums[kind][0] += f / prompts.length;
+    sums[kind][1] += c / prompts.length;
+    row.push(`${kind} ${(100 * f).toFixed(1)} / ${(100 * c).toFixed(1)}%`);
+  }
+  console.log(`${prompt}: ${row.join(', ')}`);
+}
+for (const kind of ['plain', 'views']) console.log(`${kind}: family ${(100 * sums[kind][0]).toFixed(1)}%, colour ${(100 * sums[kind][1]).toFixed(1)}%`);
+JS
