@@ -238,7 +238,6 @@ function formatTerms(terms: Record<string, number>): string {
     .join(' ');
 }
 
-/** Generate's flags → its settings object (`queue add` uses the same, so a queued asset equals a local one). */
 /** The chances of albedo, lambertian and textureless renders, as --shading gives them. */
 type ShadingMix = Pick<ShadingSchedule, 'albedo' | 'lambertian' | 'textureless'>;
 
@@ -257,6 +256,7 @@ function meshLevelOption(value: string): MeshLevel {
   return v;
 }
 
+/** Generate's flags → its settings object (`queue add` uses the same, so a queued asset equals a local one). */
 export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
   const D = GENERATE_DEFAULTS;
   return {

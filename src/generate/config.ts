@@ -99,8 +99,8 @@ export const MULTIVIEW_DEFAULTS = {
   iters: 400,
   fitIters: 150,
   /**
-   * No albedo-only renders after the warm-up: shaded and textureless renders give SDS the shape,
-   * and a flat albedo render lets it repaint the instance towards the prompt's mode. Measured on
+   * No albedo-only renders after the warm-up: the shaded and textureless renders are where SDS
+   * reads shape (the lit ones still pull the colour to the prompt's mode). Measured on
    * models/dd3d-mv, 3 assets per set (examples/results-3d.sh, 2026-12-06), against 0.25 / 0.5 /
    * 0.25: back 91.7% (87.5), a table's height 95.8% (79.2), a vase's roundness 100% (83.3),
    * Chamfer 0.095 / 0.089 / 0.127 (0.095 / 0.103 / 0.132); diversity 0.085 / 0.075 / 0.062
