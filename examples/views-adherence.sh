@@ -10,12 +10,9 @@ out=${1:?usage: bash examples/views-adherence.sh OUT_DIR [N] [MODEL_DIR]}
 n=${2:-32}
 model=(); [[ -n "${3:-}" ]] && model=(--model "$3")
 dd3d() { node dist/src/cli.js "$@"; }
-prompts=("a red chair, front view" "a blue chair, side view" "a green table, side view"
-  "a yellow table, front view" "a blue lamp, front view" "a red lamp, side view"
-  "a red mug, side view" "a black mug, front view" "a purple vase, front view"
-  "an orange vase, side view" "a brown sofa, front view" "a green sofa, side view"
-  "a blue car, side view" "a red car, front view" "a green tree, side view"
-  "a pink tree, front view")
+# shellcheck source=examples/prompt-sets.sh
+source examples/prompt-sets.sh
+prompts=("${set_a[@]}")
 for p in "${prompts[@]}"; do
   d=$out/$(tr ' ,' '__' <<< "$p")
   [[ -d $d-plain ]] || dd3d sample "${model[@]}" --prompt "$p" --n "$n" --out "$d-plain" >/dev/null 2>&1
