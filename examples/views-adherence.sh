@@ -33,8 +33,13 @@ const probe = loadProbe(builtinProbeDir());
 const score = async (dir, family, colour) => {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.png')).sort();
   const pixels = [];
-  for (const f of files) for (const v of await sharp(path.join(dir, f)).removeAlpha().raw().toBuffer()) pixels.push(v / 255);
-  const images = tf.tensor4d(pixels, [files.length, 32, 32, 3]);
+  let size = [0, 0];
+  for (const f of files) {
+    const { data, info } = await sharp(path.join(dir, f)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    size = [info.height, info.width];
+    for (const v of data) pixels.push(v / 255);
+  }
+  const images = tf.tensor4d(pixels, [files.length, size[0], size[1], 3]);
   const p = probe.predict(images);
   images.dispose();
   return [p.filter((x) => x.family === family).length / p.length, p.filter((x) => x.color === colour).length / p.length];

@@ -10,8 +10,17 @@ import { FIELDS, type FieldKind } from '../../nerf/index.js';
 import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages } from '../distribution/reference-images.js';
 import { Dd3dError } from '../core/errors.js';
-import { defaultViews, GENERATE_DEFAULTS, MULTIVIEW_DEFAULTS, type BackgroundKind, type GenerateConfig, type MeshLevel } from '../generate/config.js';
-import type { ShadingSchedule } from '../generate/schedules.js';
+import {
+  defaultViews,
+  GENERATE_DEFAULTS,
+  isMeshLevel,
+  isShadingMix,
+  MULTIVIEW_DEFAULTS,
+  type BackgroundKind,
+  type GenerateConfig,
+  type MeshLevel,
+  type ShadingMix,
+} from '../generate/config.js';
 import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';
 import { jobWorkers } from '../backend/worker-pool.js';
@@ -238,22 +247,17 @@ function formatTerms(terms: Record<string, number>): string {
     .join(' ');
 }
 
-/** The chances of albedo, lambertian and textureless renders, as --shading gives them. */
-type ShadingMix = Pick<ShadingSchedule, 'albedo' | 'lambertian' | 'textureless'>;
-
 function shadingOption(value: string): ShadingMix {
-  const parts = value.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
-  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x) || x < 0) || Math.abs(parts[0]! + parts[1]! + parts[2]! - 1) > 1e-6) {
-    throw new InvalidArgumentError('expected three chances ≥ 0 that sum to 1, e.g. 0,0.5,0.5.');
-  }
-  return { albedo: parts[0]!, lambertian: parts[1]!, textureless: parts[2]! };
+  const [albedo, lambertian, textureless, ...rest] = value.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+  const mix = { albedo: albedo!, lambertian: lambertian!, textureless: textureless! };
+  if (rest.length > 0 || !isShadingMix(mix)) throw new InvalidArgumentError('expected three chances ≥ 0 that sum to 1, e.g. 0,0.5,0.5.');
+  return mix;
 }
 
 function meshLevelOption(value: string): MeshLevel {
-  if (value === 'auto' || value === 'half-max') return value;
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v) || v <= 0) throw new InvalidArgumentError('expected auto, half-max or a density > 0.');
-  return v;
+  const level = value === 'auto' || value === 'half-max' || value.trim() === '' ? value : Number(value);
+  if (!isMeshLevel(level)) throw new InvalidArgumentError('expected auto, half-max or a density > 0.');
+  return level;
 }
 
 /** Generate's flags → its settings object (`queue add` uses the same, so a queued asset equals a local one). */

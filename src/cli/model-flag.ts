@@ -41,8 +41,8 @@ export function resolveModelDir(flag: string | undefined, dists: readonly Prompt
  */
 function distributionModelDir(d: PromptDistribution): string | null {
   const named = d.model.path;
-  const candidates = [packageModelFromLabel(named) ?? path.resolve(named)];
-  if (!path.isAbsolute(named) && !packageModelFromLabel(named)) candidates.push(path.join(packageRoot(), named));
+  const builtIn = packageModelFromLabel(named);
+  const candidates = builtIn ? [builtIn] : path.isAbsolute(named) ? [named] : [path.resolve(named), path.join(packageRoot(), named)];
   for (const dir of candidates) {
     if (!fs.existsSync(path.join(dir, 'model_index.json'))) continue;
     try {

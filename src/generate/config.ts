@@ -64,6 +64,20 @@ export interface GenerateConfig {
 /** 'auto': half the robust maximum, lower when that surface is lace; 'half-max': half the robust maximum alone; or a density. */
 export type MeshLevel = 'auto' | 'half-max' | number;
 
+/** A rule or a finite density > 0 (`--mesh-level`, and a queued job's `mesh.level`). */
+export function isMeshLevel(v: unknown): v is MeshLevel {
+  return v === 'auto' || v === 'half-max' || (typeof v === 'number' && Number.isFinite(v) && v > 0);
+}
+
+/** The chances of an albedo, lambertian and textureless render after the warm-up (`--shading`). */
+export type ShadingMix = Pick<ShadingSchedule, 'albedo' | 'lambertian' | 'textureless'>;
+
+/** Three finite chances ≥ 0 that sum to 1 (`--shading`, and a queued job's `shading`). */
+export function isShadingMix(m: ShadingMix): boolean {
+  const parts = [m.albedo, m.lambertian, m.textureless];
+  return parts.every((x) => Number.isFinite(x) && x >= 0) && Math.abs(parts[0]! + parts[1]! + parts[2]! - 1) <= 1e-6;
+}
+
 export const GENERATE_DEFAULTS: GenerateConfig = {
   field: { kind: 'grid' },
   iters: 600,

@@ -17,7 +17,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
 import { FIELDS } from '../../nerf/index.js';
-import { GENERATE_DEFAULTS, type GenerateConfig } from '../generate/config.js';
+import { GENERATE_DEFAULTS, isMeshLevel, isShadingMix, type GenerateConfig } from '../generate/config.js';
 
 /** The queue `dd3d queue` uses unless --queue names another. */
 export const DEFAULT_QUEUE = 'dd3d';
@@ -140,7 +140,8 @@ const COUNTS: Record<string, [min: number, max: number]> = {
 /**
  * The settings have exactly GENERATE_DEFAULTS' shape: the same keys, numbers where it has
  * numbers (finite), arrays of its length; `res` is null or a side in pixels, `background`
- * one of the kinds, `mesh.level` a rule or a density, `field` a kind of nerf/'s FIELDS registry. Then the counts, and fitIters ≤ iters as `generate` requires.
+ * one of the kinds, `mesh.level` a rule or a density, `field` a kind of nerf/'s FIELDS registry. Then the counts,
+ * fitIters ≤ iters and a shading mix that sums to 1, as `generate` requires.
  */
 function checkConfig(v: unknown, bad: Bad): void {
   const walk = (value: unknown, like: unknown, key: string): void => {
@@ -155,8 +156,7 @@ function checkConfig(v: unknown, bad: Bad): void {
       return;
     }
     if (key === 'config.mesh.level') {
-      if (value !== 'auto' && value !== 'half-max' && !(typeof value === 'number' && Number.isFinite(value) && value > 0))
-        bad(key, 'must be "auto", "half-max" or a number > 0');
+      if (!isMeshLevel(value)) bad(key, 'must be "auto", "half-max" or a number > 0');
       return;
     }
     if (key === 'config.background') {
@@ -182,4 +182,5 @@ function checkConfig(v: unknown, bad: Bad): void {
   walk(v, GENERATE_DEFAULTS, 'config');
   const c = v as GenerateConfig;
   if (c.fitIters > c.iters) bad('config.fitIters', `must be at most config.iters (${c.iters})`);
+  if (!isShadingMix(c.shading)) bad('config.shading', 'must be chances of albedo, lambertian and textureless ≥ 0 that sum to 1');
 }

@@ -396,8 +396,8 @@ describe('dd3d queue without a Redis to talk to', () => {
       [{ format: 'dd3d-queue-job', version: 1 }, /"run" is missing/],
     ];
     for (const [data, pattern] of cases) expect(() => parsePayload(data)).toThrow(pattern);
-    // a whole payload: the mesh level is a rule or a density
-    const whole = (level: unknown) => ({
+    // a whole payload: the mesh level is a rule or a density, the shading chances sum to 1
+    const whole = (level: unknown, shading: Partial<typeof GENERATE_DEFAULTS.shading> = {}) => ({
       format: 'dd3d-queue-job',
       version: 1,
       run: '0123456789abcdef',
@@ -407,11 +407,14 @@ describe('dd3d queue without a Redis to talk to', () => {
       source: { kind: 'prompt', prompt: 'a red chair' },
       model: { fingerprint: `sha256:${'0'.repeat(64)}`, label: 'dd3d-tiny' },
       sampling: { steps: 8, guidance: 3 },
-      config: { ...GENERATE_DEFAULTS, mesh: { ...GENERATE_DEFAULTS.mesh, level } },
+      config: { ...GENERATE_DEFAULTS, mesh: { ...GENERATE_DEFAULTS.mesh, level }, shading: { ...GENERATE_DEFAULTS.shading, ...shading } },
     });
     for (const level of ['auto', 'half-max', 2.5]) expect(parsePayload(whole(level)).config.mesh.level).toBe(level);
     for (const level of ['lace', 0, -1, null, {}])
       expect(() => parsePayload(whole(level))).toThrow(/"config\.mesh\.level" must be "auto", "half-max" or a number > 0/);
+    expect(parsePayload(whole('auto', { albedo: 0, lambertian: 0.5, textureless: 0.5 })).config.shading.textureless).toBe(0.5);
+    for (const shading of [{ albedo: 0.5 }, { albedo: -0.25, lambertian: 1 }])
+      expect(() => parsePayload(whole('auto', shading))).toThrow(/"config\.shading" must be chances of albedo, lambertian and textureless ≥ 0 that sum to 1/);
   });
 
   it('a bad Redis URL or an unreachable server is one error line within seconds, and nothing is written', async () => {
