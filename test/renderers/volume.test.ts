@@ -2,7 +2,8 @@
  * The differentiable volume renderer (renderers/volume.ts):
  * - compositing against closed forms on analytic fields written here (a constant-density
  *   sphere: opacity = 1 − exp(−σ · chord)); depth, normals and shading on a dense sphere;
- * - pixels line up with the CPU rasterizer (an off-centre sphere's silhouette);
+ * - pixels line up with the CPU rasterizer (an off-centre sphere's silhouette), and with no
+ *   light given a lambertian sphere shades as the rasterizer's default (the world's) light does;
  * - seeded jitter, occupancy skipping, backgrounds;
  * - gradients through renderVolume against central differences, for both fields;
  * - no tensor leak across render + gradient steps;
@@ -214,6 +215,37 @@ describe('renderVolume: conventions', () => {
     }
     expect(either).toBeGreaterThan(50);
     expect(both / either).toBeGreaterThan(0.97);
+    mesh.geometry.dispose();
+  });
+
+  it("with no light given, a sphere shades as the rasterizer's default light (every dataset image's) shades it", () => {
+    const size = 24;
+    const camera = orbitCamera({ azimuth: 130, elevation: 25, radius: 2.6, fov: 50 });
+    const linear: [number, number, number] = [0.8, 0.5, 0.2];
+    const mesh = new THREE.Mesh(new THREE.SphereGeometry(0.6, 128, 64), new THREE.MeshStandardMaterial({ color: new THREE.Color(...linear) }));
+    const raster = renderScene(mesh, camera, { width: size, height: size, supersample: 1, background: [0, 0, 0] });
+    const vol = arrays(
+      renderVolume(new AnalyticSphere(0.6, 2e4, linear, 'cone'), camera, {
+        width: size,
+        height: size,
+        samplesPerRay: 192,
+        shading: 'lambertian',
+        normalEps: 1e-3,
+        background: { kind: 'solid', color: [0, 0, 0] },
+      }),
+    );
+    let checked = 0;
+    let worst = 0;
+    let spread = [Infinity, -Infinity];
+    for (let p = 0; p < size * size; p++) {
+      if (raster.alpha[p] < 1 || vol.opacity[p] < 0.999) continue; // inside the silhouette, off the rim
+      checked++;
+      for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(vol.rgb[3 * p + c] - raster.rgba[4 * p + c]));
+      spread = [Math.min(spread[0]!, raster.rgba[4 * p]!), Math.max(spread[1]!, raster.rgba[4 * p]!)];
+    }
+    expect(checked).toBeGreaterThan(100);
+    expect(spread[1]! - spread[0]!).toBeGreaterThan(0.3); // the light falls off across the sphere, so a wrong direction shows
+    expect(worst).toBeLessThan(0.02);
     mesh.geometry.dispose();
   });
 
