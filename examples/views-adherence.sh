@@ -10,36 +10,32 @@ out=${1:?usage: bash examples/views-adherence.sh OUT_DIR [N] [MODEL_DIR]}
 n=${2:-32}
 model=(); [[ -n "${3:-}" ]] && model=(--model "$3")
 dd3d() { node dist/src/cli.js "$@"; }
+mkdir -p "$out"
 # shellcheck source=examples/prompt-sets.sh
 source examples/prompt-sets.sh
 prompts=("${set_a[@]}")
 for p in "${prompts[@]}"; do
   d=$out/$(tr ' ,' '__' <<< "$p")
-  [[ -d $d-plain ]] || dd3d sample "${model[@]}" --prompt "$p" --n "$n" --out "$d-plain" >/dev/null 2>&1
-  [[ -d $d-views ]] || dd3d sample "${model[@]}" --prompt "$p" --views 4 --n $((n / 4)) --out "$d-views" >/dev/null 2>&1
+  [[ -d $d-plain ]] || dd3d sample "${model[@]}" --prompt "$p" --n "$n" --out "$d-plain" >/dev/null
+  [[ -d $d-views ]] || dd3d sample "${model[@]}" --prompt "$p" --views 4 --n $((n / 4)) --out "$d-views" >/dev/null
 done
 node --input-type=module - "$out" "${prompts[@]}" <<'JS'
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './dist/src/backend/backend.js';
+import { loadReferenceImages } from './dist/src/distribution/reference-images.js';
 import { builtinProbeDir } from './dist/src/paths.js';
 import { loadProbe } from './dist/src/probe/index.js';
 import { promptTerms } from './dist/src/eval/prompt-terms.js';
 const [out, ...prompts] = process.argv.slice(2);
 await initBackend('wasm');
 const probe = loadProbe(builtinProbeDir());
+// a folder of samples as one batch, at the size they were drawn
 const score = async (dir, family, colour) => {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.png')).sort();
-  const pixels = [];
-  let size = [0, 0];
-  for (const f of files) {
-    const { data, info } = await sharp(path.join(dir, f)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    size = [info.height, info.width];
-    for (const v of data) pixels.push(v / 255);
-  }
-  const images = tf.tensor4d(pixels, [files.length, size[0], size[1], 3]);
+  const { width, height } = await sharp(path.join(dir, '0000.png')).metadata();
+  const { views } = await loadReferenceImages(dir, height, width, { flip: false });
+  const images = tf.tensor4d(views.data, [views.n, height, width, 3]);
   const p = probe.predict(images);
   images.dispose();
   return [p.filter((x) => x.family === family).length / p.length, p.filter((x) => x.color === colour).length / p.length];

@@ -255,7 +255,8 @@ function shadingOption(value: string): ShadingMix {
 }
 
 function meshLevelOption(value: string): MeshLevel {
-  const level = value === 'auto' || value === 'half-max' || value.trim() === '' ? value : Number(value);
+  // Number('') is 0, which isMeshLevel refuses like any density ≤ 0
+  const level = value === 'auto' || value === 'half-max' ? value : Number(value);
   if (!isMeshLevel(level)) throw new InvalidArgumentError('expected auto, half-max or a density > 0.');
   return level;
 }
