@@ -51,6 +51,7 @@ export interface GenerateSettingsFlags {
   lambdaOrient: number;
   lambdaSparsity: number;
   lambdaEntropy: number;
+  lambdaPhotometric: number;
   lr: number;
   meshRes: number;
   meshLevel: MeshLevel;
@@ -125,6 +126,7 @@ export function registerGenerate(program: Command): void {
     .option('--lambda-orient <w>', 'weight of the orientation loss (normals facing away from the camera)', floatOption(0), D.lambda.orient)
     .option('--lambda-sparsity <w>', 'weight of the mean-opacity loss', floatOption(0), D.lambda.sparsity)
     .option('--lambda-entropy <w>', 'weight of the opacity-entropy loss', floatOption(0), D.lambda.entropy)
+    .option('--lambda-photometric <w>', "weight of the fast path's fit to its target views (matters with --fit-every)", floatOption(0), D.lambda.photometric)
     .option('--lr <rate>', 'learning rate of the grid features (the MLPs and background take a tenth)', floatOption(0), D.lr.encoding)
     .option('--mesh-res <n>', 'density grid side for marching cubes', intOption(16, 512), D.mesh.resolution)
     .option(
@@ -276,7 +278,7 @@ export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
     stdScale: opts.stdScale,
     gradClip: opts.gradClip,
     background: opts.background,
-    lambda: { orient: opts.lambdaOrient, sparsity: opts.lambdaSparsity, entropy: opts.lambdaEntropy },
+    lambda: { orient: opts.lambdaOrient, sparsity: opts.lambdaSparsity, entropy: opts.lambdaEntropy, photometric: opts.lambdaPhotometric },
     lr: { encoding: opts.lr, mlp: opts.lr / 10, background: opts.lr / 10 },
     shading: { ...D.shading, ...opts.shading },
     previewEvery: opts.previewEvery,

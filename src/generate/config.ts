@@ -50,6 +50,13 @@ export interface GenerateConfig {
     sparsity: number;
     /** Binary entropy of the opacity: pixels are either object or background. */
     entropy: number;
+    /**
+     * The fast path's photometric loss (guidance/photometric.ts). Adam rescales a stretch of
+     * iterations of one loss alone, so this matters only where fit iterations alternate with
+     * score distillation (fitEvery): the SDS gradient is thousands of times the mean squared
+     * error's, and at weight 1 the refits barely move the field.
+     */
+    photometric: number;
   };
   /** Learning rate of each parameter group (Adam, β = 0.9/0.99). */
   lr: { encoding: number; mlp: number; background: number };
@@ -93,7 +100,7 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
   shading: { warmupIters: 100, albedo: 0.25, lambertian: 0.5, textureless: 0.25 },
   light: { perturb: 1, distance: [0.8, 1.5], ambient: 0.3 },
   background: 'white',
-  lambda: { orient: 0.01, sparsity: 0.001, entropy: 0 },
+  lambda: { orient: 0.01, sparsity: 0.001, entropy: 0, photometric: 1 },
   lr: { encoding: 1e-2, mlp: 1e-3, background: 1e-3 },
   occupancyEvery: 16,
   previewEvery: 100,

@@ -9,7 +9,8 @@ import { cameraRays } from '../../renderers/camera.js';
 import type { VolumeRenderResult } from '../../renderers/volume.js';
 import type { GenerateConfig } from './config.js';
 
-export type RegularizerName = keyof GenerateConfig['lambda'];
+/** Every weight but the photometric fit's, which weighs a guidance (guidance/photometric.ts), not a regularizer. */
+export type RegularizerName = Exclude<keyof GenerateConfig['lambda'], 'photometric'>;
 
 export interface Regularizer {
   /** Needs the renders' normals (skipped when an iteration renders none). */

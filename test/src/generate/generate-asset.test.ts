@@ -58,7 +58,7 @@ describe('generate is pinned', () => {
       previewEvery: 0,
       checkpointEvery: 100,
       shading: { ...GENERATE_DEFAULTS.shading, warmupIters: 1 },
-      lambda: { orient: 0.01, sparsity: 0.001, entropy: 0.01 },
+      lambda: { ...GENERATE_DEFAULTS.lambda, orient: 0.01, sparsity: 0.001, entropy: 0.01 },
     };
     const r = await generateAsset({ model, conditions, config, seed: 11, dir: path.join(tmp, 'a'), resume: false });
     const got: Record<string, [number, number]> = {};

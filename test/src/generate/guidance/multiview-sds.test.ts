@@ -178,10 +178,12 @@ describe('multi-view score distillation', () => {
   it("dd3d generate picks the model's V, writes the fast path's target views, and refuses what a model cannot do", () => {
     const args = ['--iters', '2', '--res', '16', '--samples', '8', '--mesh-res', '32', '--preview-every', '0'];
     const out = path.join(tmp, 'gen');
-    const r = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', '--fit-iters', '1', '--out', out, '--json', ...args]);
+    const fitFlags = ['--fit-iters', '1', '--fit-every', '1', '--lambda-photometric', '250'];
+    const r = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', ...fitFlags, '--out', out, '--json', ...args]);
     expect(r.status, r.stderr).toBe(0);
     const m = JSON.parse(fs.readFileSync(path.join(out, 'asset-000', 'manifest.json'), 'utf8'));
-    expect(m.settings).toMatchObject({ views: 4, fitIters: 1 });
+    expect(m.settings).toMatchObject({ views: 4, fitIters: 1, fitEvery: 1 });
+    expect(m.settings.lambda.photometric).toBe(250);
     // multi-view SDS renders no albedo-only views after the warm-up, unless --shading says so
     expect(m.settings.shading).toEqual({ warmupIters: 100, albedo: 0, lambertian: 0.5, textureless: 0.5 });
     expect(fs.existsSync(path.join(out, 'asset-000', 'target-views.png'))).toBe(true);
@@ -208,6 +210,10 @@ describe('multi-view score distillation', () => {
       runCli(['generate', '--model', mvDir, '--prompt', 'a chair', '--fit-iters', '0', '--fit-every', '2', '--out', path.join(tmp, 'g4'), ...args]),
       /--fit-every: needs the fast path \(--fit-iters > 0\)/,
     );
-    for (const g of ['g1', 'g2', 'g3', 'g4']) expect(fs.existsSync(path.join(tmp, g))).toBe(false);
+    expectOneLineError(
+      runCli(['generate', '--model', mvDir, '--prompt', 'a chair', '--lambda-photometric', '-1', '--out', path.join(tmp, 'g5'), ...args]),
+      /--lambda-photometric/,
+    );
+    for (const g of ['g1', 'g2', 'g3', 'g4', 'g5']) expect(fs.existsSync(path.join(tmp, g))).toBe(false);
   }, 300_000);
 });
