@@ -54,7 +54,7 @@ export function createPhotometricGuidance(ctx: GuidanceContext, res: number): Gu
       const mask = tf.mean(tf.mul(weight, tf.squaredDifference(opacity[0]!.reshape([res, res]), target))) as tf.Scalar;
       // both statistics in one read-back per iteration
       const [c, m] = tf.tidy(() => tf.stack([colour, mask]).dataSync());
-      return { loss: tf.add(colour, tf.mul(mask, MASK_WEIGHT)) as tf.Scalar, stats: { loss_photometric: c!, loss_mask: m! } };
+      return { loss: tf.mul(tf.add(colour, tf.mul(mask, MASK_WEIGHT)), ctx.config.lambda.photometric) as tf.Scalar, stats: { loss_photometric: c!, loss_mask: m! } };
     },
     dispose: () => tf.dispose([images, masks, weights]),
   };
