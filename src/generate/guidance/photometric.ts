@@ -12,6 +12,10 @@
  * Both terms weigh a pixel by m + BACKGROUND_WEIGHT·(1 − m), m its target mask. The four
  * sampled views do not agree on thin parts (a chair's legs stand a pixel apart from view to
  * view), and at full weight each view's background carves away what another view draws.
+ *
+ * The loss is × lambda.photometric (`--lambda-photometric`). Alone (the fit) Adam rescales it;
+ * in refits between SDS iterations (`--fit-every`) it sets their pull against the SDS
+ * gradient, a sum over pixels some thousands of times this mean's.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../../core/errors.js';
@@ -54,7 +58,10 @@ export function createPhotometricGuidance(ctx: GuidanceContext, res: number): Gu
       const mask = tf.mean(tf.mul(weight, tf.squaredDifference(opacity[0]!.reshape([res, res]), target))) as tf.Scalar;
       // both statistics in one read-back per iteration
       const [c, m] = tf.tidy(() => tf.stack([colour, mask]).dataSync());
-      return { loss: tf.mul(tf.add(colour, tf.mul(mask, MASK_WEIGHT)), ctx.config.lambda.photometric) as tf.Scalar, stats: { loss_photometric: c!, loss_mask: m! } };
+      return {
+        loss: tf.mul(tf.add(colour, tf.mul(mask, MASK_WEIGHT)), ctx.config.lambda.photometric) as tf.Scalar,
+        stats: { loss_photometric: c!, loss_mask: m! },
+      };
     },
     dispose: () => tf.dispose([images, masks, weights]),
   };
