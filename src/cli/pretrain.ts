@@ -23,6 +23,7 @@ interface PretrainFlags {
   batch?: number;
   seed: number;
   init?: string;
+  teacher?: string;
   resume?: boolean;
   workers: number;
   force?: boolean;
@@ -53,6 +54,10 @@ export function registerPretrain(program: Command): void {
     .option('--batch <n>', "images per step (default: the config's)", intOption(1))
     .option('--seed <n>', 'seed for weights, batches, noise and timesteps', intOption(0), 0)
     .option('--init <dir>', "start from this model folder's weights (a fine-tune; e.g. models/dd3d-tiny for --config mv32) instead of random ones")
+    .option(
+      '--teacher <dir>',
+      "single-view steps learn this model folder's prediction for their noisy images and captions instead of the data's target (distillation; e.g. models/dd3d-tiny, so a multi-view fine-tune keeps its colour from text)",
+    )
     .option('--resume', 'continue from <out>/checkpoint/ (a resumed run loses at most one checkpoint interval)')
     .option(
       '--workers <n>',
@@ -90,6 +95,7 @@ export function registerPretrain(program: Command): void {
           steps,
           batch: opts.batch,
           init: opts.init,
+          teacher: opts.teacher,
           resume: Boolean(opts.resume),
           workers: opts.workers,
           onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),

@@ -35,6 +35,7 @@ import { workerScript } from '../backend/worker-pool.js';
 import { dataParallelGrads, GradWorker } from './grad-worker-client.js';
 import { isFocusedStep, SceneBatches, type BatchOptions } from './scene-batches.js';
 import { seededNormal } from '../core/seeded-normal.js';
+import { Teacher } from './teacher.js';
 
 export interface PretrainOptions {
   config: PretrainConfig;
@@ -46,6 +47,8 @@ export interface PretrainOptions {
   batch?: number;
   /** A model folder whose weights the run starts from (see the header); recorded in checkpoints. */
   init?: string;
+  /** A model folder whose predictions single-view steps learn (teacher.ts); recorded in checkpoints. */
+  teacher?: string;
   resume: boolean;
   /** 2 runs half of every batch in a worker thread with its own wasm backend. */
   workers?: number;
@@ -58,6 +61,7 @@ interface CheckpointState extends CheckpointProgress {
   seed: number;
   batch: number;
   init?: string;
+  teacher?: string;
 }
 
 const CHECKPOINT_FORMAT = 'dd3d-pretrain-checkpoint';
@@ -157,7 +161,8 @@ const CHECKPOINT = 'checkpoint';
 
 /**
  * The DDPM loss of rows [from, to) of step `step`'s batch: MSE between the UNet's prediction
- * and the noise or velocity. The whole batch, its timesteps and its noise are drawn from
+ * and the noise or velocity, or, in a single-view step with a `teacher`, the teacher's
+ * prediction (teacher.ts). The whole batch, its timesteps and its noise are drawn from
  * (seed, step) and then sliced, so two processes that each take half compute the two halves
  * of exactly the batch one process would.
  */
@@ -171,12 +176,13 @@ export function partLoss(
   batch: number,
   from: number,
   to: number,
+  teacher?: Teacher,
 ): () => tf.Scalar {
   const views = batches.viewsAt(step);
   if (from % views !== 0 || to % views !== 0) throw new RangeError(`rows [${from}, ${to}) split a ${views}-view object`);
   const t = trainingTimesteps(config, ddpm.schedule.numTrainTimesteps, seed, step, batch, views).slice(from, to);
   return () => {
-    const { images, ids, cameras } = batches.batch(step, batch);
+    const { images, ids, captions, cameras } = batches.batch(step, batch);
     const x0 = images.slice([from, 0, 0, 0], [to - from, -1, -1, -1]) as tf.Tensor4D;
     const noise = seededNormal(images.shape, 0, 1, deriveSeed(seed, `noise/${step}`)).slice([from, 0, 0, 0], [to - from, -1, -1, -1]);
     images.dispose();
@@ -186,7 +192,8 @@ export function partLoss(
     const cameraDim = m.unet.config.camera_dim;
     const camera = cameraDim === null ? undefined : tf.tensor2d(cameras.subarray(from * cameraDim, to * cameraDim), [to - from, cameraDim]);
     const pred = m.unet.forward(xt, t, states.lastHiddenState, { camera, views });
-    const target = ddpm.trainingTarget(x0, noise, t);
+    // the teacher's tensors are not the student's variables, so no gradient flows into them
+    const target = teacher && views === 1 ? teacher.target(xt, t, captions.slice(from, to)) : ddpm.trainingTarget(x0, noise, t);
     return tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar;
   };
 }
@@ -224,6 +231,8 @@ export interface PretrainWorkerInit {
   config: string;
   seed: number;
   data: string;
+  /** The teacher's folder, as the main thread resolved it. */
+  teacher?: string;
 }
 
 /** The rows of a step's batch a helper computes. */
@@ -274,6 +283,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
 
   // recorded by folder name: a resume on another machine finds it elsewhere, and its weights are in the checkpoint
   const init = opts.init === undefined ? undefined : path.basename(path.resolve(opts.init));
+  const teacherName = opts.teacher === undefined ? undefined : path.basename(path.resolve(opts.teacher));
   let state: CheckpointState = {
     format: CHECKPOINT_FORMAT,
     version: 1,
@@ -283,6 +293,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     steps,
     batch,
     ...(init ? { init } : {}),
+    ...(teacherName ? { teacher: teacherName } : {}),
     losses: [],
     seconds: 0,
   };
@@ -292,20 +303,20 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       seed: opts.seed,
       batch,
       init,
+      teacher: teacherName,
     });
     state = { ...saved, steps };
   }
 
   const started = performance.now() - state.seconds * 1000;
-  const helper =
-    opts.workers && opts.workers > 1 && batch > 1
-      ? await GradWorker.start<PretrainPart>(
-          workerScript('train', 'grad-worker.js'),
-          { config: config.name, seed: opts.seed, data: opts.dataset.dir } satisfies PretrainWorkerInit,
-          'pretrain worker',
-        )
-      : null;
+  const teacherDir = opts.teacher === undefined ? undefined : path.resolve(opts.teacher);
+  const teacher = teacherDir === undefined ? undefined : Teacher.load(teacherDir, ddpm, config.resolution);
+  let helper: GradWorker<PretrainPart> | null = null;
   try {
+    if (opts.workers && opts.workers > 1 && batch > 1) {
+      const workerInit: PretrainWorkerInit = { config: config.name, seed: opts.seed, data: opts.dataset.dir, teacher: teacherDir };
+      helper = await GradWorker.start<PretrainPart>(workerScript('train', 'grad-worker.js'), workerInit, 'pretrain worker');
+    }
     for (let step = state.step; step < steps; step++) {
       adam.lr = warmupCosine({ lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio }, step);
       lrScale = lrScaleOf(config, step);
@@ -315,7 +326,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       const split = helper ? Math.floor(batch / 2 / views) * views : batch;
       const { loss, grads } = await dataParallelGrads(
         weights,
-        partLoss(model, ddpm, config, batches, opts.seed, step, batch, 0, split),
+        partLoss(model, ddpm, config, batches, opts.seed, step, batch, 0, split, teacher),
         helper ? [helper] : [],
         [{ step, batch, from: split, to: batch }],
         [split / batch, (batch - split) / batch],
@@ -333,6 +344,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     }
   } finally {
     await helper?.stop();
+    teacher?.dispose();
   }
   adam.dispose();
   return { steps, finalLoss: state.losses.at(-1) ?? NaN, seconds: state.seconds, losses: state.losses, model, ema };

@@ -144,6 +144,12 @@ describe('dd3d pretrain', () => {
   it('will not overwrite a run without --resume, and checks its flags', () => {
     expectOneLineError(runCli(['pretrain', '--data', data, '--out', out, '--config', 'test']), /holds a training checkpoint; pass --resume/);
     expectOneLineError(runCli(['pretrain', '--data', path.join(tmp, 'nope'), '--out', out]), /no dataset\.json/);
+    const fresh = path.join(tmp, 'taught');
+    expectOneLineError(
+      runCli(['pretrain', '--data', data, '--out', fresh, '--config', 'test', '--teacher', path.join(tmp, 'nope')]),
+      /--teacher: model folder not found: .*nope/,
+    );
+    expect(fs.existsSync(fresh)).toBe(false);
     const r = runCli(['pretrain', '--data', data, '--out', out, '--config', 'huge']);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/--config <name>' argument 'huge' is invalid/);

@@ -13,10 +13,12 @@ import { initBackend } from '../../../src/backend/backend.js';
 import { SceneDataset, readSceneShard, writeSceneDataset, type MultiViewRecord } from '../../../src/dataset/scene-dataset.js';
 import { CAMERA_FEATURES, cameraBatch, cameraFeatures } from '../../../src/models/camera-embedding.js';
 import { loadUNet } from '../../../src/models/load.js';
-import { allVariables, buildTinyModel, loadInitWeights, lrScaleOf, pretrain, trainingTimesteps } from '../../../src/train/pretrain.js';
+import { allVariables, buildTinyModel, loadInitWeights, lrScaleOf, partLoss, pretrain, batchOptions, trainingTimesteps } from '../../../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../../../src/train/pretrain-configs.js';
 import { exportTinyModel } from '../../../src/train/export.js';
 import { isFocusedStep, SceneBatches } from '../../../src/train/scene-batches.js';
+import { Teacher } from '../../../src/train/teacher.js';
+import { DDPMScheduler } from '../../../src/schedulers/index.js';
 import { expectOneLineError, runCli } from '../../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-mv-'));
@@ -348,6 +350,49 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
     start.unetParams.dispose();
     run.model.textParams.dispose();
     run.model.unetParams.dispose();
+  });
+
+  it("with --teacher, single-view steps learn the teacher's prediction and multi-view steps the data's", async () => {
+    // the student starts as the folder it distils (a zero camera path), so its single-view loss is ~0 at the start
+    const m = buildTinyModel(config, 1);
+    loadInitWeights(m, base);
+    const ddpm = DDPMScheduler.fromConfig(config.scheduler);
+    const teacher = Teacher.load(base, ddpm, config.resolution);
+    const dataset = SceneDataset.open(data);
+    const batches = new SceneBatches(dataset, m.tokenizer, batchOptions(config, 1));
+    const steps = Array.from({ length: 12 }, (_, k) => k);
+    const single = steps.find((k) => batches.viewsAt(k) === 1)!;
+    const multi = steps.find((k) => batches.viewsAt(k) === 4)!;
+    expect(single).toBeDefined();
+    expect(multi).toBeDefined();
+    const loss = (step: number, t?: Teacher) => tf.tidy(() => partLoss(m, ddpm, config, batches, 1, step, 8, 0, 8, t)().dataSync()[0]!);
+    expect(loss(single)).toBeGreaterThan(0.01);
+    expect(loss(single, teacher)).toBeLessThan(1e-9);
+    expect(loss(multi, teacher)).toBe(loss(multi));
+    expect(loss(multi)).toBeGreaterThan(0.01);
+
+    // what the teacher must share with the run, named
+    expect(() => Teacher.load(base, ddpm, 64)).toThrow(/^--teacher .*base: it works at 32×32 pixels, this config trains at 64×64$/);
+    const epsilon = DDPMScheduler.fromConfig({ ...config.scheduler, prediction_type: 'epsilon' });
+    expect(() => Teacher.load(base, epsilon, 32)).toThrow(/it predicts v_prediction, this config trains epsilon/);
+    const linear = DDPMScheduler.fromConfig({ ...config.scheduler, beta_schedule: 'linear' });
+    expect(() => Teacher.load(base, linear, 32)).toThrow(/its noise schedule differs/);
+    teacher.dispose();
+    m.textParams.dispose();
+    m.unetParams.dispose();
+
+    // a worker thread loads the teacher too and computes the same training; a resume checks the teacher
+    const common = { config, dataset, seed: 1, steps: 2, init: base, teacher: base };
+    const one = await pretrain({ ...common, out: path.join(tmp, 't1'), resume: false });
+    const two = await pretrain({ ...common, out: path.join(tmp, 't2'), resume: false, workers: 2 });
+    for (let i = 0; i < 2; i++) expect(Math.abs(two.losses[i]! - one.losses[i]!)).toBeLessThan(1e-5 * one.losses[i]! + 1e-9);
+    await expect(pretrain({ ...common, teacher: undefined, out: path.join(tmp, 't1'), resume: true })).rejects.toThrow(
+      /made with teacher "base", this run asks for the default/,
+    );
+    for (const r of [one, two]) {
+      r.model.textParams.dispose();
+      r.model.unetParams.dispose();
+    }
   });
 
   it('refuses a dataset with another number of views, naming both', async () => {
