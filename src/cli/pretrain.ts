@@ -12,7 +12,7 @@ import { hasCheckpoint } from '../train/checkpoint.js';
 import { pretrain } from '../train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
 import { startBackend } from './common.js';
-import { intOption } from './options.js';
+import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
 
 interface PretrainFlags {
@@ -24,6 +24,7 @@ interface PretrainFlags {
   seed: number;
   init?: string;
   teacher?: string;
+  teacherWeight?: number;
   resume?: boolean;
   workers: number;
   force?: boolean;
@@ -58,6 +59,11 @@ export function registerPretrain(program: Command): void {
       '--teacher <dir>',
       "single-view steps learn this model folder's prediction for their noisy images and captions instead of the data's target (distillation; e.g. models/dd3d-tiny, so a multi-view fine-tune keeps its colour from text)",
     )
+    .option(
+      '--teacher-weight <w>',
+      "multiplier of the taught steps' loss, whose distance to the teacher is a fraction of the data target's noise (default 1)",
+      floatOption(0),
+    )
     .option('--resume', 'continue from <out>/checkpoint/ (a resumed run loses at most one checkpoint interval)')
     .option(
       '--workers <n>',
@@ -73,6 +79,8 @@ export function registerPretrain(program: Command): void {
     )
     .action(async (opts: PretrainFlags, cmd: Command) => {
       const config = PRETRAIN_CONFIGS[opts.config]!;
+      if (opts.teacherWeight !== undefined && opts.teacher === undefined)
+        throw new Dd3dError('--teacher-weight: weighs the steps of a --teacher, and none is given');
       checkOutput({ path: opts.out, flag: '--out', kind: 'folder', force: Boolean(opts.force), isOurs: isPretrainFolder });
       const dataset = SceneDataset.open(opts.data);
       if (hasCheckpoint(path.join(opts.out, 'checkpoint')) && !opts.resume) {
@@ -96,6 +104,7 @@ export function registerPretrain(program: Command): void {
           batch: opts.batch,
           init: opts.init,
           teacher: opts.teacher,
+          teacherWeight: opts.teacherWeight,
           resume: Boolean(opts.resume),
           workers: opts.workers,
           onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),

@@ -12,7 +12,7 @@ await serveGrads<PretrainWorkerInit, PretrainPart>((init) => {
   const model = buildTinyModel(config, init.seed);
   const ddpm = DDPMScheduler.fromConfig(config.scheduler);
   const batches = new SceneBatches(SceneDataset.open(init.data), model.tokenizer, batchOptions(config, init.seed));
-  const teacher = init.teacher === undefined ? undefined : Teacher.load(init.teacher, ddpm, config.resolution);
+  const teacher = init.teacher === undefined ? undefined : Teacher.load(init.teacher, ddpm, config.resolution, init.teacherWeight);
   return {
     weights: allVariables(model),
     loss: (p) => partLoss(model, ddpm, config, batches, init.seed, p.step, p.batch, p.from, p.to, teacher),

@@ -49,6 +49,8 @@ export interface PretrainOptions {
   init?: string;
   /** A model folder whose predictions single-view steps learn (teacher.ts); recorded in checkpoints. */
   teacher?: string;
+  /** The multiplier of the teacher's steps' loss (Teacher.weight); default 1. */
+  teacherWeight?: number;
   resume: boolean;
   /** 2 runs half of every batch in a worker thread with its own wasm backend. */
   workers?: number;
@@ -62,6 +64,7 @@ interface CheckpointState extends CheckpointProgress {
   batch: number;
   init?: string;
   teacher?: string;
+  teacherWeight?: number;
 }
 
 const CHECKPOINT_FORMAT = 'dd3d-pretrain-checkpoint';
@@ -192,9 +195,12 @@ export function partLoss(
     const cameraDim = m.unet.config.camera_dim;
     const camera = cameraDim === null ? undefined : tf.tensor2d(cameras.subarray(from * cameraDim, to * cameraDim), [to - from, cameraDim]);
     const pred = m.unet.forward(xt, t, states.lastHiddenState, { camera, views });
-    // the teacher's tensors are not the student's variables, so no gradient flows into them
-    const target = teacher && views === 1 ? teacher.target(xt, t, captions.slice(from, to)) : ddpm.trainingTarget(x0, noise, t);
-    return tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar;
+    if (teacher && views === 1) {
+      // the teacher's tensors are not the student's variables, so no gradient flows into them
+      const target = teacher.target(xt, t, captions.slice(from, to));
+      return tf.mul(tf.mean(tf.squaredDifference(pred, target)), teacher.weight) as tf.Scalar;
+    }
+    return tf.mean(tf.squaredDifference(pred, ddpm.trainingTarget(x0, noise, t))) as tf.Scalar;
   };
 }
 
@@ -231,8 +237,9 @@ export interface PretrainWorkerInit {
   config: string;
   seed: number;
   data: string;
-  /** The teacher's folder, as the main thread resolved it. */
+  /** The teacher's folder, as the main thread resolved it, and its weight. */
   teacher?: string;
+  teacherWeight?: number;
 }
 
 /** The rows of a step's batch a helper computes. */
@@ -294,6 +301,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     batch,
     ...(init ? { init } : {}),
     ...(teacherName ? { teacher: teacherName } : {}),
+    ...(opts.teacherWeight !== undefined && opts.teacherWeight !== 1 ? { teacherWeight: opts.teacherWeight } : {}),
     losses: [],
     seconds: 0,
   };
@@ -304,17 +312,24 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       batch,
       init,
       teacher: teacherName,
+      teacherWeight: opts.teacherWeight === 1 ? undefined : opts.teacherWeight,
     });
     state = { ...saved, steps };
   }
 
   const started = performance.now() - state.seconds * 1000;
   const teacherDir = opts.teacher === undefined ? undefined : path.resolve(opts.teacher);
-  const teacher = teacherDir === undefined ? undefined : Teacher.load(teacherDir, ddpm, config.resolution);
+  const teacher = teacherDir === undefined ? undefined : Teacher.load(teacherDir, ddpm, config.resolution, opts.teacherWeight);
   let helper: GradWorker<PretrainPart> | null = null;
   try {
     if (opts.workers && opts.workers > 1 && batch > 1) {
-      const workerInit: PretrainWorkerInit = { config: config.name, seed: opts.seed, data: opts.dataset.dir, teacher: teacherDir };
+      const workerInit: PretrainWorkerInit = {
+        config: config.name,
+        seed: opts.seed,
+        data: opts.dataset.dir,
+        teacher: teacherDir,
+        teacherWeight: opts.teacherWeight,
+      };
       helper = await GradWorker.start<PretrainPart>(workerScript('train', 'grad-worker.js'), workerInit, 'pretrain worker');
     }
     for (let step = state.step; step < steps; step++) {

@@ -150,6 +150,7 @@ describe('dd3d pretrain', () => {
       /--teacher: model folder not found: .*nope/,
     );
     expect(fs.existsSync(fresh)).toBe(false);
+    expectOneLineError(runCli(['pretrain', '--data', data, '--out', fresh, '--config', 'test', '--teacher-weight', '3']), /--teacher-weight: .* none is given/);
     const r = runCli(['pretrain', '--data', data, '--out', out, '--config', 'huge']);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/--config <name>' argument 'huge' is invalid/);

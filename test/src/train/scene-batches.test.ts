@@ -370,6 +370,16 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
     expect(loss(single, teacher)).toBeLessThan(1e-9);
     expect(loss(multi, teacher)).toBe(loss(multi));
     expect(loss(multi)).toBeGreaterThan(0.01);
+    // --teacher-weight multiplies the taught steps' loss, and only theirs (a fresh student, far from the teacher)
+    const fresh = buildTinyModel(config, 2);
+    const heavy = Teacher.load(base, ddpm, config.resolution, 10);
+    const freshLoss = (step: number, t?: Teacher) => tf.tidy(() => partLoss(fresh, ddpm, config, batches, 1, step, 8, 0, 8, t)().dataSync()[0]!);
+    expect(freshLoss(single, teacher)).toBeGreaterThan(1e-3);
+    expect(freshLoss(single, heavy)).toBeCloseTo(10 * freshLoss(single, teacher), 5);
+    expect(freshLoss(multi, heavy)).toBe(freshLoss(multi));
+    heavy.dispose();
+    fresh.textParams.dispose();
+    fresh.unetParams.dispose();
 
     // what the teacher must share with the run, named
     expect(() => Teacher.load(base, ddpm, 64)).toThrow(/^--teacher .*base: it works at 32×32 pixels, this config trains at 64×64$/);
@@ -382,12 +392,15 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
     m.unetParams.dispose();
 
     // a worker thread loads the teacher too and computes the same training; a resume checks the teacher
-    const common = { config, dataset, seed: 1, steps: 2, init: base, teacher: base };
+    const common = { config, dataset, seed: 1, steps: 2, init: base, teacher: base, teacherWeight: 4 };
     const one = await pretrain({ ...common, out: path.join(tmp, 't1'), resume: false });
     const two = await pretrain({ ...common, out: path.join(tmp, 't2'), resume: false, workers: 2 });
     for (let i = 0; i < 2; i++) expect(Math.abs(two.losses[i]! - one.losses[i]!)).toBeLessThan(1e-5 * one.losses[i]! + 1e-9);
     await expect(pretrain({ ...common, teacher: undefined, out: path.join(tmp, 't1'), resume: true })).rejects.toThrow(
       /made with teacher "base", this run asks for the default/,
+    );
+    await expect(pretrain({ ...common, teacherWeight: 1, out: path.join(tmp, 't1'), resume: true })).rejects.toThrow(
+      /made with teacherWeight 4, this run asks for the default/,
     );
     for (const r of [one, two]) {
       r.model.textParams.dispose();
