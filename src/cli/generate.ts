@@ -51,7 +51,7 @@ export interface GenerateSettingsFlags {
   lambdaOrient: number;
   lambdaSparsity: number;
   lambdaEntropy: number;
-  lambdaPhotometric: number;
+  lambdaPhotometric?: number;
   lr: number;
   meshRes: number;
   meshLevel: MeshLevel;
@@ -97,7 +97,7 @@ export function registerGenerate(program: Command): void {
     )
     .option(
       '--fit-every <n>',
-      'fast path: after the fit, every n-th iteration fits the target views again instead of distilling, so SDS refines without drifting from them (default: 0, never)',
+      `fast path: after the fit, every n-th iteration fits the target views again instead of distilling, so SDS refines without drifting from them (default: ${MULTIVIEW_DEFAULTS.fitEvery} with the fast path; 0: never)`,
       intOption(0),
     )
     .option(
@@ -126,7 +126,11 @@ export function registerGenerate(program: Command): void {
     .option('--lambda-orient <w>', 'weight of the orientation loss (normals facing away from the camera)', floatOption(0), D.lambda.orient)
     .option('--lambda-sparsity <w>', 'weight of the mean-opacity loss', floatOption(0), D.lambda.sparsity)
     .option('--lambda-entropy <w>', 'weight of the opacity-entropy loss', floatOption(0), D.lambda.entropy)
-    .option('--lambda-photometric <w>', "weight of the fast path's fit to its target views (matters with --fit-every)", floatOption(0), D.lambda.photometric)
+    .option(
+      '--lambda-photometric <w>',
+      `weight of the fast path's fit to its target views against score distillation (matters with --fit-every; default: ${MULTIVIEW_DEFAULTS.lambdaPhotometric} with multi-view SDS, else ${D.lambda.photometric})`,
+      floatOption(0),
+    )
     .option('--lr <rate>', 'learning rate of the grid features (the MLPs and background take a tenth)', floatOption(0), D.lr.encoding)
     .option('--mesh-res <n>', 'density grid side for marching cubes', intOption(16, 512), D.mesh.resolution)
     .option(
@@ -278,7 +282,12 @@ export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
     stdScale: opts.stdScale,
     gradClip: opts.gradClip,
     background: opts.background,
-    lambda: { orient: opts.lambdaOrient, sparsity: opts.lambdaSparsity, entropy: opts.lambdaEntropy, photometric: opts.lambdaPhotometric },
+    lambda: {
+      orient: opts.lambdaOrient,
+      sparsity: opts.lambdaSparsity,
+      entropy: opts.lambdaEntropy,
+      photometric: opts.lambdaPhotometric ?? D.lambda.photometric,
+    },
     lr: { encoding: opts.lr, mlp: opts.lr / 10, background: opts.lr / 10 },
     shading: { ...D.shading, ...opts.shading },
     previewEvery: opts.previewEvery,
@@ -304,6 +313,8 @@ export function applyModelSettings(
     config.iters = opts.iters ?? MULTIVIEW_DEFAULTS.iters;
     config.fitIters = opts.fitIters ?? Math.min(MULTIVIEW_DEFAULTS.fitIters, config.iters);
     config.shading = { ...config.shading, ...(opts.shading ?? MULTIVIEW_DEFAULTS.shading) };
+    config.fitEvery = opts.fitEvery ?? (config.fitIters > 0 ? MULTIVIEW_DEFAULTS.fitEvery : 0);
+    config.lambda = { ...config.lambda, photometric: opts.lambdaPhotometric ?? MULTIVIEW_DEFAULTS.lambdaPhotometric };
     model.unet.checkViews(config.views, true);
   }
   if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');

@@ -117,8 +117,21 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
  * legs); 150 + 250 gave family 83.3%, back 83.3%, Chamfer 0.109 (docs/commands.md, generate).
  */
 export const MULTIVIEW_DEFAULTS = {
-  iters: 400,
+  iters: 650,
   fitIters: 150,
+  /**
+   * After the fit every second iteration refits the target views, weighed 1000 against score
+   * distillation (lambda.photometric says why it needs a weight), so each asset keeps its own
+   * instance's colours where SDS alone pulls every one to the prompt's mode (all tables yellow,
+   * all vases brown); 650 iterations give SDS the 250 it had before the refits. Measured on
+   * models/dd3d-mv over seeds 0–2, 3 assets each (examples/results-3d.sh, 2026-12-06), against
+   * 400 iterations without refits: vases of a reference colour 9 of 9 (0 of 9), chairs family
+   * 90.3% (91.7), back 90.3% (87.5), Chamfer 0.085 (0.086); the tables lose family, 75.0%
+   * (88.9), one seed's thick-topped tables read as chairs (docs/commands.md, generate,
+   * "Weighing the refits"). 2.2 min per asset for the main command (1.75 before).
+   */
+  fitEvery: 2,
+  lambdaPhotometric: 1000,
   /**
    * No albedo-only renders after the warm-up: the shaded and textureless renders are where SDS
    * reads shape (the lit ones still pull the colour to the prompt's mode). Measured on

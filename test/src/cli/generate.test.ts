@@ -297,6 +297,9 @@ describe('dd3d generate', () => {
       // the iso level by the default rule, and how it was chosen
       expect(m.settings.mesh.level).toBe('auto');
       expect(m.settings.shading).toEqual({ warmupIters: 100, albedo: 0.25, lambertian: 0.5, textureless: 0.25 }); // single-view SDS keeps its mix
+      // and no fast path, so no refits and the photometric weight at 1
+      expect(m.settings).toMatchObject({ views: 1, fitIters: 0, fitEvery: 0 });
+      expect(m.settings.lambda.photometric).toBe(1);
       expect(m.mesh.thresholdRule).toBe('auto');
       // a rung of the ladder: half the 99.9th percentile × 0.8^k
       const rung = Math.log(m.mesh.thresholdFraction / 0.5) / Math.log(0.8);

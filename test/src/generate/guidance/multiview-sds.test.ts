@@ -178,22 +178,25 @@ describe('multi-view score distillation', () => {
   it("dd3d generate picks the model's V, writes the fast path's target views, and refuses what a model cannot do", () => {
     const args = ['--iters', '2', '--res', '16', '--samples', '8', '--mesh-res', '32', '--preview-every', '0'];
     const out = path.join(tmp, 'gen');
-    const fitFlags = ['--fit-iters', '1', '--fit-every', '1', '--lambda-photometric', '250'];
-    const r = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', ...fitFlags, '--out', out, '--json', ...args]);
+    const r = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', '--fit-iters', '1', '--out', out, '--json', ...args]);
     expect(r.status, r.stderr).toBe(0);
     const m = JSON.parse(fs.readFileSync(path.join(out, 'asset-000', 'manifest.json'), 'utf8'));
-    expect(m.settings).toMatchObject({ views: 4, fitIters: 1, fitEvery: 1 });
-    expect(m.settings.lambda.photometric).toBe(250);
+    // the multi-view defaults: the fast path refits every second iteration, weighed 1000
+    expect(m.settings).toMatchObject({ views: 4, fitIters: 1, fitEvery: 2 });
+    expect(m.settings.lambda.photometric).toBe(1000);
     // multi-view SDS renders no albedo-only views after the warm-up, unless --shading says so
     expect(m.settings.shading).toEqual({ warmupIters: 100, albedo: 0, lambertian: 0.5, textureless: 0.5 });
     expect(fs.existsSync(path.join(out, 'asset-000', 'target-views.png'))).toBe(true);
     const given = path.join(tmp, 'gen-shading');
-    const g = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', '--shading', '0.25,0.5,0.25', '--out', given, ...args]);
+    const sdsOnly = ['--fit-iters', '0', '--lambda-photometric', '250', '--shading', '0.25,0.5,0.25'];
+    const g = runCli(['generate', '--model', mvDir, '--prompt', 'a red chair', '--n', '1', ...sdsOnly, '--out', given, ...args]);
     expect(g.status, g.stderr).toBe(0);
-    expect(JSON.parse(fs.readFileSync(path.join(given, 'asset-000', 'manifest.json'), 'utf8')).settings.shading).toMatchObject({
-      albedo: 0.25,
-      textureless: 0.25,
-    });
+    const givenSettings = JSON.parse(fs.readFileSync(path.join(given, 'asset-000', 'manifest.json'), 'utf8')).settings;
+    expect(givenSettings.shading).toMatchObject({ albedo: 0.25, textureless: 0.25 });
+    // without the fast path there is nothing to refit, so no refits by default; a given weight is kept
+    expect(givenSettings).toMatchObject({ fitIters: 0, fitEvery: 0 });
+    expect(givenSettings.lambda.photometric).toBe(250);
+    expect(fs.existsSync(path.join(given, 'asset-000', 'target-views.png'))).toBe(false);
     expectOneLineError(
       runCli(['generate', '--model', singleDir, '--prompt', 'a chair', '--views', '4', '--out', path.join(tmp, 'g1'), ...args]),
       /--views 4: this model denoises one view at a time/,
