@@ -11,6 +11,8 @@ import { exportTinyModel } from '../train/export.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
 import { pretrain } from '../train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
+import { Teacher } from '../train/teacher.js';
+import { DDPMScheduler } from '../schedulers/index.js';
 import { startBackend } from './common.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
@@ -87,6 +89,8 @@ export function registerPretrain(program: Command): void {
         throw new Dd3dError(`--out: ${opts.out} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
       }
       await startBackend(cmd);
+      // checked before the first line of output, so a folder that cannot teach is a one-line error
+      if (opts.teacher !== undefined) Teacher.load(opts.teacher, DDPMScheduler.fromConfig(config.scheduler), config.resolution).dispose();
       const steps = opts.steps ?? config.steps;
       if (!opts.json)
         console.error(
