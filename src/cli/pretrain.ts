@@ -11,8 +11,6 @@ import { exportTinyModel } from '../train/export.js';
 import { hasCheckpoint } from '../train/checkpoint.js';
 import { pretrain } from '../train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
-import { Teacher } from '../train/teacher.js';
-import { DDPMScheduler } from '../schedulers/index.js';
 import { startBackend } from './common.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
@@ -89,13 +87,7 @@ export function registerPretrain(program: Command): void {
         throw new Dd3dError(`--out: ${opts.out} holds a training checkpoint; pass --resume to continue it, or choose another --out`);
       }
       await startBackend(cmd);
-      // checked before the first line of output, so a folder that cannot teach is a one-line error
-      if (opts.teacher !== undefined) Teacher.load(opts.teacher, DDPMScheduler.fromConfig(config.scheduler), config.resolution).dispose();
       const steps = opts.steps ?? config.steps;
-      if (!opts.json)
-        console.error(
-          `pretrain: ${config.name}, ${dataset.length} images${dataset.views > 1 ? ` (${dataset.views} views per object)` : ''}, on ${opts.workers} worker${opts.workers === 1 ? '' : 's'}`,
-        );
       const bar = progressBar('pretrain', steps, { quiet: opts.json, resumable: true });
       let result;
       try {
@@ -111,6 +103,13 @@ export function registerPretrain(program: Command): void {
           teacherWeight: opts.teacherWeight,
           resume: Boolean(opts.resume),
           workers: opts.workers,
+          // after pretrain's checks (--init, --teacher, the checkpoint), so a refused run is one line
+          onStart: () => {
+            if (!opts.json)
+              console.error(
+                `pretrain: ${config.name}, ${dataset.length} images${dataset.views > 1 ? ` (${dataset.views} views per object)` : ''}, on ${opts.workers} worker${opts.workers === 1 ? '' : 's'}`,
+              );
+          },
           onStep: (step, _total, loss) => bar.update(step, `loss ${loss.toFixed(4)}`),
         });
       } finally {

@@ -54,6 +54,8 @@ export interface PretrainOptions {
   resume: boolean;
   /** 2 runs half of every batch in a worker thread with its own wasm backend. */
   workers?: number;
+  /** Called once the run is set up (weights, checkpoint, teacher, worker), before its first step: whatever is printed here follows every check. */
+  onStart?: () => void;
   onStep?: (step: number, total: number, loss: number) => void;
 }
 
@@ -332,6 +334,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       };
       helper = await GradWorker.start<PretrainPart>(workerScript('train', 'grad-worker.js'), workerInit, 'pretrain worker');
     }
+    opts.onStart?.();
     for (let step = state.step; step < steps; step++) {
       adam.lr = warmupCosine({ lr: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps, minRatio: config.minLrRatio }, step);
       lrScale = lrScaleOf(config, step);

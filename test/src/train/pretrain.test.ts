@@ -150,6 +150,11 @@ describe('dd3d pretrain', () => {
       /--teacher: model folder not found: .*nope/,
     );
     expect(fs.existsSync(fresh)).toBe(false);
+    // an --init that cannot be read is refused as one line too, before pretrain prints anything
+    expectOneLineError(
+      runCli(['pretrain', '--data', data, '--out', fresh, '--config', 'test', '--init', path.join(tmp, 'nope')]),
+      /model folder not found: .*nope/,
+    );
     expectOneLineError(runCli(['pretrain', '--data', data, '--out', fresh, '--config', 'test', '--teacher-weight', '3']), /--teacher-weight: .* none is given/);
     const r = runCli(['pretrain', '--data', data, '--out', out, '--config', 'huge']);
     expect(r.status).toBe(1);
