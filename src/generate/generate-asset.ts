@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { MlpBackground, renderVolume, type VolumeBackground, type VolumeShading } from '../../renderers/volume.js';
+import { MlpBackground, renderVolume, type VolumeBackground, type VolumeRenderResult, type VolumeShading } from '../../renderers/volume.js';
 import { createField, OccupancyGrid, type RadianceField } from '../../nerf/index.js';
 import { deriveSeed, mulberry32 } from '../core/random.js';
 import { sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
@@ -17,7 +17,7 @@ import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { AdamW } from '../train/adamw.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';
 import type { GenerateConfig } from './config.js';
-import { GUIDANCE, guidanceKind, type Guidance } from './guidance/index.js';
+import { GUIDANCE, guidanceKind, type Guidance, type GuidanceLoss } from './guidance/index.js';
 import { REGULARIZERS, type RegularizerName } from './regularizers.js';
 import { lightAt, shadingAt } from './schedules.js';
 import type { TargetViews } from './target-views.js';
@@ -34,6 +34,11 @@ export interface AssetRun {
   dir: string;
   resume: boolean;
   onIter?: (iter: number, iters: number, stats: IterStats) => void;
+  /**
+   * Pixels of renders one backward pass keeps on the tape (default TAPE_PIXELS); an iteration
+   * with more renders them in passes. Memory only: the result is the same either way.
+   */
+  tapePixels?: number;
   /** Called every config.previewEvery iterations with the field, for preview renders. */
   onPreview?: (iter: number, field: RadianceField, occupancy: OccupancyGrid) => Promise<void> | void;
 }
@@ -153,53 +158,113 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     const background = plan.background ?? backgroundFor(config, learnedBackground, iter, seed);
     const cameras = plan.cameras.map((c) => sceneCamera(c));
     const needNormals = plan.normals ?? (shading !== 'albedo' || config.lambda.orient > 0);
-    let terms: Record<string, number> = {};
-    // regularizer terms kept past the tape, read back with the total loss in one sync
-    const regTerms: Array<[string, tf.Scalar]> = [];
-    const t0 = performance.now();
-    let tRender = 0;
-    let tGuidance = 0;
-    const { value, grads } = tf.variableGrads(() => {
-      const a = performance.now();
-      const renders = plan.cameras.map((cam, v) =>
-        renderVolume(field, cameras[v]!, {
-          width: res,
-          height: res,
-          samplesPerRay: config.samplesPerRay,
-          jitterSeed: deriveSeed(seed, v === 0 ? `jitter/${iter}` : `jitter/${iter}/${v}`),
-          background,
-          shading,
-          light: { position: lightAt(config.light, cam, iter, seed), ambient: config.light.ambient },
-          occupancy,
-          normals: needNormals ? 'finite-difference' : 'none',
-        }),
-      );
-      const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D;
-      const b = performance.now();
-      tRender += b - a;
-      const g = guidance.loss(
-        images,
-        iter,
-        renders.map((r) => r.opacity),
-      );
-      tGuidance += performance.now() - b;
-      nonFinite += g.nonFinite ?? 0;
-      terms = { ...g.stats };
-      let loss = g.loss;
+    const renderView = (v: number): VolumeRenderResult =>
+      renderVolume(field, cameras[v]!, {
+        width: res,
+        height: res,
+        samplesPerRay: config.samplesPerRay,
+        jitterSeed: deriveSeed(seed, v === 0 ? `jitter/${iter}` : `jitter/${iter}/${v}`),
+        background,
+        shading,
+        light: { position: lightAt(config.light, plan.cameras[v]!, iter, seed), ambient: config.light.ambient },
+        occupancy,
+        normals: needNormals ? 'finite-difference' : 'none',
+      });
+    // Each regularizer is a mean over the iteration's renders; a pass adds its renders' share.
+    const regTerms: Array<[RegularizerName, tf.Scalar]> = [];
+    const regularize = (loss: tf.Scalar, renders: VolumeRenderResult[], first: number): tf.Scalar => {
       for (const name of regularizers) {
         const reg = REGULARIZERS[name];
         if (reg.needsNormals && !needNormals) continue;
-        const term = tf.div(tf.addN(renders.map((r, v) => reg.term(r, cameras[v]!, res))), renders.length) as tf.Scalar;
-        regTerms.push([`loss_${name}`, tf.keep(term)]);
+        const term = tf.div(tf.addN(renders.map((r, i) => reg.term(r, cameras[first + i]!, res))), cameras.length) as tf.Scalar;
+        regTerms.push([name, tf.keep(term)]);
         loss = tf.add(loss, tf.mul(term, config.lambda[name]));
       }
       return loss;
-    }, names);
+    };
+    const timed = <T>(into: 'render' | 'guidance', f: () => T): T => {
+      const a = performance.now();
+      const out = f();
+      into === 'render' ? (tRender += performance.now() - a) : (tGuidance += performance.now() - a);
+      return out;
+    };
+    const t0 = performance.now();
+    let tRender = 0;
+    let tGuidance = 0;
+    let guided!: GuidanceLoss;
+    const passes = viewPasses(cameras.length, res, run.tapePixels ?? TAPE_PIXELS);
+    let grads: tf.NamedTensorMap;
+    let value: tf.Scalar;
+    if (passes.length === 1) {
+      ({ value, grads } = tf.variableGrads(() => {
+        const renders = timed('render', () => cameras.map((_, v) => renderView(v)));
+        const images = timed('render', () => tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D);
+        guided = timed('guidance', () =>
+          guidance.loss(
+            images,
+            iter,
+            renders.map((r) => r.opacity),
+          ),
+        );
+        return regularize(guided.loss, renders, 0);
+      }, names));
+    } else {
+      // Too many pixels for one tape: render every view off the tape, take the guidance's
+      // gradient in the renders, then put one pass of views at a time back on the tape with
+      // loss Σ render · gradient. The chain rule makes the sum over passes the one-tape gradient.
+      const outputs = cameras.map((_, v) =>
+        timed('render', () =>
+          tf.tidy(() => {
+            const r = renderView(v);
+            return [linearToSrgb(r.rgb), r.opacity] as const;
+          }),
+        ),
+      );
+      const images = tf.stack(outputs.map(([rgb]) => rgb)) as tf.Tensor4D;
+      const opacity = tf.stack(outputs.map(([, o]) => o)) as tf.Tensor3D;
+      tf.dispose(outputs.flat());
+      const { value: guidanceValue, grads: dRenders } = timed('guidance', () =>
+        // + 0·Σ opacity: a guidance that reads no opacity (SDS) still gets a (zero) gradient there
+        tf.valueAndGrads((x: tf.Tensor, o: tf.Tensor) => {
+          guided = guidance.loss(x as tf.Tensor4D, iter, tf.unstack(o));
+          return tf.add(guided.loss, tf.mul(tf.sum(o), 0)) as tf.Scalar;
+        })([images, opacity]),
+      );
+      tf.dispose([images, opacity]);
+      grads = {};
+      for (const pass of passes) {
+        const part = tf.variableGrads(() => {
+          const renders = timed('render', () => pass.map(renderView));
+          const first = pass[0]!;
+          const n = pass.length;
+          const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb)));
+          const opacity = tf.stack(renders.map((r) => r.opacity));
+          const dImages = dRenders[0]!.slice([first, 0, 0, 0], [n, -1, -1, -1]);
+          const dOpacity = dRenders[1]!.slice([first, 0, 0], [n, -1, -1]);
+          const carried = tf.add(tf.sum(tf.mul(images, dImages)), tf.sum(tf.mul(opacity, dOpacity))) as tf.Scalar;
+          return regularize(carried, renders, first);
+        }, names);
+        for (const [k, g] of Object.entries(part.grads)) {
+          const sum = grads[k] ? tf.add(grads[k]!, g) : g;
+          if (grads[k]) tf.dispose([grads[k]!, g]);
+          grads[k] = sum;
+        }
+        part.value.dispose();
+      }
+      value = guidanceValue as tf.Scalar;
+      tf.dispose(dRenders);
+    }
+    nonFinite += guided.nonFinite ?? 0;
+    const terms: Record<string, number> = { ...guided.stats };
     const t1 = performance.now();
     adam.step(grads);
     const read = tf.tidy(() => tf.stack([value, ...regTerms.map(([, t]) => t)]).dataSync());
-    const lossValue = read[0]!;
-    regTerms.forEach(([name], k) => (terms[name] = read[k + 1]!));
+    // one pass: the tape's total loss; several: the guidance's, and the regularizers added here
+    let lossValue = read[0]!;
+    regTerms.forEach(([name], k) => {
+      terms[`loss_${name}`] = (terms[`loss_${name}`] ?? 0) + read[k + 1]!;
+      if (passes.length > 1) lossValue += read[k + 1]! * config.lambda[name];
+    });
     tf.dispose([value, ...Object.values(grads), ...regTerms.map(([, t]) => t)]);
     const t2 = performance.now();
     // A running mean over every iteration so far; a resume restores the mean of the ones before it.
@@ -234,6 +299,21 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
       learnedBackground?.dispose();
     },
   };
+}
+
+/**
+ * Four 32-pixel views (multi-view SDS at the built-in model's size) fit on one tape in
+ * tfjs-wasm's 4 GB heap; four 64-pixel views do not (measured: `generate --res 64` with
+ * models/dd3d-mv failed at its first SDS iteration, "memory access out of bounds").
+ */
+export const TAPE_PIXELS = 4 * 32 * 32;
+
+/** The iteration's views in passes of consecutive views of at most `tapePixels` pixels each (at least one view a pass). */
+export function viewPasses(views: number, res: number, tapePixels: number): number[][] {
+  const perPass = Math.max(1, Math.floor(tapePixels / (res * res)));
+  const passes: number[][] = [];
+  for (let v = 0; v < views; v += perPass) passes.push(Array.from({ length: Math.min(perPass, views - v) }, (_, i) => v + i));
+  return passes;
 }
 
 /** The fast path's photometric iterations: the first fitIters, then every fitEvery-th. */

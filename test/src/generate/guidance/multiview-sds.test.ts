@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../../src/backend/backend.js';
 import { cameraRing, RING_CAMERA } from '../../../../renderers/camera-rig.js';
 import { defaultViews, type GenerateConfig } from '../../../../src/generate/config.js';
-import { generateAsset } from '../../../../src/generate/generate-asset.js';
+import { generateAsset, TAPE_PIXELS, viewPasses } from '../../../../src/generate/generate-asset.js';
 import { sdsLoss } from '../../../../src/generate/sds.js';
 import { sampleTargetViews } from '../../../../src/generate/target-views.js';
 import { viewConditions } from '../../../../src/generate/view-conditions.js';
@@ -174,6 +174,53 @@ describe('multi-view score distillation', () => {
     targets.images.dispose();
     conditions.dispose();
   }, 300_000);
+
+  it('renders too large for one tape go back in passes of views, with the one-tape result', async () => {
+    expect(viewPasses(4, 32, TAPE_PIXELS)).toEqual([[0, 1, 2, 3]]);
+    expect(viewPasses(4, 64, TAPE_PIXELS)).toEqual([[0], [1], [2], [3]]);
+    expect(viewPasses(4, 16, 2 * 16 * 16)).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+    expect(viewPasses(3, 128, TAPE_PIXELS)).toEqual([[0], [1], [2]]);
+    const conditions = viewConditions(model, { kind: 'prompt', prompt: 'a red chair' });
+    // lit SDS iterations with every regularizer (orient reads the normals, entropy the opacity)
+    const config = tiny({ iters: 3, lambda: { orient: 0.01, sparsity: 0.001, entropy: 0.01, photometric: 1 } });
+    const run = async (tapePixels: number | undefined, dir: string) => {
+      const stats: Array<Record<string, number>> = [];
+      const losses: number[] = [];
+      const counts: number[] = [];
+      const r = await generateAsset({
+        model,
+        conditions,
+        config,
+        seed: 5,
+        dir: path.join(tmp, dir),
+        resume: false,
+        tapePixels,
+        onIter: (_i, _n, s) => (stats.push(s.terms), losses.push(s.loss), counts.push(tf.memory().numTensors)),
+      });
+      const field = [...r.field.variables().values()].map((v) => v.dataSync().slice());
+      r.dispose();
+      return { field, stats, losses, counts };
+    };
+    const one = await run(undefined, 'one-pass');
+    const four = await run(16 * 16, 'four-passes');
+    expect(Object.keys(four.stats[2]!).sort()).toEqual(Object.keys(one.stats[2]!).sort());
+    expect(Object.keys(one.stats[2]!)).toEqual(expect.arrayContaining(['loss_sds', 'loss_orient', 'loss_sparsity', 'loss_entropy']));
+    for (let i = 0; i < 3; i++) {
+      for (const [k, v] of Object.entries(one.stats[i]!)) expect(four.stats[i]![k], `iteration ${i} ${k}`).toBeCloseTo(v, 4);
+      expect(four.losses[i]).toBeCloseTo(one.losses[i]!, 2);
+    }
+    let worst = 0;
+    let size = 0;
+    one.field.forEach((w, i) => w.forEach((x, j) => ((worst = Math.max(worst, Math.abs(x - four.field[i]![j]!))), (size = Math.max(size, Math.abs(x))))));
+    expect(size).toBeGreaterThan(1e-3);
+    expect(worst).toBeLessThan(1e-5 * Math.max(1, size));
+    // and the passes leave no tensors behind
+    expect(four.counts[2]).toBe(four.counts[1]);
+    conditions.dispose();
+  }, 120_000);
 
   it("dd3d generate picks the model's V, writes the fast path's target views, and refuses what a model cannot do", () => {
     const args = ['--iters', '2', '--res', '16', '--samples', '8', '--mesh-res', '32', '--preview-every', '0'];
