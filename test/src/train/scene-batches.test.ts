@@ -247,6 +247,22 @@ describe('multi-view fine-tune (pretrain --config with multiview, --init)', () =
     wide.unetParams.dispose();
   });
 
+  it('mv64 is mv32q at 64x64: the same weights by name and shape (so --init models/dd3d-mv loads all of them), the same batches recipe', () => {
+    const [mv32q, mv64] = [PRETRAIN_CONFIGS.mv32q!, PRETRAIN_CONFIGS.mv64!];
+    expect([mv64.resolution, mv64.batch, mv64.lr]).toEqual([64, 8, 1e-4]);
+    expect(mv64.multiview).toEqual(mv32q.multiview);
+    const shapes = (c: typeof mv64) => {
+      const m = buildTinyModel(c, 1);
+      const out = [...allVariables(m)].map(([k, v]) => `${k} [${v.shape}]`);
+      m.textParams.dispose();
+      m.unetParams.dispose();
+      return out;
+    };
+    const want = shapes(mv32q);
+    expect(want.length).toBeGreaterThan(100);
+    expect(shapes(mv64)).toEqual(want);
+  });
+
   it("scales the camera weights' learning rate by the config's cameraLrScale, and only theirs", () => {
     const m = buildTinyModel(config, 1);
     const scale = lrScaleOf(config);
