@@ -182,6 +182,8 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
       }
       return loss;
     };
+    let tRender = 0;
+    let tGuidance = 0;
     const timed = <T>(into: 'render' | 'guidance', f: () => T): T => {
       const a = performance.now();
       const out = f();
@@ -189,71 +191,9 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
       return out;
     };
     const t0 = performance.now();
-    let tRender = 0;
-    let tGuidance = 0;
-    let guided!: GuidanceLoss;
     const passes = viewPasses(cameras.length, res, run.tapePixels ?? TAPE_PIXELS);
-    let grads: tf.NamedTensorMap;
-    let value: tf.Scalar;
-    if (passes.length === 1) {
-      ({ value, grads } = tf.variableGrads(() => {
-        const renders = timed('render', () => cameras.map((_, v) => renderView(v)));
-        const images = timed('render', () => tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D);
-        guided = timed('guidance', () =>
-          guidance.loss(
-            images,
-            iter,
-            renders.map((r) => r.opacity),
-          ),
-        );
-        return regularize(guided.loss, renders, 0);
-      }, names));
-    } else {
-      // Too many pixels for one tape: render every view off the tape, take the guidance's
-      // gradient in the renders, then put one pass of views at a time back on the tape with
-      // loss Σ render · gradient. The chain rule makes the sum over passes the one-tape gradient.
-      const outputs = cameras.map((_, v) =>
-        timed('render', () =>
-          tf.tidy(() => {
-            const r = renderView(v);
-            return [linearToSrgb(r.rgb), r.opacity] as const;
-          }),
-        ),
-      );
-      const images = tf.stack(outputs.map(([rgb]) => rgb)) as tf.Tensor4D;
-      const opacity = tf.stack(outputs.map(([, o]) => o)) as tf.Tensor3D;
-      tf.dispose(outputs.flat());
-      const { value: guidanceValue, grads: dRenders } = timed('guidance', () =>
-        // + 0·Σ opacity: a guidance that reads no opacity (SDS) still gets a (zero) gradient there
-        tf.valueAndGrads((x: tf.Tensor, o: tf.Tensor) => {
-          guided = guidance.loss(x as tf.Tensor4D, iter, tf.unstack(o));
-          return tf.add(guided.loss, tf.mul(tf.sum(o), 0)) as tf.Scalar;
-        })([images, opacity]),
-      );
-      tf.dispose([images, opacity]);
-      grads = {};
-      for (const pass of passes) {
-        const part = tf.variableGrads(() => {
-          const renders = timed('render', () => pass.map(renderView));
-          const first = pass[0]!;
-          const n = pass.length;
-          const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb)));
-          const opacity = tf.stack(renders.map((r) => r.opacity));
-          const dImages = dRenders[0]!.slice([first, 0, 0, 0], [n, -1, -1, -1]);
-          const dOpacity = dRenders[1]!.slice([first, 0, 0], [n, -1, -1]);
-          const carried = tf.add(tf.sum(tf.mul(images, dImages)), tf.sum(tf.mul(opacity, dOpacity))) as tf.Scalar;
-          return regularize(carried, renders, first);
-        }, names);
-        for (const [k, g] of Object.entries(part.grads)) {
-          const sum = grads[k] ? tf.add(grads[k]!, g) : g;
-          if (grads[k]) tf.dispose([grads[k]!, g]);
-          grads[k] = sum;
-        }
-        part.value.dispose();
-      }
-      value = guidanceValue as tf.Scalar;
-      tf.dispose(dRenders);
-    }
+    const step: IterationStep = { views: cameras.length, renderView, guidance, iter, regularize, variables: names, timed };
+    const { value, grads, guided } = passes.length === 1 ? gradientsOnOneTape(step) : gradientsInPasses(step, passes);
     nonFinite += guided.nonFinite ?? 0;
     const terms: Record<string, number> = { ...guided.stats };
     const t1 = performance.now();
@@ -314,6 +254,92 @@ export function viewPasses(views: number, res: number, tapePixels: number): numb
   const passes: number[][] = [];
   for (let v = 0; v < views; v += perPass) passes.push(Array.from({ length: Math.min(perPass, views - v) }, (_, i) => v + i));
   return passes;
+}
+
+/** What an iteration's gradient needs, whether its renders fit on one tape or not. */
+interface IterationStep {
+  views: number;
+  renderView: (v: number) => VolumeRenderResult;
+  guidance: Guidance;
+  iter: number;
+  /** Adds the regularizers of `renders` (views first, first + 1, …) to `loss`. */
+  regularize: (loss: tf.Scalar, renders: VolumeRenderResult[], first: number) => tf.Scalar;
+  variables: tf.Variable[];
+  timed: <T>(into: 'render' | 'guidance', f: () => T) => T;
+}
+
+interface IterationGradients {
+  /** The total loss (one tape), or the guidance's alone (passes: the loop adds the regularizers it read back). */
+  value: tf.Scalar;
+  grads: tf.NamedTensorMap;
+  guided: GuidanceLoss;
+}
+
+function gradientsOnOneTape(s: IterationStep): IterationGradients {
+  let guided!: GuidanceLoss;
+  const { value, grads } = tf.variableGrads(() => {
+    const renders = s.timed('render', () => Array.from({ length: s.views }, (_, v) => s.renderView(v)));
+    const images = s.timed('render', () => tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D);
+    guided = s.timed('guidance', () =>
+      s.guidance.loss(
+        images,
+        s.iter,
+        renders.map((r) => r.opacity),
+      ),
+    );
+    return s.regularize(guided.loss, renders, 0);
+  }, s.variables);
+  return { value, grads, guided };
+}
+
+/**
+ * Too many pixels for one tape: render every view off the tape, take the guidance's gradient
+ * in the renders (the guidance still sees all views at once), then put one pass of views at
+ * a time back on the tape with loss Σ render · gradient. By the chain rule the sum over the
+ * passes is the one-tape gradient; the cost is a second forward render of every view.
+ */
+function gradientsInPasses(s: IterationStep, passes: number[][]): IterationGradients {
+  const outputs = Array.from({ length: s.views }, (_, v) =>
+    s.timed('render', () =>
+      tf.tidy(() => {
+        const r = s.renderView(v);
+        return [linearToSrgb(r.rgb), r.opacity] as const;
+      }),
+    ),
+  );
+  const images = tf.stack(outputs.map(([rgb]) => rgb)) as tf.Tensor4D;
+  const opacity = tf.stack(outputs.map(([, o]) => o)) as tf.Tensor3D;
+  tf.dispose(outputs.flat());
+  let guided!: GuidanceLoss;
+  const { value, grads: dRenders } = s.timed('guidance', () =>
+    // + 0·Σ opacity: a guidance that reads no opacity (SDS) still gets a (zero) gradient there
+    tf.valueAndGrads((x: tf.Tensor, o: tf.Tensor) => {
+      guided = s.guidance.loss(x as tf.Tensor4D, s.iter, tf.unstack(o));
+      return tf.add(guided.loss, tf.mul(tf.sum(o), 0)) as tf.Scalar;
+    })([images, opacity]),
+  );
+  tf.dispose([images, opacity]);
+  const grads: tf.NamedTensorMap = {};
+  for (const pass of passes) {
+    const part = tf.variableGrads(() => {
+      const renders = s.timed('render', () => pass.map(s.renderView));
+      const [first, n] = [pass[0]!, pass.length];
+      const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb)));
+      const opacity = tf.stack(renders.map((r) => r.opacity));
+      const dImages = dRenders[0]!.slice([first, 0, 0, 0], [n, -1, -1, -1]);
+      const dOpacity = dRenders[1]!.slice([first, 0, 0], [n, -1, -1]);
+      const carried = tf.add(tf.sum(tf.mul(images, dImages)), tf.sum(tf.mul(opacity, dOpacity))) as tf.Scalar;
+      return s.regularize(carried, renders, first);
+    }, s.variables);
+    for (const [k, g] of Object.entries(part.grads)) {
+      const sum = grads[k] ? tf.add(grads[k]!, g) : g;
+      if (grads[k]) tf.dispose([grads[k]!, g]);
+      grads[k] = sum;
+    }
+    part.value.dispose();
+  }
+  tf.dispose(dRenders);
+  return { value: value as tf.Scalar, grads, guided };
 }
 
 /** The fast path's photometric iterations: the first fitIters, then every fitEvery-th. */
