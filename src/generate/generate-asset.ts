@@ -158,7 +158,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     const background = plan.background ?? backgroundFor(config, learnedBackground, iter, seed);
     const cameras = plan.cameras.map((c) => sceneCamera(c));
     const needNormals = plan.normals ?? (shading !== 'albedo' || config.lambda.orient > 0);
-    const renderView = (v: number): VolumeRenderResult =>
+    const renderView: IterationStep['renderView'] = (v) =>
       renderVolume(field, cameras[v]!, {
         width: res,
         height: res,
@@ -172,7 +172,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
       });
     // Each regularizer is a mean over the iteration's renders; a pass adds its renders' share.
     const regTerms: Array<[RegularizerName, tf.Scalar]> = [];
-    const regularize = (loss: tf.Scalar, renders: VolumeRenderResult[], first: number): tf.Scalar => {
+    const regularize: IterationStep['regularize'] = (loss, renders, first) => {
       for (const name of regularizers) {
         const reg = REGULARIZERS[name];
         if (reg.needsNormals && !needNormals) continue;
@@ -184,7 +184,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     };
     let tRender = 0;
     let tGuidance = 0;
-    const timed = <T>(into: 'render' | 'guidance', f: () => T): T => {
+    const timed: IterationStep['timed'] = (into, f) => {
       const a = performance.now();
       const out = f();
       into === 'render' ? (tRender += performance.now() - a) : (tGuidance += performance.now() - a);
