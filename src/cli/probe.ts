@@ -98,7 +98,9 @@ Examples:
       `
 The probe predicts the family, the main colour and, per (family, attribute) pair, the
 attribute's value. Training augments each image (horizontal flip, shifts of up to 2 px at
-32x32, small brightness/colour jitter, noise and blur) and is reproducible for a seed.
+32x32, small brightness/colour jitter, noise and blur, and on some images a generated look:
+mottled, speckled, frayed and dripping surfaces, so that it judges generated assets by their
+shape) and is reproducible for a seed.
 
 Examples:
   dd3d probe train --data /tmp/probe-train --val /tmp/probe-heldout --out models/dd3d-tiny/probe --epochs 3 --seed 1

@@ -97,9 +97,33 @@ export interface AugmentOptions {
   noise: number;
   /** Probability of a 3×3 binomial blur, mixed in with a random weight. */
   blur: number;
+  /**
+   * Probabilities of the generated look, each drawn per image (absent = 0): `mottle` multiplies
+   * the object's colours by a smooth random field (±10–50%), `speckle` whitens a random 2–20%
+   * of its pixels (a fitted field's highlights and holes), `ragged` frays its outline (10–40% of
+   * the edge pixels dropped, half as many grown), `drips` hangs 1–4 streaks of 2–6 px under it.
+   * Why: a probe that has seen only clean renders judges a generated asset's blotchy surface by
+   * colour and extent, and called red sacks on dripping legs chairs (docs/commands.md, probe).
+   */
+  mottle?: number;
+  speckle?: number;
+  ragged?: number;
+  drips?: number;
 }
 
-export const DEFAULT_AUGMENT: AugmentOptions = { flip: 0.5, shift: 2, brightness: 0.08, channelGain: 0.04, offset: 0.03, noise: 0.04, blur: 0.3 };
+export const DEFAULT_AUGMENT: AugmentOptions = {
+  flip: 0.5,
+  shift: 2,
+  brightness: 0.08,
+  channelGain: 0.04,
+  offset: 0.03,
+  noise: 0.04,
+  blur: 0.3,
+  mottle: 0.5,
+  speckle: 0.3,
+  ragged: 0.5,
+  drips: 0.3,
+};
 
 /**
  * Writes image `src` (R·R·3 bytes at side R) into `dst` as floats in [0, 1], box-downsampled
@@ -131,6 +155,8 @@ export function augment(img: Float32Array, S: number, rng: Rng, o: AugmentOption
   const off = o.offset * (2 * rng.next() - 1);
   const blur = rng.next() < o.blur ? rng.next() : 0;
   const sigma = o.noise * rng.next();
+  // the generated look draws after everything above, so options without it augment as before
+  if (o.mottle || o.speckle || o.ragged || o.drips) generatedLook(img, S, rng, o);
 
   const src = img.slice();
   // geometry: flip, then shift (white comes in from the edges)
@@ -170,6 +196,83 @@ export function augment(img: Float32Array, S: number, rng: Rng, o: AugmentOption
       const d = p * 3 + ch;
       const v = img[d]! * cg[ch]! + off + (sigma > 0 ? sigma * gaussian(rng) : 0);
       img[d] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+  }
+}
+
+/** The object's pixels in a float image on white: mean darkness (1 − mean channel) above 0.05. */
+export function objectMask(img: Float32Array, S: number): Uint8Array {
+  const m = new Uint8Array(S * S);
+  for (let p = 0; p < S * S; p++) m[p] = 3 - img[p * 3]! - img[p * 3 + 1]! - img[p * 3 + 2]! > 0.15 ? 1 : 0;
+  return m;
+}
+
+/** The object's surface and outline made to look fitted rather than rendered (`AugmentOptions.mottle` …). */
+function generatedLook(img: Float32Array, S: number, rng: Rng, o: AugmentOptions): void {
+  const mask = objectMask(img, S);
+  const pixel = (p: number) => [img[p * 3]!, img[p * 3 + 1]!, img[p * 3 + 2]!] as const;
+  const set = (p: number, rgb: readonly number[]) => rgb.forEach((v, ch) => (img[p * 3 + ch] = v < 0 ? 0 : v > 1 ? 1 : v));
+  /** Each channel of pixel p through `f`, clamped to [0, 1]. */
+  const recolour = (p: number, f: (v: number) => number) => set(p, pixel(p).map(f));
+  if (rng.next() < (o.mottle ?? 0)) {
+    // a 5×5 grid of values in [−1, 1], bilinear over the image
+    const G = 4;
+    const grid = Array.from({ length: (G + 1) * (G + 1) }, () => 2 * rng.next() - 1);
+    const amp = 0.1 + 0.4 * rng.next();
+    for (let y = 0; y < S; y++) {
+      for (let x = 0; x < S; x++) {
+        const p = y * S + x;
+        if (!mask[p]) continue;
+        const gx = (x / (S - 1)) * G;
+        const gy = (y / (S - 1)) * G;
+        const x0 = Math.min(G - 1, Math.floor(gx));
+        const y0 = Math.min(G - 1, Math.floor(gy));
+        const fx = gx - x0;
+        const fy = gy - y0;
+        const at = (i: number, j: number) => grid[(y0 + j) * (G + 1) + x0 + i]!;
+        const f = (1 - fy) * ((1 - fx) * at(0, 0) + fx * at(1, 0)) + fy * ((1 - fx) * at(0, 1) + fx * at(1, 1));
+        recolour(p, (v) => v * (1 + amp * f));
+      }
+    }
+  }
+  if (rng.next() < (o.speckle ?? 0)) {
+    const density = 0.02 + 0.18 * rng.next();
+    for (let p = 0; p < S * S; p++) {
+      if (!mask[p] || rng.next() >= density) continue;
+      const w = 0.4 + 0.6 * rng.next();
+      recolour(p, (v) => v + w * (1 - v));
+    }
+  }
+  if (rng.next() < (o.ragged ?? 0)) {
+    const rate = 0.1 + 0.3 * rng.next();
+    const before = mask.slice();
+    const neighbours = (p: number) => {
+      const x = p % S;
+      return [p - S, p + S, x > 0 ? p - 1 : -1, x < S - 1 ? p + 1 : -1].filter((q) => q >= 0 && q < S * S);
+    };
+    for (let p = 0; p < S * S; p++) {
+      const inside = neighbours(p).filter((q) => before[q]);
+      if (before[p] && inside.length < 4 && rng.next() < rate) {
+        set(p, [1, 1, 1]);
+        mask[p] = 0;
+      } else if (!before[p] && inside.length > 0 && rng.next() < rate / 2) {
+        set(p, pixel(inside[0]!));
+        mask[p] = 1;
+      }
+    }
+  }
+  if (rng.next() < (o.drips ?? 0)) {
+    // the object's columns, in the order a row-major scan meets them
+    const columns: number[] = [];
+    for (let p = 0; p < S * S; p++) if (mask[p] && !columns.includes(p % S)) columns.push(p % S);
+    const count = 1 + Math.floor(4 * rng.next());
+    for (let k = 0; k < count && columns.length; k++) {
+      const x = columns[Math.floor(rng.next() * columns.length)]!;
+      let y = S - 1;
+      while (y >= 0 && !mask[y * S + x]) y--;
+      const colour = pixel(y * S + x);
+      const length = 2 + Math.floor(5 * rng.next());
+      for (let d = 1; d <= length && y + d < S; d++) set((y + d) * S + x, colour);
     }
   }
 }

@@ -34,6 +34,7 @@ describe('the single-view model', () => {
       'unet/diffusion_pytorch_model.safetensors',
       'scheduler/scheduler_config.json',
       'probe/model.safetensors',
+      'probe-clean/model.safetensors',
       'train/loss.png',
       'train/record.json',
     ]) {
