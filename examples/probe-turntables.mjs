@@ -28,19 +28,19 @@ for (let r = 0; r < rows; r++) {
   for (let f = 0; f < FRAMES; f++) {
     const raw = await sharp(grid)
       .extract({ left: f * size, top: r * (size + BAR), width: size, height: size })
-      .flatten({ background: '#ffffff' }) // a frame of 128 px: the probe box-downsamples it to its 32
+      .flatten({ background: '#ffffff' }) // frames are 128 px (export-asset.ts): the probe box-downsamples them to its 32
       .removeAlpha()
       .raw()
       .toBuffer();
     frames.push(new Uint8Array(raw));
   }
   const families = probe.predict(frames).map((p) => p.family);
-  const share = families.filter((f) => f === family).length / FRAMES;
+  const matches = families.filter((f) => f === family).length;
   if (r > 0) {
     total += FRAMES;
-    hits += share * FRAMES;
+    hits += matches;
   }
-  console.log(`${r === 0 ? 'references' : `asset ${r}    `} ${(100 * share).toFixed(0).padStart(3)}% ${family}: ${families.join(' ')}`);
+  console.log(`${r === 0 ? 'references' : `asset ${r}    `} ${((100 * matches) / FRAMES).toFixed(0).padStart(3)}% ${family}: ${families.join(' ')}`);
 }
 console.log(`assets: ${((100 * hits) / total).toFixed(1)}% of ${total} views read as ${family} by ${probeDir}`);
 probe.dispose();
