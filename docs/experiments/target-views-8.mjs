@@ -10,50 +10,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../dist/src/backend/backend.js';
-import { applyModelSettings, settingsFromFlags } from '../../dist/src/cli/generate.js';
-import { loadModel, resolveModelDir, samplingSettings } from '../../dist/src/cli/model-flag.js';
+import { samplingSettings } from '../../dist/src/cli/model-flag.js';
 import { deriveSeed, mulberry32 } from '../../dist/src/core/random.js';
-import { loadDistribution } from '../../dist/src/distribution/distribution-file.js';
-import { chamferDistance, shapeCloud } from '../../dist/src/eval/chamfer.js';
-import { GENERATE_DEFAULTS as D } from '../../dist/src/generate/config.js';
-import { exportAsset } from '../../dist/src/generate/export-asset.js';
 import { generateAsset } from '../../dist/src/generate/generate-asset.js';
-import { viewConditions } from '../../dist/src/generate/view-conditions.js';
-import { readGlbMeshes } from '../../dist/src/io/glb-read.js';
 import { writePng } from '../../dist/src/io/image.js';
 import { cameraBatch } from '../../dist/src/models/camera-embedding.js';
 import { sampleImages } from '../../dist/src/pipeline/text-to-image.js';
 import { CAMERA_RANGES, cameraRing, sampleCamera } from '../../dist/renderers/camera-rig.js';
+import { mainCommand } from './main-command.mjs';
 
 const [distFile, refsDir, out, seedArg, instancesArg] = process.argv.slice(2);
 if (!distFile || !refsDir || !out || !seedArg || !instancesArg)
   throw new Error('usage: MODE=ring4|ring8|tworing8 node docs/experiments/target-views-8.mjs DIST.json REFS_DIR OUT SEED INSTANCES');
 const mode = process.env.MODE ?? 'ring4';
-// the flags `generate` has when none is given
-const flags = {
-  ...{ field: 'grid', samples: D.samplesPerRay, guidance: D.guidance, stdScale: 1, gradClip: 0, background: 'white', lr: D.lr.encoding },
-  ...{ lambdaOrient: D.lambda.orient, lambdaSparsity: D.lambda.sparsity, lambdaEntropy: D.lambda.entropy },
-  ...{ previewEvery: 0, meshRes: D.mesh.resolution, meshLevel: D.mesh.level, dist: distFile },
-};
-const config = settingsFromFlags(flags);
-await initBackend();
-const dist = loadDistribution(distFile);
-const modelDir = resolveModelDir(undefined, [dist]);
-const model = loadModel(modelDir);
-applyModelSettings(config, flags, model, modelDir, dist);
+const run = await mainCommand(distFile, refsDir);
+const { model, config } = run;
 Object.defineProperty(model.unet, 'supportedViews', { get: () => [1, 4, 8] });
-const refs = [];
-for (const f of fs
-  .readdirSync(refsDir)
-  .filter((f) => f.endsWith('.glb'))
-  .sort())
-  refs.push(shapeCloud(await readGlbMeshes(path.join(refsDir, f))));
-const seed = Number(seedArg);
 for (const instance of instancesArg.split(',').map(Number)) {
-  const conditions = viewConditions(model, { kind: 'distribution', file: distFile, dist, stdScale: 1, instance, seed });
-  // as src/generate/asset-job.ts and target-views.ts draw them
-  const assetSeed = deriveSeed(seed, `asset/${instance}`);
+  const asset = { instance, seed: Number(seedArg), label: `${mode} targets` };
+  const { conditions, assetSeed } = run.instance(instance, asset.seed);
+  // the first camera as src/generate/target-views.ts draws it
   const first = sampleCamera(mulberry32(deriveSeed(assetSeed, 'targets/camera')), { ...CAMERA_RANGES, overheadProbability: 0 });
   const second = { ...first, elevation: first.elevation + (first.elevation + 20 > 45 ? -20 : 20), azimuth: first.azimuth + 45 };
   const cameras = mode === 'ring4' ? cameraRing(first, 4) : mode === 'ring8' ? cameraRing(first, 8) : [...cameraRing(first, 4), ...cameraRing(second, 4)];
@@ -78,19 +54,10 @@ for (const instance of instancesArg.split(',').map(Number)) {
   fs.mkdirSync(dir, { recursive: true });
   await writePng(path.join(dir, 'target-views.png'), { data: images.dataSync(), n: views, height, width, channels: 3 }, views);
   const result = await generateAsset({ model, conditions, config, seed: assetSeed, targets: { cameras, images }, dir: path.join(dir, 'work'), resume: false });
-  const manifest = { source: { kind: 'prompt', prompt: `${mode} targets of ${distFile}` }, model: modelDir, seed, instance, instance_noise_hash: null };
-  await exportAsset({
-    dir,
-    field: result.field,
-    occupancy: result.occupancy,
-    config,
-    manifest: { ...manifest, iterations: result.iterations, seconds: Math.round(result.seconds), timing_ms: result.timing, loss_terms: {} },
-  });
+  await run.exportTo(dir, result, asset);
   fs.rmSync(path.join(dir, 'work'), { recursive: true, force: true });
-  const cloud = shapeCloud(await readGlbMeshes(path.join(dir, 'asset.glb')));
-  console.log(
-    `${mode} instance ${instance}: ${views} target views, ${result.seconds.toFixed(0)} s, Chamfer ${Math.min(...refs.map((r) => chamferDistance(cloud, r))).toFixed(3)}`,
-  );
+  const chamfer = await run.nearestChamfer(path.join(dir, 'asset.glb'));
+  console.log(`${mode} instance ${instance}: ${views} target views, ${result.seconds.toFixed(0)} s, Chamfer ${chamfer.toFixed(3)}`);
   result.dispose();
   conditions.dispose();
   images.dispose();
