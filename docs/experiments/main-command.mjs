@@ -5,23 +5,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../../dist/src/backend/backend.js';
-import { applyModelSettings, settingsFromFlags } from '../../dist/src/cli/generate.js';
+import { Command } from 'commander';
+import { applyModelSettings, registerGenerate, settingsFromFlags } from '../../dist/src/cli/generate.js';
 import { loadModel, resolveModelDir } from '../../dist/src/cli/model-flag.js';
 import { deriveSeed } from '../../dist/src/core/random.js';
 import { loadDistribution } from '../../dist/src/distribution/distribution-file.js';
 import { chamferDistance, shapeCloud } from '../../dist/src/eval/chamfer.js';
-import { GENERATE_DEFAULTS as D } from '../../dist/src/generate/config.js';
 import { exportAsset } from '../../dist/src/generate/export-asset.js';
 import { viewConditions } from '../../dist/src/generate/view-conditions.js';
 import { readGlbMeshes } from '../../dist/src/io/glb-read.js';
 
 export async function mainCommand(distFile, refsDir) {
-  // the flags `generate` has when none is given
-  const flags = {
-    ...{ field: 'grid', samples: D.samplesPerRay, guidance: D.guidance, stdScale: 1, gradClip: 0, background: 'white', lr: D.lr.encoding },
-    ...{ lambdaOrient: D.lambda.orient, lambdaSparsity: D.lambda.sparsity, lambdaEntropy: D.lambda.entropy },
-    ...{ previewEvery: 0, meshRes: D.mesh.resolution, meshLevel: D.mesh.level, dist: distFile },
-  };
+  // the flags `generate --dist DIST` has when none other is given, from the CLI's own option table
+  const program = new Command().exitOverride();
+  registerGenerate(program);
+  const generate = program.commands.find((c) => c.name() === 'generate').action(() => {});
+  program.parse(['generate', '--dist', distFile, '--out', 'unused'], { from: 'user' });
+  const flags = generate.opts();
   const config = settingsFromFlags(flags);
   await initBackend();
   const dist = loadDistribution(distFile);

@@ -9,56 +9,42 @@
 // e.g.   MODE=ring8 node docs/experiments/target-views-8.mjs examples/chair.json examples/chair-refs v8/ 0 0,1,2
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { samplingSettings } from '../../dist/src/cli/model-flag.js';
-import { deriveSeed, mulberry32 } from '../../dist/src/core/random.js';
+import { writeTargetViews } from '../../dist/src/generate/asset-job.js';
 import { generateAsset } from '../../dist/src/generate/generate-asset.js';
-import { writePng } from '../../dist/src/io/image.js';
-import { cameraBatch } from '../../dist/src/models/camera-embedding.js';
-import { sampleImages } from '../../dist/src/pipeline/text-to-image.js';
-import { CAMERA_RANGES, cameraRing, sampleCamera } from '../../dist/renderers/camera-rig.js';
+import { sampleTargetViews } from '../../dist/src/generate/target-views.js';
+import { cameraRing } from '../../dist/renderers/camera-rig.js';
 import { mainCommand } from './main-command.mjs';
 
 const [distFile, refsDir, out, seedArg, instancesArg] = process.argv.slice(2);
 if (!distFile || !refsDir || !out || !seedArg || !instancesArg)
   throw new Error('usage: MODE=ring4|ring8|tworing8 node docs/experiments/target-views-8.mjs DIST.json REFS_DIR OUT SEED INSTANCES');
 const mode = process.env.MODE ?? 'ring4';
+// where the target views are, around the first camera the defaults draw
+const layouts = {
+  ring4: cameraRing,
+  ring8: (first) => cameraRing(first, 8),
+  tworing8: (first) => [
+    ...cameraRing(first, 4),
+    ...cameraRing({ ...first, elevation: first.elevation + (first.elevation + 20 > 45 ? -20 : 20), azimuth: first.azimuth + 45 }, 4),
+  ],
+};
 const run = await mainCommand(distFile, refsDir);
 const { model, config } = run;
 Object.defineProperty(model.unet, 'supportedViews', { get: () => [1, 4, 8] });
 for (const instance of instancesArg.split(',').map(Number)) {
   const asset = { instance, seed: Number(seedArg), label: `${mode} targets` };
   const { conditions, assetSeed } = run.instance(instance, asset.seed);
-  // the first camera as src/generate/target-views.ts draws it
-  const first = sampleCamera(mulberry32(deriveSeed(assetSeed, 'targets/camera')), { ...CAMERA_RANGES, overheadProbability: 0 });
-  const second = { ...first, elevation: first.elevation + (first.elevation + 20 > 45 ? -20 : 20), azimuth: first.azimuth + 45 };
-  const cameras = mode === 'ring4' ? cameraRing(first, 4) : mode === 'ring8' ? cameraRing(first, 8) : [...cameraRing(first, 4), ...cameraRing(second, 4)];
-  const views = cameras.length;
-  const [height, width] = model.defaultSize;
-  const { steps, guidance } = samplingSettings({}, model);
-  const cond = tf.tile(conditions.plain, [views, 1, 1]);
-  const features = cameraBatch(cameras);
-  const images = sampleImages(model, {
-    cond,
-    uncond: conditions.uncond,
-    steps,
-    guidance,
-    height,
-    width,
-    seed: deriveSeed(assetSeed, 'targets'),
-    views,
-    cameras: features,
-  });
-  tf.dispose([cond, features]);
+  const targets = sampleTargetViews(model, conditions, config.views, samplingSettings({}, model), assetSeed, layouts[mode]);
   const dir = path.join(out, `asset-${String(instance).padStart(3, '0')}`);
   fs.mkdirSync(dir, { recursive: true });
-  await writePng(path.join(dir, 'target-views.png'), { data: images.dataSync(), n: views, height, width, channels: 3 }, views);
-  const result = await generateAsset({ model, conditions, config, seed: assetSeed, targets: { cameras, images }, dir: path.join(dir, 'work'), resume: false });
+  await writeTargetViews(path.join(dir, 'target-views.png'), targets);
+  const result = await generateAsset({ model, conditions, config, seed: assetSeed, targets, dir: path.join(dir, 'work'), resume: false });
   await run.exportTo(dir, result, asset);
   fs.rmSync(path.join(dir, 'work'), { recursive: true, force: true });
   const chamfer = await run.nearestChamfer(path.join(dir, 'asset.glb'));
-  console.log(`${mode} instance ${instance}: ${views} target views, ${result.seconds.toFixed(0)} s, Chamfer ${chamfer.toFixed(3)}`);
+  console.log(`${mode} instance ${instance}: ${targets.cameras.length} target views, ${result.seconds.toFixed(0)} s, Chamfer ${chamfer.toFixed(3)}`);
   result.dispose();
   conditions.dispose();
-  images.dispose();
+  targets.images.dispose();
 }

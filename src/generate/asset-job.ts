@@ -127,7 +127,7 @@ function roundTiming(t: IterationTiming): IterationTiming {
 }
 
 /** The fast path's sampled views, in a row, beside the asset (what the field was fitted to). */
-async function writeTargetViews(file: string, targets: TargetViews): Promise<void> {
+export async function writeTargetViews(file: string, targets: TargetViews): Promise<void> {
   const [n, height, width] = targets.images.shape;
   await writePng(file, { data: targets.images.dataSync() as Float32Array, n, height, width, channels: 3 }, n);
 }

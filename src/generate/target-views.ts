@@ -21,9 +21,14 @@ export interface TargetViews {
   images: tf.Tensor4D;
 }
 
+/** Where the target views are drawn from, given the first camera: the multi-view ring by default. */
+export type TargetLayout = (first: SceneCamera, views: number) => SceneCamera[];
+
 /**
  * V views of the instance at a ring of the multi-view layout (a first camera drawn from the
  * training ranges without overhead views), sampled jointly with the model's own settings.
+ * `layout` places the cameras around the first (experiments try other layouts; the views it
+ * returns are sampled together, however many).
  */
 export function sampleTargetViews(
   model: DiffusionModel,
@@ -31,11 +36,12 @@ export function sampleTargetViews(
   views: number,
   sampling: { steps: number; guidance: number },
   seed: number,
+  layout: TargetLayout = cameraRing,
 ): TargetViews {
   const first = sampleCamera(mulberry32(deriveSeed(seed, 'targets/camera')), { ...CAMERA_RANGES, overheadProbability: 0 });
-  const cameras = cameraRing(first, views);
+  const cameras = layout(first, views);
   const [height, width] = model.defaultSize;
-  const cond = tf.tile(conditions.plain, [views, 1, 1]) as tf.Tensor3D;
+  const cond = tf.tile(conditions.plain, [cameras.length, 1, 1]) as tf.Tensor3D;
   const features = cameraBatch(cameras);
   try {
     const images = sampleImages(model, {
@@ -46,7 +52,7 @@ export function sampleTargetViews(
       height,
       width,
       seed: deriveSeed(seed, 'targets'),
-      views,
+      views: cameras.length,
       cameras: features,
     });
     return { cameras, images };

@@ -129,6 +129,11 @@ describe('multi-view score distillation', () => {
     const again = sampleTargetViews(model, conditions, 4, { steps: 2, guidance: 3 }, 7);
     expect(tf.tidy(() => tf.max(tf.abs(tf.sub(again.images, targets.images))).dataSync()[0])).toBe(0);
     again.images.dispose();
+    // another layout around the same first camera: its cameras, drawn from the same noise
+    const level = sampleTargetViews(model, conditions, 4, { steps: 2, guidance: 3 }, 7, (first, v) => cameraRing({ ...first, elevation: 0 }, v));
+    expect(level.cameras.map((c) => [c.azimuth, c.elevation])).toEqual(targets.cameras.map((c) => [c.azimuth, 0]));
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(level.images, targets.images))).dataSync()[0])).toBeGreaterThan(1e-3);
+    level.images.dispose();
     // after the fit, every second iteration fits the views again (--fit-every 2)
     const config = tiny({ iters: 7, fitIters: 3, fitEvery: 2 });
     const counts: number[] = [];
