@@ -7,7 +7,9 @@
 // (asset.glb, turntable.png, target-views.png) and prints the Chamfer distance of the asset to
 // the reference, as eval-3d measures it.
 // ELEV=DEG moves the ring to that elevation; ELEV=DEG,DEG,… fits one ring per elevation.
-// Usage: [ELEV=DEG[,DEG…]] node examples/oracle-fit.mjs MODEL_DIR REF.glb OUT_DIR [ITERS [SIZE]]
+// FIELD='{"maxResolution":128}' overrides the grid field's settings (nerf/grid-field.ts) and
+// SAMPLES=N the samples per ray, to see whether the field or the views limit the fit.
+// Usage: [ELEV=DEG[,DEG…]] [FIELD=JSON] [SAMPLES=N] node examples/oracle-fit.mjs MODEL_DIR REF.glb OUT_DIR [ITERS [SIZE]]
 //        (defaults: the fit's 150 iterations, the model's image size, elevation 15°)
 // e.g.   node examples/oracle-fit.mjs models/dd3d-mv examples/chair-refs/ref-011.glb oracle/ 300 64
 import * as fs from 'node:fs';
@@ -33,7 +35,17 @@ const model = loadModel(modelDir);
 const views = defaultViews(model.unet);
 const size = Number(sizeArg ?? model.defaultSize[0]);
 const iters = Number(itersArg ?? MULTIVIEW_DEFAULTS.fitIters);
-const config = { ...GENERATE_DEFAULTS, ...MULTIVIEW_DEFAULTS, views, iters, fitIters: iters, res: size, previewEvery: 0 };
+const config = {
+  ...GENERATE_DEFAULTS,
+  ...MULTIVIEW_DEFAULTS,
+  views,
+  iters,
+  fitIters: iters,
+  res: size,
+  previewEvery: 0,
+  field: { ...GENERATE_DEFAULTS.field, ...JSON.parse(process.env.FIELD ?? '{}') },
+  samplesPerRay: Number(process.env.SAMPLES ?? GENERATE_DEFAULTS.samplesPerRay),
+};
 
 const refMeshes = await readGlbMeshes(ref);
 const group = meshesToGroup(refMeshes);
