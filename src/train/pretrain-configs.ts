@@ -238,6 +238,8 @@ PRETRAIN_CONFIGS.mv32s = {
 // stay over Chamfer 0.05 (examples/oracle-fit.mjs: chairs 0.068 at 32 px, 0.052 at 64).
 // Half the learning rate of mv32q, as for any fine-tune of a trained model. Batch 8: two objects,
 // one per worker thread (--workers 2), each on its own 4 GB wasm heap. 2.2 s a step on two cores.
+// Run to step 6,000 (8.3 hours): it fits, but its 3D does not beat the 32-pixel model's, so
+// dd3d-mv stays 32×32 (docs/commands.md, pretrain, "64×64").
 PRETRAIN_CONFIGS.mv64 = {
   ...PRETRAIN_CONFIGS.mv32q,
   name: 'mv64',
