@@ -260,7 +260,7 @@ PRETRAIN_CONFIGS['test-mv'] = {
   cameraLrScale: 10,
   cameraWarmup: { steps: 1, minTimestep: 700, lrScale: 50 },
 };
-// mv32q's recipe on a UNet with 1.5× the channels at the two inner levels (17 → 37 MB of
+// mv32q's recipe on a UNet with 1.5× the channels at the two inner levels (17 → 36 MB of
 // weights), trained from scratch on the multi-view dataset: every 17 MB model so far traded
 // family against colour from text (mv32q/r/s, a dd3d-tiny teacher, weight interpolation),
 // which points at capacity. The outer level stays 32 channels, where most of the FLOPs are.
