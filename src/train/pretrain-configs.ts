@@ -269,7 +269,8 @@ PRETRAIN_CONFIGS.mv32w = {
   name: 'mv32w',
   unet: { ...PRETRAIN_CONFIGS.mv32q.unet, block_out_channels: [32, 96, 192] },
   steps: 24000,
-  lr: 3e-4,
-  warmupSteps: 200,
-  checkpointEvery: 200,
+  // a model from scratch: the from-scratch schedule of tiny32, not the fine-tunes' (mv32r's)
+  lr: common.lr,
+  warmupSteps: common.warmupSteps,
+  checkpointEvery: common.checkpointEvery,
 };
