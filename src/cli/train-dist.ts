@@ -135,7 +135,7 @@ export function registerTrainDist(program: Command): void {
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText(
       'after',
-      '\nExample:\n  dd3d scenes refs --family chair --where "color=red|blue,back=tall" --n 12 --out refs/\n  dd3d train-dist --images refs/ --out chair.json',
+      '\nExample:\n  dd3d scenes refs --family chair --where "color=red|blue; back=tall" --n 12 --out refs/\n  dd3d train-dist --images refs/ --out chair.json',
     )
     .action(async (opts: TrainDistFlags, cmd: Command) => {
       if (path.extname(opts.out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${opts.out}"`);

@@ -48,6 +48,7 @@ export interface UNetConfig {
   /**
    * dd3d extension `dd3d_camera_dim`: width of the camera features fed to the camera MLP
    * (camera-embedding.ts), whose output is added to the time embedding; null: no camera input.
+   * dd3d computes one kind of features, so the only valid width is CAMERA_FEATURES (6).
    */
   camera_dim: number | null;
   /**
@@ -222,8 +223,14 @@ export function unetConfig(c: ModelComponent): UNetConfig {
   if (config.camera_ray_levels && !config.camera_rays) {
     throw new Dd3dError(`${where}: key "dd3d_camera_ray_levels" needs "dd3d_camera_rays": true (the levels extend conv_in's ray map)`);
   }
-  if (config.camera_rays && config.camera_dim !== CAMERA_FEATURES) {
-    throw new Dd3dError(`${where}: key "dd3d_camera_rays" needs "dd3d_camera_dim": ${CAMERA_FEATURES} (the orbit camera features the ray map is computed from), got ${config.camera_dim}`);
+  // dd3d computes one kind of camera features, so the key can only name their width
+  if (config.camera_dim !== null && config.camera_dim !== CAMERA_FEATURES) {
+    throw new Dd3dError(
+      `${where}: key "dd3d_camera_dim" is ${config.camera_dim} (expected ${CAMERA_FEATURES}: sin and cos of azimuth and elevation, fov and framing)`,
+    );
+  }
+  if (config.camera_rays && config.camera_dim === null) {
+    throw new Dd3dError(`${where}: key "dd3d_camera_rays" needs "dd3d_camera_dim": ${CAMERA_FEATURES} (the orbit camera features the ray map is computed from), got null`);
   }
   unetPlan(config, where);
   return config;

@@ -24,18 +24,34 @@ export interface InProcessResult {
   stderr: string;
 }
 
-/** Runs `dd3d <args>` in this process; stderr holds only what the error path printed. */
+/**
+ * Runs `dd3d <args>` in this process. stderr holds what the error path printed and everything
+ * else written to process.stderr meanwhile (progress, warnings, console.error), as a user's
+ * terminal would show it.
+ */
 export async function dd3d(args: string[]): Promise<InProcessResult> {
   process.env.DD3D_BACKEND = 'wasm';
   let stderr = '';
   const io = { err: (t: string) => void (stderr += t) };
-  const status = await runProgram(buildProgram(io), ['node', 'dd3d', ...args], io);
-  return { status, stderr };
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
+  try {
+    const status = await runProgram(buildProgram(io), ['node', 'dd3d', ...args], io);
+    return { status, stderr };
+  } finally {
+    process.stderr.write = write;
+  }
 }
 
-/** Exit 1 and exactly one line `dd3d: error: …` matching `pattern`, no stack trace. */
+/** A progress bar's line (progress.ts), which an error after some work may follow. */
+const PROGRESS_LINE = /^[^\n]* \[[█░]+\] \d+\/\d+ \|/;
+
+/** Exit 1 and exactly one line `dd3d: error: …` matching `pattern` besides progress bars, no stack trace. */
 export function expectOneLine(r: InProcessResult, pattern: RegExp): void {
-  const lines = r.stderr.trimEnd().split('\n');
+  const lines = r.stderr
+    .trimEnd()
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !PROGRESS_LINE.test(l));
   const ok = r.status === 1 && lines.length === 1 && lines[0]!.startsWith('dd3d: error: ') && pattern.test(lines[0]!) && !/\n\s+at /.test(r.stderr);
   expect(ok, `expected exit 1 and one error line matching ${pattern}, got exit ${r.status}:\n${r.stderr}`).toBe(true);
 }

@@ -99,7 +99,14 @@ describe('training a distribution', () => {
         },
       }),
     ).rejects.toThrow('killed');
-    const resumed = await trainDistribution(model, set, cfg(), { modelPath: modelDir, trainDir: path.join(tmp, 'b'), resume: true });
+    const after: number[] = [];
+    const resumed = await trainDistribution(model, set, cfg(), {
+      modelPath: modelDir,
+      trainDir: path.join(tmp, 'b'),
+      resume: true,
+      onStep: (s) => after.push(s),
+    });
+    expect(after).toEqual([3, 4]); // steps 3 and 4: it goes on from the checkpoint at step 2
     expect(resumed.losses).toEqual(whole.losses);
     expect(Array.from(resumed.distribution.ctx!.data)).toEqual(Array.from(d.ctx!.data));
     await expect(trainDistribution(model, set, cfg({ prompts: 5 }), { modelPath: modelDir, trainDir: path.join(tmp, 'b'), resume: true })).rejects.toThrow(
@@ -127,7 +134,8 @@ describe('training a distribution', () => {
     const colors = JSON.parse(fs.readFileSync(path.join(twoColours, 'attributes.json'), 'utf8')).images.map(
       (im: { file: string; attributes: { color: string } }) => [groups[im.file], im.attributes.color],
     );
-    // each group holds one colour
+    // two groups, each holding one colour
+    expect(new Set(colors.map(([g]: [number]) => g)).size).toBe(2);
     expect(new Set(colors.map(([g, c]: [number, string]) => `${g}:${c}`)).size).toBe(2);
     const share = colors.filter(([g]: [number]) => g === 0).length / colors.length;
     expect(d.components!.weights[0]).toBeCloseTo(share, 6);

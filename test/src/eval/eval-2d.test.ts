@@ -73,8 +73,13 @@ describe('feature-space metrics', () => {
       [1, 2],
     ]);
     expect([...values].sort()).toEqual([expect.closeTo(1, 10), expect.closeTo(3, 10)]);
-    const v = [vectors[0]![0]!, vectors[1]![0]!];
-    expect(Math.abs(v[0]!)).toBeCloseTo(Math.SQRT1_2, 10);
+    // each column of vectors is an eigenvector of its value: A·v = λ·v
+    for (const [k, lambda] of values.entries()) {
+      const v = [vectors[0]![k]!, vectors[1]![k]!];
+      expect(Math.hypot(v[0]!, v[1]!)).toBeCloseTo(1, 10);
+      expect(2 * v[0]! + v[1]!).toBeCloseTo(lambda * v[0]!, 10);
+      expect(v[0]! + 2 * v[1]!).toBeCloseTo(lambda * v[1]!, 10);
+    }
   });
 
   it('the Fréchet distance is 0 for one set and |Δμ|² for a shifted copy', () => {

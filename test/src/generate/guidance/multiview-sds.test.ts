@@ -84,9 +84,16 @@ describe('multi-view sampling', () => {
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ n: 2, views: 4 });
     expect(j.cameras.map((c: { azimuth: number }) => c.azimuth)).toEqual([0, 90, 180, -90]);
-    // 4 columns, 2 rows of 32-px images (plus the grid's gaps)
-    expect(meta.width! / meta.height!).toBeCloseTo(2, 0);
-    expect(meta.width).toBeGreaterThanOrEqual(4 * 32);
+    // 4 columns (the views), 2 rows (the instances) of 32-px images, 2 px apart
+    expect([meta.width, meta.height]).toEqual([4 * 32 + 3 * 2, 2 * 32 + 2]);
+    // the first row is what --n 1 draws (instance 0), the second another instance
+    const one = path.join(tmp, 'views-1.png');
+    expect(runCli(['sample', '--model', mvDir, '--prompt', 'a blue lamp', '--views', '4', '--n', '1', '--steps', '2', '--out', one]).status).toBe(0);
+    const grid = await sharp(out).raw().toBuffer();
+    const row0 = await sharp(one).raw().toBuffer();
+    const rowBytes = (4 * 32 + 3 * 2) * 3;
+    expect(grid.subarray(0, 32 * rowBytes).equals(row0)).toBe(true);
+    expect(grid.subarray(34 * rowBytes, 66 * rowBytes).equals(row0)).toBe(false);
     // plain sampling still works on the multi-view model (a null camera)
     expect(runCli(['sample', '--model', mvDir, '--prompt', 'a blue lamp', '--steps', '2', '--out', path.join(tmp, 'plain.png')]).status).toBe(0);
     expectOneLineError(
@@ -97,6 +104,15 @@ describe('multi-view sampling', () => {
       runCli(['sample', '--model', mvDir, '--prompt', 'a lamp', '--views', '3', '--out', path.join(tmp, 'no.png')]),
       /--views 3: this model was trained for 4 views; use 1 or 4/,
     );
+    // joint views but no camera input: --views asks for cameras the model cannot take
+    const noCamera = path.join(tmp, 'no-camera');
+    fs.cpSync(singleDir, noCamera, { recursive: true });
+    const unetConfig = path.join(noCamera, 'unet', 'config.json');
+    fs.writeFileSync(unetConfig, JSON.stringify({ ...JSON.parse(fs.readFileSync(unetConfig, 'utf8')), dd3d_num_views: 4 }));
+    expectOneLineError(
+      runCli(['sample', '--model', noCamera, '--prompt', 'a lamp', '--views', '4', '--out', path.join(tmp, 'no.png')]),
+      /--views 4: this model has no camera conditioning \(its unet\/config.json has no "dd3d_camera_dim"\)/,
+    );
     expect(fs.existsSync(path.join(tmp, 'no.png'))).toBe(false);
   });
 });
@@ -106,9 +122,10 @@ describe('multi-view score distillation', () => {
     const cond = tf.tile(model.encodePrompts(['a red chair']), [4, 1, 1]) as tf.Tensor3D;
     const uncond = model.encodePrompts(['']);
     const cameras = cameraBatch(cameraRing(RING_CAMERA, 4));
-    const grad = (images: tf.Tensor4D, views: number) =>
+    const grad = (images: tf.Tensor4D, views: number, cams = cameras) =>
       tf.grad(
-        (x: tf.Tensor) => sdsLoss(model, x as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3, views, cameras }).loss,
+        (x: tf.Tensor) =>
+          sdsLoss(model, x as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3, views, cameras: cams }).loss,
       )(images);
     const x = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const other = tf.concat([x.slice([0, 0, 0, 0], [1, -1, -1, -1]), tf.randomUniform([3, 32, 32, 3], 0, 1, 'float32', 2)]) as tf.Tensor4D;
@@ -118,7 +135,10 @@ describe('multi-view score distillation', () => {
     const noCameras = (images: tf.Tensor4D) =>
       tf.grad((xx: tf.Tensor) => sdsLoss(model, xx as tf.Tensor4D, { cond, uncond, t: [500, 500, 500, 500], guidance: 10, gradClip: 0, seed: 3 }).loss)(images);
     expect(diff(view0(noCameras(x)), view0(noCameras(other)))).toBe(0);
-    tf.dispose([cond, uncond, cameras, x, other]);
+    // the same renders under other cameras (the ring turned by 45°) get another gradient
+    const turned = cameraBatch(cameraRing({ ...RING_CAMERA, azimuth: RING_CAMERA.azimuth + 45 }, 4));
+    expect(diff(grad(x, 4), grad(x, 4, turned))).toBeGreaterThan(1e-4);
+    tf.dispose([cond, uncond, cameras, turned, x, other]);
   });
 
   it('the fast path fits the sampled target views, then distils (refitting every --fit-every); the tensor count stays flat and a resume is exact', async () => {
@@ -159,19 +179,24 @@ describe('multi-view score distillation', () => {
     const want = [...straight.field.variables().values()].map((v) => v.dataSync().slice());
     straight.dispose();
     const dir = path.join(tmp, 'b');
-    await generateAsset({
-      model,
-      conditions,
-      config,
-      seed: 3,
-      targets,
-      dir,
-      resume: false,
-      onIter: (i) => {
-        if (i === 4) throw new Error('killed');
-      },
-    }).catch(() => {});
-    const resumed = await generateAsset({ model, conditions, config, seed: 3, targets, dir, resume: true });
+    await expect(
+      generateAsset({
+        model,
+        conditions,
+        config,
+        seed: 3,
+        targets,
+        dir,
+        resume: false,
+        onIter: (i) => {
+          if (i === 4) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    expect(fs.existsSync(path.join(dir, 'checkpoint', 'state.json'))).toBe(true);
+    const after: number[] = [];
+    const resumed = await generateAsset({ model, conditions, config, seed: 3, targets, dir, resume: true, onIter: (i) => after.push(i) });
+    expect(after).toEqual([5, 6, 7]); // it goes on from the checkpoint at iteration 4
     let worst = 0;
     [...resumed.field.variables().values()].forEach((v, i) => v.dataSync().forEach((x, j) => (worst = Math.max(worst, Math.abs(x - want[i]![j]!)))));
     expect(worst).toBeLessThan(1e-6);

@@ -15,30 +15,46 @@ beforeAll(async () => {
 });
 
 describe('photometric guidance', () => {
-  it('weighs background pixels 0.3 and object pixels 1 in both terms', () => {
+  it('weighs background pixels 0.3 and object pixels 1 in both terms, one target view per iteration', () => {
     const res = 4;
-    // target: left half a red object (mask 1), right half white background (mask 0)
+    // view 0: the first column a red object (mask 1), the other three white background (mask 0);
+    // view 1: all background. Unequal areas and errors, so swapped weights or an inverted mask
+    // would give other numbers.
     const target = tf.tidy(() => {
-      const col = tf.tensor1d([0, 0, 1, 1]).reshape([1, 1, res, 1]).tile([1, res, 1, 1]);
-      return tf.add(col, tf.mul(tf.sub(1, col), tf.tensor1d([1, 0, 0]))) as tf.Tensor4D; // white where col = 1, red where 0
+      const col = tf.tensor1d([0, 1, 1, 1]).reshape([1, 1, res, 1]).tile([1, res, 1, 1]);
+      const view0 = tf.add(col, tf.mul(tf.sub(1, col), tf.tensor1d([1, 0, 0]))); // white where col = 1, red where 0
+      return tf.concat([view0, tf.ones([1, res, res, 3])]) as tf.Tensor4D;
     });
     const context = (photometric: number) =>
-      ({ targets: { cameras: cameraRing(RING_CAMERA, 1), images: target }, config: { lambda: { photometric } } }) as unknown as GuidanceContext;
+      ({ targets: { cameras: cameraRing(RING_CAMERA, 2), images: target }, config: { lambda: { photometric } } }) as unknown as GuidanceContext;
     const guidance = createPhotometricGuidance(context(1), res);
-    const grey = tf.fill([1, res, res, 3], 0.5) as tf.Tensor4D;
-    const half = tf.fill([1, res, res], 0.5) as tf.Tensor3D;
-    const { loss, stats } = guidance.loss(grey, 0, [half]);
-    // colour: object pixels (0.25 + 0.25 + 0.25)/3 = 0.25, background 0.25 · 0.3; half of each
-    expect(stats.loss_photometric).toBeCloseTo(0.5 * 0.25 + 0.5 * 0.25 * 0.3, 6);
-    // opacity 0.5 against 1 and 0: 0.25 on each side, the background side at 0.3
-    expect(stats.loss_mask).toBeCloseTo(0.5 * 0.25 + 0.5 * 0.25 * 0.3, 6);
-    expect(loss.dataSync()[0]).toBeCloseTo(stats.loss_photometric! * 1.5, 6);
+    const grey = tf.fill([1, res, res, 3], 0.8) as tf.Tensor4D;
+    const faint = tf.fill([1, res, res], 0.25) as tf.Tensor3D;
+    // the plan names one camera per iteration, the target view's own
+    expect(guidance.plan(0).cameras).toEqual([cameraRing(RING_CAMERA, 2)[0]]);
+    expect(guidance.plan(1).cameras).toEqual([cameraRing(RING_CAMERA, 2)[1]]);
+
+    const { loss, stats } = guidance.loss(grey, 0, [faint]);
+    // colour: a red pixel's error (0.2² + 0.8² + 0.8²)/3 = 0.44 on a quarter of the pixels at
+    // weight 1, a white pixel's 0.2² = 0.04 on three quarters at 0.3
+    const colour0 = 0.25 * 0.44 + 0.75 * 0.04 * 0.3;
+    expect(stats.loss_photometric).toBeCloseTo(colour0, 6);
+    // opacity 0.25 against mask 1 on the object, 0 on the background
+    const mask0 = 0.25 * 0.75 ** 2 + 0.75 * 0.25 ** 2 * 0.3;
+    expect(stats.loss_mask).toBeCloseTo(mask0, 6);
+    expect(loss.dataSync()[0]).toBeCloseTo(colour0 + 0.5 * mask0, 6);
+
+    // iteration 1 fits view 1: background only
+    const next = guidance.loss(grey, 1, [faint]);
+    expect(next.stats.loss_photometric).toBeCloseTo(0.04 * 0.3, 6);
+    expect(next.stats.loss_mask).toBeCloseTo(0.25 ** 2 * 0.3, 6);
+
     // lambda.photometric scales the loss (what reaches Adam), not what is logged
     const weighted = createPhotometricGuidance(context(1000), res);
-    const heavy = weighted.loss(grey, 0, [half]);
-    expect(heavy.loss.dataSync()[0]).toBeCloseTo(stats.loss_photometric! * 1.5 * 1000, 3);
+    const heavy = weighted.loss(grey, 0, [faint]);
+    expect(heavy.loss.dataSync()[0]).toBeCloseTo((colour0 + 0.5 * mask0) * 1000, 3);
     expect(heavy.stats).toEqual(stats);
-    tf.dispose([target, grey, half, loss, heavy.loss]);
+    tf.dispose([target, grey, faint, loss, next.loss, heavy.loss]);
     guidance.dispose();
     weighted.dispose();
   });
