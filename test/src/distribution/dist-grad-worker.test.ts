@@ -65,8 +65,15 @@ describe('train-dist --workers', () => {
     const b = two.distribution.ctx!.data;
     const err = Math.max(...Array.from(a, (x, j) => Math.abs(x - b[j]!)));
     expect(err).toBeLessThan(1e-5);
-    // more workers than images: one per image is used, and the run still equals the 1-thread one
-    const four = await trainDistribution(model, set, { ...cfg, steps: 1 }, { modelPath: modelDir, trainDir: path.join(tmp, 'w4'), resume: false, workers: 4 });
+    // more workers than images: one per image of a step is started, and the run still equals the 1-thread one
+    let started = 0;
+    const four = await trainDistribution(
+      model,
+      set,
+      { ...cfg, steps: 1 },
+      { modelPath: modelDir, trainDir: path.join(tmp, 'w4'), resume: false, workers: 4, onStart: (w) => void (started = w) },
+    );
+    expect([cfg.batch, started]).toEqual([3, 3]);
     expect(Math.abs(four.losses[0]! - one.losses[0]!)).toBeLessThan(1e-5 * one.losses[0]!);
     model.dispose();
   });
