@@ -35,9 +35,9 @@ const model = loadModel(modelDir);
 const views = defaultViews(model.unet);
 const size = Number(sizeArg ?? model.defaultSize[0]);
 const iters = Number(itersArg ?? MULTIVIEW_DEFAULTS.fitIters);
+// the fit alone: every iteration a photometric fit, so SDS's settings do not enter
 const config = {
   ...GENERATE_DEFAULTS,
-  ...MULTIVIEW_DEFAULTS,
   views,
   iters,
   fitIters: iters,

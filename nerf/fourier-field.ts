@@ -1,7 +1,7 @@
 /**
  * FourierField: the classic NeRF field, one MLP on Fourier features of the position
  * [x, sin(2^k π x/bound), cos(2^k π x/bound)], k < frequencies. No grid, few parameters,
- * slow to fit fine detail: the baseline GridField is measured against (nerf/bench.ts).
+ * slow to fit fine detail: the baseline GridField is measured against (src/bench/fields.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import {

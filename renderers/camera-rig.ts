@@ -39,6 +39,13 @@ export const CAMERA_RANGES = Object.freeze({
   framing: [1.05, 1.25] as const,
 });
 
+/**
+ * The multi-view layout's first camera: a ring's views share one elevation, and the multi-view
+ * records (scene-dataset.ts) have no overhead rings, so neither do the rings that distil from,
+ * or fit to, a model trained on them.
+ */
+export const MULTIVIEW_CAMERA_RANGES = Object.freeze({ ...CAMERA_RANGES, overheadProbability: 0 });
+
 export interface CameraRanges {
   azimuth: readonly [number, number];
   elevation: readonly [number, number];
@@ -110,8 +117,9 @@ export function cameraRing(first: SceneCamera, views: number): SceneCamera[] {
 }
 
 /**
- * The first camera of the ring `sample --views` draws and `generate` renders around, when not
- * told otherwise: the front, at the middle of the multi-view training ranges (elevation 15°,
- * fov 55°, framing 1.15).
+ * The first camera of the ring `sample --views` draws (generate's rings start at a random
+ * camera, target-views.ts): the front, at the middle of the multi-view training ranges
+ * (elevation 15°, fov 55°, framing 1.15). The previews of generate's assets use the same fov
+ * and framing (export-asset.ts).
  */
 export const RING_CAMERA: SceneCamera = Object.freeze(roundCamera({ azimuth: 0, elevation: 15, fov: 55, radius: frameRadius(55, 1.15) }));

@@ -9,11 +9,14 @@
 /** An RGB triple of linear values, usually in [0, 1]. */
 export type RGB = [number, number, number];
 
+/** Where the sRGB curve turns from its linear segment to the power law (linear side). */
+export const SRGB_KNEE = 0.0031308;
+
 /** The sRGB transfer function (IEC 61966-2-1), linear → encoded, both in [0, 1]. */
 export function linearToSRGB(x: number): number {
   if (!(x > 0)) return 0;
   if (x >= 1) return 1;
-  return x <= 0.0031308 ? 12.92 * x : 1.055 * Math.pow(x, 1 / 2.4) - 0.055;
+  return x <= SRGB_KNEE ? 12.92 * x : 1.055 * Math.pow(x, 1 / 2.4) - 0.055;
 }
 
 /** The inverse sRGB transfer function, encoded → linear, both in [0, 1]. */

@@ -5,9 +5,10 @@
  */
 export { renderScene, Rasterizer, DEFAULT_LIGHT, type LightSpec, type RenderOptions, type RenderResult } from './rasterizer.js';
 export { orbitCamera, orbitPosition, cameraRays, cameraForward, type OrbitCameraOptions, type CameraRays } from './camera.js';
-export { linearToSRGB, srgbToLinear, linearToSRGB8, toRGB8, toRGBA8, type RGB, type RGBAImage } from './color.js';
+export { linearToSRGB, SRGB_KNEE, srgbToLinear, linearToSRGB8, toRGB8, toRGBA8, type RGB, type RGBAImage } from './color.js';
 export {
   renderVolume,
+  linearToSrgbTensor,
   planSamples,
   MlpBackground,
   type VolumeRenderOptions,

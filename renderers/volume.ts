@@ -18,7 +18,7 @@ import * as THREE from 'three';
 import { mulberry32 } from '../src/core/random.js';
 import { createMlp, runMlp, subSeed, type DenseLayer, type RadianceField } from '../nerf/field.js';
 import { cameraForward, cameraRays } from './camera.js';
-import type { RGB } from './color.js';
+import { SRGB_KNEE, type RGB } from './color.js';
 import { DEFAULT_LIGHT } from './rasterizer.js';
 
 export type VolumeBackground =
@@ -205,6 +205,21 @@ const DEFAULT_VOLUME_LIGHT: VolumeLight = {
   direction: [DEFAULT_LIGHT.direction.x, DEFAULT_LIGHT.direction.y, DEFAULT_LIGHT.direction.z],
   ambient: DEFAULT_LIGHT.ambient,
 };
+
+/**
+ * Linear RGB → sRGB as tensors, differentiable: what renderVolume's linear `rgb` becomes in an
+ * image (color.ts's linearToSRGB per element). The two branches meet at the knee k (both give
+ * 12.92·k there), so the curve is 1.055·max(c, k)^(1/2.4) − 0.055 + 12.92·(min(c, k) − k): no
+ * comparison op on the tape (tfjs has no gradient for them) and the pow stays away from 0.
+ */
+export function linearToSrgbTensor(x: tf.Tensor): tf.Tensor {
+  const k = SRGB_KNEE;
+  return tf.tidy(() => {
+    const c = tf.clipByValue(x, 0, 1);
+    const curve = tf.sub(tf.mul(tf.pow(tf.maximum(c, k), 1 / 2.4), 1.055), 0.055);
+    return tf.add(curve, tf.mul(tf.sub(tf.minimum(c, k), k), 12.92));
+  });
+}
 
 /**
  * Renders `field` from `camera` at width × height. Returned tensors are the caller's to

@@ -14,10 +14,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createField, OccupancyGrid } from '../../nerf/index.js';
-import { CAMERA_RANGES, cameraRing, sceneCamera } from '../../renderers/camera-rig.js';
-import { planSamples, renderVolume, type VolumeShading } from '../../renderers/volume.js';
+import { MULTIVIEW_CAMERA_RANGES, cameraRing, sceneCamera } from '../../renderers/camera-rig.js';
+import { linearToSrgbTensor, planSamples, renderVolume, type VolumeShading } from '../../renderers/volume.js';
 import { GENERATE_DEFAULTS } from '../generate/config.js';
-import { linearToSrgb } from '../generate/generate-asset.js';
 import { orientationLoss } from '../generate/regularizers.js';
 import { cameraAt, lightAt } from '../generate/schedules.js';
 
@@ -65,11 +64,10 @@ export function renderStepCase(opts: RenderStepOptions = {}): RenderStepCase {
   occupancy.update(field, seed);
   const vars = field.variables();
   const names = [...vars.values()];
-  const ranges = { ...CAMERA_RANGES, overheadProbability: 0 };
   let iter = 0;
 
   const run = (at: number, timing: RenderStepTiming) => {
-    const ring = cameraRing(cameraAt(at, seed, ranges), views);
+    const ring = cameraRing(cameraAt(at, seed, MULTIVIEW_CAMERA_RANGES), views);
     const cameras = ring.map((c) => sceneCamera(c));
     return tf.variableGrads(() => {
       const w0 = performance.now();
@@ -86,7 +84,7 @@ export function renderStepCase(opts: RenderStepOptions = {}): RenderStepCase {
           normals: shading === 'albedo' ? 'none' : 'finite-difference',
         }),
       );
-      const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb)));
+      const images = tf.stack(renders.map((r) => linearToSrgbTensor(r.rgb)));
       timing.renderMs += performance.now() - w0;
       timing.renderCpuMs += cpuMs() - c0;
       const r = tf.randomNormal(images.shape, 0, 1, 'float32', at + 1);
@@ -100,7 +98,7 @@ export function renderStepCase(opts: RenderStepOptions = {}): RenderStepCase {
     }, names);
   };
 
-  const live = cameraRing(cameraAt(0, seed, ranges), views).map(
+  const live = cameraRing(cameraAt(0, seed, MULTIVIEW_CAMERA_RANGES), views).map(
     (c) => planSamples(sceneCamera(c), field.bound, { width: res, height: res, samplesPerRay, occupancy }).live,
   );
 

@@ -21,7 +21,7 @@ import {
   type MeshLevel,
   type ShadingMix,
 } from '../generate/config.js';
-import { runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
+import { ASSET_NAME, assetName, runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';
 import { jobWorkers } from '../backend/worker-pool.js';
 import type { IterStats } from '../generate/generate-asset.js';
@@ -116,7 +116,7 @@ export function registerGenerate(program: Command): void {
     )
     .option('--samples <n>', 'samples per ray', intOption(4, 512), D.samplesPerRay)
     .option('--guidance <scale>', 'classifier-free guidance scale of the SDS call', floatOption(0), D.guidance)
-    .option('--std-scale <gamma>', 'γ, the scale of σ (0: the mean instance)', floatOption(0), D.stdScale)
+    .option('--std-scale <gamma>', 'γ, the scale of σ (0: the mean instance)', floatOption(0), 1)
     .option('--grad-clip <v>', 'clip every SDS gradient element to ±v (0: off)', floatOption(0), D.gradClip)
     .addOption(
       new Option('--background <kind>', "white (as the built-in model's data), a random solid colour per view, or a learned function of direction")
@@ -128,7 +128,7 @@ export function registerGenerate(program: Command): void {
     .option('--lambda-entropy <w>', 'weight of the opacity-entropy loss', floatOption(0), D.lambda.entropy)
     .option(
       '--lambda-photometric <w>',
-      `weight of the fast path's fit to its target views against score distillation (matters with --fit-every; default: ${MULTIVIEW_DEFAULTS.lambdaPhotometric} with multi-view SDS, else ${D.lambda.photometric})`,
+      `weight of the fast path's fit to its target views against score distillation (matters with --fit-every; default: ${MULTIVIEW_DEFAULTS.lambda.photometric} with multi-view SDS, else ${D.lambda.photometric})`,
       floatOption(0),
     )
     .option('--lr <rate>', 'learning rate of the grid features (the MLPs and background take a tenth)', floatOption(0), D.lr.encoding)
@@ -168,7 +168,7 @@ export function registerGenerate(program: Command): void {
       const jobs: AssetJob[] = [];
       const summaries: Array<Record<string, unknown>> = [];
       for (let i = 0; i < opts.n; i++) {
-        const dir = path.join(opts.out, `asset-${String(i).padStart(3, '0')}`);
+        const dir = path.join(opts.out, assetName(i));
         if (fs.existsSync(path.join(dir, 'manifest.json'))) {
           summaries[i] = { dir, skipped: true };
           continue;
@@ -228,7 +228,7 @@ function checkOutFolder(out: string, resume: boolean): void {
   checkWritableFolder(out, '--out');
   const entries = fs.readdirSync(out).filter((e) => !e.startsWith('.'));
   if (entries.length === 0) return;
-  const ours = entries.every((e) => /^asset-\d{3}$/.test(e) || e === 'references');
+  const ours = entries.every((e) => ASSET_NAME.test(e) || e === 'references');
   if (!ours) throw new Dd3dError(`--out: ${out} holds other files; give a new or empty folder`);
   if (!resume) throw new Dd3dError(`--out: ${out} already holds generated assets; pass --resume to continue them, or choose another folder`);
 }
@@ -279,7 +279,6 @@ export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
     res: opts.res ?? null,
     samplesPerRay: opts.samples,
     guidance: opts.guidance,
-    stdScale: opts.stdScale,
     gradClip: opts.gradClip,
     background: opts.background,
     lambda: {
@@ -312,9 +311,9 @@ export function applyModelSettings(
   if (config.views > 1) {
     config.iters = opts.iters ?? MULTIVIEW_DEFAULTS.iters;
     config.fitIters = opts.fitIters ?? Math.min(MULTIVIEW_DEFAULTS.fitIters, config.iters);
-    config.shading = { ...config.shading, ...(opts.shading ?? MULTIVIEW_DEFAULTS.shading) };
+    config.shading = { ...MULTIVIEW_DEFAULTS.shading, ...opts.shading };
     config.fitEvery = opts.fitEvery ?? (config.fitIters > 0 ? MULTIVIEW_DEFAULTS.fitEvery : 0);
-    config.lambda = { ...config.lambda, photometric: opts.lambdaPhotometric ?? MULTIVIEW_DEFAULTS.lambdaPhotometric };
+    config.lambda = { ...config.lambda, photometric: opts.lambdaPhotometric ?? MULTIVIEW_DEFAULTS.lambda.photometric };
     model.unet.checkViews(config.views, true);
   }
   if (config.fitIters > 0 && config.views < 2) throw new Dd3dError('--fit-iters: the fast path needs a multi-view model (views > 1) to draw the target views');

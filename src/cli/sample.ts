@@ -72,7 +72,7 @@ interface SampleFlags {
 }
 
 /** Bound of the float32 values a run holds at once (images × height × width × 3): 1 GiB. */
-export const MAX_SAMPLE_VALUES = 2 ** 28;
+const MAX_SAMPLE_VALUES = 2 ** 28;
 
 export function registerSample(program: Command): void {
   program

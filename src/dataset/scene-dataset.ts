@@ -27,7 +27,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rasterizer, toRGB8 } from '../../renderers/index.js';
-import { CAMERA_RANGES, cameraRing, roundCamera, sampleCamera, sceneCamera, type CameraRanges, type SceneCamera } from '../../renderers/camera-rig.js';
+import {
+  CAMERA_RANGES,
+  MULTIVIEW_CAMERA_RANGES,
+  cameraRing,
+  roundCamera,
+  sampleCamera,
+  sceneCamera,
+  type CameraRanges,
+  type SceneCamera,
+} from '../../renderers/camera-rig.js';
 import { FAMILY_NAMES, caption, disposeObject, makeObject, viewPhrase, type Attributes } from '../../scenes/index.js';
 import { deriveSeed, mulberry32, type Rng } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
@@ -245,7 +254,7 @@ export function planItem(settings: Pick<DatasetSettings, 'seed' | 'families' | '
   const rng = mulberry32(base);
   const family = settings.families[Math.floor(rng.next() * settings.families.length)]!;
   const views = settings.views ?? 1;
-  const camera = sampleCamera(rng, views > 1 ? { ...CAMERA_RANGES, overheadProbability: 0 } : CAMERA_RANGES);
+  const camera = sampleCamera(rng, views > 1 ? MULTIVIEW_CAMERA_RANGES : CAMERA_RANGES);
   const plan: ItemPlan = { index, family, seed: deriveSeed(base, 'object'), captionSeed: deriveSeed(base, 'caption'), camera };
   if (views > 1) plan.cameras = cameraRing(camera, views);
   return plan;

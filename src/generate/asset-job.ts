@@ -17,6 +17,11 @@ import { generateAsset, type IterationTiming, type IterStats } from './generate-
 import { sampleTargetViews, type TargetViews } from './target-views.js';
 import { viewConditions, type ConditionSource } from './view-conditions.js';
 
+/** An instance's asset folder under a run's --out (generate, its --resume and the queue share them). */
+export const assetName = (instance: number): string => `asset-${String(instance).padStart(3, '0')}`;
+/** The names assetName gives. */
+export const ASSET_NAME = /^asset-\d{3}$/;
+
 export interface AssetJob {
   /** The asset's folder, <out>/asset-NNN. */
   dir: string;

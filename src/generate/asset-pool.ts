@@ -20,6 +20,17 @@ export type AssetWorkerReply =
   | { type: 'done'; result: AssetJobResult }
   | { type: 'error'; message: string };
 
+/** The worker-thread script both generate's pool and the queue's asset threads start. */
+export const ASSET_WORKER_SCRIPT = workerScript('generate', 'asset-worker.js');
+
+/** A worker event handler that passes the asset's iteration reports to `onIter`. */
+export const iterEvents =
+  (onIter: (iter: number, iters: number, stats: IterStats) => void) =>
+  (e: unknown): void => {
+    const m = e as Extract<AssetWorkerReply, { type: 'iter' }>;
+    if (m.type === 'iter') onIter(m.iter, m.iters, m.stats);
+  };
+
 /** Runs every job on `workers` threads; results in job order. */
 export async function runAssetPool(
   init: AssetWorkerInit,
@@ -28,22 +39,9 @@ export async function runAssetPool(
   onIter: (job: AssetJob, iter: number, iters: number, stats: IterStats) => void,
   onDone: (job: AssetJob, result: AssetJobResult) => void,
 ): Promise<AssetJobResult[]> {
-  const threads = await startWorkers<AssetJob, AssetJobResult>(
-    Math.min(workers, jobs.length),
-    workerScript('generate', 'asset-worker.js'),
-    init,
-    'asset worker',
-  );
+  const threads = await startWorkers<AssetJob, AssetJobResult>(Math.min(workers, jobs.length), ASSET_WORKER_SCRIPT, init, 'asset worker');
   try {
-    return await runQueue(
-      threads,
-      jobs,
-      (job, e) => {
-        const m = e as Extract<AssetWorkerReply, { type: 'iter' }>;
-        if (m.type === 'iter') onIter(job, m.iter, m.iters, m.stats);
-      },
-      onDone,
-    );
+    return await runQueue(threads, jobs, (job, e) => iterEvents((iter, iters, stats) => onIter(job, iter, iters, stats))(e), onDone);
   } finally {
     await Promise.all(threads.map((t) => t.stop()));
   }

@@ -1,4 +1,4 @@
-/** Worker-thread side of AssetPool (and of the queue's asset threads): its own backend and model, running asset jobs one at a time. */
+/** Worker-thread side of runAssetPool (and of the queue's asset threads): its own backend and model, running asset jobs one at a time. */
 import { serveRequests } from '../backend/worker-pool.js';
 import { loadDistribution } from '../distribution/distribution-file.js';
 import { DiffusionModel } from '../pipeline/diffusion-model.js';

@@ -34,8 +34,6 @@ export interface GenerateConfig {
   samplesPerRay: number;
   /** Classifier-free guidance scale of the score-distillation UNet call. */
   guidance: number;
-  /** γ: the distribution's σ is multiplied by this. */
-  stdScale: number;
   /** Clip each SDS gradient element to ±gradClip (0: off). */
   gradClip: number;
   timesteps: TimestepSchedule;
@@ -94,7 +92,6 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
   res: null,
   samplesPerRay: 48,
   guidance: 20,
-  stdScale: 1,
   gradClip: 0,
   timesteps: { min: 0.02, maxStart: 0.98, maxEnd: 0.5, annealUntil: 0.5 },
   shading: { warmupIters: 100, albedo: 0.25, lambertian: 0.5, textureless: 0.25 },
@@ -109,7 +106,9 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
 };
 
 /**
- * Defaults with multi-view SDS (each iteration renders V views, so fewer of them), the first
+ * The fields whose defaults differ with multi-view SDS, shaped as the config's own (`dd3d
+ * generate` applies them under the user's flags; applyModelSettings in cli/generate.ts).
+ * Each iteration renders V views, so there are fewer of them, the first
  * fitIters spent on the fast path's photometric fit. The fit gives the layout (a chair's tall
  * back) but carves away what the four 32-pixel views disagree on (the legs); SDS grows them
  * back. Measured on mv32p's step 4,700 (EMA), 3 chairs each (examples/results-3d.sh): 200 fit
@@ -131,7 +130,7 @@ export const MULTIVIEW_DEFAULTS = {
    * "Weighing the refits"). 2.2 min per asset for the main command (1.75 before).
    */
   fitEvery: 2,
-  lambdaPhotometric: 1000,
+  lambda: { ...GENERATE_DEFAULTS.lambda, photometric: 1000 },
   /**
    * No albedo-only renders after the warm-up: the shaded and textureless renders are where SDS
    * reads shape (the lit ones still pull the colour to the prompt's mode). Measured on
@@ -140,8 +139,8 @@ export const MULTIVIEW_DEFAULTS = {
    * Chamfer 0.095 / 0.089 / 0.127 (0.095 / 0.103 / 0.132); diversity 0.085 / 0.075 / 0.062
    * (0.095 / 0.087 / 0.061); colours as before (docs/commands.md, generate).
    */
-  shading: { albedo: 0, lambertian: 0.5, textureless: 0.5 },
-} as const;
+  shading: { ...GENERATE_DEFAULTS.shading, albedo: 0, lambertian: 0.5, textureless: 0.5 },
+} as const satisfies Partial<GenerateConfig>;
 
 /** The views a model distils best with: its trained V when it is camera-conditioned, else 1. */
 export function defaultViews(unet: { config: { camera_dim: number | null; num_views: number | null } }): number {

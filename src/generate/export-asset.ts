@@ -13,7 +13,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { renderTurntable } from '../../renderers/turntable.js';
-import { renderVolume, type OccupancyTest } from '../../renderers/volume.js';
+import { linearToSrgbTensor, renderVolume, type OccupancyTest } from '../../renderers/volume.js';
 import { extractMesh, meshToGroup, type ExtractionStats } from '../../nerf/extract-mesh.js';
 import type { RadianceField } from '../../nerf/index.js';
 import { sceneCamera } from '../../renderers/camera-rig.js';
@@ -21,7 +21,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { writeBytesPng } from '../io/image.js';
 import { extractedToGlbMesh, writeGlb } from '../io/glb.js';
 import type { GenerateConfig } from './config.js';
-import { linearToSrgb, type IterationTiming } from './generate-asset.js';
+import type { IterationTiming } from './generate-asset.js';
 
 export const ASSET_FORMAT = 'dd3d-asset';
 
@@ -81,7 +81,7 @@ function read(make: () => tf.Tensor): Float32Array {
 }
 
 /** The field's density and albedo as plain functions of points, in batches without gradients. */
-export function fieldSamplers(field: RadianceField) {
+function fieldSamplers(field: RadianceField) {
   const points = (p: Float32Array) => tf.tensor2d(p, [p.length / 3, 3]);
   return {
     density: (p: Float32Array) => read(() => field.density(points(p))),
@@ -89,7 +89,7 @@ export function fieldSamplers(field: RadianceField) {
   };
 }
 
-/** The four view phrases' cameras at a middle framing: front, side, back, overhead. */
+/** The four view phrases' cameras at RING_CAMERA's fov and framing (unrounded): front, side, back, overhead. */
 const PREVIEW_CAMERAS = [
   { azimuth: 0, elevation: 15 },
   { azimuth: 90, elevation: 15 },
@@ -98,7 +98,7 @@ const PREVIEW_CAMERAS = [
 ].map((c) => ({ ...c, fov: 55, radius: 1.15 / Math.sin((27.5 * Math.PI) / 180) }));
 
 /** The field, lit, from the four preview cameras: sRGB bytes [size, 4·size, 3]. */
-export function previewStrip(
+function previewStrip(
   field: RadianceField,
   size: number,
   samplesPerRay: number,
@@ -109,7 +109,7 @@ export function previewStrip(
   PREVIEW_CAMERAS.forEach((c, v) => {
     const px = read(() => {
       const r = renderVolume(field, sceneCamera(c), { width: size, height: size, samplesPerRay, shading: 'lambertian', occupancy });
-      return tf.round(tf.mul(linearToSrgb(r.rgb), 255));
+      return tf.round(tf.mul(linearToSrgbTensor(r.rgb), 255));
     });
     for (let y = 0; y < size; y++) for (let x = 0; x < size * 3; x++) data[(y * width + v * size) * 3 + x] = px[y * size * 3 + x]!;
   });

@@ -9,9 +9,9 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { MlpBackground, renderVolume, type VolumeBackground, type VolumeRenderResult, type VolumeShading } from '../../renderers/volume.js';
+import { linearToSrgbTensor, MlpBackground, renderVolume, type VolumeBackground, type VolumeRenderResult, type VolumeShading } from '../../renderers/volume.js';
 import { createField, OccupancyGrid, type RadianceField } from '../../nerf/index.js';
-import { deriveSeed, mulberry32 } from '../core/random.js';
+import { deriveSeed } from '../core/random.js';
 import { sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { AdamW } from '../train/adamw.js';
@@ -19,7 +19,7 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress 
 import type { GenerateConfig } from './config.js';
 import { GUIDANCE, guidanceKind, type Guidance, type GuidanceLoss } from './guidance/index.js';
 import { REGULARIZERS, type RegularizerName } from './regularizers.js';
-import { lightAt, shadingAt } from './schedules.js';
+import { backgroundColorAt, lightAt, shadingAt } from './schedules.js';
 import type { TargetViews } from './target-views.js';
 import type { ViewConditions } from './view-conditions.js';
 
@@ -53,9 +53,10 @@ export interface IterStats {
   shading: VolumeShading;
 }
 
-/** Milliseconds per iteration, split the way the issue asks: render, UNet, backprop (and the rest). */
+/** Milliseconds per iteration: render, the guidance's loss, backprop and Adam (manifest `timing_ms`). */
 export interface IterationTiming {
   render: number;
+  /** The guidance's loss: the UNet call in SDS iterations, the photometric MSE in fit iterations (the key kept for older manifests). */
   unet: number;
   backprop: number;
   optimizer: number;
@@ -87,22 +88,8 @@ interface AssetCheckpoint extends CheckpointProgress {
 
 const CHECKPOINT_FORMAT = 'dd3d-generate-checkpoint';
 
-/**
- * Linear RGB → sRGB, differentiable. The two branches meet at k = 0.0031308 (both give
- * 12.92·k there), so the curve is 1.055·max(c, k)^(1/2.4) − 0.055 + 12.92·(min(c, k) − k):
- * no comparison op on the tape (tfjs has no gradient for them) and the pow stays away from 0.
- */
-export function linearToSrgb(x: tf.Tensor): tf.Tensor {
-  const k = 0.0031308;
-  return tf.tidy(() => {
-    const c = tf.clipByValue(x, 0, 1);
-    const curve = tf.sub(tf.mul(tf.pow(tf.maximum(c, k), 1 / 2.4), 1.055), 0.055);
-    return tf.add(curve, tf.mul(tf.sub(tf.minimum(c, k), k), 12.92));
-  });
-}
-
 /** The render side: --res, else the model's image size capped at 64 (latent models upsample the render for their VAE). */
-export function renderSize(model: DiffusionModel, config: GenerateConfig): number {
+function renderSize(model: DiffusionModel, config: GenerateConfig): number {
   return config.res ?? Math.min(64, model.defaultSize[0]);
 }
 
@@ -143,7 +130,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
   }
   let nonFinite = 0;
   const started = performance.now() - state.seconds * 1000;
-  const names = [...weights.values()];
+  const variables = [...weights.values()];
   // The fast path fits the sampled target views first; then score distillation.
   const main: Guidance = GUIDANCE[guidanceKind(config.views)]!({ model, conditions, config, seed }, res);
   const fit: Guidance | null =
@@ -163,6 +150,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
         width: res,
         height: res,
         samplesPerRay: config.samplesPerRay,
+        // view 0 keeps the single-view runs' seed, so they reproduce as before multi-view SDS
         jitterSeed: deriveSeed(seed, v === 0 ? `jitter/${iter}` : `jitter/${iter}/${v}`),
         background,
         shading,
@@ -192,7 +180,7 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     };
     const t0 = performance.now();
     const passes = viewPasses(cameras.length, res, run.tapePixels ?? TAPE_PIXELS);
-    const step: IterationStep = { views: cameras.length, renderView, guidance, iter, regularize, variables: names, timed };
+    const step: IterationStep = { views: cameras.length, renderView, guidance, iter, regularize, variables, timed };
     const { value, grads, guided } = passes.length === 1 ? gradientsOnOneTape(step) : gradientsInPasses(step, passes);
     nonFinite += guided.nonFinite ?? 0;
     const terms: Record<string, number> = { ...guided.stats };
@@ -279,7 +267,7 @@ function gradientsOnOneTape(s: IterationStep): IterationGradients {
   let guided!: GuidanceLoss;
   const { value, grads } = tf.variableGrads(() => {
     const renders = s.timed('render', () => Array.from({ length: s.views }, (_, v) => s.renderView(v)));
-    const images = s.timed('render', () => tf.stack(renders.map((r) => linearToSrgb(r.rgb))) as tf.Tensor4D);
+    const images = s.timed('render', () => tf.stack(renders.map((r) => linearToSrgbTensor(r.rgb))) as tf.Tensor4D);
     guided = s.timed('guidance', () =>
       s.guidance.loss(
         images,
@@ -303,7 +291,7 @@ function gradientsInPasses(s: IterationStep, passes: number[][]): IterationGradi
     s.timed('render', () =>
       tf.tidy(() => {
         const r = s.renderView(v);
-        return [linearToSrgb(r.rgb), r.opacity] as const;
+        return [linearToSrgbTensor(r.rgb), r.opacity] as const;
       }),
     ),
   );
@@ -324,7 +312,7 @@ function gradientsInPasses(s: IterationStep, passes: number[][]): IterationGradi
     const part = tf.variableGrads(() => {
       const renders = s.timed('render', () => pass.map(s.renderView));
       const [first, n] = [pass[0]!, pass.length];
-      const images = tf.stack(renders.map((r) => linearToSrgb(r.rgb)));
+      const images = tf.stack(renders.map((r) => linearToSrgbTensor(r.rgb)));
       const opacity = tf.stack(renders.map((r) => r.opacity));
       const dImages = dRenders[0]!.slice([first, 0, 0, 0], [n, -1, -1, -1]);
       const dOpacity = dRenders[1]!.slice([first, 0, 0], [n, -1, -1]);
@@ -356,8 +344,5 @@ function accumulate(into: IterationTiming, sample: IterationTiming, n: number): 
 function backgroundFor(config: GenerateConfig, learned: MlpBackground | null, iter: number, seed: number): VolumeBackground {
   if (learned) return learned.asBackground();
   if (config.background === 'white') return { kind: 'solid', color: [1, 1, 1] };
-  const rng = mulberry32(deriveSeed(seed, `background/${iter}`));
-  return { kind: 'solid', color: [rng.next(), rng.next(), rng.next()] };
+  return { kind: 'solid', color: backgroundColorAt(iter, seed) };
 }
-
-export type { SceneCamera };

@@ -19,7 +19,7 @@ export interface Regularizer {
 }
 
 /** Mean binary entropy of the opacity: low when every pixel is clearly object or clearly background. */
-export function opacityEntropy(opacity: tf.Tensor): tf.Scalar {
+function opacityEntropy(opacity: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const o = tf.clipByValue(opacity, 1e-5, 1 - 1e-5);
     const e = tf.neg(tf.add(tf.mul(o, tf.log(o)), tf.mul(tf.sub(1, o), tf.log(tf.sub(1, o)))));

@@ -1,6 +1,7 @@
 /**
  * Everything in a score-distillation run that changes with the iteration, as pure functions
- * of (iteration, seed): the timestep range, the shading mode, the camera and the light. A
+ * of (iteration, seed): the timestep range, the shading mode, the camera, the light and the
+ * random background colour. A
  * resumed run therefore draws exactly what the uninterrupted one would have.
  */
 import { CAMERA_RANGES, sampleCamera, type CameraRanges, type SceneCamera } from '../../renderers/camera-rig.js';
@@ -66,4 +67,10 @@ export function lightAt(s: LightSchedule, camera: SceneCamera, iter: number, see
   const len = Math.hypot(d[0]!, d[1]!, d[2]!) || 1;
   const dist = camera.radius * (s.distance[0] + (s.distance[1] - s.distance[0]) * rng.next());
   return [(d[0]! / len) * dist, (d[1]! / len) * dist, (d[2]! / len) * dist];
+}
+
+/** `--background random`: a solid colour per iteration, uniform in the RGB cube. */
+export function backgroundColorAt(iter: number, seed: number): [number, number, number] {
+  const rng = mulberry32(deriveSeed(seed, `background/${iter}`));
+  return [rng.next(), rng.next(), rng.next()];
 }

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed, mulberry32 } from '../core/random.js';
-import { CAMERA_RANGES, cameraRing, sampleCamera, type SceneCamera } from '../../renderers/camera-rig.js';
+import { MULTIVIEW_CAMERA_RANGES, cameraRing, sampleCamera, type SceneCamera } from '../../renderers/camera-rig.js';
 import { cameraBatch } from '../models/camera-embedding.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { sampleImages } from '../pipeline/text-to-image.js';
@@ -38,7 +38,7 @@ export function sampleTargetViews(
   seed: number,
   layout: TargetLayout = cameraRing,
 ): TargetViews {
-  const first = sampleCamera(mulberry32(deriveSeed(seed, 'targets/camera')), { ...CAMERA_RANGES, overheadProbability: 0 });
+  const first = sampleCamera(mulberry32(deriveSeed(seed, 'targets/camera')), MULTIVIEW_CAMERA_RANGES);
   const cameras = layout(first, views);
   const [height, width] = model.defaultSize;
   const cond = tf.tile(conditions.plain, [cameras.length, 1, 1]) as tf.Tensor3D;

@@ -9,9 +9,9 @@
  * thread per concurrent job and reuses an idle one with the same binding, so a run's jobs load
  * the model once per thread, not once per asset.
  */
-import { WorkerThread, workerScript } from '../backend/worker-pool.js';
+import { WorkerThread } from '../backend/worker-pool.js';
 import type { AssetJob, AssetJobResult } from '../generate/asset-job.js';
-import type { AssetWorkerInit, AssetWorkerReply } from '../generate/asset-pool.js';
+import { ASSET_WORKER_SCRIPT, iterEvents, type AssetWorkerInit } from '../generate/asset-pool.js';
 import type { IterStats } from '../generate/generate-asset.js';
 
 export class AssetThread {
@@ -22,17 +22,12 @@ export class AssetThread {
 
   /** A thread with its backend and model loaded, or the error that stopped it. */
   static async start(init: AssetWorkerInit): Promise<AssetThread> {
-    return new AssetThread(init, await WorkerThread.start<AssetJob, AssetJobResult>(workerScript('generate', 'asset-worker.js'), init, 'asset thread'));
+    return new AssetThread(init, await WorkerThread.start<AssetJob, AssetJobResult>(ASSET_WORKER_SCRIPT, init, 'asset thread'));
   }
 
   /** Runs one job; rejects with the job's error, or when the thread dies or is stopped. */
   run(job: AssetJob, onIter: (iter: number, iters: number, stats: IterStats) => void): Promise<AssetJobResult> {
-    return this.thread.request(job, {
-      onEvent: (e) => {
-        const m = e as Extract<AssetWorkerReply, { type: 'iter' }>;
-        if (m.type === 'iter') onIter(m.iter, m.iters, m.stats);
-      },
-    });
+    return this.thread.request(job, { onEvent: iterEvents(onIter) });
   }
 
   stop(): Promise<void> {

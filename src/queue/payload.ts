@@ -50,9 +50,6 @@ export interface QueueJobPayload {
   config: GenerateConfig;
 }
 
-/** The asset folder of an instance, as `dd3d generate` names it. */
-export const assetName = (instance: number): string => `asset-${String(instance).padStart(3, '0')}`;
-
 export const jobIdFor = (run: string, instance: number): string => `dd3d-${run}-${instance}`;
 
 /** What decides a run's assets, hashed: the same run added twice gets the same job ids. */

@@ -14,7 +14,8 @@ import type { Redis } from 'ioredis';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { putDistribution } from './dist-store.js';
-import { assetName, JOB_NAME, jobIdFor, type QueueJobPayload } from './payload.js';
+import { assetName } from '../generate/asset-job.js';
+import { JOB_NAME, jobIdFor, type QueueJobPayload } from './payload.js';
 import type { AssetProgress } from './worker.js';
 
 /** Hidden in --out (so `view` and generate's folder check skip it): which run the folder holds. */

@@ -14,11 +14,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
-import type { AssetJob, AssetJobResult } from '../generate/asset-job.js';
+import { assetName, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import type { IterStats } from '../generate/generate-asset.js';
 import type { ThreadSlots } from './asset-thread.js';
 import type { DistributionCache } from './dist-store.js';
-import { assetName, type QueueJobPayload } from './payload.js';
+import type { QueueJobPayload } from './payload.js';
 
 export interface WorkerModel {
   dir: string;

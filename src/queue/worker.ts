@@ -22,7 +22,8 @@ import { Dd3dError } from '../core/errors.js';
 import { ThreadSlots } from './asset-thread.js';
 import { DistributionCache } from './dist-store.js';
 import { modelFingerprint } from './model-id.js';
-import { assetName, JOB_NAME, jobIdFor, parsePayload, type QueueJobPayload } from './payload.js';
+import { assetName } from '../generate/asset-job.js';
+import { JOB_NAME, jobIdFor, parsePayload, type QueueJobPayload } from './payload.js';
 import { connectRedis, isConnectionError, oneLine } from './redis.js';
 import { checkpointStep, describeStart, partialDir, runQueueJob, type QueueJobResult, type WorkerModel } from './run-job.js';
 

@@ -6,41 +6,26 @@
  * view phrase (the cameras carry the view, as in the model's multi-view training).
  */
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed } from '../../core/random.js';
-import { CAMERA_RANGES, cameraRing } from '../../../renderers/camera-rig.js';
+import { MULTIVIEW_CAMERA_RANGES, cameraRing } from '../../../renderers/camera-rig.js';
 import { cameraBatch } from '../../models/camera-embedding.js';
-import { cameraAt, timestepAt } from '../schedules.js';
-import { sdsLoss } from '../sds.js';
+import { cameraAt } from '../schedules.js';
 import type { Guidance, GuidanceContext } from './guidance.js';
-
-/** The multi-view model trained on no overhead views: its rings stay at the ordinary elevations. */
-const RING_RANGES = { ...CAMERA_RANGES, overheadProbability: 0 };
+import { distillationLoss } from './sds.js';
 
 export function createMultiviewSdsGuidance(ctx: GuidanceContext): Guidance {
   const { conditions, config, seed, model } = ctx;
   const views = config.views;
   model.unet.checkViews(views, true, '--views');
-  const trainSteps = model.trainingScheduler.schedule.numTrainTimesteps;
   const cond = tf.tile(conditions.plain, [views, 1, 1]) as tf.Tensor3D;
-  const ring = (iter: number) => cameraRing(cameraAt(iter, seed, RING_RANGES), views);
+  const ring = (iter: number) => cameraRing(cameraAt(iter, seed, MULTIVIEW_CAMERA_RANGES), views);
   return {
     kind: 'multiview-sds',
     plan: (iter) => ({ cameras: ring(iter), label: `${views} views` }),
     loss(images, iter) {
-      const t = timestepAt(config.timesteps, iter, config.iters, trainSteps, seed);
       const cameras = cameraBatch(ring(iter));
-      const s = sdsLoss(model, images, {
-        cond,
-        uncond: conditions.uncond,
-        t: new Array<number>(views).fill(t),
-        guidance: config.guidance,
-        gradClip: config.gradClip,
-        seed: deriveSeed(seed, `noise/${iter}`),
-        views,
-        cameras,
-      });
+      const result = distillationLoss(ctx, images, iter, cond, { views, cameras });
       cameras.dispose();
-      return { loss: s.loss, stats: { loss_sds: s.magnitude, t }, nonFinite: s.nonFinite };
+      return result;
     },
     dispose: () => cond.dispose(),
   };

@@ -6,7 +6,7 @@
  * Colour alone lets a faint cloud match a white background as well as empty space does, and
  * the fit then leaves semi-transparent density everywhere. So the render's opacity is also
  * pulled towards a mask of the target: min(1, max_c(1 − target_c) / 0.1), 1 where the pixel
- * is clearly not background white (MASK_WEIGHT × MSE, as nerf/bench.ts's fit). A white object
+ * is clearly not background white (MASK_WEIGHT × MSE, as src/bench/fields.ts's fitField). A white object
  * gets a faint mask: the background and it cannot be told apart by colour.
  *
  * Both terms weigh a pixel by m + BACKGROUND_WEIGHT·(1 − m), m its target mask. The four

@@ -10,7 +10,8 @@ import { saveDistribution, textEncoderHash, type PromptDistribution } from '../.
 import { encodeContext, fitGaussian } from '../../../src/distribution/prompt-learner.js';
 import { buildTemplate } from '../../../src/distribution/prompt-template.js';
 import { GENERATE_DEFAULTS } from '../../../src/generate/config.js';
-import { generateAsset, linearToSrgb } from '../../../src/generate/generate-asset.js';
+import { generateAsset } from '../../../src/generate/generate-asset.js';
+import { linearToSrgbTensor } from '../../../renderers/volume.js';
 import { cameraAt, lightAt, shadingAt, timestepAt } from '../../../src/generate/schedules.js';
 import { sdsLoss } from '../../../src/generate/sds.js';
 import { viewConditions, withViewPhrase } from '../../../src/generate/view-conditions.js';
@@ -107,14 +108,14 @@ describe('score distillation', () => {
 
   it('sRGB encoding is continuous, exact at the ends and differentiable everywhere', () => {
     const x = tf.tensor1d([0, 0.002, 0.0031308, 0.2, 1]);
-    const y = linearToSrgb(x).dataSync();
+    const y = linearToSrgbTensor(x).dataSync();
     expect(y[0]).toBeCloseTo(0, 6);
     expect(y[1]).toBeCloseTo(0.002 * 12.92, 6);
     expect(y[2]).toBeCloseTo(0.0031308 * 12.92, 5);
     expect(y[3]).toBeCloseTo(1.055 * 0.2 ** (1 / 2.4) - 0.055, 5);
     expect(y[4]).toBeCloseTo(1, 5);
     const g = tf
-      .grad((v: tf.Tensor) => tf.sum(linearToSrgb(v)))(x)
+      .grad((v: tf.Tensor) => tf.sum(linearToSrgbTensor(v)))(x)
       .dataSync();
     expect(g[1]).toBeCloseTo(12.92, 4);
     expect(Array.from(g).every(Number.isFinite)).toBe(true);
