@@ -23,13 +23,11 @@ export type AssetWorkerReply =
 /** The worker-thread script both generate's pool and the queue's asset threads start. */
 export const ASSET_WORKER_SCRIPT = workerScript('generate', 'asset-worker.js');
 
-/** A worker event handler that passes the asset's iteration reports to `onIter`. */
-export const iterEvents =
-  (onIter: (iter: number, iters: number, stats: IterStats) => void) =>
-  (e: unknown): void => {
-    const m = e as Extract<AssetWorkerReply, { type: 'iter' }>;
-    if (m.type === 'iter') onIter(m.iter, m.iters, m.stats);
-  };
+/** An asset's iteration report among a worker's events, or null for any other event. */
+export function iterReport(e: unknown): Extract<AssetWorkerReply, { type: 'iter' }> | null {
+  const m = e as AssetWorkerReply;
+  return m.type === 'iter' ? m : null;
+}
 
 /** Runs every job on `workers` threads; results in job order. */
 export async function runAssetPool(
@@ -41,7 +39,11 @@ export async function runAssetPool(
 ): Promise<AssetJobResult[]> {
   const threads = await startWorkers<AssetJob, AssetJobResult>(Math.min(workers, jobs.length), ASSET_WORKER_SCRIPT, init, 'asset worker');
   try {
-    return await runQueue(threads, jobs, (job, e) => iterEvents((iter, iters, stats) => onIter(job, iter, iters, stats))(e), onDone);
+    const onEvent = (job: AssetJob, e: unknown) => {
+      const r = iterReport(e);
+      if (r) onIter(job, r.iter, r.iters, r.stats);
+    };
+    return await runQueue(threads, jobs, onEvent, onDone);
   } finally {
     await Promise.all(threads.map((t) => t.stop()));
   }

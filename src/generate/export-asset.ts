@@ -16,7 +16,7 @@ import { renderTurntable } from '../../renderers/turntable.js';
 import { linearToSrgbTensor, renderVolume, type OccupancyTest } from '../../renderers/volume.js';
 import { extractMesh, meshToGroup, type ExtractionStats } from '../../nerf/extract-mesh.js';
 import type { RadianceField } from '../../nerf/index.js';
-import { sceneCamera } from '../../renderers/camera-rig.js';
+import { frameRadius, sceneCamera } from '../../renderers/camera-rig.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeBytesPng } from '../io/image.js';
 import { extractedToGlbMesh, writeGlb } from '../io/glb.js';
@@ -95,7 +95,7 @@ const PREVIEW_CAMERAS = [
   { azimuth: 90, elevation: 15 },
   { azimuth: 180, elevation: 15 },
   { azimuth: 30, elevation: 75 },
-].map((c) => ({ ...c, fov: 55, radius: 1.15 / Math.sin((27.5 * Math.PI) / 180) }));
+].map((c) => ({ ...c, fov: 55, radius: frameRadius(55, 1.15) }));
 
 /** The field, lit, from the four preview cameras: sRGB bytes [size, 4·size, 3]. */
 function previewStrip(

@@ -11,7 +11,7 @@
  */
 import { WorkerThread } from '../backend/worker-pool.js';
 import type { AssetJob, AssetJobResult } from '../generate/asset-job.js';
-import { ASSET_WORKER_SCRIPT, iterEvents, type AssetWorkerInit } from '../generate/asset-pool.js';
+import { ASSET_WORKER_SCRIPT, iterReport, type AssetWorkerInit } from '../generate/asset-pool.js';
 import type { IterStats } from '../generate/generate-asset.js';
 
 export class AssetThread {
@@ -27,7 +27,12 @@ export class AssetThread {
 
   /** Runs one job; rejects with the job's error, or when the thread dies or is stopped. */
   run(job: AssetJob, onIter: (iter: number, iters: number, stats: IterStats) => void): Promise<AssetJobResult> {
-    return this.thread.request(job, { onEvent: iterEvents(onIter) });
+    return this.thread.request(job, {
+      onEvent: (e) => {
+        const r = iterReport(e);
+        if (r) onIter(r.iter, r.iters, r.stats);
+      },
+    });
   }
 
   stop(): Promise<void> {

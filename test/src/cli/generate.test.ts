@@ -261,7 +261,6 @@ describe('generateAsset', () => {
     }).catch((e: Error) => e);
     expect((first as Error).message).toBe('killed');
     expect(fs.existsSync(path.join(dir, 'checkpoint', 'state.json'))).toBe(true);
-    // the resumed run goes on from the checkpoint at iteration 4: it does not start over
     const after: number[] = [];
     const resumed = await generateAsset({ model, conditions, config: tiny({ iters: 6 }), seed: 3, dir, resume: true, onIter: (i) => after.push(i) });
     expect(after).toEqual([5, 6]); // iterations 5 and 6: it goes on from the checkpoint at 4
