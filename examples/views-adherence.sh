@@ -2,7 +2,7 @@
 # Prompt adherence of a multi-view model with and without its cameras, on prompt set A: for
 # each prompt, N plain samples (null camera, as eval-prompt draws) and N/4 instances of
 # `sample --views 4` (N images), each image scored by the probe for the prompt's family and
-# colour. Prints one line per prompt and the means (docs/commands.md, pretrain).
+# colour. Prints one line per prompt and the means (docs/training-record.md, "Step 9,600").
 # Usage: bash examples/views-adherence.sh OUT_DIR [N] [MODEL_DIR]   (defaults: 32, the built-in model)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,7 +8,7 @@
  * two, where any level in between finds the same surface. But score distillation can leave a
  * fog instead: density 2–9 per unit length, lumpy, turning opaque only a tenth of the cube deep.
  * Half its maximum cuts the fog's wall into lace: a surface of genus 30–250, full of holes where
- * the volume rendering shows a solid pot (three vases of models/dd3d-mv, docs/commands.md).
+ * the volume rendering shows a solid pot (three vases of models/dd3d-mv, docs/generate-record.md, "Lace").
  *
  * So the level walks down a ladder (×0.8 a rung, `RUNGS` rungs) from half the robust maximum
  * and stops at the first rung whose largest piece has genus at most `MAX_GENUS`: the world's

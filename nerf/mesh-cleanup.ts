@@ -72,7 +72,7 @@ export function connectedComponents(indices: Uint32Array, vertexCount: number): 
  * the fast path's four 32-pixel target views leave leg-sized pieces beside the chair (5–11% of
  * the main body's triangles in six of nine assets at mv32p steps 2,400 and 4,000), which a
  * 5% floor kept; dropping them lowered each such asset's Chamfer to the nearest reference by
- * 0.004–0.013 (examples/floater-chamfer.mjs; docs/commands.md, generate).
+ * 0.004–0.013 (examples/floater-chamfer.mjs; docs/generate-record.md, "Floaters").
  */
 export const FLOATER_FRACTION = 0.25;
 

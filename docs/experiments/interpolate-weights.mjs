@@ -1,4 +1,4 @@
-// Experiment (2026-12-06, measured and not adopted; docs/commands.md, pretrain): weight-space
+// Experiment (2026-12-06, measured and not adopted; docs/training-record.md, "Weight interpolation"): weight-space
 // interpolation between two model folders of one architecture (WiSE-FT, Wortsman et al. 2022),
 // θ = α·θ_A + (1 − α)·θ_B for every tensor of the UNet and the text encoder that both hold; the
 // tensors only A has (dd3d-mv's camera MLP and ray maps) stay A's. OUT is A's folder otherwise.

@@ -1,4 +1,4 @@
-// Experiment (2026-12-06, measured and not adopted; docs/commands.md, generate): one asset of
+// Experiment (2026-12-06, measured and not adopted; docs/generate-record.md, "Measured, not adopted (2026-12-06)"): one asset of
 // `generate --dist DIST` at the defaults, its field exported at several iso levels, each a
 // fraction of the field's robust maximum (0.5 is the export's own first rung), with the
 // Chamfer distance of each mesh to the nearest reference. Writes OUT/level-F/ per fraction.

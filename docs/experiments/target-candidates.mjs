@@ -1,4 +1,4 @@
-// Experiment (2026-12-06, measured, not adopted; docs/commands.md, generate, "Candidate target
+// Experiment (2026-12-06, measured, not adopted; docs/generate-record.md, "Candidate target
 // views"): does the fast path's own fit loss pick the better of K candidate target-view sets?
 // For each instance, K samples of its 4 target views (the asset's seed, then seeds derived
 // from it), each fitted alone for the defaults' 150 fit iterations; prints the fit's final

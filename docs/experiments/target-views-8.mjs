@@ -1,4 +1,4 @@
-// Experiment (2026-12-06, measured and not adopted; docs/commands.md, generate): the main command's
+// Experiment (2026-12-06, measured and not adopted; docs/generate-record.md, "Measured, not adopted (2026-12-06)"): the main command's
 // assets with 8 target views in place of 4. models/dd3d-mv was trained on 4 views; its cross-view
 // attention has no weights tied to V, so 8 views can be denoised together if the V check is lifted.
 // MODE=ring4 is the defaults (the same target views and assets as `generate`), ring8 eight views

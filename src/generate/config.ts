@@ -113,7 +113,7 @@ export const GENERATE_DEFAULTS: GenerateConfig = {
  * back) but carves away what the four 32-pixel views disagree on (the legs); SDS grows them
  * back. Measured on mv32p's step 4,700 (EMA), 3 chairs each (examples/results-3d.sh): 200 fit
  * + 100 SDS iterations gave family 54.2%, back 100%, Chamfer 0.122 (boots: backs without
- * legs); 150 + 250 gave family 83.3%, back 83.3%, Chamfer 0.109 (docs/commands.md, generate).
+ * legs); 150 + 250 gave family 83.3%, back 83.3%, Chamfer 0.109 (docs/generate-record.md, "The split").
  */
 export const MULTIVIEW_DEFAULTS = {
   iters: 650,
@@ -126,7 +126,7 @@ export const MULTIVIEW_DEFAULTS = {
    * models/dd3d-mv over seeds 0–2, 3 assets each (examples/results-3d.sh, 2026-12-06), against
    * 400 iterations without refits: vases of a reference colour 9 of 9 (0 of 9), chairs family
    * 90.3% (91.7), back 90.3% (87.5), Chamfer 0.085 (0.086); the tables lose family, 75.0%
-   * (88.9), one seed's thick-topped tables read as chairs (docs/commands.md, generate,
+   * (88.9), one seed's thick-topped tables read as chairs (docs/generate-record.md,
    * "Weighing the refits"). 2.2 min per asset for the main command (1.75 before).
    */
   fitEvery: 2,
@@ -137,7 +137,7 @@ export const MULTIVIEW_DEFAULTS = {
    * models/dd3d-mv, 3 assets per set (examples/results-3d.sh, 2026-12-06), against 0.25 / 0.5 /
    * 0.25: back 91.7% (87.5), a table's height 95.8% (79.2), a vase's roundness 100% (83.3),
    * Chamfer 0.095 / 0.089 / 0.127 (0.095 / 0.103 / 0.132); diversity 0.085 / 0.075 / 0.062
-   * (0.095 / 0.087 / 0.061); colours as before (docs/commands.md, generate).
+   * (0.095 / 0.087 / 0.061); colours as before (docs/generate-record.md, "Shading during multi-view SDS").
    */
   shading: { ...GENERATE_DEFAULTS.shading, albedo: 0, lambertian: 0.5, textureless: 0.5 },
 } as const satisfies Partial<GenerateConfig>;

@@ -191,7 +191,7 @@ PRETRAIN_CONFIGS.mv32l = {
 // family's look the azimuth explains (examples/camera-oracle.mjs: cars 17.9%, sofas 15.0%,
 // chairs 7.3%, lamps 0.6% of the pixel variance; chairs weighed up as the README's concept)
 // and denoised at t ≥ 800, where the layout is decided. Measured with a whole-model fit
-// (examples/camera-only-fit.mjs --weights all, docs/commands.md): 200 steps on cars alone at t ≥ 800 take the cars'
+// (examples/camera-only-fit.mjs --weights all, docs/training-record.md, "What data teaches the camera"): 200 steps on cars alone at t ≥ 800 take the cars'
 // 90° loss rise at t = 999 from 0.8% to 98%; all eight families at t ≥ 800, or cars at every
 // t, barely move it (1.3%, 4.7%). Single-view steps (a quarter, every t and family) keep the
 // text-only model. No camera warm-up: these steps train the camera without one.
@@ -239,7 +239,7 @@ PRETRAIN_CONFIGS.mv32s = {
 // Half the learning rate of mv32q, as for any fine-tune of a trained model. Batch 8: two objects,
 // one per worker thread (--workers 2), each on its own 4 GB wasm heap. 2.2 s a step on two cores.
 // Run to step 6,000 (8.3 hours): it fits, but its 3D does not beat the 32-pixel model's, so
-// dd3d-mv stays 32×32 (docs/commands.md, pretrain, "64×64").
+// dd3d-mv stays 32×32 (docs/training-record.md, "64×64").
 PRETRAIN_CONFIGS.mv64 = {
   ...PRETRAIN_CONFIGS.mv32q,
   name: 'mv64',

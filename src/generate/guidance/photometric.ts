@@ -27,7 +27,7 @@ const MASK_WEIGHT = 0.5;
  * Weight of the target's background pixels next to its object pixels. Measured on models/dd3d-mv
  * with the chairs of examples/results-3d.sh (3 assets, one distribution): 1 gave family 91.7%,
  * back 75.0%, Chamfer 0.102; 0.3 gave 95.8%, 83.3%, 0.094. Tables and vases barely moved
- * (docs/commands.md, generate).
+ * (docs/generate-record.md, "Background weight").
  */
 const BACKGROUND_WEIGHT = 0.3;
 

@@ -254,7 +254,7 @@ describe('eval-3d', () => {
   });
 
   it("the verdict fails what the family check alone passed: step 5,300's red blocks on legs", () => {
-    // eval-3d's numbers for the multi-view model's chairs at step 5,300 (docs/commands.md)
+    // eval-3d's numbers for the multi-view model's chairs at step 5,300 (docs/training-record.md)
     const blocks = {
       family_agreement: 0.958,
       attribute_agreement: { back: 0.125 },
