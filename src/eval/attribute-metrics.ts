@@ -21,7 +21,8 @@ export function combinationOf(family: string, values: Record<string, string | un
   return [family, ...keys.map((k) => `${k}=${values[k] ?? '?'}`)].join(' | ');
 }
 
-export function histogram(items: readonly Combination[]): Map<Combination, number> {
+/** The share of each combination among `items`. */
+function histogram(items: readonly Combination[]): Map<Combination, number> {
   const h = new Map<Combination, number>();
   for (const c of items) h.set(c, (h.get(c) ?? 0) + 1 / items.length);
   return h;

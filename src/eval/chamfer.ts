@@ -119,11 +119,11 @@ export function shapeCloud(meshes: readonly GlbMesh[], n = DEFAULT_POINTS, seed 
 }
 
 /**
- * Mean distance from each point of `from` to its nearest point of `to`. Both clouds are
- * sorted along x once; a query scans outward from its own x in both directions and stops
+ * Mean distance from each point of `from` to its nearest point of `to`. `to` is sorted along
+ * x once (and cached); a query scans outward from its own x in both directions and stops
  * when the x gap alone exceeds the best distance so far, which prunes most of the pairs.
  */
-export function meanNearestDistance(from: PointCloud, to: PointCloud): number {
+function meanNearestDistance(from: PointCloud, to: PointCloud): number {
   const target = sortedByX(to);
   const m = target.length / 3;
   let sum = 0;

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadReferenceImages } from '../distribution/reference-images.js';
 import type { Probe, ProbePrediction } from '../probe/index.js';
+import { Dd3dError } from '../core/errors.js';
 import { readJsonFile } from '../text/text-util.js';
 import { attributeMarginals, attributeMetrics, combinationOf, type AttributeMetrics, type LabelledImage, type Marginals } from './attribute-metrics.js';
 import { meanPairwiseDistance } from './eval-prompt.js';
@@ -39,12 +40,15 @@ export async function referenceTruth(dir: string, probe: Probe): Promise<Referen
   const manifest = path.join(dir, 'attributes.json');
   if (fs.existsSync(manifest)) {
     const j = readJsonFile(manifest) as {
-      family: string;
+      family?: unknown;
       constraints?: Record<string, unknown>;
-      images: Array<{ file: string; attributes: Record<string, string> }>;
-    };
+      images?: Array<{ file: string; attributes: Record<string, string> }>;
+    } | null;
+    if (typeof j?.family !== 'string' || !Array.isArray(j.images)) {
+      throw new Dd3dError(`${manifest}: expected "family" (a string) and "images" (a list), as "dd3d scenes refs" writes them`);
+    }
     const keys = combinationKeys(j.constraints ?? {});
-    const byFile = new Map(j.images.map((im) => [im.file, im.attributes]));
+    const byFile = new Map(j.images.map((im) => [im?.file, im?.attributes]));
     const labels = files.map((file) => {
       const a = byFile.get(path.basename(file)) ?? {};
       return { family: a.family ?? j.family, attributes: a };
@@ -103,7 +107,6 @@ export function scoreAgainstReferences(gen: GeneratedSet, ref: ReferenceTruth, k
   const labels = gen.predictions.map(probeLabel);
   const combos = labels.map((l) => combinationOf(l.family, l.attributes, ref.keys));
   const attributes = attributeMetrics(combos, ref.combinations);
-  const diversity = tf.tidy(() => meanPairwiseDistance(tf.tensor2d(gen.features)));
   const { coverage: attributeCoverage, ...rest } = attributes;
   return {
     n: gen.predictions.length,
@@ -112,6 +115,6 @@ export function scoreAgainstReferences(gen: GeneratedSet, ref: ReferenceTruth, k
     ...attributeMarginals(ref.family, labels),
     fid: frechetDistance(gen.features, ref.features),
     ...prdc(ref.features, gen.features, Math.min(k, ref.features.length - 1)),
-    diversity,
+    diversity: meanPairwiseDistance(gen.features),
   };
 }

@@ -16,8 +16,9 @@
  *   block on legs as a chair; a chair without its tall back now fails here.
  * - majority colour: the colour most views show, per asset; it counts only when it is one of
  *   the references' colours (a blend of red and blue reads as purple or pink, and fails).
- * - verdict: every number above against the bar for "assets like the references" (BAR_3D);
- *   no single one is read alone, since each of them has passed something that was not.
+ * - verdict: every number above but the per-view colour agreement (the majority colour
+ *   stands for it) against the bar for "assets like the references" (BAR_3D); no single one
+ *   is read alone, since each of them has passed something that was not.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,6 +28,7 @@ import { DATASET_SUPERSAMPLE } from '../dataset/scene-dataset.js';
 import { frameRadius, sceneCamera } from '../../renderers/camera-rig.js';
 import { REFS_FORMAT } from '../dataset/scene-refs.js';
 import { Dd3dError } from '../core/errors.js';
+import { readJsonFile } from '../text/text-util.js';
 import type { GlbMesh } from '../io/glb.js';
 import { meshesToGroup, readGlbMeshes } from '../io/glb-read.js';
 import type { Probe } from '../probe/index.js';
@@ -161,14 +163,6 @@ export interface Eval3dOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Dd3dError(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-}
-
 function requireFolder(dir: string, flag: string): void {
   if (!fs.existsSync(dir)) throw new Dd3dError(`${flag} ${dir}: folder not found`);
   if (!fs.statSync(dir).isDirectory()) throw new Dd3dError(`${flag} ${dir}: expected a folder, got a file`);
@@ -177,7 +171,7 @@ function requireFolder(dir: string, flag: string): void {
 /** The GLB a dd3d-asset manifest names, or null when `file` is not such a manifest. */
 function manifestGlb(file: string): string | null {
   if (!fs.existsSync(file)) return null;
-  const m = readJson(file) as { format?: unknown; glb?: unknown } | null;
+  const m = readJsonFile(file) as { format?: unknown; glb?: unknown } | null;
   if (typeof m !== 'object' || m === null || m.format !== ASSET_FORMAT) return null;
   return path.join(path.dirname(file), typeof m.glb === 'string' ? m.glb : 'asset.glb');
 }
@@ -215,7 +209,7 @@ export function readReferenceSet(dir: string): ReferenceSet {
   const file = path.join(dir, 'attributes.json');
   if (!fs.existsSync(file))
     throw new Dd3dError(`--refs ${dir}: no attributes.json; expected a reference set from "dd3d scenes refs" (it holds the ground-truth GLBs)`);
-  const j = readJson(file) as { format?: unknown; family?: unknown; images?: unknown; constraints?: unknown } | null;
+  const j = readJsonFile(file) as { format?: unknown; family?: unknown; images?: unknown; constraints?: unknown } | null;
   if (typeof j !== 'object' || j === null || j.format !== REFS_FORMAT)
     throw new Dd3dError(`${file}: not a reference set (expected "format": "${REFS_FORMAT}")`);
   const images = Array.isArray(j.images) ? (j.images as Array<{ glb?: unknown; attributes?: Record<string, string> }>) : [];
@@ -244,6 +238,22 @@ export function readReferenceSet(dir: string): ReferenceSet {
   };
 }
 
+/**
+ * A GLB's meshes in the unit sphere and its surface cloud (shapeCloud's two steps, kept apart
+ * so that the unit meshes also serve the probe's renders). A mesh with no surface is a
+ * one-line error naming the file.
+ */
+async function unitShape(glb: string, points: number, seed: number): Promise<{ unit: GlbMesh[]; cloud: PointCloud }> {
+  const meshes = await readGlbMeshes(glb);
+  try {
+    const unit = normalizeMeshes(meshes);
+    return { unit, cloud: sampleSurface(unit, points, seed) };
+  } catch (e) {
+    if (e instanceof RangeError) throw new Dd3dError(`${glb}: no surface to measure (${e.message})`);
+    throw e;
+  }
+}
+
 function mostCommon(xs: readonly string[]): string {
   const counts = new Map<string, number>();
   for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
@@ -254,7 +264,7 @@ function mostCommon(xs: readonly string[]): string {
  * The EVAL_VIEWS of meshes already in the unit sphere, as the dataset renders (sRGB over
  * white, 3×3 supersampling): views × res × res × 3 bytes, what Probe.predict takes.
  */
-export function renderEvalViews(unitMeshes: readonly GlbMesh[], res: number): Uint8Array {
+function renderEvalViews(unitMeshes: readonly GlbMesh[], res: number): Uint8Array {
   const group = meshesToGroup(unitMeshes);
   const frame = res * res * 3;
   const out = new Uint8Array(EVAL_VIEWS.azimuths.length * frame);
@@ -282,7 +292,7 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
   // one seed for every cloud: identical meshes then give identical clouds and distance 0
   const refClouds: PointCloud[] = [];
   for (const r of refSet.refs) {
-    refClouds.push(sampleSurface(normalizeMeshes(await readGlbMeshes(r.glb)), points, seed));
+    refClouds.push((await unitShape(r.glb, points, seed)).cloud);
     opts.onProgress?.(++done, total);
   }
 
@@ -290,11 +300,10 @@ export async function evaluateAssets(opts: Eval3dOptions): Promise<Eval3dResult>
   const scores: AssetScore[] = [];
   const assetClouds: PointCloud[] = [];
   for (const a of assets) {
-    const unit = normalizeMeshes(await readGlbMeshes(a.glb));
+    const { unit, cloud } = await unitShape(a.glb, points, seed);
     const predictions = opts.probe.predict(renderEvalViews(unit, opts.probe.res), refSet.family);
     const views = predictions.map((p, v) => ({ azimuth: EVAL_VIEWS.azimuths[v]!, family: p.family, color: p.color, attributes: p.attributes }));
     const majority = mostCommon(views.map((v) => v.color));
-    const cloud = sampleSurface(unit, points, seed);
     assetClouds.push(cloud);
     let nearest = 0;
     let chamfer = Infinity;

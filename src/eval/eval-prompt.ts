@@ -35,11 +35,12 @@ export interface PromptEval {
   diversity: number;
 }
 
-/** Mean Euclidean distance over all pairs of rows of `f` [N, F]. */
-export function meanPairwiseDistance(f: tf.Tensor2D): number {
-  const n = f.shape[0];
+/** Mean Euclidean distance over all pairs of feature rows [N][F] (float32, on the backend). */
+export function meanPairwiseDistance(rows: number[][]): number {
+  const n = rows.length;
   if (n < 2) return 0;
   return tf.tidy(() => {
+    const f = tf.tensor2d(rows);
     const sq = tf.sum(tf.square(f), 1, true);
     const d2 = tf.relu(tf.sub(tf.add(sq, tf.transpose(sq)), tf.mul(2, tf.matMul(f, f, false, true))));
     const total = tf.sum(tf.sqrt(d2)).dataSync()[0];
@@ -72,7 +73,7 @@ export async function evaluatePrompt(model: DiffusionModel, probe: Probe, prompt
     color_acc: terms.color ? share((p) => p.color === terms.color) : null,
     attr_acc: attrs.length ? attrs.reduce((a, b) => a + b, 0) / attrs.length : null,
     per_attribute: perAttribute,
-    diversity: tf.tidy(() => meanPairwiseDistance(tf.tensor2d(features))),
+    diversity: meanPairwiseDistance(features),
   };
 }
 

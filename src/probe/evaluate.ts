@@ -7,8 +7,9 @@
  * always guessing it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { VIEW_PHRASES } from '../../scenes/index.js';
 import { imageToFloat, loadProbeData, type ProbeData } from './data.js';
-import type { Probe } from './probe.js';
+import { headArgmax, type Probe } from './probe.js';
 
 export interface HeadAccuracy {
   /** "family", "color", or "<family>.<attribute>". */
@@ -23,8 +24,11 @@ export interface HeadAccuracy {
   views: Record<string, { n: number; accuracy: number }>;
 }
 
-/** The view words of `record.view` ("front view" → "front"), in report order. */
-export const VIEWS = ['front', 'side', 'back', 'overhead'] as const;
+/** A record's view phrase as one word: "front view" → "front". */
+const viewWord = (phrase: string): string => phrase.replace(/ view$/, '');
+
+/** The view words of `record.view`, in report order (the captions' order). */
+export const VIEWS: readonly string[] = VIEW_PHRASES.map(viewWord);
 
 export interface ProbeEvaluation {
   data: string;
@@ -41,7 +45,7 @@ export interface ProbeEvaluation {
 }
 
 /** Float images [count, R, R, 3] in [0, 1] at the probe's resolution: `data`'s images `indices`, box-downsampled. */
-export function batchTensor(data: ProbeData, R: number, indices: ArrayLike<number>): tf.Tensor4D {
+function batchTensor(data: ProbeData, R: number, indices: ArrayLike<number>): tf.Tensor4D {
   const frame = data.res * data.res * 3;
   const out = new Float32Array(indices.length * R * R * 3);
   const factor = data.res / R;
@@ -50,12 +54,6 @@ export function batchTensor(data: ProbeData, R: number, indices: ArrayLike<numbe
     imageToFloat(data.images.subarray(i * frame, (i + 1) * frame), data.res, factor, out.subarray(k * R * R * 3, (k + 1) * R * R * 3));
   }
   return tf.tensor4d(out, [indices.length, R, R, 3]);
-}
-
-function argmax(row: Float32Array, offset: number, k: number): number {
-  let best = 0;
-  for (let j = 1; j < k; j++) if (row[offset + j]! > row[offset + best]!) best = j;
-  return best;
 }
 
 function score(head: string, truth: number[], pred: number[], view: string[], classes: number): HeadAccuracy {
@@ -93,7 +91,7 @@ export function evaluateProbe(
   const colPred: number[] = [];
   const attrTruth: number[][] = Array.from({ length: H }, () => []);
   const attrView: string[][] = Array.from({ length: H }, () => []);
-  const viewOf = (i: number) => (d.records[i]?.view ?? '').replace(/ view$/, '');
+  const viewOf = (i: number) => viewWord(d.records[i]?.view ?? '');
   const attrPred: number[][] = Array.from({ length: H }, () => []);
   for (let start = 0; start < d.n; start += batch) {
     const count = Math.min(batch, d.n - start);
@@ -107,15 +105,14 @@ export function evaluateProbe(
     for (let k = 0; k < count; k++) {
       const i = start + k;
       const row = all.subarray(k * T, (k + 1) * T);
-      famPred.push(argmax(row, heads[0]!.offset, heads[0]!.classes.length));
-      colPred.push(argmax(row, heads[1]!.offset, heads[1]!.classes.length));
+      famPred.push(headArgmax(row, heads[0]!));
+      colPred.push(headArgmax(row, heads[1]!));
       for (let h = 0; h < H; h++) {
         const t = d.attrs[i * H + h]!;
         if (t < 0) continue;
-        const hd = heads[h + 2]!;
         attrTruth[h]!.push(t);
         attrView[h]!.push(viewOf(i));
-        attrPred[h]!.push(argmax(row, hd.offset, hd.classes.length));
+        attrPred[h]!.push(headArgmax(row, heads[h + 2]!));
       }
     }
     opts.onProgress?.(start + count, d.n);

@@ -114,7 +114,7 @@ export class Probe {
         this.params.set(name, tf.variable(tf.tensor(data, shape, 'float32'), isTrainable(name), `${prefix}/${name}`));
         continue;
       }
-      const head = this.heads.find((h) => name === `${h.name}.weight` || name === `${h.name}.bias`)!;
+      const head = this.headOf(name);
       const k = head.classes.length;
       if (name.endsWith('.bias')) hb.set(data, head.offset);
       else for (let f = 0; f < F; f++) hw.set(data.subarray(f * k, (f + 1) * k), f * T + head.offset);
@@ -130,6 +130,11 @@ export class Probe {
   /** Length F of the feature vector. */
   get featureDim(): number {
     return this.config.architecture.feature_dim;
+  }
+
+  /** The head a `head.*` weight name belongs to (its slice of `heads.weight` / `heads.bias`). */
+  private headOf(weightName: string): HeadLayout {
+    return this.heads.find((h) => weightName === `${h.name}.weight` || weightName === `${h.name}.bias`)!;
   }
 
   private p(name: string): tf.Variable {
@@ -268,7 +273,7 @@ export class Probe {
         out.set(name, this.p(name).dataSync().slice() as Float32Array);
         continue;
       }
-      const head = this.heads.find((h) => name === `${h.name}.weight` || name === `${h.name}.bias`)!;
+      const head = this.headOf(name);
       const k = head.classes.length;
       if (name.endsWith('.bias')) out.set(name, hb.slice(head.offset, head.offset + k));
       else {
@@ -307,7 +312,7 @@ export class Probe {
  * (three reductions instead of autograd's dozen small ops). The batch mean and biased
  * variance are kept and pushed to `stats`; the caller disposes them.
  */
-export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, eps: number, layer: string, stats: BatchStats[]): tf.Tensor4D {
+function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, eps: number, layer: string, stats: BatchStats[]): tf.Tensor4D {
   const count = x.shape[0] * x.shape[1] * x.shape[2];
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, g, b, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -332,16 +337,17 @@ export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Ten
   return op(x, gamma, beta) as tf.Tensor4D;
 }
 
+/** The class index of a head's largest logit in one row of concatenated logits (the first on ties). */
+export function headArgmax(row: Float32Array, head: HeadLayout): number {
+  let best = 0;
+  for (let j = 1; j < head.classes.length; j++) if (row[head.offset + j]! > row[head.offset + best]!) best = j;
+  return best;
+}
+
 function softmaxHead(row: Float32Array, head: HeadLayout): { best: string; probs: Record<string, number> } {
   const k = head.classes.length;
-  let max = -Infinity;
-  let arg = 0;
-  for (let j = 0; j < k; j++) {
-    if (row[head.offset + j]! > max) {
-      max = row[head.offset + j]!;
-      arg = j;
-    }
-  }
+  const arg = headArgmax(row, head);
+  const max = row[head.offset + arg]!;
   let sum = 0;
   const e = new Array<number>(k);
   for (let j = 0; j < k; j++) sum += e[j] = Math.exp(row[head.offset + j]! - max);

@@ -61,7 +61,7 @@ export interface ProbeConfig {
   attribute_heads: AttributeHead[];
   /** How the weights were trained (absent until trained). */
   training?: Record<string, unknown>;
-  /** Accuracy on a held-out dataset, as `dd3d probe eval --json` prints it (absent until measured). */
+  /** Accuracy on the held-out dataset of `probe train --val`, rounded, per head (summarizeEvaluation; absent until measured). */
   heldout?: Record<string, unknown>;
 }
 
@@ -99,9 +99,9 @@ export function defaultArchitecture(res: number, widths: [number, number, number
   };
 }
 
-export const DEFAULT_NORMALIZATION: ProbeNormalization = { scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
+const DEFAULT_NORMALIZATION: ProbeNormalization = { scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
 
-export function checkResolution(res: number, what: string): void {
+function checkResolution(res: number, what: string): void {
   if (!(PROBE_RESOLUTIONS as readonly number[]).includes(res)) {
     throw new Dd3dError(`${what} ${res}: the probe supports resolutions ${PROBE_RESOLUTIONS.join(' and ')}`);
   }
@@ -120,8 +120,8 @@ export function defaultConfig(res: number): ProbeConfig {
   };
 }
 
-/** The name under which a head's weights are stored: `head.family`, `head.color`, `head.chair.legs`. */
-export const headKey = (h: AttributeHead): string => `head.${h.family}.${h.attribute}`;
+/** The name under which an attribute head's weights are stored, e.g. `head.chair.legs` (the other two are `head.family` and `head.color`). */
+const headKey = (h: AttributeHead): string => `head.${h.family}.${h.attribute}`;
 
 /** Every head in logit order: family, colour, then the attribute heads. */
 export interface HeadLayout {

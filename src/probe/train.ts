@@ -20,7 +20,7 @@ import { evaluateProbe, type ProbeEvaluation } from './evaluate.js';
 import { Probe, isTrainable, weightShapes } from './probe.js';
 import { AdamW } from '../train/adamw.js';
 import { warmupCosine } from '../train/lr-schedule.js';
-import { checkResolution, defaultArchitecture, defaultConfig, type ProbeConfig } from './spec.js';
+import { defaultArchitecture, defaultConfig, type ProbeConfig } from './spec.js';
 
 export interface TrainProbeOptions {
   /** Scene dataset folder (`dd3d scenes dataset`). */
@@ -250,8 +250,8 @@ export async function trainProbe(opts: TrainProbeOptions): Promise<TrainProbeRes
   return { probe, steps: total, seconds, loss: lastEpochLoss, val: valEval };
 }
 
+/** The default config at `res`, with the options' widths and feature width (an unsupported res is defaultArchitecture's --res error). */
 function makeConfig(res: number, opts: TrainProbeOptions): ProbeConfig {
-  checkResolution(res, '--res');
   const cfg = defaultConfig(res);
   if (opts.widths || opts.featureDim) cfg.architecture = defaultArchitecture(res, opts.widths, opts.featureDim);
   return cfg;

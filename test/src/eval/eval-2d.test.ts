@@ -1,7 +1,15 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/backend/backend.js';
 import { parseBaseline } from '../../../src/cli/eval-2d.js';
+import { Dd3dError } from '../../../src/core/errors.js';
+import { writeReferenceSet } from '../../../src/dataset/scene-refs.js';
 import { attributeMarginals, attributeMetrics, combinationOf } from '../../../src/eval/attribute-metrics.js';
-import { combinationKeys } from '../../../src/eval/eval-2d.js';
+import { combinationKeys, referenceTruth } from '../../../src/eval/eval-2d.js';
+import { builtinProbeDir } from '../../../src/paths.js';
+import { loadProbe } from '../../../src/probe/index.js';
 import { frechetDistance, prdc, symmetricEigen } from '../../../src/eval/feature-metrics.js';
 
 describe('attribute combinations', () => {
@@ -97,6 +105,21 @@ describe('feature-space metrics', () => {
     expect(prdc(grid(0), grid(0), 2)).toEqual({ precision: 1, recall: 1, density: 2.1, coverage: 1 });
     expect(prdc(grid(0), grid(100), 2)).toEqual({ precision: 0, recall: 0, density: 0, coverage: 0 });
   });
+
+  it('tells the four apart: real balls for precision, density, coverage; fake balls for recall', () => {
+    // k = 1: every real ball has radius √½ (corner to centre), every fake ball 0.1 (its twin).
+    // The fakes near (0, 0) lie in real balls, those near (3, 3) in none: precision 2/4. The
+    // one at y = 0.05 is in the balls of (0, 0) and the centre, the one at −0.05 in (0, 0)'s
+    // only: density 3 / 4. Those two balls hold a fake: coverage 2/5. Only (0, 0) lies in a
+    // fake's ball: recall 1/5.
+    const fake = [
+      [0, 0.05],
+      [0, -0.05],
+      [3, 3],
+      [3, 3.1],
+    ];
+    expect(prdc(grid(0), fake, 1)).toEqual({ precision: 0.5, recall: 0.2, density: 0.75, coverage: 0.4 });
+  });
 });
 
 describe('--baseline', () => {
@@ -108,5 +131,29 @@ describe('--baseline', () => {
     expect(() => parseBaseline('coop')).toThrow('--baseline: "coop" is not caption:"<prompt>", prompt-tuning, prompt-tuning:<file.json> or images:<dir>');
     expect(() => parseBaseline('caption:')).toThrow(/caption needs a prompt/);
     expect(() => parseBaseline('images:')).toThrow(/images needs a folder/);
+  });
+});
+
+describe('reference truth', () => {
+  it("reads a reference set's attributes.json, and names the file when it lacks the family or the images", async () => {
+    await initBackend('wasm');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-eval2d-'));
+    const probe = loadProbe(builtinProbeDir());
+    try {
+      await writeReferenceSet({ family: 'chair', where: 'color=red; back=tall', n: 2, res: 32, out: dir, seed: 0 });
+      const truth = await referenceTruth(dir, probe);
+      expect(truth.family).toBe('chair');
+      expect(truth.keys).toEqual(['color', 'back']);
+      expect(truth.combinations).toEqual(['chair | color=red | back=tall back', 'chair | color=red | back=tall back']);
+      const manifest = path.join(dir, 'attributes.json');
+      const { images: _images, ...noImages } = JSON.parse(fs.readFileSync(manifest, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(manifest, JSON.stringify(noImages));
+      const bad = referenceTruth(dir, probe);
+      await expect(bad).rejects.toThrow(Dd3dError);
+      await expect(bad).rejects.toThrow(`${manifest}: expected "family" (a string) and "images" (a list)`);
+    } finally {
+      probe.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -287,6 +287,24 @@ describe('eval-3d', () => {
     ]);
   });
 
+  it('names the GLB that has no surface to measure', async () => {
+    // every vertex of ref-000 moved onto the x axis: triangles, but none with area
+    const flat = (await readGlbMeshes(path.join(refs, 'ref-000.glb'))).map((m) => ({ ...m, positions: m.positions.map((x, i) => (i % 3 === 0 ? x : 0)) }));
+    const dir = path.join(tmp, 'flat');
+    const glb = path.join(dir, 'asset-000', 'asset.glb');
+    fs.mkdirSync(path.dirname(glb), { recursive: true });
+    await writeGlb(glb, flat);
+    fs.writeFileSync(path.join(dir, 'asset-000', 'manifest.json'), JSON.stringify({ format: 'dd3d-asset', version: 1, glb: 'asset.glb' }));
+    const probe = loadProbe(builtinProbeDir());
+    try {
+      const run = evaluateAssets({ assets: dir, refs, probe, points: 256 });
+      await expect(run).rejects.toThrow(Dd3dError);
+      await expect(run).rejects.toThrow(`${glb}: no surface to measure`);
+    } finally {
+      probe.dispose();
+    }
+  });
+
   it('the CLI prints one JSON object and fails with one line on bad folders', () => {
     const ok = runCli(['eval-3d', '--assets', assets, '--refs', refs, '--points', '512', '--json']);
     expect(ok.status, ok.stderr).toBe(0);

@@ -35,10 +35,22 @@ describe('what a prompt asks for', () => {
 describe('diversity', () => {
   it('is the mean pairwise Euclidean distance of the feature rows', () => {
     // three points: (0,0), (3,4), (0,8): distances 5, 8, 5 → mean 6
-    const f = tf.tensor2d([0, 0, 3, 4, 0, 8], [3, 2]);
-    expect(meanPairwiseDistance(f)).toBeCloseTo(6, 4);
-    expect(meanPairwiseDistance(tf.tensor2d([1, 2, 1, 2], [2, 2]))).toBeCloseTo(0, 5);
-    expect(meanPairwiseDistance(tf.tensor2d([1, 2], [1, 2]))).toBe(0);
+    const before = tf.memory().numTensors;
+    expect(
+      meanPairwiseDistance([
+        [0, 0],
+        [3, 4],
+        [0, 8],
+      ]),
+    ).toBeCloseTo(6, 4);
+    expect(
+      meanPairwiseDistance([
+        [1, 2],
+        [1, 2],
+      ]),
+    ).toBeCloseTo(0, 5);
+    expect(meanPairwiseDistance([[1, 2]])).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 
