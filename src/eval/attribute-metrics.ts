@@ -76,3 +76,10 @@ export function attributeMarginals(family: string, images: readonly LabelledImag
   }
   return { family_share: images.length ? members.length / images.length : 0, marginals };
 }
+
+/** The most frequent of `xs`; a tie goes to the first in alphabetical order, so the answer does not depend on the order of `xs`. */
+export function mostCommon(xs: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]![0];
+}

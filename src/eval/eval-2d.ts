@@ -11,7 +11,15 @@ import { loadReferenceImages } from '../distribution/reference-images.js';
 import type { Probe, ProbePrediction } from '../probe/index.js';
 import { Dd3dError } from '../core/errors.js';
 import { readJsonFile } from '../text/text-util.js';
-import { attributeMarginals, attributeMetrics, combinationOf, type AttributeMetrics, type LabelledImage, type Marginals } from './attribute-metrics.js';
+import {
+  attributeMarginals,
+  attributeMetrics,
+  combinationOf,
+  mostCommon,
+  type AttributeMetrics,
+  type LabelledImage,
+  type Marginals,
+} from './attribute-metrics.js';
 import { meanPairwiseDistance } from './eval-prompt.js';
 import { frechetDistance, prdc, type Prdc } from './feature-metrics.js';
 import type { GeneratedSet } from './sample-and-probe.js';
@@ -87,12 +95,6 @@ export async function probeFolder(dir: string, probe: Probe, flag: string): Prom
 /** A probe prediction as family plus attributes, the main colour among them. */
 function probeLabel(p: ProbePrediction): LabelledImage {
   return { family: p.family, attributes: { color: p.color, ...p.attributes } };
-}
-
-function mostCommon(xs: string[]): string {
-  const counts = new Map<string, number>();
-  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1])[0]![0];
 }
 
 export interface Eval2dScores extends Omit<AttributeMetrics, 'coverage'>, Marginals, Prdc {

@@ -33,6 +33,7 @@ import type { GlbMesh } from '../io/glb.js';
 import { meshesToGroup, readGlbMeshes } from '../io/glb-read.js';
 import type { Probe } from '../probe/index.js';
 import { ASSET_FORMAT } from '../generate/export-asset.js';
+import { mostCommon } from './attribute-metrics.js';
 import { chamferDistance, DEFAULT_POINTS, meanPairwiseChamfer, normalizeMeshes, sampleSurface, type PointCloud } from './chamfer.js';
 
 /**
@@ -252,12 +253,6 @@ async function unitShape(glb: string, points: number, seed: number): Promise<{ u
     if (e instanceof RangeError) throw new Dd3dError(`${glb}: no surface to measure (${e.message})`);
     throw e;
   }
-}
-
-function mostCommon(xs: readonly string[]): string {
-  const counts = new Map<string, number>();
-  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]![0];
 }
 
 /**

@@ -6,7 +6,7 @@ import { initBackend } from '../../../src/backend/backend.js';
 import { parseBaseline } from '../../../src/cli/eval-2d.js';
 import { Dd3dError } from '../../../src/core/errors.js';
 import { writeReferenceSet } from '../../../src/dataset/scene-refs.js';
-import { attributeMarginals, attributeMetrics, combinationOf } from '../../../src/eval/attribute-metrics.js';
+import { attributeMarginals, attributeMetrics, combinationOf, mostCommon } from '../../../src/eval/attribute-metrics.js';
 import { combinationKeys, referenceTruth } from '../../../src/eval/eval-2d.js';
 import { builtinProbeDir } from '../../../src/paths.js';
 import { loadProbe } from '../../../src/probe/index.js';
@@ -24,6 +24,12 @@ describe('attribute combinations', () => {
     expect(m.in_distribution).toBe(0.75);
     expect(m.coverage).toBe(0.5);
     expect(attributeMetrics([red, blue], [blue, red]).tv_distance).toBe(0);
+  });
+
+  it('the most common value; a tie goes to the alphabetically first, whatever the order', () => {
+    expect(mostCommon(['blue', 'red', 'red'])).toBe('red');
+    expect(mostCommon(['red', 'blue', 'red', 'blue'])).toBe('blue');
+    expect(mostCommon(['blue', 'red', 'blue', 'red'])).toBe('blue');
   });
 
   it('marginals count each attribute among the images of one family', () => {
