@@ -50,7 +50,7 @@ export function evaluationTable(e: ProbeEvaluation): string {
   return formatTable(['head', 'images', 'accuracy', 'chance', ...VIEWS], rows);
 }
 
-/** `--json` output of `dd3d probe eval`: the evaluation without its timing noise. */
+/** `--json` output of `dd3d probe eval`: the evaluation, flattened to per-head accuracies, with the heads in full and the wall time. */
 function evaluationJson(e: ProbeEvaluation, probeDir: string) {
   return {
     probe: probeDir,
