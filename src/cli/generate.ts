@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { FIELDS, type FieldKind } from '../../nerf/index.js';
 import { checkDistributionModel, loadDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
-import { listReferenceImages } from '../distribution/reference-images.js';
 import { Dd3dError } from '../core/errors.js';
 import {
   defaultViews,
@@ -21,7 +20,7 @@ import {
   type MeshLevel,
   type ShadingMix,
 } from '../generate/config.js';
-import { ASSET_NAME, assetName, runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
+import { ASSET_NAME, assetName, copyReferences, runAssetJob, type AssetJob, type AssetJobResult } from '../generate/asset-job.js';
 import { runAssetPool } from '../generate/asset-pool.js';
 import { jobWorkers } from '../backend/worker-pool.js';
 import type { IterStats } from '../generate/generate-asset.js';
@@ -164,7 +163,7 @@ export function registerGenerate(program: Command): void {
       applyModelSettings(config, opts, model, modelDir, dist);
       const warn = (m: string) => console.error(`dd3d: warning: ${m}`);
       fs.mkdirSync(opts.out, { recursive: true });
-      const references = dist ? copyReferences(dist, opts.out) : [];
+      const references = dist ? copyReferences(dist, opts.out).map((r) => path.join(opts.out, r)) : [];
       const jobs: AssetJob[] = [];
       const summaries: Array<Record<string, unknown>> = [];
       for (let i = 0; i < opts.n; i++) {
@@ -231,19 +230,6 @@ function checkOutFolder(out: string, resume: boolean): void {
   const ours = entries.every((e) => ASSET_NAME.test(e) || e === 'references');
   if (!ours) throw new Dd3dError(`--out: ${out} holds other files; give a new or empty folder`);
   if (!resume) throw new Dd3dError(`--out: ${out} already holds generated assets; pass --resume to continue them, or choose another folder`);
-}
-
-/** The distribution's reference images, copied next to the assets so `dd3d view` can show them (it serves only its folder). */
-function copyReferences(dist: PromptDistribution, out: string): string[] {
-  const refs = (dist.training as { references?: { dir?: unknown } }).references;
-  if (!refs || typeof refs.dir !== 'string' || !fs.existsSync(refs.dir)) return [];
-  const into = path.join(out, 'references');
-  fs.mkdirSync(into, { recursive: true });
-  return listReferenceImages(refs.dir).map((file) => {
-    const copy = path.join(into, path.basename(file));
-    fs.copyFileSync(file, copy);
-    return copy;
-  });
 }
 
 /** "sds 1.2e-3 t 512 sparsity 0.41": each loss term for the progress bar, loss_ dropped. */

@@ -1,14 +1,11 @@
 /** `dd3d import-dist`: the output goes through the output guard (see src/io/output-guard.ts) before the .npz is read. */
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { checkDistributionModel, saveDistribution, textEncoderHash } from '../distribution/distribution-file.js';
 import { importOfficialNpz } from '../distribution/import-npz.js';
-import { Dd3dError } from '../core/errors.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
 import { clipTextConfig } from '../models/load.js';
-import { checkOutput } from '../io/output-guard.js';
 import { MODEL_FLAG_HELP, modelLabel, resolveModelDir } from './model-flag.js';
-import { isDistributionFile } from './train-dist.js';
+import { checkDistributionOut } from './train-dist.js';
 import { intOption } from './options.js';
 
 export function registerImportDist(program: Command): void {
@@ -26,8 +23,7 @@ export function registerImportDist(program: Command): void {
       '\nThe .npz holds only the fitted Gaussian, no learned context vectors: the result samples\n(dd3d sample --dist, generate) but cannot be edited with --prefix/--suffix.\n\nExample:\n  dd3d import-dist final-1000.npz --model ~/models/stable-diffusion-2-1 --out chair.json',
     )
     .action((file: string, opts: { model?: string; out: string; class: number; force?: boolean; json?: boolean }) => {
-      if (path.extname(opts.out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${opts.out}"`);
-      checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), isOurs: isDistributionFile });
+      checkDistributionOut(opts.out, Boolean(opts.force));
       const modelDir = resolveModelDir(opts.model);
       const config = clipTextConfig(getComponent(openModelFolder(modelDir), 'text_encoder'));
       const dist = importOfficialNpz(file, opts.class, { path: modelLabel(opts.model, modelDir), text_encoder_hash: textEncoderHash(modelDir) });

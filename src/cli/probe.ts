@@ -4,7 +4,6 @@
  * measures diversity with.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { Dd3dError } from '../core/errors.js';
 import { checkOutput, folderWithFormat } from '../io/output-guard.js';

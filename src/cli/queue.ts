@@ -15,8 +15,8 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, type Option } from 'commander';
 import { defaultWorkers } from '../backend/worker-pool.js';
 import { Dd3dError } from '../core/errors.js';
-import { loadDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
-import { listReferenceImages } from '../distribution/reference-images.js';
+import { loadDistribution } from '../distribution/distribution-file.js';
+import { copyReferences } from '../generate/asset-job.js';
 import { GENERATE_DEFAULTS } from '../generate/config.js';
 import { sha256Hex } from '../queue/dist-store.js';
 import { modelFingerprint } from '../queue/model-id.js';
@@ -268,21 +268,6 @@ function checkQueueOut(out: string): void {
   if (!fs.statSync(out).isDirectory()) throw new Dd3dError(`--out: ${out} is a file; give a folder`);
   const other = fs.readdirSync(out).find((e) => !e.startsWith('.') && !/^asset-\d{3,}$/.test(e) && e !== 'references');
   if (other !== undefined) throw new Dd3dError(`--out: ${out} holds other files (${other}); give a new, empty or earlier queue/generate folder`);
-}
-
-/**
- * The distribution's reference images, copied next to the assets as `generate` does, so
- * `dd3d view` can show them; returned relative to `out` (each worker resolves them there).
- */
-function copyReferences(dist: PromptDistribution, out: string): string[] {
-  const refs = (dist.training as { references?: { dir?: unknown } }).references;
-  if (!refs || typeof refs.dir !== 'string' || !fs.existsSync(refs.dir)) return [];
-  fs.mkdirSync(path.join(out, 'references'), { recursive: true });
-  return listReferenceImages(refs.dir).map((file) => {
-    const rel = path.join('references', path.basename(file));
-    fs.copyFileSync(file, path.join(out, rel));
-    return rel;
-  });
 }
 
 function formatStatus(s: QueueStatus): string {

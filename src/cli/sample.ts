@@ -122,8 +122,10 @@ export function registerSample(program: Command): void {
     )
     .action(async (opts: SampleFlags, cmd: Command) => {
       if (!opts.prompt === !opts.dist) throw new Dd3dError('--prompt/--dist: give exactly one of them');
-      if (opts.prompt && (opts.mix.length || opts.prefix !== undefined || opts.suffix !== undefined || opts.instanceSeed !== undefined)) {
-        throw new Dd3dError('--mix/--prefix/--suffix/--instance-seed: only with --dist');
+      // --std-scale has a default, so only its source tells whether it was given
+      const stdScaleGiven = cmd.getOptionValueSource('stdScale') === 'cli';
+      if (opts.prompt && (opts.mix.length || opts.prefix !== undefined || opts.suffix !== undefined || opts.instanceSeed !== undefined || stdScaleGiven)) {
+        throw new Dd3dError('--mix/--prefix/--suffix/--instance-seed/--std-scale: only with --dist');
       }
       const ext = path.extname(opts.out).toLowerCase();
       if (IMAGE_EXTENSIONS.includes(ext) && ext !== '.png') throw new Dd3dError(`--out: expected a .png file name or a folder, got "${opts.out}"`);

@@ -3,7 +3,6 @@
  * model's captioned training shards, `refs` a reference set for train-dist with ground-truth
  * GLBs, `list` the families and their attributes, `sheet` a contact sheet of every family.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { COLORS, COLOR_NAMES, FAMILIES, FAMILY_NAMES } from '../../scenes/index.js';

@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { instanceConditions } from '../distribution/conditions.js';
 import { SAMPLE_REDUCTIONS, type SampleReduction } from '../distribution/denoise-loss.js';
-import { DISTRIBUTION_FORMAT, saveDistribution } from '../distribution/distribution-file.js';
+import { DISTRIBUTION_FORMAT, fittedArrays, saveDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../distribution/reference-images.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution, type TrainDistConfig } from '../distribution/train-dist.js';
 import { defaultWorkers, workersText } from '../backend/worker-pool.js';
@@ -54,7 +54,13 @@ interface TrainDistFlags {
 const D = TRAIN_DIST_DEFAULTS;
 
 /** A dd3d distribution file: train-dist and import-dist replace one without --force. */
-export const isDistributionFile = (file: string) => isJsonWithFormat(file, [DISTRIBUTION_FORMAT]);
+const isDistributionFile = (file: string) => isJsonWithFormat(file, [DISTRIBUTION_FORMAT]);
+
+/** train-dist's and import-dist's --out: a .json name, and through the output guard (a distribution is replaced without --force). */
+export function checkDistributionOut(out: string, force: boolean): void {
+  if (path.extname(out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${out}"`);
+  checkOutput({ path: out, flag: '--out', kind: 'file', force, isOurs: isDistributionFile });
+}
 
 /** The names train-dist writes in <name>.train/ (beside its checkpoint/). */
 const TRAIN_DIR_FILE = /^(loss\.png|record\.json|val-\d{6}\.png)$/;
@@ -138,8 +144,7 @@ export function registerTrainDist(program: Command): void {
       '\nExample:\n  dd3d scenes refs --family chair --where "color=red|blue; back=tall" --n 12 --out refs/\n  dd3d train-dist --images refs/ --out chair.json',
     )
     .action(async (opts: TrainDistFlags, cmd: Command) => {
-      if (path.extname(opts.out).toLowerCase() !== '.json') throw new Dd3dError(`--out: expected a .json file name, got "${opts.out}"`);
-      checkOutput({ path: opts.out, flag: '--out', kind: 'file', force: Boolean(opts.force), isOurs: isDistributionFile });
+      checkDistributionOut(opts.out, Boolean(opts.force));
       listReferenceImages(opts.images);
       const trainDir = trainDirFor(opts.out);
       checkTrainDir(trainDir, opts.out, Boolean(opts.force));
@@ -201,16 +206,7 @@ export function registerTrainDist(program: Command): void {
         uncond.dispose();
       }
       const d = result.distribution;
-      for (const [key, a] of [
-        ['mu', d.mu],
-        ['sigma', d.sigma],
-        ...(d.components
-          ? ([
-              ['components.mu', d.components.mu],
-              ['components.sigma', d.components.sigma],
-            ] as const)
-          : []),
-      ] as const) {
+      for (const [key, a] of fittedArrays(d)) {
         if (firstNonFinite(a.data) >= 0)
           throw new Dd3dError(
             `train-dist: the training diverged ("${key}" holds NaN or infinity); ${opts.out} was not written: try a lower --lr (checkpoints are in ${trainDir})`,

@@ -27,18 +27,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rasterizer, toRGB8 } from '../../renderers/index.js';
-import {
-  CAMERA_RANGES,
-  MULTIVIEW_CAMERA_RANGES,
-  cameraRing,
-  roundCamera,
-  sampleCamera,
-  sceneCamera,
-  type CameraRanges,
-  type SceneCamera,
-} from '../../renderers/camera-rig.js';
+import { CAMERA_RANGES, MULTIVIEW_CAMERA_RANGES, cameraRing, sampleCamera, sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
 import { FAMILY_NAMES, caption, disposeObject, makeObject, viewPhrase, type Attributes } from '../../scenes/index.js';
-import { deriveSeed, mulberry32, type Rng } from '../core/random.js';
+import { deriveSeed, mulberry32 } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openSafetensors, writeSafetensors } from '../io/safetensors.js';

@@ -32,7 +32,7 @@ export function minSnrWeights(ddpm: DDPMScheduler, t: number[], gamma: number): 
   });
 }
 
-/** Repeats each row of a batch `times` times in place (torch's repeat_interleave on axis 0). */
+/** Repeats each row of a batch `times` times, the copies next to their row (torch's repeat_interleave on axis 0). */
 export function repeatRows<T extends tf.Tensor>(x: T, times: number): T {
   if (times === 1) return x.clone();
   return tf.tidy(() => {

@@ -11,12 +11,12 @@ import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
 import { checkRegularFile } from '../io/regular-file.js';
-import { textEncoderStateBound } from '../models/load.js';
+import { firstNonFinite, textEncoderStateBound } from '../models/load.js';
 import { readJsonFile } from '../text/text-util.js';
 
 export const DISTRIBUTION_FORMAT = 'dd3d-distribution';
 /** The newest version this dd3d reads. Version 2 adds `components`; files without them are still written as 1. */
-export const DISTRIBUTION_VERSION = 2;
+const DISTRIBUTION_VERSION = 2;
 
 export interface FloatArray {
   shape: number[];
@@ -121,7 +121,7 @@ export function loadDistribution(file: string): PromptDistribution {
     if (bytes.length !== 4 * n) bad(`${label}.base64`, `holds ${bytes.length} bytes, shape [${shape}] needs ${4 * n}`);
     const data = new Float32Array(n);
     Buffer.from(data.buffer).set(bytes);
-    const at = data.findIndex((x) => !Number.isFinite(x));
+    const at = firstNonFinite(data);
     if (at >= 0) bad(label, `has a non-finite value (${data[at]}) at element ${at}`);
     return { shape, data };
   };
@@ -183,14 +183,16 @@ export function loadDistribution(file: string): PromptDistribution {
 }
 
 /**
- * sha256 of the text encoder's config and weights: a distribution only means something for
- * the encoder it was fitted with. Weights are hashed in chunks, so multi-GB files are fine.
+ * One hash per folder and process: sampling a mix checks every distribution against the same
+ * model, and an SD text encoder is hundreds of MB.
  */
 const hashes = new Map<string, string>();
 
+/**
+ * sha256 of the text encoder's config and weights: a distribution only means something for
+ * the encoder it was fitted with. Weights are hashed in chunks, so multi-GB files are fine.
+ */
 export function textEncoderHash(modelDir: string): string {
-  // one hash per folder and process: sampling a mix checks every distribution against the
-  // same model, and an SD text encoder is hundreds of MB
   const known = hashes.get(path.resolve(modelDir));
   if (known) return known;
   const component = getComponent(openModelFolder(modelDir), 'text_encoder');
@@ -208,6 +210,20 @@ export function textEncoderHash(modelDir: string): string {
   const digest = `sha256:${hash.digest('hex')}`;
   hashes.set(path.resolve(modelDir), digest);
   return digest;
+}
+
+/** The fitted Gaussians' arrays under their keys in the file: μ and σ, and the components' when it has them. */
+export function fittedArrays(d: PromptDistribution): Array<[string, FloatArray]> {
+  return [
+    ['mu', d.mu],
+    ['sigma', d.sigma],
+    ...(d.components
+      ? ([
+          ['components.mu', d.components.mu],
+          ['components.sigma', d.components.sigma],
+        ] as Array<[string, FloatArray]>)
+      : []),
+  ];
 }
 
 /**
@@ -255,31 +271,26 @@ const MAX_CTX = 1e4;
 
 function checkStateRange(file: string, d: PromptDistribution, modelDir: string): void {
   if (d.ctx) {
-    let peak = 0;
-    for (const v of d.ctx.data) peak = Math.max(peak, Math.abs(v));
+    const peak = peakMagnitude(d.ctx.data);
     if (peak > MAX_CTX)
       throw new Dd3dError(
         `${file}: "ctx" reaches ${peak.toPrecision(3)}, over the limit of ${MAX_CTX} for context vectors (token embeddings are near 1); the file is corrupt`,
       );
   }
   const bound = textEncoderStateBound(modelDir);
-  const arrays: Array<[string, FloatArray]> = [
-    ['mu', d.mu],
-    ['sigma', d.sigma],
-    ...(d.components
-      ? ([
-          ['components.mu', d.components.mu],
-          ['components.sigma', d.components.sigma],
-        ] as Array<[string, FloatArray]>)
-      : []),
-  ];
-  for (const [key, a] of arrays) {
-    let peak = 0;
-    for (const v of a.data) peak = Math.max(peak, Math.abs(v));
+  for (const [key, a] of fittedArrays(d)) {
+    const peak = peakMagnitude(a.data);
     if (peak > RANGE_SLACK * bound) {
       throw new Dd3dError(
         `${file}: "${key}" reaches ${peak.toPrecision(3)}, far outside the range of the text encoder of ${modelDir} (its states stay within ±${bound.toPrecision(3)}); the file is corrupt or belongs to another model`,
       );
     }
   }
+}
+
+/** The largest |x| of `data` (0 when empty). */
+function peakMagnitude(data: Float32Array): number {
+  let peak = 0;
+  for (const v of data) peak = Math.max(peak, Math.abs(v));
+  return peak;
 }

@@ -6,6 +6,7 @@
  */
 import { Dd3dError } from '../core/errors.js';
 import { readNpz, toFloat32, type NpyArray } from '../io/npz.js';
+import { firstNonFinite } from '../models/load.js';
 import type { PromptDistribution } from './distribution-file.js';
 
 export function importOfficialNpz(file: string, classIndex: number, model: { path: string; text_encoder_hash: string }): PromptDistribution {
@@ -32,7 +33,13 @@ export function importOfficialNpz(file: string, classIndex: number, model: { pat
   const take = (a: NpyArray, label: string) => toFloat32(a, `${file}: ${label}`).slice(classIndex * size, (classIndex + 1) * size);
   const mu = take(means, 'means');
   const sigma = take(stds, 'stds');
-  if (![...mu, ...sigma].every(Number.isFinite)) throw new Dd3dError(`${file}: means/stds hold non-finite values`);
+  for (const [key, a] of [
+    ['means', mu],
+    ['stds', sigma],
+  ] as const) {
+    const at = firstNonFinite(a);
+    if (at >= 0) throw new Dd3dError(`${file}: "${key}" holds ${a[at]} at element ${at} of class ${classIndex}`);
+  }
   if (sigma.some((x) => x < 0)) throw new Dd3dError(`${file}: "stds" holds negative values`);
   return {
     model,

@@ -56,8 +56,9 @@ export function encodeContext(encoder: ClipTextModel, template: PromptTemplate, 
 
 /**
  * Mean and unbiased std over axis 0. Positions before the context (BOS, prefix) have the same
- * state in every prompt under the causal mask, so their variance is exactly 0, where the
- * square root's gradient is 0/0; {@link sqrtSafe} makes it 0 there.
+ * state in every prompt under the causal mask, so their variance is 0 (up to batched float
+ * rounding, which may differ by row), where the square root's gradient is 0/0;
+ * {@link sqrtSafe} makes it 0 there.
  */
 export function fitGaussian(states: tf.Tensor3D): Gaussian {
   return tf.tidy(() => {

@@ -36,7 +36,7 @@ export function groupFeatures(targets: tf.Tensor4D, source: number[], files: num
 
 const dist2 = (a: number[], b: number[]) => a.reduce((t, x, i) => t + (x - b[i]!) ** 2, 0);
 
-/** k-means++ seeding then Lloyd iterations; null when a cluster ends up empty. */
+/** k-means++ seeding then Lloyd iterations; null when the points hold fewer than k distinct centres or a cluster ends up empty. */
 function kmeansOnce(points: number[][], k: number, rng: Rng): { labels: number[]; inertia: number } | null {
   const centres = [points[rng.int(0, points.length - 1)]!];
   while (centres.length < k) {

@@ -15,7 +15,7 @@ import { checkRegularFile, readRegularFile } from '../io/regular-file.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif'];
 /** Bound on one reference image file; sharp's own pixel limit bounds the decoded size. */
-export const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
+const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 
 export interface ReferenceSet {
   dir: string;

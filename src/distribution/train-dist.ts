@@ -25,8 +25,7 @@ import { AdamW, clipGlobalNorm } from '../train/adamw.js';
 import { dataParallelGrads, GradWorker, serveGrads } from '../train/grad-worker-client.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';
 import { denoiseLoss, type SampleReduction } from './denoise-loss.js';
-import type { PromptDistribution } from './distribution-file.js';
-import { textEncoderHash } from './distribution-file.js';
+import { textEncoderHash, type PromptDistribution } from './distribution-file.js';
 import { encodeContext, fitGaussian, fitMixture, orthogonalityLoss, sampleMixtureConditions, type Gaussian, type GaussianMixture } from './prompt-learner.js';
 import { groupFeatures, groupReferences, promptsPerComponent } from './reference-groups.js';
 import { buildTemplate, type PromptTemplate } from './prompt-template.js';
@@ -121,7 +120,7 @@ export interface TrainDistResult {
 }
 
 /** μ and σ of the prompts `ctx` in `template`, over all K and per component (the caller disposes them). */
-export function currentGaussians(
+function currentGaussians(
   encoder: ClipTextModel,
   template: PromptTemplate,
   ctx: tf.Tensor3D,
@@ -136,7 +135,7 @@ export function currentGaussians(
 }
 
 /** The references as the UNet sees them (DiffusionModel.toModelSpace), VAE-encoded 4 at a time. */
-export function referenceTargets(model: DiffusionModel, refs: ReferenceSet): tf.Tensor4D {
+function referenceTargets(model: DiffusionModel, refs: ReferenceSet): tf.Tensor4D {
   const { n, height, width } = refs.views;
   const pixels = tf.tensor4d(refs.views.data, [n, height, width, 3]);
   const targets = tf.tidy(() => model.toModelSpace(pixels, 4));
@@ -145,12 +144,12 @@ export function referenceTargets(model: DiffusionModel, refs: ReferenceSet): tf.
 }
 
 /** Threads a run uses: a part needs at least one image of the batch. */
-export function distWorkers(cfg: Pick<TrainDistConfig, 'batch'>, workers = 1): number {
+function distWorkers(cfg: Pick<TrainDistConfig, 'batch'>, workers = 1): number {
   return Math.max(1, Math.min(workers, cfg.batch));
 }
 
 /** Everything a step's loss needs besides the model and the prompts: the same in the main thread and its helpers. */
-export interface DistLossSetup {
+interface DistLossSetup {
   cfg: TrainDistConfig;
   /** The references as the UNet sees them, one row per view (referenceTargets). */
   x0All: tf.Tensor4D;
@@ -177,7 +176,7 @@ function stepDraws(s: DistLossSetup, numTrainTimesteps: number, step: number): {
  * the images) plus λ × the orthogonality loss, so the row-weighted mean of the parts is the
  * whole batch's loss. The batch's noise and prompt samples are drawn whole and sliced.
  */
-export function distPartLoss(
+function distPartLoss(
   model: DiffusionModel,
   template: PromptTemplate,
   ctx: tf.Variable<tf.Rank.R3>,
@@ -215,7 +214,7 @@ export function distPartLoss(
 }
 
 /** What a helper thread (dist-grad-worker.ts) builds its replica from. */
-export interface DistWorkerInit {
+interface DistWorkerInit {
   modelDir: string;
   cfg: TrainDistConfig;
   x0: { shape: number[]; data: Float32Array };
@@ -226,14 +225,14 @@ export interface DistWorkerInit {
 }
 
 /** The images of a step a helper computes. */
-export interface DistPart {
+interface DistPart {
   step: number;
   from: number;
   to: number;
 }
 
 /** The helper's replica: the model from its folder, the prompts as a variable the main thread's values are assigned to. */
-export function distReplica(init: DistWorkerInit): { weights: Map<string, tf.Variable>; loss: (p: DistPart) => () => tf.Scalar } {
+function distReplica(init: DistWorkerInit): { weights: Map<string, tf.Variable>; loss: (p: DistPart) => () => tf.Scalar } {
   const model = DiffusionModel.load(init.modelDir);
   const { cfg } = init;
   const template = buildTemplate(model.tokenizer, cfg.prefix, cfg.suffix, cfg.ctxLength, model.textEncoder.maxLength);

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { deriveSeed } from '../core/random.js';
 import type { PromptDistribution } from '../distribution/distribution-file.js';
+import { listReferenceImages } from '../distribution/reference-images.js';
 import { writePng } from '../io/image.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import type { GenerateConfig } from './config.js';
@@ -21,6 +22,22 @@ import { viewConditions, type ConditionSource } from './view-conditions.js';
 export const assetName = (instance: number): string => `asset-${String(instance).padStart(3, '0')}`;
 /** The names assetName gives. */
 export const ASSET_NAME = /^asset-\d{3}$/;
+
+/**
+ * Copies the distribution's reference images (train-dist records their folder) into
+ * <out>/references, so a run's folder shows the assets beside what they were learned from
+ * (dd3d view's compare). Returns their paths relative to `out`; none when the folder is gone.
+ */
+export function copyReferences(dist: PromptDistribution, out: string): string[] {
+  const refs = (dist.training as { references?: { dir?: unknown } }).references;
+  if (!refs || typeof refs.dir !== 'string' || !fs.existsSync(refs.dir)) return [];
+  fs.mkdirSync(path.join(out, 'references'), { recursive: true });
+  return listReferenceImages(refs.dir).map((file) => {
+    const rel = path.join('references', path.basename(file));
+    fs.copyFileSync(file, path.join(out, rel));
+    return rel;
+  });
+}
 
 export interface AssetJob {
   /** The asset's folder, <out>/asset-NNN. */

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { linearToSrgbTensor, MlpBackground, renderVolume, type VolumeBackground, type VolumeRenderResult, type VolumeShading } from '../../renderers/volume.js';
 import { createField, OccupancyGrid, type RadianceField } from '../../nerf/index.js';
 import { deriveSeed } from '../core/random.js';
-import { sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
+import { sceneCamera } from '../../renderers/camera-rig.js';
 import type { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { AdamW } from '../train/adamw.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';

@@ -4,7 +4,7 @@
  * every shape, so a checkpoint that does not fit its config fails at load with the key named.
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv2d, convWeight, groupNorm, linear, linearParams, normParams, silu, type ConvPadding, type Linear, type Norm, type Params } from './nn.js';
+import { conv2d, convWeight, groupNorm, linear, linearParams, normParams, type ConvPadding, type Linear, type Norm, type Params } from './nn.js';
 
 export interface ResnetSpec {
   prefix: string;

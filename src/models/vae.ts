@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../core/errors.js';
 import { configValue, type ModelComponent, showConfigValue } from '../io/diffusers.js';
 import { SpatialSelfAttention } from './attention.js';
-import { conv2d, groupNorm, normParams, silu, type Params } from './nn.js';
+import { conv2d, groupNorm, normParams, type Params } from './nn.js';
 import { convParams, Downsample, ResnetBlock, Upsample, type Conv, type ResnetSpec } from './resnet.js';
 
 export interface VaeConfig {

@@ -257,6 +257,8 @@ describe('fuzz: broken inputs through the CLI', () => {
   });
   distCases.push({ name: 'missing', make: () => ['sample', '--dist', fresh('none.json'), '--out', fresh('o.png')] });
   distCases.push({ name: 'mix weight 2', make: () => ['sample', '--dist', CHAIR, '--mix', `${CHAIR}=2`, '--out', fresh('o.png')] });
+  // a distribution's flag with a plain prompt: it would be ignored, so it is refused
+  distCases.push({ name: '--std-scale with --prompt', make: () => ['sample', '--prompt', 'a red chair', '--std-scale', '2', '--out', fresh('o.png')] });
   fuzz('distribution JSON', distCases);
 
   // ---- npz: truncations, seeded byte flips in the zip structures, bombs

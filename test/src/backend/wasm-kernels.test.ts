@@ -11,7 +11,7 @@ import { PATCHED_KERNELS, TRANSIENT_FILTER_FLOATS } from '../../../src/backend/w
  * gradients of sum(f(x) * r) for a random r.
  */
 
-const { randn, makeCase, expectSameOnWasmAndCpu } = backendParity(1);
+const { makeCase, expectSameOnWasmAndCpu } = backendParity(1);
 
 beforeAll(async () => {
   // these are the kernels used where the native addon is not built: test them, not the native

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/backend.js';
 import { writeReferenceSet } from '../../../src/dataset/scene-refs.js';
 import { instanceComponent, instanceConditions, instanceNoise, mixGaussians, mixWeights, parseWeighted } from '../../../src/distribution/conditions.js';
-import { loadDistribution, saveDistribution, type PromptDistribution } from '../../../src/distribution/distribution-file.js';
+import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../../../src/distribution/distribution-file.js';
 import { encodeContext, fitGaussian } from '../../../src/distribution/prompt-learner.js';
 import { buildTemplate } from '../../../src/distribution/prompt-template.js';
 import { loadReferenceImages } from '../../../src/distribution/reference-images.js';
@@ -283,11 +283,44 @@ describe('the distribution file', () => {
     expect(edited((j) => (j.components.sigma.base64 = ''), mixture)).toThrow(/"components.sigma.base64" holds 0 bytes/);
     expect(edited((j) => (j.mu.base64 = j.mu.base64.slice(0, 8)))).toThrow(/"mu.base64" holds 6 bytes, shape \[3,2\] needs 24/);
     expect(edited((j) => (j.sigma.shape = [2, 3]))).toThrow(/"sigma" has shape \[2,3\], mu has \[3,2\]/);
-    expect(edited((j) => (j.ctx.shape = [3, 1, 2]))).toThrow(/"ctx.base64" holds|"ctx" has shape/);
+    expect(edited((j) => (j.ctx.shape = [3, 1, 2]))).toThrow(/"ctx.base64" holds 16 bytes, shape \[3,1,2\] needs 24/);
+    expect(edited((j) => (j.ctx.shape = [1, 2, 2]))).toThrow(/"ctx" has shape \[1,2,2\], expected \[prompts=2, ctx_length=1, D\]/);
     expect(edited((j) => (j.mu.base64 = Buffer.from(Float32Array.from([0, NaN, 0, 0, 0, 0]).buffer).toString('base64')))).toThrow(
       /"mu" has a non-finite value \(NaN\) at element 1/,
     );
+    expect(edited((j) => (j.sigma.base64 = Buffer.from(Float32Array.from([0, 0, 1, -1, 2, 2]).buffer).toString('base64')))).toThrow(
+      /"sigma" has a negative standard deviation/,
+    );
+    expect(edited((j) => (j.ctx = { shape: [2, 1, 3], base64: Buffer.from(new Float32Array(6).buffer).toString('base64') }))).toThrow(
+      /"ctx" has width 3, mu has 2/,
+    );
+    expect(edited((j) => delete j.components, mixture)).toThrow(/"components" is missing: a version-2 distribution is a mixture/);
     expect(() => loadDistribution(path.join(tmp, 'none.json'))).toThrow(/none.json: distribution file not found/);
+  });
+
+  it("is checked against the model: its state shape, every array within the encoder's range (the components' too), its text encoder", () => {
+    // the test model's text encoder: 77 states of width 32
+    const zeros = (shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const fitted: PromptDistribution = {
+      ...dist,
+      ctx: null,
+      mu: zeros([77, 32]),
+      sigma: zeros([77, 32]),
+      components: { weights: [0.5, 0.5], prompts: [1, 1], mu: zeros([2, 77, 32]), sigma: zeros([2, 77, 32]) },
+    };
+    const warnings: string[] = [];
+    checkDistributionModel('f.json', fitted, modelDir, 32, 77, (m) => warnings.push(m));
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatch(
+      /^f\.json was fitted with the text encoder of m \(sha256:00…\), not that of .*model \(sha256:[0-9a-f]{12}…\); results may be meaningless$/,
+    );
+    expect(() => checkDistributionModel('f.json', fitted, modelDir, 33, 77, () => {})).toThrow(
+      `f.json: states are [77, 32], the model at ${modelDir} gives [77, 33]: the distribution belongs to m`,
+    );
+    fitted.components!.sigma.data[5] = 1e30;
+    expect(() => checkDistributionModel('f.json', fitted, modelDir, 32, 77, () => {})).toThrow(
+      /^f\.json: "components\.sigma" reaches 1\.00e\+30, far outside the range of the text encoder of .*model \(its states stay within ±[0-9.]+\)/,
+    );
   });
 });
 
