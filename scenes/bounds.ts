@@ -1,7 +1,12 @@
+/**
+ * Every object's frame: the body is moved by −s·c and scaled by s = 1 / max‖v − c‖, with c
+ * the centre of its vertices' bounding box, so the box is centred on the origin and the
+ * farthest vertex lands at distance exactly 1 (the unit sphere the cameras frame).
+ */
 import * as THREE from 'three';
 
 /** Calls `fn` with every mesh vertex in world space (the caller updates matrices first). */
-export function forEachWorldVertex(root: THREE.Object3D, fn: (v: THREE.Vector3, mesh: THREE.Mesh) => void): void {
+function forEachWorldVertex(root: THREE.Object3D, fn: (v: THREE.Vector3, mesh: THREE.Mesh) => void): void {
   const v = new THREE.Vector3();
   root.traverse((o) => {
     const mesh = o as THREE.Mesh;

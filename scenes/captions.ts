@@ -45,6 +45,7 @@ function withArticle(phrase: string): string {
   return `${article(phrase)} ${phrase}`;
 }
 
+/** Puts a part colour after the phrase's size, shape and count words: ("round seat", "blue") → "round blue seat". */
 function insertColor(phrase: string, color: string): string {
   const w = phrase.split(' ');
   let i = 0;
@@ -53,6 +54,7 @@ function insertColor(phrase: string, color: string): string {
   return w.join(' ');
 }
 
+/** "a, b and c"; no comma before "and". */
 function joinList(items: string[]): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }

@@ -13,7 +13,7 @@ import { checkConstraints, findFamily, type Constraints } from './where.js';
 
 export { COLORS, COLOR_NAMES };
 export type { AttributeKind, AttributeSpec, Attributes, FamilySpec } from './family.js';
-export { parseWhere, type Constraints } from './where.js';
+export { familyName, parseWhere, type Constraints } from './where.js';
 export { caption, viewPhrase, vocabulary, normalizeAzimuth, VIEW_PHRASES, type CaptionOptions, type ViewPhrase } from './captions.js';
 export { triangleCount } from './stats.js';
 

@@ -1,3 +1,4 @@
+/** Building blocks the families share: named parts, lathe profiles, leg positions. */
 import * as THREE from 'three';
 import { COLORS } from './colors.js';
 
@@ -27,8 +28,6 @@ export function partMaker(body: THREE.Group) {
     return mesh;
   };
 }
-
-export type Part = ReturnType<typeof partMaker>;
 
 /**
  * Lathe profile with each listed corner doubled: three's LatheGeometry averages the normals

@@ -1,3 +1,10 @@
+/**
+ * Names as people type them, resolved to the registry's: families, and `--where`
+ * constraints ("color=red|blue; back=tall": clauses split on ";", values on "|"; keys and
+ * values case-insensitive, "_", "-" and spaces alike in keys, a value given by some of its
+ * words when exactly one value has them all). Every unknown or ambiguous name is a Dd3dError
+ * that lists the valid ones.
+ */
 import { Dd3dError } from '../src/core/errors.js';
 import type { AttributeSpec, Family } from './family.js';
 import { REGISTRY } from './families/index.js';
@@ -5,11 +12,17 @@ import { REGISTRY } from './families/index.js';
 /** Attribute name → allowed values; a string is a single allowed value. */
 export type Constraints = Partial<Record<string, string | readonly string[]>>;
 
-export function findFamily(name: string): Family {
+/** The family called `name` (any case, spaces around ignored); `flag`, when given, starts the error message. */
+export function findFamily(name: string, flag?: string): Family {
   const family = REGISTRY.find((f) => f.spec.name === name.trim().toLowerCase());
-  if (!family) throw new Dd3dError(`unknown family "${name}"; valid families: ${REGISTRY.map((f) => f.spec.name).join(', ')}`);
+  if (!family) {
+    throw new Dd3dError(`${flag ? `${flag}: ` : ''}unknown family "${name.trim()}"; valid families: ${REGISTRY.map((f) => f.spec.name).join(', ')}`);
+  }
   return family;
 }
+
+/** The registry's name for the family a user typed, e.g. " Chair" → "chair" (see findFamily). */
+export const familyName = (name: string, flag?: string): string => findFamily(name, flag).spec.name;
 
 const words = (s: string): string[] =>
   s

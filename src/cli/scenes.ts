@@ -50,7 +50,7 @@ interface SheetFlags {
 const hex = (c: number): string => `#${c.toString(16).padStart(6, '0')}`;
 
 /** `dd3d scenes list --json`: families with their attributes, and the palette. */
-export function scenesListing(): {
+function scenesListing(): {
   families: Array<{ name: string; attributes: Array<{ name: string; kind: string; part?: string; values: string[] }> }>;
   colors: Record<string, string>;
 } {
@@ -80,11 +80,11 @@ Examples:
   scenes
     .command('dataset')
     .description('write a captioned image dataset: safetensors shards of uint8 images plus a JSONL of captions, attributes and cameras')
-    .requiredOption('--n <count>', 'number of images', intOption(1, 100_000_000))
+    .requiredOption('--n <count>', 'number of records: images, or with --views V objects of V images each', intOption(1, 100_000_000))
     .requiredOption('--res <px>', 'image width and height', intOption(4, 1024))
     .requiredOption('--out <dir>', 'output folder (created; rerunning the same command resumes it)')
     .option('--force', 'write into --out even if it holds files dd3d did not write (an earlier output of this command needs no flag)')
-    .option('--seed <n>', 'dataset seed: image i depends only on (seed, i)', intOption(0), 0)
+    .option('--seed <n>', 'dataset seed: record i depends only on (seed, i)', intOption(0), 0)
     .option('--families <list>', 'comma-separated families to draw from, uniformly (default: all; see "dd3d scenes list")')
     .option(
       '--views <v>',
@@ -157,13 +157,14 @@ Examples:
     .option('--res <px>', 'image width and height', intOption(8, 2048), 256)
     .requiredOption('--out <dir>', 'output folder (created; an earlier reference set in it is replaced)')
     .option('--seed <n>', 'seed of the instances and views', intOption(0), 0)
-    .option('--json', 'print a JSON summary on stdout')
+    .option('--json', 'print a JSON summary on stdout: {"out", "family", "constraints", "n", "res", "seed", "seconds"}')
     .addHelpText(
       'after',
       `
 Each ref-NNN.png shows a different object (one view each: 45% front, 45% side, 10% back,
 elevation 0..30), and ref-NNN.glb is that object's mesh (unit bounding sphere, +Y up,
-facing +Z). attributes.json lists per image: file, glb, attributes, camera, view, seed.
+facing +Z). attributes.json lists per image: file, glb, attributes, camera, view, seed and
+a description naming every attribute.
 
 Examples:
   dd3d scenes refs --family chair --where "color=red|blue; back=tall" --n 12 --out refs/chairs
@@ -240,7 +241,7 @@ Examples:
     .option('--res <px>', 'tile width and height', intOption(8, 1024), 128)
     .option('--seed <n>', 'seed of the instances', intOption(0), 0)
     .option('--families <list>', 'comma-separated families, one row each (default: all, in "dd3d scenes list" order)')
-    .option('--json', 'print a JSON summary on stdout')
+    .option('--json', 'print a JSON summary on stdout: {"out", "rows", "columns", "res", "seed"}')
     .addHelpText(
       'after',
       '\nExamples:\n  dd3d scenes sheet --out scenes/contact-sheet.png --per-family 6 --res 96\n  dd3d scenes sheet --out cars.png --families car --per-family 8 --seed 4',

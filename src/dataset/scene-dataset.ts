@@ -28,10 +28,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rasterizer, toRGB8 } from '../../renderers/index.js';
 import { CAMERA_RANGES, MULTIVIEW_CAMERA_RANGES, cameraRing, sampleCamera, sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
-import { FAMILY_NAMES, caption, disposeObject, makeObject, viewPhrase, type Attributes } from '../../scenes/index.js';
+import { FAMILY_NAMES, caption, disposeObject, familyName, makeObject, viewPhrase, type Attributes } from '../../scenes/index.js';
 import { deriveSeed, mulberry32 } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { pidAlive } from '../io/output-guard.js';
 import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
 
 // ---------------------------------------------------------------------------------------
@@ -39,7 +40,7 @@ import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
 // ---------------------------------------------------------------------------------------
 
 export const DATASET_FORMAT = 'dd3d-scene-dataset';
-export const DATASET_VERSION = 1;
+const DATASET_VERSION = 1;
 /** Anti-aliasing of dataset renders: 3×3 samples per pixel. */
 export const DATASET_SUPERSAMPLE = 3;
 
@@ -66,6 +67,8 @@ export interface DatasetSettings {
     fov: readonly [number, number];
     framing: readonly [number, number];
     radius: string;
+    /** Multi-view datasets only: how a record's cameras relate. */
+    views?: string;
   };
   captions: { attribute_dropout: string; view_phrase: string };
 }
@@ -81,17 +84,11 @@ export function defaultShardSize(res: number): number {
   return k;
 }
 
-/** Resolves a --families list to canonical names, in registry order, without duplicates. */
-export function resolveFamilies(list: readonly string[] | undefined, flag = '--families'): string[] {
+/** Resolves a --families list to canonical names, in registry order, without duplicates; empty entries are skipped. */
+export function resolveFamilies(list: readonly string[] | undefined): string[] {
   if (list === undefined) return [...FAMILY_NAMES];
-  const want = new Set<string>();
-  for (const raw of list) {
-    const name = raw.trim().toLowerCase();
-    if (name === '') continue;
-    if (!FAMILY_NAMES.includes(name)) throw new Dd3dError(`${flag}: unknown family "${raw.trim()}"; valid families: ${FAMILY_NAMES.join(', ')}`);
-    want.add(name);
-  }
-  if (want.size === 0) throw new Dd3dError(`${flag}: no family given; valid families: ${FAMILY_NAMES.join(', ')}`);
+  const want = new Set(list.filter((raw) => raw.trim() !== '').map((raw) => familyName(raw, '--families')));
+  if (want.size === 0) throw new Dd3dError(`--families: no family given; valid families: ${FAMILY_NAMES.join(', ')}`);
   return FAMILY_NAMES.filter((f) => want.has(f));
 }
 
@@ -116,8 +113,10 @@ export interface DatasetOptions {
   signal?: AbortSignal;
 }
 
-function checkInt(flag: string, v: number, lo: number, hi = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new Dd3dError(`${flag} ${v}: expected an integer from ${lo} to ${hi}`);
+/** A numeric option given in code (the CLI's parsers check the typed ones first), named by its flag in the error. */
+export function checkInt(flag: string, v: number, lo: number, hi = Number.MAX_SAFE_INTEGER): void {
+  if (Number.isSafeInteger(v) && v >= lo && v <= hi) return;
+  throw new Dd3dError(`${flag} ${v}: expected an integer ${hi < Number.MAX_SAFE_INTEGER ? `from ${lo} to ${hi}` : `≥ ${lo}`}`);
 }
 
 /** The dataset.json a run with these options writes (and compares against on resume). */
@@ -177,8 +176,9 @@ const COMPARED: Array<keyof DatasetSettings> = [
   'captions',
 ];
 
-function describeSetting(v: unknown): string {
-  if (v === undefined) return '1';
+function describeSetting(key: keyof DatasetSettings, v: unknown): string {
+  // a single-view dataset.json has no "views" key; any other missing key is just missing
+  if (v === undefined) return key === 'views' ? '1' : 'nothing';
   return Array.isArray(v) ? v.join(',') : typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
@@ -189,12 +189,12 @@ function checkSameSettings(file: string, stored: Record<string, unknown>, want: 
     const dir = path.dirname(file);
     if (flag) {
       throw new Dd3dError(
-        `${file} holds a dataset made with ${flag} ${describeSetting(stored[key])}, but this run asks for ${flag} ${describeSetting(want[key])}; ` +
+        `${file} holds a dataset made with ${flag} ${describeSetting(key, stored[key])}, but this run asks for ${flag} ${describeSetting(key, want[key])}; ` +
           `rerun with the same settings to resume it, or choose a new --out than ${dir}`,
       );
     }
     throw new Dd3dError(
-      `${file}: its "${key}" setting differs from this dd3d's (${describeSetting(stored[key])}); it was written by another version: choose a new --out than ${dir}`,
+      `${file}: its "${key}" setting differs from this dd3d's (${describeSetting(key, stored[key])}); it was written by another version: choose a new --out than ${dir}`,
     );
   }
 }
@@ -252,10 +252,11 @@ export function planItem(settings: Pick<DatasetSettings, 'seed' | 'families' | '
 }
 
 /**
- * Renders one planned record (V images with views > 1, one after another) into `out` at `offset` (res·res·3 sRGB bytes over white) and
- * returns its record. The object's geometries are disposed before returning.
+ * Renders one planned record (V images with views > 1, one after another) into `out` at
+ * `offset` (res·res·3 sRGB bytes over white each) and returns its record. The object's
+ * geometries are disposed before returning.
  */
-export function renderItem(rasterizer: Rasterizer, plan: ItemPlan, res: number, out: Uint8Array, offset: number): SceneRecord | MultiViewRecord {
+function renderItem(rasterizer: Rasterizer, plan: ItemPlan, res: number, out: Uint8Array, offset: number): SceneRecord | MultiViewRecord {
   const { group, attributes } = makeObject(plan.family, plan.seed);
   const cameras = plan.cameras ?? [plan.camera];
   try {
@@ -291,7 +292,7 @@ export function renderItem(rasterizer: Rasterizer, plan: ItemPlan, res: number, 
 // Shards
 // ---------------------------------------------------------------------------------------
 
-export const shardName = (s: number): string => `shard-${String(s).padStart(5, '0')}`;
+const shardName = (s: number): string => `shard-${String(s).padStart(5, '0')}`;
 const TEMP_FILE = /^\.(shard-\d+\.(safetensors|jsonl)|dataset\.json)\.(\d+)\.\d+\.tmp$/;
 
 function shardRange(settings: Pick<DatasetSettings, 'n' | 'shard_size'>, s: number): { start: number; count: number } {
@@ -303,7 +304,7 @@ function shardRange(settings: Pick<DatasetSettings, 'n' | 'shard_size'>, s: numb
  * Whether shard `s` is on disk and whole: both files exist, the tensor `images` is U8 of
  * shape [k, res, res, 3], and the JSONL has k lines whose first and last indices are right.
  */
-export function shardComplete(dir: string, settings: DatasetSettings, s: number): boolean {
+function shardComplete(dir: string, settings: DatasetSettings, s: number): boolean {
   const { start, count } = shardRange(settings, s);
   const base = path.join(dir, shardName(s));
   if (!fs.existsSync(`${base}.safetensors`) || !fs.existsSync(`${base}.jsonl`)) return false;
@@ -340,17 +341,9 @@ function removeStaleTemps(dir: string): void {
     const m = TEMP_FILE.exec(name);
     if (!m) continue;
     const pid = Number(m[3]);
-    if (pid !== process.pid && processAlive(pid)) continue;
+    // this process's own are not spared: a run calls this before it writes anything
+    if (pid !== process.pid && pidAlive(pid)) continue;
     fs.rmSync(path.join(dir, name), { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -489,7 +482,7 @@ export interface SceneShard {
 }
 
 /** A multi-view record as V per-image records, indexed by image (record index · V + view). */
-export function expandRecord(r: MultiViewRecord): SceneRecord[] {
+function expandRecord(r: MultiViewRecord): SceneRecord[] {
   const v = r.cameras.length;
   return r.cameras.map((camera, k) => ({
     index: r.index * v + k,

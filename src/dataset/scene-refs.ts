@@ -18,20 +18,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rasterizer, toRGB8 } from '../../renderers/index.js';
-import { FAMILY_NAMES, caption, disposeObject, makeObject, parseWhere, viewPhrase, type Attributes } from '../../scenes/index.js';
+import { FAMILY_NAMES, caption, disposeObject, familyName, makeObject, parseWhere, viewPhrase, type Attributes } from '../../scenes/index.js';
 import { deriveSeed, mulberry32, type Rng } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { groupToMeshes, writeGlb } from '../io/glb.js';
 import { type ImageBatch, writePng } from '../io/image.js';
-import { DATASET_SUPERSAMPLE } from './scene-dataset.js';
+import { DATASET_SUPERSAMPLE, checkInt } from './scene-dataset.js';
 import { CAMERA_RANGES, frameRadius, roundCamera, sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
 
 export const REFS_FORMAT = 'dd3d-scene-refs';
-export const REFS_VERSION = 1;
+const REFS_VERSION = 1;
 
 /** Reference views: mostly front and side, a few from the back, elevation 0–30°. */
-export const REF_VIEWS = Object.freeze({
+const REF_VIEWS = Object.freeze({
   /** Shares of front (|azimuth| ≤ 40°), side (50–130°) and back (140–180°) views; margins keep them clear of the 45°/135° thresholds. */
   front: 0.45,
   side: 0.45,
@@ -54,13 +54,6 @@ export function refCamera(rng: Rng): SceneCamera {
   const c = roundCamera({ azimuth, elevation, radius: 1, fov });
   c.radius = Number((Math.ceil(frameRadius(c.fov, framing) * 1e4) / 1e4).toFixed(4));
   return c;
-}
-
-/** `--family` checked with an error that lists the valid families. */
-export function checkFamily(name: string, flag = '--family'): string {
-  const family = name.trim().toLowerCase();
-  if (!FAMILY_NAMES.includes(family)) throw new Dd3dError(`${flag}: unknown family "${name.trim()}"; valid families: ${FAMILY_NAMES.join(', ')}`);
-  return family;
 }
 
 export interface RefsOptions {
@@ -116,13 +109,13 @@ function prepareRefsFolder(dir: string): void {
 
 /** Writes a reference set; returns its manifest (also written as attributes.json). */
 export async function writeReferenceSet(opts: RefsOptions): Promise<RefsManifest> {
-  const family = checkFamily(opts.family);
+  const family = familyName(opts.family, '--family');
   const where = opts.where ?? '';
   const constraints = parseWhere(family, where, '--where');
   const seed = opts.seed ?? 0;
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Dd3dError(`--seed ${seed}: expected an integer ≥ 0`);
-  if (!Number.isSafeInteger(opts.n) || opts.n < 1) throw new Dd3dError(`--n ${opts.n}: expected an integer ≥ 1`);
-  if (!Number.isSafeInteger(opts.res) || opts.res < 1 || opts.res > 4096) throw new Dd3dError(`--res ${opts.res}: expected an integer from 1 to 4096`);
+  checkInt('--seed', seed, 0);
+  checkInt('--n', opts.n, 1);
+  checkInt('--res', opts.res, 1, 4096);
   const dir = opts.out;
   prepareRefsFolder(dir);
 
@@ -175,8 +168,8 @@ export async function writeReferenceSet(opts: RefsOptions): Promise<RefsManifest
   return manifest;
 }
 
-/** sRGB bytes (one square RGB image) as the float batch writePng takes. */
-export function bytesToBatch(bytes: Uint8Array, res: number, n = 1): ImageBatch {
+/** `n` square res×res RGB images of sRGB bytes as the float batch writePng takes. */
+function bytesToBatch(bytes: Uint8Array, res: number, n = 1): ImageBatch {
   const data = new Float32Array(bytes.length);
   for (let i = 0; i < bytes.length; i++) data[i] = bytes[i]! / 255;
   return { data, n, height: res, width: res, channels: 3 };
@@ -190,7 +183,7 @@ export interface SheetOptions {
 }
 
 /** Contact-sheet views: front three-quarter views from alternating sides at varying heights. */
-export function sheetCamera(j: number): SceneCamera {
+function sheetCamera(j: number): SceneCamera {
   const side = j % 2 === 0 ? 1 : -1;
   const fov = 50;
   return roundCamera({ azimuth: side * (25 + ((j * 23) % 50)), elevation: 12 + ((j * 11) % 20), radius: frameRadius(fov, 1.1), fov });

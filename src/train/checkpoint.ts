@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { pidAlive } from '../io/output-guard.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import type { AdamW } from './adamw.js';
 
@@ -39,15 +40,9 @@ function removeStaleTemps(dir: string): void {
     const m = /^\.state\.(json|safetensors)\.(\d+)\.\d+\.tmp$/.exec(name);
     if (!m) continue;
     const pid = Number(m[2]);
-    let alive = pid !== process.pid;
-    if (alive) {
-      try {
-        process.kill(pid, 0);
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
-    if (!alive) fs.rmSync(path.join(dir, name), { force: true });
+    // this process's own are stale too: it calls this before it writes
+    if (pid !== process.pid && pidAlive(pid)) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
   }
 }
 

@@ -62,9 +62,10 @@ describe('caption', () => {
   });
 
   it('attaches a part colour to its part even when the part phrase is dropped', () => {
-    // keep=1 but with the shape phrase absent from the record: the colour still needs its noun
+    // the colour goes inside its part's phrase, after the size word
     const tree = { family: 'tree', color: 'green', trunk_color: 'gray', crown: 'round crown', trunk: 'short trunk', pot: 'no pot' };
     expect(caption(tree, view, 2, { keep: 1 })).toMatch(/a green tree with a round crown, a short gray trunk and no pot, front view$/);
+    // keep=1 but with the cushions phrase absent from the record: the colour still needs its noun
     const partial = { family: 'sofa', color: 'blue', cushion_color: 'white' } as Record<string, string> & { family: string };
     expect(caption(partial, view, 2, { keep: 1 })).toMatch(/a blue sofa with white cushions, front view$/);
   });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as THREE from 'three';
 import { describe, expect, it } from 'vitest';
 import { Dd3dError } from '../../src/core/errors.js';
-import { COLORS, FAMILIES, disposeObject, makeObject, parseWhere, triangleCount, type Attributes } from '../../scenes/index.js';
+import { COLORS, FAMILIES, disposeObject, familyName, makeObject, parseWhere, triangleCount, type Attributes } from '../../scenes/index.js';
 
 const SEEDS = Array.from({ length: 50 }, (_, i) => i * 7919 + 3);
 
@@ -328,6 +328,24 @@ describe('makeObject', () => {
     expect(makeObject('chair', -3).attributes).toEqual(makeObject('chair', -3).attributes);
   });
 
+  it('draws the unconstrained attributes and the proportions as without the constraint', () => {
+    let sameValue = 0;
+    for (const seed of SEEDS) {
+      const free = makeObject('chair', seed);
+      const red = makeObject('chair', seed, { color: 'red' });
+      expect(red.attributes).toEqual({ ...free.attributes, color: 'red' });
+      // a constraint that the free draw already meets changes nothing at all
+      if (free.attributes.color === 'red') {
+        sameValue++;
+        expect(worldPositions(red.group)).toEqual(worldPositions(free.group));
+      }
+      const narrowed = makeObject('chair', seed, { legs: free.attributes.legs!, back: [free.attributes.back!] });
+      expect(narrowed.attributes).toEqual(free.attributes);
+      expect(worldPositions(narrowed.group)).toEqual(worldPositions(free.group));
+    }
+    expect(sameValue).toBeGreaterThan(0);
+  });
+
   it('disposes every geometry and material once', () => {
     const { group } = makeObject('car', 5);
     let geometries = 0;
@@ -392,5 +410,12 @@ describe('parseWhere', () => {
     expect(fails(() => parseWhere('chair', 'back'))).toMatch(/--where "back": expected attribute=value/);
     expect(fails(() => parseWhere('chair', 'color=red; color=blue'))).toMatch(/allow no value in common/);
     expect(fails(() => parseWhere('chair', 'back=', '--filter'))).toMatch(/^--filter: unknown back ""/);
+  });
+
+  it('resolves family names as typed, naming the flag in its error', () => {
+    expect(['Chair', ' sofa ', 'TREE'].map((n) => familyName(n))).toEqual(['chair', 'sofa', 'tree']);
+    expect(() => familyName(' Boat ', '--family')).toThrow(/^--family: unknown family "Boat"; valid families: chair, table, lamp, mug, vase, sofa, car, tree$/);
+    expect(() => familyName('boat')).toThrow(/^unknown family "boat"; valid families: chair,/);
+    expect(() => familyName('')).toThrow(Dd3dError);
   });
 });

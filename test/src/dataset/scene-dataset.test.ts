@@ -12,6 +12,7 @@ import {
   defaultShardSize,
   planItem,
   readSceneShard,
+  resolveFamilies,
   writeSceneDataset,
   type DatasetOptions,
 } from '../../../src/dataset/scene-dataset.js';
@@ -236,11 +237,41 @@ describe('writeSceneDataset', () => {
       [{ seed: 6 }, /--seed 5, but this run asks for --seed 6/],
       [{ shardSize: 4 }, /--shard-size 5, but this run asks for --shard-size 4/],
       [{ families: ['chair'] }, /--families chair,table,.*but this run asks for --families chair;/],
+      // a single-view dataset.json has no "views": it reads as 1
+      [{ views: 2 }, /made with --views 1, but this run asks for --views 2;/],
     ];
     for (const [change, pattern] of cases) {
       await expect(writeSceneDataset({ ...SMALL, ...change, out: reference })).rejects.toThrow(pattern);
     }
     await expect(writeSceneDataset({ ...SMALL, res: 12, out: reference })).rejects.toBeInstanceOf(Dd3dError);
+
+    // settings no flag sets: written by another version of dd3d
+    const dir = fresh();
+    fs.cpSync(reference, dir, { recursive: true });
+    const file = path.join(dir, 'dataset.json');
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...stored, render: { ...stored.render, supersample: 2 } }));
+    await expect(writeSceneDataset({ ...SMALL, out: dir })).rejects.toThrow(
+      /dataset\.json: its "render" setting differs from this dd3d's \(\{"supersample":2,.*\}\); it was written by another version/,
+    );
+    delete stored.captions;
+    fs.writeFileSync(file, JSON.stringify(stored));
+    await expect(writeSceneDataset({ ...SMALL, out: dir })).rejects.toThrow(/its "captions" setting differs from this dd3d's \(nothing\)/);
+  });
+
+  it('names the flag and the range of a bad setting', () => {
+    const cases: Array<[Partial<DatasetOptions>, string]> = [
+      [{ n: 0 }, '--n 0: expected an integer ≥ 1'],
+      [{ n: 2.5 }, '--n 2.5: expected an integer ≥ 1'],
+      [{ res: 4097 }, '--res 4097: expected an integer from 1 to 4096'],
+      [{ seed: -1 }, '--seed -1: expected an integer ≥ 0'],
+      [{ views: 65 }, '--views 65: expected an integer from 1 to 64'],
+      [{ shardSize: 0 }, '--shard-size 0: expected an integer ≥ 1'],
+      [{ families: [' ', ''] }, '--families: no family given; valid families: chair, table, lamp, mug, vase, sofa, car, tree'],
+    ];
+    for (const [change, message] of cases) expect(() => datasetSettings({ ...SMALL, ...change })).toThrow(new Dd3dError(message));
+    expect(resolveFamilies([' Car', 'chair', '', 'CAR'])).toEqual(['chair', 'car']);
+    expect(resolveFamilies(undefined)).toEqual(FAMILY_NAMES);
   });
 
   it('refuses a folder that holds other files, and unknown families', async () => {
