@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { distributionMixture, instanceConditions, mixGaussians } from '../distribution/conditions.js';
 import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../distribution/reference-images.js';
+import { SAMPLE_REDUCTIONS } from '../distribution/denoise-loss.js';
 import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../distribution/train-dist.js';
 import { Dd3dError } from '../core/errors.js';
 import { attributeMarginals } from '../eval/attribute-metrics.js';
@@ -91,6 +92,8 @@ export function registerEval2d(program: Command): void {
       // a bad folder fails before minutes of sampling, not after
       for (const b of baselines) if (b.kind === 'images') listReferenceImages(b.dir, '--baseline images');
       const dist = loadDistribution(opts.dist);
+      // so are settings the prompt-tuning baseline would train with
+      const tuningSettings = baselines.some((b) => b.kind === 'prompt-tuning') ? trainingSettings(opts.dist, dist) : {};
       const modelDir = resolveModelDir(opts.model, [dist]);
       await startBackend(cmd);
       const probe = loadProbe(opts.probe ?? builtinProbeDir());
@@ -129,7 +132,9 @@ export function registerEval2d(program: Command): void {
             rows.push({ name: `images (${b.dir})`, ...scoreAgainstReferences(await probeFolder(b.dir, probe, '--baseline images'), truth) });
           } else {
             const file = b.file ?? promptTuningFile(opts.dist);
-            const tuned = fs.existsSync(file) ? loadDistribution(file) : await trainPromptTuning(model, dist, opts.refs, file, opts.workers, opts.json);
+            const tuned = fs.existsSync(file)
+              ? loadDistribution(file)
+              : await trainPromptTuning(model, dist, tuningSettings, opts.refs, file, opts.workers, opts.json);
             await fromDistribution('prompt-tuning (K = 1)', file, tuned);
           }
         }
@@ -179,16 +184,41 @@ export function promptTuningFile(distFile: string): string {
   return path.join(path.dirname(distFile), `${path.basename(distFile, path.extname(distFile))}.prompt-tuning.json`);
 }
 
+type TrainingSettings = Partial<typeof TRAIN_DIST_DEFAULTS> & { seed?: number; flip?: boolean };
+
+/**
+ * The train-dist settings a distribution file records (`training.settings`), checked against
+ * the defaults' types, since the baseline trains with them: a count must be a whole number ≥ 1,
+ * a rate a finite number ≥ 0, the sample reduction one of its names.
+ */
+function trainingSettings(file: string, dist: PromptDistribution): TrainingSettings {
+  const raw = dist.training.settings ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Dd3dError(`${file}: "training.settings" is not an object`);
+  const counts = new Set(['prompts', 'ctxLength', 'steps', 'batch', 'samples', 'components', 'checkpointEvery']);
+  for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
+    const at = `${file}: "training.settings.${key}"`;
+    if (counts.has(key) && !(Number.isSafeInteger(v) && (v as number) >= 1)) throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected a whole number ≥ 1`);
+    if (key === 'seed' && !(Number.isSafeInteger(v) && (v as number) >= 0)) throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected a whole number ≥ 0`);
+    if (['orthoLambda', 'minSnrGamma', 'lr', 'weightDecay', 'gradClip'].includes(key) && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected a finite number ≥ 0`);
+    }
+    if (key === 'assign' && !(SAMPLE_REDUCTIONS as readonly unknown[]).includes(v))
+      throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected one of ${SAMPLE_REDUCTIONS.join(', ')}`);
+    if (key === 'flip' && typeof v !== 'boolean') throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected true or false`);
+  }
+  return raw as TrainingSettings;
+}
+
 /** The CoOp / textual-inversion baseline: the same trainer with one prompt and no sampling, on the same references and settings. */
 async function trainPromptTuning(
   model: DiffusionModel,
   dist: PromptDistribution,
+  settings: TrainingSettings,
   refsDir: string,
   out: string,
   workers: number,
   quiet?: boolean,
 ): Promise<PromptDistribution> {
-  const settings = (dist.training.settings ?? {}) as Partial<typeof TRAIN_DIST_DEFAULTS> & { seed?: number; flip?: boolean };
   const cfg = {
     ...TRAIN_DIST_DEFAULTS,
     ...settings,

@@ -257,6 +257,23 @@ describe('fuzz: broken inputs through the CLI', () => {
   });
   distCases.push({ name: 'missing', make: () => ['sample', '--dist', fresh('none.json'), '--out', fresh('o.png')] });
   distCases.push({ name: 'mix weight 2', make: () => ['sample', '--dist', CHAIR, '--mix', `${CHAIR}=2`, '--out', fresh('o.png')] });
+  // the settings eval-2d's prompt-tuning baseline trains with, broken in the file
+  for (const [key, value] of [
+    ['steps', 0],
+    ['lr', -1],
+    ['assign', 'median'],
+  ] as const) {
+    distCases.push({
+      name: `training.settings.${key} ${value} for the prompt-tuning baseline`,
+      make: () => {
+        const file = fresh('dist.json');
+        const j = structuredClone(chair) as { training: { settings: Record<string, unknown> } };
+        j.training.settings[key] = value;
+        fs.writeFileSync(file, JSON.stringify(j));
+        return ['eval-2d', '--dist', file, '--refs', CHAIR_REFS, '--baseline', 'prompt-tuning', '--n', '4'];
+      },
+    });
+  }
   // a distribution's flag with a plain prompt: it would be ignored, so it is refused
   distCases.push({ name: '--std-scale with --prompt', make: () => ['sample', '--prompt', 'a red chair', '--std-scale', '2', '--out', fresh('o.png')] });
   fuzz('distribution JSON', distCases);
