@@ -5,8 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { distributionMixture, instanceConditions, mixGaussians } from '../distribution/conditions.js';
 import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../distribution/distribution-file.js';
 import { listReferenceImages, loadReferenceImages } from '../distribution/reference-images.js';
-import { SAMPLE_REDUCTIONS } from '../distribution/denoise-loss.js';
-import { TRAIN_DIST_DEFAULTS, trainDistribution } from '../distribution/train-dist.js';
+import { checkTrainDistSettings, TRAIN_DIST_DEFAULTS, trainDistribution } from '../distribution/train-dist.js';
 import { Dd3dError } from '../core/errors.js';
 import { attributeMarginals } from '../eval/attribute-metrics.js';
 import { probeFolder, referenceTruth, scoreAgainstReferences, type Eval2dScores } from '../eval/eval-2d.js';
@@ -187,25 +186,16 @@ export function promptTuningFile(distFile: string): string {
 type TrainingSettings = Partial<typeof TRAIN_DIST_DEFAULTS> & { seed?: number; flip?: boolean };
 
 /**
- * The train-dist settings a distribution file records (`training.settings`), checked against
- * the defaults' types, since the baseline trains with them: a count must be a whole number ≥ 1,
- * a rate a finite number ≥ 0, the sample reduction one of its names.
+ * The train-dist settings a distribution file records (`training.settings`), checked as
+ * trainDistribution checks its own (the baseline trains with them), before any sampling.
  */
 function trainingSettings(file: string, dist: PromptDistribution): TrainingSettings {
   const raw = dist.training.settings ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Dd3dError(`${file}: "training.settings" is not an object`);
-  const counts = new Set(['prompts', 'ctxLength', 'steps', 'batch', 'samples', 'components', 'checkpointEvery']);
-  for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
-    const at = `${file}: "training.settings.${key}"`;
-    if (counts.has(key) && !(Number.isSafeInteger(v) && (v as number) >= 1)) throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected a whole number ≥ 1`);
-    if (key === 'seed' && !(Number.isSafeInteger(v) && (v as number) >= 0)) throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected a whole number ≥ 0`);
-    if (['orthoLambda', 'minSnrGamma', 'lr', 'weightDecay', 'gradClip'].includes(key) && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
-      throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected a finite number ≥ 0`);
-    }
-    if (key === 'assign' && !(SAMPLE_REDUCTIONS as readonly unknown[]).includes(v))
-      throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected one of ${SAMPLE_REDUCTIONS.join(', ')}`);
-    if (key === 'flip' && typeof v !== 'boolean') throw new Dd3dError(`${at} is ${JSON.stringify(v)}, expected true or false`);
-  }
+  const label = (key: string) => `${file}: "training.settings.${key}"`;
+  checkTrainDistSettings(raw as Record<string, unknown>, label);
+  const { flip } = raw as { flip?: unknown };
+  if (flip !== undefined && typeof flip !== 'boolean') throw new Dd3dError(`${label('flip')} is ${JSON.stringify(flip)}, expected true or false`);
   return raw as TrainingSettings;
 }
 

@@ -24,7 +24,7 @@ import { DiffusionModel } from '../pipeline/diffusion-model.js';
 import { AdamW, clipGlobalNorm } from '../train/adamw.js';
 import { dataParallelGrads, GradWorker, serveGrads } from '../train/grad-worker-client.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointProgress } from '../train/checkpoint.js';
-import { denoiseLoss, type SampleReduction } from './denoise-loss.js';
+import { denoiseLoss, SAMPLE_REDUCTIONS, type SampleReduction } from './denoise-loss.js';
 import { textEncoderHash, type PromptDistribution } from './distribution-file.js';
 import { encodeContext, fitGaussian, fitMixture, orthogonalityLoss, sampleMixtureConditions, type Gaussian, type GaussianMixture } from './prompt-learner.js';
 import { groupFeatures, groupReferences, promptsPerComponent } from './reference-groups.js';
@@ -78,6 +78,26 @@ export const TRAIN_DIST_DEFAULTS: Omit<TrainDistConfig, 'seed'> = {
   suffix: '',
   checkpointEvery: 50,
 };
+
+/** Settings that are counts (whole, ≥ 1) and rates (finite, ≥ 0). */
+const COUNT_SETTINGS = ['prompts', 'ctxLength', 'steps', 'batch', 'samples', 'components', 'checkpointEvery'];
+const RATE_SETTINGS = ['orthoLambda', 'minSnrGamma', 'lr', 'weightDecay', 'gradClip'];
+
+/**
+ * Checks train-dist settings that no flag parser has seen (a library call, or a distribution
+ * file's `training.settings`, which eval-2d's prompt-tuning baseline trains with): counts whole
+ * and ≥ 1, the seed whole and ≥ 0, rates finite and ≥ 0, the sample reduction a known one.
+ * Keys it does not know are left to the caller. `label(key)` names a setting in the error.
+ */
+export function checkTrainDistSettings(settings: Record<string, unknown>, label: (key: string) => string): void {
+  for (const [key, v] of Object.entries(settings)) {
+    const bad = (expected: string) => new Dd3dError(`${label(key)} is ${typeof v === 'number' ? v : JSON.stringify(v)}, expected ${expected}`);
+    if (COUNT_SETTINGS.includes(key) && !(Number.isSafeInteger(v) && (v as number) >= 1)) throw bad('a whole number ≥ 1');
+    if (key === 'seed' && !(Number.isSafeInteger(v) && (v as number) >= 0)) throw bad('a whole number ≥ 0');
+    if (RATE_SETTINGS.includes(key) && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw bad('a finite number ≥ 0');
+    if (key === 'assign' && !(SAMPLE_REDUCTIONS as readonly unknown[]).includes(v)) throw bad(`one of ${SAMPLE_REDUCTIONS.join(', ')}`);
+  }
+}
 
 interface DistCheckpoint extends CheckpointProgress {
   prompts: number;
@@ -257,6 +277,7 @@ function partBounds(batch: number, parts: number): number[] {
 }
 
 export async function trainDistribution(model: DiffusionModel, refs: ReferenceSet, cfg: TrainDistConfig, opts: TrainDistOptions): Promise<TrainDistResult> {
+  checkTrainDistSettings({ ...cfg }, (key) => `trainDistribution: "${key}"`);
   const encoder = model.textEncoder;
   const template = buildTemplate(model.tokenizer, cfg.prefix, cfg.suffix, cfg.ctxLength, encoder.maxLength);
   const [h, w] = model.defaultSize;

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/backend.js';
+import { Dd3dError } from '../../../src/core/errors.js';
 import { writeReferenceSet } from '../../../src/dataset/scene-refs.js';
 import { instanceComponent, instanceConditions, instanceNoise, mixGaussians, mixWeights, parseWeighted } from '../../../src/distribution/conditions.js';
 import { checkDistributionModel, loadDistribution, saveDistribution, type PromptDistribution } from '../../../src/distribution/distribution-file.js';
@@ -112,6 +113,18 @@ describe('training a distribution', () => {
     await expect(trainDistribution(model, set, cfg({ prompts: 5 }), { modelPath: modelDir, trainDir: path.join(tmp, 'b'), resume: true })).rejects.toThrow(
       /--resume: the checkpoint in .* was made with prompts 3, this run asks for 5/,
     );
+    // settings no flag parser has seen are checked before anything is written
+    for (const [over, message] of [
+      [{ steps: 0 }, 'trainDistribution: "steps" is 0, expected a whole number ≥ 1'],
+      [{ lr: Number.NaN }, 'trainDistribution: "lr" is NaN, expected a finite number ≥ 0'],
+      [{ assign: 'median' }, 'trainDistribution: "assign" is "median", expected one of mean, best'],
+    ] as const) {
+      const dir = path.join(tmp, 'never');
+      await expect(trainDistribution(model, set, { ...cfg(), ...over } as TrainDistConfig, { modelPath: modelDir, trainDir: dir })).rejects.toThrow(
+        new Dd3dError(message),
+      );
+      expect(fs.existsSync(dir)).toBe(false);
+    }
     model.dispose();
   });
   it('with components, learns one Gaussian per group of references: the groups split the colours', async () => {
