@@ -22,6 +22,7 @@ import { FAMILY_NAMES, caption, disposeObject, familyName, makeObject, parseWher
 import { deriveSeed, mulberry32, type Rng } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readJsonFile } from '../text/text-util.js';
 import { groupToMeshes, writeGlb } from '../io/glb.js';
 import { type ImageBatch, writePng } from '../io/image.js';
 import { DATASET_SUPERSAMPLE, checkInt } from './scene-dataset.js';
@@ -166,6 +167,47 @@ export async function writeReferenceSet(opts: RefsOptions): Promise<RefsManifest
   };
   writeFileAtomic(path.join(dir, 'attributes.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/** What readers of a reference set rely on in its attributes.json. */
+export interface RefsManifestEntries {
+  family: string;
+  /** Attribute → the values --where allowed. */
+  constraints: Record<string, string[]>;
+  /** Each image's file, its GLB (absent in a set from elsewhere) and attributes. */
+  images: Array<{ file: string; glb?: string; attributes: Record<string, string> }>;
+}
+
+/**
+ * A reference set's attributes.json, checked against what writeReferenceSet writes: the
+ * format key, the family, constraints as lists of values, and images with a file name and
+ * string attributes. The one reader for eval-2d and eval-3d; anything else is a one-line
+ * error naming the file and the key.
+ */
+export function readRefsManifest(file: string): RefsManifestEntries {
+  const j = readJsonFile(file) as Record<string, unknown> | null;
+  const expected = `as "dd3d scenes refs" writes it`;
+  if (typeof j !== 'object' || j === null || Array.isArray(j) || j.format !== REFS_FORMAT)
+    throw new Dd3dError(`${file}: not a reference set (expected "format": "${REFS_FORMAT}")`);
+  if (typeof j.family !== 'string' || !Array.isArray(j.images)) throw new Dd3dError(`${file}: expected "family" (a string) and "images" (a list), ${expected}`);
+  const constraints: Record<string, string[]> = {};
+  const rawConstraints = j.constraints ?? {};
+  if (typeof rawConstraints !== 'object' || rawConstraints === null || Array.isArray(rawConstraints))
+    throw new Dd3dError(`${file}: "constraints" is not an object of attribute → values`);
+  for (const [k, v] of Object.entries(rawConstraints)) {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Dd3dError(`${file}: constraints.${k} is not a list of values`);
+    constraints[k] = v as string[];
+  }
+  const images = (j.images as unknown[]).map((im, i) => {
+    const e = im as { file?: unknown; glb?: unknown; attributes?: unknown } | null;
+    if (typeof e !== 'object' || e === null || typeof e.file !== 'string') throw new Dd3dError(`${file}: images[${i}] has no "file" (a string), ${expected}`);
+    if (e.glb !== undefined && typeof e.glb !== 'string') throw new Dd3dError(`${file}: images[${i}].glb is not a file name`);
+    const attributes = e.attributes ?? {};
+    if (typeof attributes !== 'object' || attributes === null || !Object.values(attributes).every((v) => typeof v === 'string'))
+      throw new Dd3dError(`${file}: images[${i}].attributes is not an object of attribute → value`);
+    return { file: e.file, ...(e.glb === undefined ? {} : { glb: e.glb }), attributes: attributes as Record<string, string> };
+  });
+  return { family: j.family, constraints, images };
 }
 
 /** `n` square res×res RGB images of sRGB bytes as the float batch writePng takes. */

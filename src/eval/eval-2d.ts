@@ -9,8 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadReferenceImages } from '../distribution/reference-images.js';
 import type { Probe, ProbePrediction } from '../probe/index.js';
-import { Dd3dError } from '../core/errors.js';
-import { readJsonFile } from '../text/text-util.js';
+import { readRefsManifest } from '../dataset/scene-refs.js';
 import {
   attributeMarginals,
   attributeMetrics,
@@ -47,16 +46,9 @@ export async function referenceTruth(dir: string, probe: Probe): Promise<Referen
   const { files, predictions, features } = await probeFolder(dir, probe, '--refs');
   const manifest = path.join(dir, 'attributes.json');
   if (fs.existsSync(manifest)) {
-    const j = readJsonFile(manifest) as {
-      family?: unknown;
-      constraints?: Record<string, unknown>;
-      images?: Array<{ file: string; attributes: Record<string, string> }>;
-    } | null;
-    if (typeof j?.family !== 'string' || !Array.isArray(j.images)) {
-      throw new Dd3dError(`${manifest}: expected "family" (a string) and "images" (a list), as "dd3d scenes refs" writes them`);
-    }
-    const keys = combinationKeys(j.constraints ?? {});
-    const byFile = new Map(j.images.map((im) => [im?.file, im?.attributes]));
+    const j = readRefsManifest(manifest);
+    const keys = combinationKeys(j.constraints);
+    const byFile = new Map(j.images.map((im) => [im.file, im.attributes]));
     const labels = files.map((file) => {
       const a = byFile.get(path.basename(file)) ?? {};
       return { family: a.family ?? j.family, attributes: a };

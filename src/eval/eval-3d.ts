@@ -26,7 +26,7 @@ import { renderScene, toRGB8 } from '../../renderers/index.js';
 import { disposeObject } from '../../scenes/index.js';
 import { DATASET_SUPERSAMPLE } from '../dataset/scene-dataset.js';
 import { frameRadius, sceneCamera } from '../../renderers/camera-rig.js';
-import { REFS_FORMAT } from '../dataset/scene-refs.js';
+import { readRefsManifest } from '../dataset/scene-refs.js';
 import { Dd3dError } from '../core/errors.js';
 import { readJsonFile } from '../text/text-util.js';
 import type { GlbMesh } from '../io/glb.js';
@@ -210,26 +210,16 @@ export function readReferenceSet(dir: string): ReferenceSet {
   const file = path.join(dir, 'attributes.json');
   if (!fs.existsSync(file))
     throw new Dd3dError(`--refs ${dir}: no attributes.json; expected a reference set from "dd3d scenes refs" (it holds the ground-truth GLBs)`);
-  const j = readJsonFile(file) as { format?: unknown; family?: unknown; images?: unknown; constraints?: unknown } | null;
-  if (typeof j !== 'object' || j === null || j.format !== REFS_FORMAT)
-    throw new Dd3dError(`${file}: not a reference set (expected "format": "${REFS_FORMAT}")`);
-  const images = Array.isArray(j.images) ? (j.images as Array<{ glb?: unknown; attributes?: Record<string, string> }>) : [];
+  const j = readRefsManifest(file);
   const refs: ReferenceEntry[] = [];
-  for (const im of images) {
-    if (typeof im?.glb !== 'string') continue;
+  for (const im of j.images) {
+    if (im.glb === undefined) continue;
     const glb = path.join(dir, im.glb);
     if (!fs.existsSync(glb)) throw new Dd3dError(`${file}: lists ${im.glb}, which is missing`);
-    refs.push({ name: im.glb, glb, family: im.attributes?.family ?? String(j.family), color: im.attributes?.color });
+    refs.push({ name: im.glb, glb, family: im.attributes.family ?? j.family, color: im.attributes.color });
   }
   if (refs.length === 0) throw new Dd3dError(`${file}: no references (no image lists a .glb)`);
-  const constraints: Record<string, string[]> = {};
-  if (typeof j.constraints === 'object' && j.constraints !== null) {
-    for (const [k, v] of Object.entries(j.constraints as Record<string, unknown>)) {
-      if (k === 'color') continue;
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Dd3dError(`${file}: constraints.${k} is not a list of values`);
-      constraints[k] = v as string[];
-    }
-  }
+  const { color: _color, ...constraints } = j.constraints;
   return {
     dir,
     refs,
