@@ -88,11 +88,21 @@ export function sampleCamera(rng: Rng, ranges: CameraRanges = CAMERA_RANGES): Sc
   const [oLo, oHi] = ranges.overheadElevation;
   const [eLo, eHi] = ranges.elevation;
   const elevation = overhead ? oHi - (oHi - oLo) * u : eLo + (eHi - eLo) * u;
+  const c = framedCamera(azimuth, elevation, rng, ranges);
+  if (overhead && c.elevation <= oLo) c.elevation = clean(oLo + 0.01, 2);
+  return c;
+}
+
+/**
+ * A camera at (azimuth, elevation) with its fov and framing drawn from `ranges` (two draws,
+ * fov first), rounded as stored; the radius comes from the rounded fov, rounded up so that
+ * radius · sin(fov/2) never drops below the framing. sampleCamera and the reference sets'
+ * cameras end with it.
+ */
+export function framedCamera(azimuth: number, elevation: number, rng: Rng, ranges: Pick<CameraRanges, 'fov' | 'framing'> = CAMERA_RANGES): SceneCamera {
   const fov = ranges.fov[0] + (ranges.fov[1] - ranges.fov[0]) * rng.next();
   const framing = ranges.framing[0] + (ranges.framing[1] - ranges.framing[0]) * rng.next();
   const c = roundCamera({ azimuth, elevation, radius: 1, fov });
-  if (overhead && c.elevation <= oLo) c.elevation = clean(oLo + 0.01, 2);
-  // radius from the rounded fov, rounded up so radius · sin(fov/2) never drops below framing
   c.radius = clean(Math.ceil(frameRadius(c.fov, framing) * 1e4) / 1e4, 4);
   return c;
 }

@@ -26,7 +26,7 @@ import { readJsonFile } from '../text/text-util.js';
 import { groupToMeshes, writeGlb } from '../io/glb.js';
 import { type ImageBatch, writePng } from '../io/image.js';
 import { DATASET_SUPERSAMPLE, checkInt } from './scene-dataset.js';
-import { CAMERA_RANGES, frameRadius, roundCamera, sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
+import { CAMERA_RANGES, frameRadius, framedCamera, roundCamera, sceneCamera, type SceneCamera } from '../../renderers/camera-rig.js';
 
 export const REFS_FORMAT = 'dd3d-scene-refs';
 const REFS_VERSION = 1;
@@ -50,11 +50,7 @@ export function refCamera(rng: Rng): SceneCamera {
   const azimuth = kind < REF_VIEWS.front ? sign * 40 * u : kind < REF_VIEWS.front + REF_VIEWS.side ? sign * (50 + 80 * u) : sign * (140 + 40 * u);
   const [eLo, eHi] = REF_VIEWS.elevation;
   const elevation = eLo + (eHi - eLo) * rng.next();
-  const fov = REF_VIEWS.fov[0] + (REF_VIEWS.fov[1] - REF_VIEWS.fov[0]) * rng.next();
-  const framing = REF_VIEWS.framing[0] + (REF_VIEWS.framing[1] - REF_VIEWS.framing[0]) * rng.next();
-  const c = roundCamera({ azimuth, elevation, radius: 1, fov });
-  c.radius = Number((Math.ceil(frameRadius(c.fov, framing) * 1e4) / 1e4).toFixed(4));
-  return c;
+  return framedCamera(azimuth, elevation, rng, REF_VIEWS);
 }
 
 export interface RefsOptions {
