@@ -5,11 +5,11 @@
  * triangle lists, and normalized integer colours become floats. Textures, skins, morph
  * targets and instancing are ignored: evaluation needs shape and flat colour only.
  */
-import * as fs from 'node:fs';
 import { NodeIO, type Accessor, type Material, type Node, type Primitive } from '@gltf-transform/core';
 import * as THREE from 'three';
 import { Dd3dError } from '../core/errors.js';
 import type { GlbMesh } from './glb.js';
+import { readRegularFile } from './regular-file.js';
 
 const GLB_MAGIC = 0x46546c67; // "glTF", little-endian
 const TRIANGLES = 4;
@@ -18,12 +18,7 @@ const TRIANGLE_FAN = 6;
 
 /** Every triangle primitive of every mesh node in `file`, in world space. */
 export async function readGlbMeshes(file: string): Promise<GlbMesh[]> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(fs.readFileSync(file));
-  } catch (e) {
-    throw new Dd3dError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const bytes = new Uint8Array(readRegularFile(file, 'a GLB file'));
   if (bytes.length < 12 || new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true) !== GLB_MAGIC) {
     throw new Dd3dError(`${file}: not a GLB file (binary glTF starts with "glTF")`);
   }

@@ -21,6 +21,7 @@ import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { headLayout, validateConfig, type HeadLayout, type ProbeConfig } from './spec.js';
+import { readJsonFile } from '../text/text-util.js';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -388,13 +389,7 @@ export function loadProbe(dir: string): Probe {
   if (!fs.statSync(dir).isDirectory()) throw new Dd3dError(`${dir}: expected a probe folder (config.json + model.safetensors), got a file`);
   const cfgFile = path.join(dir, CONFIG_FILE);
   if (!fs.existsSync(cfgFile)) throw new Dd3dError(`${cfgFile}: file not found; not a dd3d probe folder`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
-  } catch (e) {
-    throw new Dd3dError(`${cfgFile}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  const config = validateConfig(raw, cfgFile);
+  const config = validateConfig(readJsonFile(cfgFile), cfgFile);
   const wFile = path.join(dir, WEIGHTS_FILE);
   const f = openSafetensors(wFile);
   const weights = new Map<string, Float32Array>();

@@ -1,6 +1,6 @@
 /** What both tokenizers share: reading their JSON files, message formatting, and framing ids. */
-import { readFileSync } from 'node:fs';
 import { Dd3dError } from '../core/errors.js';
+import { readRegularFile } from '../io/regular-file.js';
 
 export function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
@@ -17,14 +17,13 @@ export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** A JSON file (a UTF-8 BOM tolerated); unreadable or invalid files are one-line errors naming them. */
+/**
+ * A JSON file (a UTF-8 BOM tolerated); unreadable or invalid files are one-line errors naming
+ * them. Read as a regular file (io/regular-file.ts), so a FIFO or device named like a config
+ * is refused instead of blocking the read forever.
+ */
 export function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Dd3dError(`${path}: cannot be read (${oneLine((err as Error).message)})`);
-  }
+  let text = readRegularFile(path, 'a JSON file').toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text) as unknown;

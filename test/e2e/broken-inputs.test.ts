@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/random.js';
-import { brokenModel, CHAIR, CHAIR_REFS, dd3d, ROOT, snapshot, TINY } from '../helpers/in-process.js';
+import { brokenModel, CHAIR, CHAIR_REFS, dd3d, PROGRESS_LINE, ROOT, snapshot, TINY } from '../helpers/in-process.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-fuzz-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -48,7 +48,11 @@ function fuzz(type: string, cases: Case[]): void {
       const t0 = performance.now();
       const r = await dd3d(args);
       const seconds = (performance.now() - t0) / 1000;
-      const lines = r.stderr.trimEnd().split('\n');
+      // progress bars may come before the error when it surfaces after some work (eval-3d's references)
+      const lines = r.stderr
+        .trimEnd()
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !PROGRESS_LINE.test(l));
       const after = watched.map((p) => (fs.statSync(p).isDirectory() ? snapshot(p) : fs.readFileSync(p).toString('base64')));
       const problems = [
         r.status !== 1 && `exit ${r.status}`,
@@ -354,6 +358,51 @@ describe('fuzz: broken inputs through the CLI', () => {
     { name: 'images is a file', make: () => ['train-dist', '--images', CHAIR, '--out', fresh('d.json')] },
   ];
   fuzz('image folders', imageCases);
+
+  // ---- eval-3d's inputs: a reference set's attributes.json (read before any asset) and GLBs, the probe's config
+  const refsCase = (name: string, make: (file: string) => void): Case => ({
+    name,
+    make: () => {
+      const dir = fresh('refs');
+      fs.cpSync(CHAIR_REFS, dir, { recursive: true });
+      make(path.join(dir, 'attributes.json'));
+      return ['eval-3d', '--assets', CHAIR_REFS, '--refs', dir];
+    },
+  });
+  const editRefs = (edit: (j: Record<string, unknown>) => void) => (file: string) => {
+    const j = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    edit(j);
+    fs.writeFileSync(file, JSON.stringify(j));
+  };
+  const fifoIn = (dir: string, file: string) => {
+    fs.rmSync(path.join(dir, file));
+    execFileSync('mkfifo', [path.join(dir, file)]);
+  };
+  fuzz('eval-3d inputs', [
+    refsCase('attributes.json a FIFO', (f) => fifoIn(path.dirname(f), path.basename(f))),
+    refsCase(
+      'another format',
+      editRefs((j) => (j.format = 'dd3d-samples')),
+    ),
+    refsCase(
+      'constraints.back a string',
+      editRefs((j) => ((j.constraints as Record<string, unknown>).back = 'tall back')),
+    ),
+    refsCase(
+      'an image without a file',
+      editRefs((j) => delete (j.images as Array<Record<string, unknown>>)[0]!.file),
+    ),
+    refsCase('a reference GLB a FIFO', (f) => fifoIn(path.dirname(f), 'ref-003.glb')),
+    {
+      name: "the probe's config.json a FIFO",
+      make: () => {
+        const dir = fresh('probe');
+        fs.cpSync(path.join(ROOT, 'models/dd3d-tiny/probe'), dir, { recursive: true });
+        fifoIn(dir, 'config.json');
+        return ['eval-3d', '--assets', CHAIR_REFS, '--refs', CHAIR_REFS, '--probe', dir];
+      },
+    },
+  ]);
 
   // ---- output paths: the user's files are never touched
   const userFile = (name: string, content = 'mine') => {

@@ -44,7 +44,7 @@ export async function dd3d(args: string[]): Promise<InProcessResult> {
 }
 
 /** A progress bar's line (progress.ts), which an error after some work may follow. */
-const PROGRESS_LINE = /^[^\n]* \[[█░]+\] \d+\/\d+ \|/;
+export const PROGRESS_LINE = /^[^\n]* \[[█░]+\] \d+\/\d+ \|/;
 
 /** Exit 1 and exactly one line `dd3d: error: …` matching `pattern` besides progress bars, no stack trace. */
 export function expectOneLine(r: InProcessResult, pattern: RegExp): void {

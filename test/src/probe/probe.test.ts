@@ -167,7 +167,7 @@ describe('probe folders', () => {
       [path.join(tmp, 'nope'), /probe folder not found/],
       [path.join(shipped, CONFIG_FILE), /got a file/],
       [bad('no-config', { [CONFIG_FILE]: null }), /config\.json: file not found/],
-      [bad('bad-json', { [CONFIG_FILE]: '{"format": ' }), /config\.json: not valid JSON/],
+      [bad('bad-json', { [CONFIG_FILE]: '{"format": ' }), /config\.json: invalid JSON, the file is not valid JSON/],
       [bad('bad-format', { [CONFIG_FILE]: JSON.stringify({ ...cfg, format: 'other' }) }), /not a dd3d probe config/],
       [bad('bad-res', { [CONFIG_FILE]: JSON.stringify({ ...cfg, res: 48 }) }), /"res" 48: the probe supports resolutions 32 and 64/],
       [
