@@ -320,14 +320,16 @@ describe('fuzz: broken inputs through the CLI', () => {
   fuzz('npz', npzCases);
 
   // ---- image folders: broken and special files among the references
+  /** A fresh copy of the chair references with `make` run on `file` inside it. */
+  const refsWith = (file: string, make: (p: string) => void): string => {
+    const dir = fresh('refs');
+    fs.cpSync(CHAIR_REFS, dir, { recursive: true });
+    make(path.join(dir, file));
+    return dir;
+  };
   const imageCase = (name: string, make: (p: string) => void): Case => ({
     name,
-    make: () => {
-      const dir = fresh('refs');
-      fs.cpSync(CHAIR_REFS, dir, { recursive: true });
-      make(path.join(dir, 'zz.png'));
-      return ['train-dist', '--images', dir, '--steps', '1', '--out', fresh('d.json')];
-    },
+    make: () => ['train-dist', '--images', refsWith('zz.png', make), '--steps', '1', '--out', fresh('d.json')],
   });
   const pngHeader = fs.readFileSync(path.join(CHAIR_REFS, 'ref-000.png'));
   const imageCases: Case[] = [
@@ -362,12 +364,7 @@ describe('fuzz: broken inputs through the CLI', () => {
   // ---- eval-3d's inputs: a reference set's attributes.json (read before any asset) and GLBs, the probe's config
   const refsCase = (name: string, make: (file: string) => void): Case => ({
     name,
-    make: () => {
-      const dir = fresh('refs');
-      fs.cpSync(CHAIR_REFS, dir, { recursive: true });
-      make(path.join(dir, 'attributes.json'));
-      return ['eval-3d', '--assets', CHAIR_REFS, '--refs', dir];
-    },
+    make: () => ['eval-3d', '--assets', CHAIR_REFS, '--refs', refsWith('attributes.json', make)],
   });
   const editRefs = (edit: (j: Record<string, unknown>) => void) => (file: string) => {
     const j = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
