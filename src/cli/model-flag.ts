@@ -82,15 +82,20 @@ export const MAX_IMAGE_SIDE = 2048;
 /**
  * Every file of a model folder and its component folders must be a regular file (after
  * symlinks) before any is opened: a FIFO named vocab.json would block its reader forever.
+ * Configs and vocabularies are read whole, so they are held to MAX_READ_BYTES; weights are
+ * not: the safetensors reader reads tensors on demand and checks the header itself, and a
+ * Stable Diffusion 1.x UNet in float32 is 3.4 GB.
  */
 export function checkModelFiles(modelDir: string): void {
   if (!fs.statSync(modelDir, { throwIfNoEntry: false })?.isDirectory()) return; // the loader says what is wrong
+  const check = (file: string) => {
+    if (/\.safetensors$/.test(file)) checkRegularFile(file, 'a model file', Number.POSITIVE_INFINITY);
+    else if (/\.(json|txt)$/.test(file)) checkRegularFile(file, 'a model file');
+  };
   for (const entry of fs.readdirSync(modelDir, { withFileTypes: true })) {
     const p = path.join(modelDir, entry.name);
-    const s = fs.statSync(p, { throwIfNoEntry: false });
-    if (s?.isDirectory()) {
-      for (const f of fs.readdirSync(p)) if (/\.(json|txt|safetensors)$/.test(f)) checkRegularFile(path.join(p, f), 'a model file');
-    } else if (/\.(json|txt|safetensors)$/.test(entry.name)) checkRegularFile(p, 'a model file');
+    if (fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) for (const f of fs.readdirSync(p)) check(path.join(p, f));
+    else check(p);
   }
 }
 

@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { modelLabel, resolveModelDir } from '../../../src/cli/model-flag.js';
+import { checkModelFiles, modelLabel, resolveModelDir } from '../../../src/cli/model-flag.js';
+import { Dd3dError } from '../../../src/core/errors.js';
+import { MAX_READ_BYTES } from '../../../src/io/regular-file.js';
 import { textEncoderHash, type PromptDistribution } from '../../../src/distribution/distribution-file.js';
 import { builtinModelDir, packageRoot } from '../../../src/paths.js';
 
@@ -48,5 +50,25 @@ describe('resolveModelDir', () => {
   it('a distribution records --model as given, else the built-in label', () => {
     expect(modelLabel(undefined, MV)).toBe('built-in (models/dd3d-mv)');
     expect(modelLabel('~/sd-2-1', '/home/u/sd-2-1')).toBe('~/sd-2-1');
+  });
+});
+
+describe('checkModelFiles', () => {
+  it('lets multi-GB weights through (a Stable Diffusion UNet) and holds configs to the read bound', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd3d-model-files-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'unet'));
+      // sparse files: sizes without the bytes
+      fs.writeFileSync(path.join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), '');
+      fs.truncateSync(path.join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), 3.4e9);
+      fs.writeFileSync(path.join(dir, 'unet', 'config.json'), '{}');
+      expect(() => checkModelFiles(dir)).not.toThrow();
+      fs.truncateSync(path.join(dir, 'unet', 'config.json'), MAX_READ_BYTES + 1);
+      expect(() => checkModelFiles(dir)).toThrow(
+        new Dd3dError(`${path.join(dir, 'unet', 'config.json')}: ${MAX_READ_BYTES + 1} bytes, over the limit of ${MAX_READ_BYTES} bytes for a model file`),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
