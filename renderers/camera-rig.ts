@@ -99,7 +99,7 @@ export function sampleCamera(rng: Rng, ranges: CameraRanges = CAMERA_RANGES): Sc
  * radius · sin(fov/2) never drops below the framing. sampleCamera and the reference sets'
  * cameras end with it.
  */
-export function framedCamera(azimuth: number, elevation: number, rng: Rng, ranges: Pick<CameraRanges, 'fov' | 'framing'> = CAMERA_RANGES): SceneCamera {
+export function framedCamera(azimuth: number, elevation: number, rng: Rng, ranges: Pick<CameraRanges, 'fov' | 'framing'>): SceneCamera {
   const fov = ranges.fov[0] + (ranges.fov[1] - ranges.fov[0]) * rng.next();
   const framing = ranges.framing[0] + (ranges.framing[1] - ranges.framing[0]) * rng.next();
   const c = roundCamera({ azimuth, elevation, radius: 1, fov });
