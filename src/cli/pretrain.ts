@@ -14,6 +14,7 @@ import { PRETRAIN_CONFIGS } from '../train/pretrain-configs.js';
 import { startBackend } from './common.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
+import { tryReadJsonFile } from '../io/regular-file.js';
 
 interface PretrainFlags {
   data: string;
@@ -37,11 +38,8 @@ interface PretrainFlags {
  */
 function isPretrainFolder(dir: string): boolean {
   if (hasCheckpoint(path.join(dir, 'checkpoint'))) return true;
-  try {
-    return typeof JSON.parse(fs.readFileSync(path.join(dir, 'model_index.json'), 'utf8'))._dd3d_config === 'string';
-  } catch {
-    return false;
-  }
+  const index = tryReadJsonFile(path.join(dir, 'model_index.json')) as { _dd3d_config?: unknown } | null | undefined;
+  return typeof index?._dd3d_config === 'string';
 }
 
 export function registerPretrain(program: Command): void {

@@ -26,6 +26,7 @@ import { startBackend } from './common.js';
 import { applyModelSettings, registerGenerate, settingsFromFlags, type GenerateSettingsFlags } from './generate.js';
 import { loadModel, MODEL_FLAG_HELP, resolveModelDir, samplingSettings } from './model-flag.js';
 import { intOption } from './options.js';
+import { readRegularFile } from '../io/regular-file.js';
 
 interface AddFlags extends GenerateSettingsFlags {
   n: number;
@@ -256,7 +257,7 @@ Examples:
 
 function readDistribution(file: string): Buffer {
   if (!fs.existsSync(file)) throw new Dd3dError(`${file}: distribution file not found`);
-  return fs.readFileSync(file);
+  return readRegularFile(file, 'a distribution file');
 }
 
 /** --out: new, or a folder of assets (finished or in progress) and their references; the queue adds to it. */

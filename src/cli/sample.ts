@@ -44,6 +44,7 @@ import {
 } from './model-flag.js';
 import { floatOption, intOption } from './options.js';
 import { progressBar } from './progress.js';
+import { tryReadJsonFile } from '../io/regular-file.js';
 
 interface SampleFlags {
   model?: string;
@@ -263,7 +264,7 @@ function readSources(dist: string, mix: string[]): WeightedDistribution[] {
  */
 function isSampleFolder(dir: string): boolean {
   try {
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { format?: unknown; images?: unknown };
+    const manifest = (tryReadJsonFile(path.join(dir, 'manifest.json')) ?? {}) as { format?: unknown; images?: unknown };
     if (manifest.format !== 'dd3d-samples' || !Array.isArray(manifest.images)) return false;
     const listed = new Set(['manifest.json', ...manifest.images.map(String)]);
     return fs.readdirSync(dir).every((f) => listed.has(f) && fs.lstatSync(path.join(dir, f)).isFile());

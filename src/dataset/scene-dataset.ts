@@ -33,6 +33,7 @@ import { deriveSeed, mulberry32 } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { pidAlive } from '../io/output-guard.js';
+import { readJsonFile, readRegularFile } from '../io/regular-file.js';
 import { openSafetensors, writeSafetensors } from '../io/safetensors.js';
 
 // ---------------------------------------------------------------------------------------
@@ -318,7 +319,7 @@ function shardComplete(dir: string, settings: DatasetSettings, s: number): boole
     } finally {
       f.close();
     }
-    const lines = splitLines(fs.readFileSync(`${base}.jsonl`, 'utf8'));
+    const lines = splitLines(readRegularFile(`${base}.jsonl`, 'a JSONL shard').toString('utf8'));
     if (lines.length !== count) return false;
     const first = JSON.parse(lines[0]!) as SceneRecord;
     const last = JSON.parse(lines[count - 1]!) as SceneRecord;
@@ -355,9 +356,10 @@ function prepareFolder(dir: string, settings: DatasetSettings): void {
   if (fs.existsSync(file)) {
     let stored: unknown;
     try {
-      stored = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch {
-      throw new Dd3dError(`${file}: not valid JSON; choose a new --out, or delete the folder to start over`);
+      stored = readJsonFile(file);
+    } catch (e) {
+      if (!(e instanceof Dd3dError)) throw e;
+      throw new Dd3dError(`${e.message}; choose a new --out, or delete the folder to start over`);
     }
     if (typeof stored !== 'object' || stored === null || (stored as { format?: unknown }).format !== DATASET_FORMAT) {
       throw new Dd3dError(`${file}: not a dd3d scene dataset (expected "format": "${DATASET_FORMAT}"); choose a new --out`);
@@ -517,7 +519,7 @@ export function readSceneShard(file: string, views = 1): SceneShard {
   }
   const jsonl = `${base}.jsonl`;
   if (!fs.existsSync(jsonl)) throw new Dd3dError(`${jsonl}: file not found (every shard has a .safetensors and a .jsonl)`);
-  const lines = splitLines(fs.readFileSync(jsonl, 'utf8'));
+  const lines = splitLines(readRegularFile(jsonl, 'a JSONL shard').toString('utf8'));
   const [count, res] = shape as [number, number];
   if (lines.length * views !== count) {
     const what = views > 1 ? `${count} images of ${views} views each` : `${count} images`;
@@ -563,12 +565,7 @@ export class SceneDataset implements Iterable<SceneItem> {
   static open(dir: string): SceneDataset {
     const file = path.join(dir, 'dataset.json');
     if (!fs.existsSync(file)) throw new Dd3dError(`${dir}: no dataset.json; not a dd3d scene dataset (make one with "dd3d scenes dataset")`);
-    let settings: DatasetSettings;
-    try {
-      settings = JSON.parse(fs.readFileSync(file, 'utf8')) as DatasetSettings;
-    } catch {
-      throw new Dd3dError(`${file}: not valid JSON`);
-    }
+    const settings = (readJsonFile(file) ?? {}) as DatasetSettings;
     if (settings.format !== DATASET_FORMAT) throw new Dd3dError(`${file}: not a dd3d scene dataset (expected "format": "${DATASET_FORMAT}")`);
     if (settings.version !== DATASET_VERSION) throw new Dd3dError(`${file}: dataset version ${settings.version}, this dd3d reads version ${DATASET_VERSION}`);
     for (let s = 0; s < settings.shards; s++) {

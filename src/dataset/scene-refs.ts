@@ -22,7 +22,7 @@ import { FAMILY_NAMES, caption, disposeObject, familyName, makeObject, parseWher
 import { deriveSeed, mulberry32, type Rng } from '../core/random.js';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readJsonFile } from '../text/text-util.js';
+import { readJsonFile } from '../io/regular-file.js';
 import { groupToMeshes, writeGlb } from '../io/glb.js';
 import { type ImageBatch, writePng } from '../io/image.js';
 import { DATASET_SUPERSAMPLE, checkInt } from './scene-dataset.js';

@@ -10,9 +10,8 @@ import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { getComponent, openModelFolder } from '../io/diffusers.js';
-import { checkRegularFile } from '../io/regular-file.js';
+import { checkRegularFile, readJsonFile } from '../io/regular-file.js';
 import { firstNonFinite, textEncoderStateBound } from '../models/load.js';
-import { readJsonFile } from '../text/text-util.js';
 
 export const DISTRIBUTION_FORMAT = 'dd3d-distribution';
 /** The newest version this dd3d reads. Version 2 adds `components`; files without them are still written as 1. */

@@ -28,7 +28,7 @@ import { DATASET_SUPERSAMPLE } from '../dataset/scene-dataset.js';
 import { frameRadius, sceneCamera } from '../../renderers/camera-rig.js';
 import { readRefsManifest } from '../dataset/scene-refs.js';
 import { Dd3dError } from '../core/errors.js';
-import { readJsonFile } from '../text/text-util.js';
+import { readJsonFile } from '../io/regular-file.js';
 import type { GlbMesh } from '../io/glb.js';
 import { meshesToGroup, readGlbMeshes } from '../io/glb-read.js';
 import type { Probe } from '../probe/index.js';

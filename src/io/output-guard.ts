@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Dd3dError } from '../core/errors.js';
+import { tryReadJsonFile } from './regular-file.js';
 
 export interface OutputSpec {
   /** As the user gave it. */
@@ -173,14 +174,8 @@ export function commitFolder(tmp: string, target: string): void {
 
 /** A JSON file whose top-level `format` is one of `formats`: an earlier output of dd3d's. Never throws. */
 export function isJsonWithFormat(file: string, formats: string[]): boolean {
-  try {
-    const s = fs.statSync(file);
-    if (!s.isFile() || s.size > 256 * 1024 * 1024) return false;
-    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as { format?: unknown };
-    return typeof v?.format === 'string' && formats.includes(v.format);
-  } catch {
-    return false;
-  }
+  const v = tryReadJsonFile(file) as { format?: unknown } | null | undefined;
+  return typeof v?.format === 'string' && formats.includes(v.format);
 }
 
 /** An `isOurs` test: a folder whose `file` is JSON with one of `formats` (a dataset.json, a probe's config.json, …). */

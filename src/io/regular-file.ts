@@ -92,3 +92,32 @@ export function readRegularFile(file: string, what = 'a file', maxBytes = MAX_RE
     fs.closeSync(fd);
   }
 }
+
+/**
+ * A JSON file (a UTF-8 BOM tolerated), read as a regular file: unreadable, special or invalid
+ * files are one-line errors naming them, and a FIFO named like a config cannot block the read.
+ */
+export function readJsonFile(file: string, what = 'a JSON file'): unknown {
+  let text = readRegularFile(file, what).toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    // both wordings: the tokenizers have always said "invalid JSON", the rest of dd3d "not valid JSON"
+    throw new Dd3dError(
+      `${file}: invalid JSON, the file is not valid JSON (${String((err as Error).message)
+        .replace(/\s+/g, ' ')
+        .trim()})`,
+    );
+  }
+}
+
+/** {@link readJsonFile}, or undefined for a file that is missing, special or not JSON: for "is this folder ours?" tests. */
+export function tryReadJsonFile(file: string): unknown {
+  try {
+    return readJsonFile(file);
+  } catch (e) {
+    if (e instanceof Dd3dError) return undefined;
+    throw e;
+  }
+}

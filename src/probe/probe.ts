@@ -21,7 +21,7 @@ import { Dd3dError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { headLayout, validateConfig, type HeadLayout, type ProbeConfig } from './spec.js';
-import { readJsonFile } from '../text/text-util.js';
+import { readJsonFile } from '../io/regular-file.js';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';

@@ -9,7 +9,6 @@
  * choice (weight init, shuffling, augmentation) is derived from `seed`, so a run on the same
  * backend is reproducible bit for bit; the last partial batch of an epoch is dropped.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed, gaussian, mulberry32, type Rng } from '../core/random.js';
@@ -21,6 +20,7 @@ import { Probe, isTrainable, weightShapes } from './probe.js';
 import { AdamW } from '../train/adamw.js';
 import { warmupCosine } from '../train/lr-schedule.js';
 import { defaultArchitecture, defaultConfig, type ProbeConfig } from './spec.js';
+import { tryReadJsonFile } from '../io/regular-file.js';
 
 export interface TrainProbeOptions {
   /** Scene dataset folder (`dd3d scenes dataset`). */
@@ -258,11 +258,7 @@ function makeConfig(res: number, opts: TrainProbeOptions): ProbeConfig {
 }
 
 function readSettings(dir: string): { seed: number } | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'dataset.json'), 'utf8')) as { seed: number };
-  } catch {
-    return undefined;
-  }
+  return (tryReadJsonFile(path.join(dir, 'dataset.json')) ?? undefined) as { seed: number } | undefined;
 }
 
 /** What config.json keeps of an evaluation: accuracies without the confusion matrices. */

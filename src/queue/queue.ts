@@ -17,6 +17,7 @@ import { putDistribution } from './dist-store.js';
 import { assetName } from '../generate/asset-job.js';
 import { JOB_NAME, jobIdFor, type QueueJobPayload } from './payload.js';
 import type { AssetProgress } from './worker.js';
+import { tryReadJsonFile } from '../io/regular-file.js';
 
 /** Hidden in --out (so `view` and generate's folder check skip it): which run the folder holds. */
 export const RUN_MARKER = '.dd3d-queue-run.json';
@@ -28,12 +29,7 @@ export const RUN_MARKER = '.dd3d-queue-run.json';
 export function claimOutFolder(out: string, run: string, flag = '--out'): void {
   const marker = path.join(out, RUN_MARKER);
   if (fs.existsSync(marker)) {
-    let other: unknown;
-    try {
-      other = (JSON.parse(fs.readFileSync(marker, 'utf8')) as { run?: unknown }).run;
-    } catch {
-      other = undefined;
-    }
+    const other = (tryReadJsonFile(marker) as { run?: unknown } | null | undefined)?.run;
     if (other === run) return;
     throw new Dd3dError(
       `${flag}: ${out} holds the assets of another queue run (${String(other)}); a run with another distribution, seed, model or settings needs its own folder`,

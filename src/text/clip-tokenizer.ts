@@ -17,11 +17,12 @@
  *     mark the last symbol with `</w>`, and apply BPE merges by rank;
  *  5. look the resulting symbols up in the vocabulary (unknown → unk id).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Dd3dError } from '../core/errors.js';
-import { escapeRegExp, frameIds, oneLine, readJsonFile, shorten } from './text-util.js';
+import { readJsonFile, readRegularFile } from '../io/regular-file.js';
+import { escapeRegExp, frameIds, shorten } from './text-util.js';
 import { isPlainObject, readSpecialTokenFiles, resolveTokenizerFolder, tokenContent, VOCAB_FILE } from './tokenizer-folder.js';
 import type { TextTokenizer } from './tokenizer.js';
 
@@ -317,13 +318,7 @@ export class ClipTokenizer implements TextTokenizer {
     if (!existsSync(vocabPath)) throw new Dd3dError(`CLIP vocabulary file ${vocabPath} not found (expected vocab.json)`);
     if (!existsSync(mergesPath)) throw new Dd3dError(`CLIP merges file ${mergesPath} not found (expected merges.txt)`);
     const vocab = parseVocab(readJsonFile(vocabPath), vocabPath);
-    let mergesText: string;
-    try {
-      mergesText = readFileSync(mergesPath, 'utf8');
-    } catch (err) {
-      throw new Dd3dError(`${mergesPath}: cannot be read (${oneLine((err as Error).message)})`);
-    }
-    const merges = parseMerges(mergesText, mergesPath);
+    const merges = parseMerges(readRegularFile(mergesPath, 'a merges file').toString('utf8'), mergesPath);
     const maxLength =
       options.maxLength === undefined ? DEFAULT_MAX_LENGTH : (checkMaxLength(options.maxLength, 'ClipTokenizer maxLength') ?? DEFAULT_MAX_LENGTH);
     return new ClipTokenizer({

@@ -1,6 +1,5 @@
-/** What both tokenizers share: reading their JSON files, message formatting, and framing ids. */
+/** What both tokenizers share: message formatting and framing ids. */
 import { Dd3dError } from '../core/errors.js';
-import { readRegularFile } from '../io/regular-file.js';
 
 export function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
@@ -15,22 +14,6 @@ export function shorten(s: string, max = 60): string {
 
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/**
- * A JSON file (a UTF-8 BOM tolerated); unreadable or invalid files are one-line errors naming
- * them. Read as a regular file (io/regular-file.ts), so a FIFO or device named like a config
- * is refused instead of blocking the read forever.
- */
-export function readJsonFile(path: string): unknown {
-  let text = readRegularFile(path, 'a JSON file').toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    // both wordings: the tokenizers have always said "invalid JSON", the rest of dd3d "not valid JSON"
-    throw new Dd3dError(`${path}: invalid JSON, the file is not valid JSON (${oneLine((err as Error).message)})`);
-  }
 }
 
 export interface Framing {

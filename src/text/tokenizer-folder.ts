@@ -11,7 +11,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { Dd3dError } from '../core/errors.js';
-import { readJsonFile, shorten } from './text-util.js';
+import { readJsonFile } from '../io/regular-file.js';
+import { shorten } from './text-util.js';
 
 export const VOCAB_FILE = 'vocab.json';
 export const CONFIG_FILE = 'tokenizer_config.json';

@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/random.js';
 import { brokenModel, CHAIR, CHAIR_REFS, dd3d, PROGRESS_LINE, ROOT, snapshot, TINY } from '../helpers/in-process.js';
 
@@ -398,6 +398,37 @@ describe('fuzz: broken inputs through the CLI', () => {
         fifoIn(dir, 'config.json');
         return ['eval-3d', '--assets', CHAIR_REFS, '--refs', CHAIR_REFS, '--probe', dir];
       },
+    },
+  ]);
+
+  // ---- JSON that says whose a folder is: a FIFO in its place used to block the read forever
+  const dataset = path.join(tmp, 'dataset');
+  beforeAll(async () => {
+    const r = await dd3d(['scenes', 'dataset', '--n', '2', '--res', '32', '--seed', '1', '--out', dataset]);
+    expect(r.status).toBe(0);
+  });
+  /** A copy of the tiny dataset (or a new folder) with `file` a FIFO. */
+  const withFifo = (file: string, copyOf?: string) => {
+    const dir = fresh('with-fifo');
+    if (copyOf) fs.cpSync(copyOf, dir, { recursive: true });
+    else fs.mkdirSync(dir);
+    if (fs.existsSync(path.join(dir, file))) fs.rmSync(path.join(dir, file));
+    execFileSync('mkfifo', [path.join(dir, file)]);
+    return dir;
+  };
+  const pretrain = (data: string, out = fresh('run')) => ['pretrain', '--data', data, '--out', out, '--config', 'test', '--steps', '1'];
+  fuzz('folder manifests', [
+    { name: 'sample into a folder whose manifest.json is a FIFO', make: () => sample(TINY, withFifo('manifest.json')) },
+    { name: 'pretrain into a folder whose model_index.json is a FIFO', make: () => pretrain(dataset, withFifo('model_index.json')) },
+    { name: 'pretrain from a dataset whose dataset.json is a FIFO', make: () => pretrain(withFifo('dataset.json', dataset)) },
+    { name: "pretrain from a dataset whose shard's JSONL is a FIFO", make: () => pretrain(withFifo('shard-00000.jsonl', dataset)) },
+    {
+      name: 'scenes dataset into a folder whose dataset.json is a FIFO',
+      make: () => ['scenes', 'dataset', '--n', '2', '--res', '8', '--out', withFifo('dataset.json')],
+    },
+    {
+      name: 'probe train on a dataset whose dataset.json is a FIFO',
+      make: () => ['probe', 'train', '--data', withFifo('dataset.json', dataset), '--out', fresh('probe')],
     },
   ]);
 

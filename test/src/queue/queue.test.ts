@@ -24,7 +24,7 @@ import { buildTemplate } from '../../../src/distribution/prompt-template.js';
 import { DiffusionModel } from '../../../src/pipeline/diffusion-model.js';
 import { GENERATE_DEFAULTS } from '../../../src/generate/config.js';
 import { JOB_NAME, jobIdFor, parsePayload, type QueueJobPayload } from '../../../src/queue/payload.js';
-import { queueStatus } from '../../../src/queue/queue.js';
+import { claimOutFolder, queueStatus, RUN_MARKER } from '../../../src/queue/queue.js';
 import { exportTinyModel } from '../../../src/train/export.js';
 import { allVariables, buildTinyModel } from '../../../src/train/pretrain.js';
 import { PRETRAIN_CONFIGS } from '../../../src/train/pretrain-configs.js';
@@ -415,6 +415,17 @@ describe('dd3d queue without a Redis to talk to', () => {
     expect(parsePayload(whole('auto', { albedo: 0, lambertian: 0.5, textureless: 0.5 })).config.shading.textureless).toBe(0.5);
     for (const shading of [{ albedo: 0.5 }, { albedo: -0.25, lambertian: 1 }])
       expect(() => parsePayload(whole('auto', shading))).toThrow(/"config\.shading" must be chances of albedo, lambertian and textureless ≥ 0 that sum to 1/);
+  });
+
+  it("a FIFO in place of --out's run marker or of --dist is a one-line error, not a read that blocks forever", () => {
+    const out = path.join(tmp, 'fifo-marker');
+    fs.mkdirSync(out);
+    spawnSync('mkfifo', [path.join(out, RUN_MARKER)]);
+    expect(() => claimOutFolder(out, '0123456789abcdef')).toThrow(/holds the assets of another queue run \(undefined\)/);
+    const dist = path.join(tmp, 'fifo.json');
+    spawnSync('mkfifo', [dist]);
+    const r = runCli(['queue', 'add', '--dist', dist, '--out', path.join(tmp, 'fifo-out'), '--redis', 'redis://127.0.0.1:1']);
+    expectOneLineError(r, /fifo\.json: expected a distribution file, got a named pipe \(FIFO\)/);
   });
 
   it('a bad Redis URL or an unreachable server is one error line within seconds, and nothing is written', async () => {
