@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The 3D results of the multi-view issue: for each reference set, learn a distribution with
 # train-dist (defaults), make 3 assets with `generate` at its defaults, and score them with
-# eval-3d (family, fixed-attribute and colour agreement, majority colour, Chamfer to the
-# nearest reference, diversity), printing one README row per set plus the wall time, and draw
+# eval-3d (family, fixed-attribute and colour agreement, majority colour, part colour agreement
+# against the references' own, Chamfer to the nearest reference, diversity), printing one
+# README row per set plus the wall time, and draw
 # OUT_DIR/NAME-turntables.png: the references on top, each asset's turntable below.
 # Sets: chairs (the README's examples/chair-refs, red or blue with tall backs) and two
 # families the README had not used: tall green or yellow tables, round purple or orange vases.
@@ -49,6 +50,7 @@ for entry in "${sets[@]}"; do
     const pct = (x) => (100 * x).toFixed(1) + "%";
     const attrs = Object.entries(r.attribute_agreement).map(([k, v]) => `${k} ${pct(v)}`).join(", ") || "-";
     const colours = r.assets.map((a) => a.majority_color + (a.majority_color_ok ? "" : " ✗")).join(", ");
-    console.log(`| ${process.argv[2]} | ${pct(r.family_agreement)} | ${attrs} | ${pct(r.color_agreement)} | ${colours} | ${r.chamfer_to_nearest.toFixed(3)} | ${r.diversity_assets?.toFixed(3)} / ${r.diversity_refs?.toFixed(3)} | ${(process.argv[3] / 60).toFixed(1)} min |`);
+    const parts = Object.entries(r.part_color_agreement).map(([k, v]) => `${k.replace(/_color$/, "")} ${pct(v)} (${pct(r.reference_part_color_agreement[k])})`).join(", ") || "-";
+    console.log(`| ${process.argv[2]} | ${pct(r.family_agreement)} | ${attrs} | ${pct(r.color_agreement)} | ${colours} | ${parts} | ${r.chamfer_to_nearest.toFixed(3)} | ${r.diversity_assets?.toFixed(3)} / ${r.diversity_refs?.toFixed(3)} | ${(process.argv[3] / 60).toFixed(1)} min |`);
   ' "$out/$name.eval.json" "$name" "$secs"
 done

@@ -21,7 +21,7 @@ export function registerEval3d(program: Command): void {
   program
     .command('eval-3d')
     .description(
-      "measure generated 3D assets against a reference set: probe family, attribute and colour agreement over 8 views, each asset's majority colour, Chamfer distance to the nearest reference, and shape diversity",
+      "measure generated 3D assets against a reference set: probe family, attribute and colour agreement over 8 views, each asset's majority colour, part colour agreement (a chair's seat, a table's top, ...), Chamfer distance to the nearest reference, and shape diversity",
     )
     .requiredOption(
       '--assets <dir>',
@@ -33,7 +33,7 @@ export function registerEval3d(program: Command): void {
     .option('--seed <n>', 'seed of the surface sampling', intOption(0), 0)
     .option(
       '--json',
-      'print one JSON object: {"assets": [...], "family_agreement", "color_agreement", "attribute_agreement", "attribute_agreement_overall", "majority_color_share", "chamfer_to_nearest", "diversity_assets", "diversity_refs", "n_assets", "n_refs", ...}',
+      'print one JSON object: {"assets": [...], "family_agreement", "color_agreement", "attribute_agreement", "attribute_agreement_overall", "majority_color_share", "part_color_agreement", "reference_part_color_agreement", "chamfer_to_nearest", "diversity_assets", "diversity_refs", "n_assets", "n_refs", ...}',
     )
     .addHelpText('after', '\nExample:\n  dd3d eval-3d --assets out/ --refs refs/chairs')
     .action(async (opts: Eval3dFlags, cmd: Command) => {
@@ -72,12 +72,14 @@ function printReport(r: Eval3dResult, refsDir: string): void {
       `${EVAL_VIEWS.azimuths.length} views each at elevation ${EVAL_VIEWS.elevation}°, ${r.points} surface points per mesh\n`,
   );
   const attrs = Object.keys(r.reference_constraints);
+  const parts = Object.keys(r.reference_part_colors);
   const rows = r.assets.map((a) => [
     a.name,
     pct(a.family_agreement),
     ...attrs.map((k) => pct(a.attribute_agreement[k]!)),
     pct(a.color_agreement),
     `${a.majority_color}${a.majority_color_ok ? '' : ' ✗'}`,
+    ...parts.map((k) => pct(a.part_color_agreement[k]!)),
     a.nearest_ref,
     fmt(a.chamfer),
   ]);
@@ -87,15 +89,26 @@ function printReport(r: Eval3dResult, refsDir: string): void {
     ...attrs.map((k) => pct(r.attribute_agreement[k]!)),
     pct(r.color_agreement),
     `${pct(r.majority_color_share)} ok`,
+    ...parts.map((k) => pct(r.part_color_agreement[k]!)),
     '',
     fmt(r.chamfer_to_nearest),
   ]);
-  console.log(formatTable(['asset', 'family ↑', ...attrs.map((k) => `${k} ↑`), 'colour ↑', 'majority colour', 'nearest ref', 'chamfer ↓'], rows));
+  console.log(
+    formatTable(
+      ['asset', 'family ↑', ...attrs.map((k) => `${k} ↑`), 'colour ↑', 'majority colour', ...parts.map((k) => `${k} ↑`), 'nearest ref', 'chamfer ↓'],
+      rows,
+    ),
+  );
   if (attrs.length) {
     const fixed = attrs.map((k) => `${k} = ${r.reference_constraints[k]!.join(' | ')}`).join('; ');
     console.log(`
 attribute agreement (views reading an allowed value of ${fixed}): ${pct(r.attribute_agreement_overall!)} overall`);
   }
+  for (const k of parts)
+    console.log(
+      `\n${k} agreement (views reading a colour some reference's ${k} has: ${r.reference_part_colors[k]!.join(', ')}): ` +
+        `assets ${pct(r.part_color_agreement[k]!)}, the references themselves ${pct(r.reference_part_color_agreement[k]!)}`,
+    );
   const div = (x: number | null) => (x === null ? '- (needs 2)' : fmt(x));
   console.log(`\ndiversity (mean pairwise chamfer): assets ${div(r.diversity_assets)}, references ${div(r.diversity_refs)}`);
   // Chamfer distances print as numbers, agreements as shares.

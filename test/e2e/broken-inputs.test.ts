@@ -266,6 +266,7 @@ describe('fuzz: broken inputs through the CLI', () => {
     ['steps', 0],
     ['lr', -1],
     ['assign', 'median'],
+    ['flip', 'yes'],
   ] as const) {
     distCases.push({
       name: `training.settings.${key} ${value} for the prompt-tuning baseline`,

@@ -241,12 +241,21 @@ describe('eval-3d', () => {
       expect(r.diversity_assets).toBeGreaterThan(0.05);
       expect(r.diversity_refs).toBeGreaterThan(0.05);
       // the verdict: one check per number, each against the bar
-      expect(r.checks.map((c) => c.name)).toEqual(['family', 'back', 'majority colour', 'chamfer', 'diversity']);
+      // part colours: every view of the copies, and of the references, read against the references' seats
+      const seats = JSON.parse(fs.readFileSync(path.join(refs, 'attributes.json'), 'utf8')).images.map(
+        (im: { attributes: { seat_color: string } }) => im.attributes.seat_color,
+      );
+      expect(r.reference_part_colors).toEqual({ seat_color: [...new Set(seats)].sort() });
+      const seatViews = [a!, b!].flatMap((x) => x.views).filter((v) => r.reference_part_colors.seat_color!.includes(v.attributes.seat_color!)).length;
+      expect(r.part_color_agreement.seat_color).toBeCloseTo(seatViews / 16, 6);
+      expect(r.reference_part_color_agreement.seat_color).toBeGreaterThan(0.5);
+      expect(r.checks.map((c) => c.name)).toEqual(['family', 'back', 'majority colour', 'seat_color', 'chamfer', 'diversity']);
+      expect(r.checks.find((c) => c.name === 'seat_color')!.target).toBeCloseTo(BAR_3D.partColor * r.reference_part_color_agreement.seat_color!, 9);
       expect(r.checks.find((c) => c.name === 'chamfer')).toMatchObject({ value: r.chamfer_to_nearest, target: 0.05, atMost: true, pass: true });
       const diversity = r.checks.find((c) => c.name === 'diversity')!;
       expect(diversity).toMatchObject({ value: r.diversity_assets, target: r.diversity_refs, pass: r.diversity_assets! >= r.diversity_refs! });
       // copies of references pass every other bar, so the verdict is the diversity check's
-      expect(r.checks.filter((c) => c !== diversity).map((c) => c.pass)).toEqual([true, true, true, true]);
+      expect(r.checks.filter((c) => c !== diversity).map((c) => c.pass)).toEqual([true, true, true, true, true]);
       expect(r.pass).toBe(diversity.pass);
     } finally {
       probe.dispose();
@@ -259,6 +268,8 @@ describe('eval-3d', () => {
       family_agreement: 0.958,
       attribute_agreement: { back: 0.125 },
       majority_color_share: 1,
+      part_color_agreement: {},
+      reference_part_color_agreement: {},
       chamfer_to_nearest: 0.113,
       diversity_assets: 0.096,
       diversity_refs: 0.055,
@@ -285,6 +296,34 @@ describe('eval-3d', () => {
       ['majority colour', true],
       ['chamfer', true],
     ]);
+  });
+
+  it("fails chairs painted all in their frame's colour on the seat, where the main colour passed them", async () => {
+    // the references recoloured as the generated chairs come out: every part the frame's red
+    const dir = path.join(tmp, 'one-colour');
+    for (const k of [0, 1, 2]) {
+      const meshes = await readGlbMeshes(path.join(refs, `ref-00${k}.glb`));
+      const counts = new Map<string, number>();
+      for (const m of meshes) counts.set(JSON.stringify(m.color), (counts.get(JSON.stringify(m.color)) ?? 0) + 1);
+      const frame = JSON.parse([...counts].sort((x, y) => y[1] - x[1])[0]![0]) as [number, number, number];
+      fs.mkdirSync(path.join(dir, `asset-00${k}`), { recursive: true });
+      await writeGlb(
+        path.join(dir, `asset-00${k}`, 'asset.glb'),
+        meshes.map((m) => ({ ...m, color: frame })),
+      );
+      fs.writeFileSync(path.join(dir, `asset-00${k}`, 'manifest.json'), JSON.stringify({ format: 'dd3d-asset', version: 1, glb: 'asset.glb' }));
+    }
+    const probe = loadProbe(builtinProbeDir());
+    try {
+      const r = await evaluateAssets({ assets: dir, refs, probe, points: 512 });
+      const pass = Object.fromEntries(r.checks.map((c) => [c.name, c.pass]));
+      // measured: the probe still reads red chairs with tall backs, and the seat as red
+      expect(pass).toMatchObject({ family: true, back: true, 'majority colour': true, seat_color: false });
+      expect(r.part_color_agreement.seat_color).toBeLessThan(0.25);
+      expect(r.pass).toBe(false);
+    } finally {
+      probe.dispose();
+    }
   });
 
   it('names the GLB that has no surface to measure', async () => {
@@ -316,6 +355,9 @@ describe('eval-3d', () => {
       'attribute_agreement',
       'attribute_agreement_overall',
       'majority_color_share',
+      'part_color_agreement',
+      'reference_part_color_agreement',
+      'reference_part_colors',
       'chamfer_to_nearest',
       'diversity_assets',
       'diversity_refs',
@@ -334,6 +376,7 @@ describe('eval-3d', () => {
         'attribute_agreement',
         'majority_color',
         'majority_color_ok',
+        'part_color_agreement',
         'nearest_ref',
         'chamfer',
         'views',
