@@ -174,7 +174,8 @@ export function commitFolder(tmp: string, target: string): void {
 
 /** A JSON file whose top-level `format` is one of `formats`: an earlier output of dd3d's. Never throws. */
 export function isJsonWithFormat(file: string, formats: string[]): boolean {
-  const v = tryReadJsonFile(file) as { format?: unknown } | null | undefined;
+  // an earlier output's manifest is small: a huge file is not one, and is not read whole
+  const v = tryReadJsonFile(file, 256 * 1024 * 1024) as { format?: unknown } | null | undefined;
   return typeof v?.format === 'string' && formats.includes(v.format);
 }
 

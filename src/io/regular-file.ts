@@ -97,25 +97,27 @@ export function readRegularFile(file: string, what = 'a file', maxBytes = MAX_RE
  * A JSON file (a UTF-8 BOM tolerated), read as a regular file: unreadable, special or invalid
  * files are one-line errors naming them, and a FIFO named like a config cannot block the read.
  */
-export function readJsonFile(file: string, what = 'a JSON file'): unknown {
-  let text = readRegularFile(file, what).toString('utf8');
+export function readJsonFile(file: string, maxBytes = MAX_READ_BYTES): unknown {
+  let text = readRegularFile(file, 'a JSON file', maxBytes).toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
+    const reason = String((err as Error).message)
+      .replace(/\s+/g, ' ')
+      .trim();
     // both wordings: the tokenizers have always said "invalid JSON", the rest of dd3d "not valid JSON"
-    throw new Dd3dError(
-      `${file}: invalid JSON, the file is not valid JSON (${String((err as Error).message)
-        .replace(/\s+/g, ' ')
-        .trim()})`,
-    );
+    throw new Dd3dError(`${file}: invalid JSON, the file is not valid JSON (${reason})`);
   }
 }
 
-/** {@link readJsonFile}, or undefined for a file that is missing, special or not JSON: for "is this folder ours?" tests. */
-export function tryReadJsonFile(file: string): unknown {
+/**
+ * {@link readJsonFile}, or undefined for a file that is missing, special, over `maxBytes` or not
+ * JSON: for the "is this folder dd3d's own?" checks, which must never throw or hang.
+ */
+export function tryReadJsonFile(file: string, maxBytes = MAX_READ_BYTES): unknown {
   try {
-    return readJsonFile(file);
+    return readJsonFile(file, maxBytes);
   } catch (e) {
     if (e instanceof Dd3dError) return undefined;
     throw e;
