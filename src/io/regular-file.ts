@@ -9,7 +9,7 @@
  * two cannot hang; the descriptor is checked again with fstat.
  */
 import * as fs from 'node:fs';
-import { Dd3dError } from '../core/errors.js';
+import { Dd3dError, oneLine } from '../core/errors.js';
 
 /** Default size bound of a file read whole: far above any image, JSON or .npz dd3d reads. */
 export const MAX_READ_BYTES = 1024 * 1024 * 1024;
@@ -103,11 +103,8 @@ export function readJsonFile(file: string, maxBytes = MAX_READ_BYTES): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    const reason = String((err as Error).message)
-      .replace(/\s+/g, ' ')
-      .trim();
     // both wordings: the tokenizers have always said "invalid JSON", the rest of dd3d "not valid JSON"
-    throw new Dd3dError(`${file}: invalid JSON, the file is not valid JSON (${reason})`);
+    throw new Dd3dError(`${file}: invalid JSON, the file is not valid JSON (${oneLine((err as Error).message)})`);
   }
 }
 

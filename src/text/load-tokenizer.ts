@@ -8,9 +8,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Dd3dError } from '../core/errors.js';
+import { Dd3dError, oneLine } from '../core/errors.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
-import { oneLine } from './text-util.js';
 import { CONFIG_FILE, readTokenizerConfig, resolveTokenizerFolder, VOCAB_FILE } from './tokenizer-folder.js';
 import { WORD_TOKENIZER_CLASS, WordTokenizer } from './word-tokenizer.js';
 

@@ -1,9 +1,5 @@
 /** What both tokenizers share: message formatting and framing ids. */
-import { Dd3dError } from '../core/errors.js';
-
-export function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
-}
+import { Dd3dError, oneLine } from '../core/errors.js';
 
 /** At most `max` characters (code points) of `s` on one line, with an ellipsis when cut. */
 export function shorten(s: string, max = 60): string {

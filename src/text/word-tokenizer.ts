@@ -26,8 +26,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Dd3dError } from '../core/errors.js';
-import { escapeRegExp, frameIds, oneLine, shorten } from './text-util.js';
+import { Dd3dError, oneLine } from '../core/errors.js';
+import { escapeRegExp, frameIds, shorten } from './text-util.js';
 import { readJsonObject, readSpecialTokenFiles, resolveTokenizerFolder, show, tokenContent, VOCAB_FILE } from './tokenizer-folder.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { TextTokenizer, TokenizerCallOptions, TokenizerCallResult, TokenizerDecodeOptions } from './tokenizer.js';
