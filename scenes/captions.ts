@@ -65,6 +65,11 @@ export interface CaptionOptions {
    * caption, so captions range from the bare family to every attribute.
    */
   keep?: number;
+  /**
+   * Without `keep`: the lowest keep probability drawn, uniformly in [minKeep, 1); default 0.
+   * Above 0, fewer captions leave out the colours (pretrain-configs.ts, mv32c).
+   */
+  minKeep?: number;
   /** false: no view phrase (multi-view records, whose cameras carry the view). Default true. */
   viewPhrase?: boolean;
 }
@@ -77,7 +82,8 @@ export interface CaptionOptions {
 export function caption(attributes: Attributes, view: { azimuthDeg: number; elevationDeg: number }, seed: number, opts: CaptionOptions = {}): string {
   const family = findFamily(attributes.family);
   const rng = mulberry32(deriveSeed(seed, `${family.spec.name}/caption`));
-  const keepP = opts.keep ?? rng.next();
+  const minKeep = opts.minKeep ?? 0;
+  const keepP = opts.keep ?? minKeep + (1 - minKeep) * rng.next();
   const kept: AttributeSpec[] = [];
   for (const spec of family.spec.attributes) {
     const u = rng.next(); // drawn for every attribute so captions of one seed differ only where kept differs

@@ -227,6 +227,7 @@ export function batchOptions(config: PretrainConfig, seed: number): BatchOptions
   return {
     seed,
     captionDropout: config.captionDropout,
+    captionMinKeep: config.captionMinKeep,
     cameraDropout: mv?.cameraDropout,
     singleViewShare: mv?.singleViewShare,
     familyWeights: mv?.familyWeights,

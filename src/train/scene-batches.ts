@@ -30,6 +30,8 @@ export interface BatchOptions {
   seed: number;
   /** Probability of the empty caption (the unconditional prompt). */
   captionDropout: number;
+  /** Lowest per-caption probability of mentioning each attribute (captions.ts minKeep); default 0. */
+  captionMinKeep?: number;
   /** Multi-view datasets: probability that an object's cameras are null. */
   cameraDropout?: number;
   /** Multi-view datasets: share of steps that train on single images, with null cameras. */
@@ -155,7 +157,11 @@ export class SceneBatches {
         copy(i, b);
         const r = this.records[i];
         const dropped = rng.next() < this.options.captionDropout;
-        const text = dropped ? '' : caption(r.attributes, { azimuthDeg: r.camera.azimuth, elevationDeg: r.camera.elevation }, Math.floor(rng.next() * 2 ** 31));
+        const text = dropped
+          ? ''
+          : caption(r.attributes, { azimuthDeg: r.camera.azimuth, elevationDeg: r.camera.elevation }, Math.floor(rng.next() * 2 ** 31), {
+              minKeep: this.options.captionMinKeep,
+            });
         captions.push(text);
       }
     } else {
@@ -164,7 +170,12 @@ export class SceneBatches {
         const first = this.drawObject(rng, views, focused);
         const r = this.records[first];
         const dropped = rng.next() < this.options.captionDropout;
-        const text = dropped ? '' : caption(r.attributes, { azimuthDeg: 0, elevationDeg: 0 }, Math.floor(rng.next() * 2 ** 31), { viewPhrase: false });
+        const text = dropped
+          ? ''
+          : caption(r.attributes, { azimuthDeg: 0, elevationDeg: 0 }, Math.floor(rng.next() * 2 ** 31), {
+              viewPhrase: false,
+              minKeep: this.options.captionMinKeep,
+            });
         const withCamera = rng.next() >= (this.options.cameraDropout ?? 0);
         for (let v = 0; v < views; v++) {
           const b = o * views + v;

@@ -61,6 +61,25 @@ describe('caption', () => {
     expect(caption(attributes, { azimuthDeg: 100, elevationDeg: 0 }, 9, { keep: 0 })).toMatch(/^a (.* )?mug, side view$/);
   });
 
+  it('minKeep raises the share of captions that name a colour, and at 0 changes nothing', () => {
+    const chair = { family: 'chair', color: 'red', seat_color: 'blue', legs: 'four legs', back: 'tall back', seat: 'round seat', arms: 'no armrests' };
+    const seeds = Array.from({ length: 2000 }, (_, s) => s);
+    const share = (minKeep?: number, word = 'red'): number =>
+      seeds.filter((s) =>
+        caption(chair, view, s, minKeep === undefined ? {} : { minKeep })
+          .split(' ')
+          .includes(word),
+      ).length / seeds.length;
+    // an attribute is kept with probability p, p uniform in [m, 1): E[p] = (1 + m) / 2
+    expect(share()).toBeCloseTo(0.5, 1);
+    expect(share(0.5)).toBeCloseTo(0.75, 1);
+    // both colours at once: E[p²] = (1 + m + m²) / 3, 1/3 → 7/12
+    const both = (minKeep: number): number => seeds.filter((s) => /red .*blue/.test(caption(chair, view, s, { minKeep }))).length / seeds.length;
+    expect(both(0)).toBeCloseTo(1 / 3, 1);
+    expect(both(0.5)).toBeCloseTo(7 / 12, 1);
+    for (const s of seeds.slice(0, 50)) expect(caption(chair, view, s, { minKeep: 0 })).toBe(caption(chair, view, s));
+  });
+
   it('attaches a part colour to its part even when the part phrase is dropped', () => {
     // the colour goes inside its part's phrase, after the size word
     const tree = { family: 'tree', color: 'green', trunk_color: 'gray', crown: 'round crown', trunk: 'short trunk', pot: 'no pot' };

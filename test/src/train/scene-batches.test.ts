@@ -18,6 +18,7 @@ import { PRETRAIN_CONFIGS } from '../../../src/train/pretrain-configs.js';
 import { exportTinyModel } from '../../../src/train/export.js';
 import { isFocusedStep, SceneBatches } from '../../../src/train/scene-batches.js';
 import { Teacher } from '../../../src/train/teacher.js';
+import { COLOR_NAMES } from '../../../scenes/index.js';
 import { DDPMScheduler } from '../../../src/schedulers/index.js';
 import { expectOneLineError, runCli } from '../../helpers/cli.js';
 
@@ -123,6 +124,31 @@ describe('multi-view batches', () => {
     // the recorded camera is the one the batch encodes
     const first = ds.get(0).record.camera;
     expect(cameraFeatures(first).length).toBe(CAMERA_FEATURES);
+    m.textParams.dispose();
+    m.unetParams.dispose();
+  });
+
+  it("captionMinKeep 1 names every object's colour, on single- and multi-view steps (mv32c's config reaches the batches)", () => {
+    const ds = SceneDataset.open(data);
+    const m = buildTinyModel(config, 1);
+    const colours = (options: Parameters<typeof batchOptions>[0]): [number, number] => {
+      const batches = new SceneBatches(ds, m.tokenizer, { ...batchOptions(options, 5), captionDropout: 0, singleViewShare: 0.5 });
+      let named = 0;
+      let total = 0;
+      for (let step = 0; step < 12; step++) {
+        const b = batches.batch(step, 8);
+        b.captions.forEach((c) => {
+          total++;
+          if (COLOR_NAMES.some((name) => c.split(/[\s,]+/).includes(name))) named++;
+        });
+        b.images.dispose();
+      }
+      return [named, total];
+    };
+    const [all, total] = colours({ ...config, captionMinKeep: 1 });
+    expect(all).toBe(total);
+    expect(colours(config)[0]).toBeLessThan(total * 0.9);
+    expect(batchOptions(PRETRAIN_CONFIGS.mv32c!, 0).captionMinKeep).toBe(0.5);
     m.textParams.dispose();
     m.unetParams.dispose();
   });
