@@ -31,8 +31,9 @@ export function claimOutFolder(out: string, run: string, flag = '--out'): void {
   if (fs.existsSync(marker)) {
     const other = (tryReadJsonFile(marker) as { run?: unknown } | null | undefined)?.run;
     if (other === run) return;
+    const which = typeof other === 'string' ? other : `its ${RUN_MARKER} is not a run marker dd3d can read`;
     throw new Dd3dError(
-      `${flag}: ${out} holds the assets of another queue run (${String(other)}); a run with another distribution, seed, model or settings needs its own folder`,
+      `${flag}: ${out} holds the assets of another queue run (${which}); a run with another distribution, seed, model or settings needs its own folder`,
     );
   }
   writeFileAtomic(marker, JSON.stringify({ format: 'dd3d-queue-run', run }) + '\n');
