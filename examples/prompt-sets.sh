@@ -1,7 +1,10 @@
 # The prompt sets of the adherence figures, sourced by adherence.sh and views-adherence.sh:
 # A (8 families × 2 colours, front and side views: the set the sampling defaults were chosen
 # on), B (held out: other colours, back views in place of front views) and C (written fresh for
-# the multi-view model, never tuned on: other colour and family pairs, all four views).
+# the multi-view model, never tuned on: other colour and family pairs, all four views). P
+# names a part colour as well (a chair's seat, a table's top, a lamp's shade, a sofa's
+# cushions, a car's wheels, a tree's trunk), in the captions' own words: it is scored by
+# examples/part-colours.mjs, which reads both colours, not by eval-prompt.
 # shellcheck disable=SC2034  # used by the scripts that source this file
 set_a=("a red chair, front view" "a blue chair, side view" "a green table, side view"
   "a yellow table, front view" "a blue lamp, front view" "a red lamp, side view"
@@ -21,3 +24,9 @@ set_c=("a gray chair, overhead view" "a purple chair, front view" "an orange tab
   "a black vase, front view" "an orange sofa, overhead view" "a purple sofa, front view"
   "a green car, back view" "a gray car, side view" "a red tree, front view"
   "a purple tree, overhead view")
+set_p=("a red chair with a green seat, front view" "a blue chair with a yellow seat, side view"
+  "a yellow table with a red top, side view" "a green table with a blue top, front view"
+  "a black lamp with a white shade, front view" "a blue lamp with an orange shade, side view"
+  "a gray sofa with red cushions, front view" "a yellow sofa with blue cushions, side view"
+  "a red car with black wheels, side view" "a white car with gray wheels, front view"
+  "a green tree with a brown trunk, side view" "a pink tree with a black trunk, front view")
