@@ -1,5 +1,6 @@
 /**
- * The built-in model (models/dd3d-mv): dd3d-tiny fine-tuned with `pretrain --config mv32q`.
+ * The built-in model (models/dd3d-mv): dd3d-tiny fine-tuned with `pretrain --config mv32q`, then
+ * `--config mv32c` (docs/training-record.md).
  * It is in the repository, camera-conditioned for 4 views, within the size budget, used
  * without --model, and `sample --views 4` draws one row of 4 views per instance from it. (How well it draws and
  * distils is measured by examples/views-grids.sh, adherence.sh and results-3d.sh, docs/training-record.md.)
@@ -26,13 +27,13 @@ describe('the built-in model', () => {
     expect(await sharp(out).metadata()).toMatchObject({ width: 66, height: 66 });
   });
 
-  it('ships in the diffusers layout as a 4-view, camera-conditioned mv32q model, at most 40 MB', () => {
+  it('ships in the diffusers layout as a 4-view, camera-conditioned mv32c model, at most 40 MB', () => {
     const files = ['model_index.json', 'text_encoder/model.safetensors', 'tokenizer/vocab.json', 'unet/diffusion_pytorch_model.safetensors', 'scheduler/scheduler_config.json'];
     const bytes = files.reduce((s, f) => s + fs.statSync(path.join(dir, f)).size, 0);
     expect(bytes).toBeLessThanOrEqual(40 * 1024 * 1024);
     const unet = JSON.parse(fs.readFileSync(path.join(dir, 'unet', 'config.json'), 'utf8'));
     expect(unet).toMatchObject({ sample_size: 32, dd3d_camera_dim: 6, dd3d_num_views: 4, dd3d_camera_rays: true, dd3d_camera_ray_levels: true });
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model_index.json'), 'utf8'))).toMatchObject({ _dd3d_config: 'mv32q' });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model_index.json'), 'utf8'))).toMatchObject({ _dd3d_config: 'mv32c' });
   });
 
   it('samples 4 views of an instance in a row, and refuses a V it was not trained for', async () => {

@@ -421,7 +421,9 @@ describe('dd3d queue without a Redis to talk to', () => {
     const out = path.join(tmp, 'fifo-marker');
     fs.mkdirSync(out);
     spawnSync('mkfifo', [path.join(out, RUN_MARKER)]);
-    expect(() => claimOutFolder(out, '0123456789abcdef')).toThrow(/holds the assets of another queue run \(its \.dd3d-queue-run\.json is not a run marker dd3d can read\)/);
+    expect(() => claimOutFolder(out, '0123456789abcdef')).toThrow(
+      /holds the assets of another queue run \(its \.dd3d-queue-run\.json is not a run marker dd3d can read\)/,
+    );
     const dist = path.join(tmp, 'fifo.json');
     spawnSync('mkfifo', [dist]);
     const r = runCli(['queue', 'add', '--dist', dist, '--out', path.join(tmp, 'fifo-out'), '--redis', 'redis://127.0.0.1:1']);
