@@ -9,7 +9,7 @@
 // its images whose main colour is the one before the family noun, and whose part colour is
 // the one before the part noun. With several prompts the last lines are those shares over all
 // of them: whether the model binds each colour to its part. examples/prompt-sets.sh's set_p
-// is the part-colour set (SETS=p has no family/colour meaning for adherence.sh; use this).
+// is the part-colour set (adherence.sh scores the main colour alone, so it is not for that).
 // Usage: node examples/part-colours.mjs MODEL_DIR "PROMPT"... [N]   (default N 16)
 // e.g.   node examples/part-colours.mjs models/dd3d-mv "a green table, side view"
 //        source examples/prompt-sets.sh; node examples/part-colours.mjs models/dd3d-mv "${set_p[@]}"
