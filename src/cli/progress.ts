@@ -22,25 +22,29 @@ export function progressBar(label: string, total: number, opts: { quiet?: boolea
   if (opts.quiet) return { update() {}, log() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} [{bar}] {value}/{total} | {duration_formatted} elapsed, {eta_formatted} left{info}`,
+      format: `${label} [{bar}] {value}/{total} | {duration_formatted} elapsed, {left} left{info}`,
       stream: process.stderr,
       noTTYOutput: !process.stderr.isTTY,
       notTTYSchedule: 5000,
       hideCursor: true,
-      etaBuffer: 20,
       formatTime: formatDuration,
     },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
-  const start = (from: number) => {
-    bar.start(total, from, { info: '' });
+  let from = 0;
+  let startMs = 0;
+  const start = (value: number) => {
+    from = value;
+    startMs = Date.now();
+    bar.start(total, from, { info: '', left: '--' });
     started = true;
   };
   return {
     update(done, info) {
       if (!started) start(opts.resumable ? Math.max(0, done - 1) : 0);
-      bar.update(done, { info: info ? ` | ${info}` : '' });
+      const left = formatDuration(secondsLeft(Date.now() - startMs, done - from, total - done), undefined, 5);
+      bar.update(done, { info: info ? ` | ${info}` : '', left });
     },
     log(line) {
       process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
@@ -50,6 +54,18 @@ export function progressBar(label: string, total: number, opts: { quiet?: boolea
       if (started) bar.stop();
     },
   };
+}
+
+/**
+ * The ETA from the mean rate since the bar started: `done` steps in `elapsedMs`, `remaining`
+ * to go; Infinity before the first step. Not cli-progress's, which takes the rate over its
+ * last updates: work on worker threads reports in bursts (a sample worker's steps arrive
+ * together between the main thread's batches), and a burst of near-simultaneous updates read
+ * as a rate so high that the ETA showed "0s" for minutes.
+ */
+export function secondsLeft(elapsedMs: number, done: number, remaining: number): number {
+  if (done <= 0) return Infinity;
+  return ((elapsedMs / 1000) * Math.max(0, remaining)) / done;
 }
 
 /**
