@@ -5,7 +5,7 @@
 # names a part colour as well (a chair's seat, a table's top, a lamp's shade, a sofa's
 # cushions, a car's wheels, a tree's trunk), in the captions' own words: it is scored by
 # examples/part-colours.mjs, which reads both colours, not by eval-prompt. N (gray and white,
-# 8 prompts) is for choosing guidance beside A (`SETS=n bash examples/adherence.sh ...`).
+# 8 prompts) is for choosing sampling settings beside A (`SETS=n bash examples/adherence.sh ...`).
 # shellcheck disable=SC2034  # used by the scripts that source this file
 set_a=("a red chair, front view" "a blue chair, side view" "a green table, side view"
   "a yellow table, front view" "a blue lamp, front view" "a red lamp, side view"
@@ -31,9 +31,9 @@ set_p=("a red chair with a green seat, front view" "a blue chair with a yellow s
   "a gray sofa with red cushions, front view" "a yellow sofa with blue cushions, side view"
   "a red car with black wheels, side view" "a white car with gray wheels, front view"
   "a green tree with a brown trunk, side view" "a pink tree with a black trunk, front view")
-# N: the neutral colours set A lacks, on family pairs sets B and C do not use (at guidance 5
-# "gray" came out as a confetti of colours on set C: docs/training-record.md, "Sampling without
-# clipping").
+# N: the neutral colours set A lacks, on family pairs sets B and C do not use (set C's gray
+# prompts failed at guidance 5; set N shows the same at 3 and 4: docs/training-record.md,
+# "Sampling without clipping").
 set_n=("a gray sofa, side view" "a gray table, front view" "a gray mug, side view"
   "a gray vase, front view" "a gray tree, side view" "a white sofa, front view"
   "a white table, side view" "a white vase, side view")
