@@ -33,7 +33,8 @@ set_p=("a red chair with a green seat, front view" "a blue chair with a yellow s
   "a green tree with a brown trunk, side view" "a pink tree with a black trunk, front view")
 # N: the neutral colours set A lacks, on family pairs sets B and C do not use (set C's gray
 # prompts failed at guidance 5; set N shows the same at 3 and 4: docs/training-record.md,
-# "Sampling without clipping").
+# "Sampling without clipping"). Its first version asked for a gray tree, a colour no tree
+# in the world has; eval-prompt now refuses such prompts, and a white tree took its place.
 set_n=("a gray sofa, side view" "a gray table, front view" "a gray mug, side view"
-  "a gray vase, front view" "a gray tree, side view" "a white sofa, front view"
+  "a gray vase, front view" "a white tree, side view" "a white sofa, front view"
   "a white table, side view" "a white vase, side view")

@@ -2,7 +2,9 @@
  * What a prompt asks for, in the procedural world's terms: the family noun, the main colour
  * (the last palette word before the noun: "a tall red lamp"), and every non-colour attribute
  * value phrase of that family that appears in the text ("four legs", "tall back"). Part
- * colours ("a blue seat") are not scored: the probe sees them too unreliably.
+ * colours ("a blue seat") are not scored: the probe sees them too unreliably. A main colour
+ * the family never takes ("a gray tree") is an error: the probe, trained on the world, would
+ * score every sample of it a miss whatever the model drew.
  */
 import { COLOR_NAMES, FAMILIES } from '../../scenes/index.js';
 import { Dd3dError } from '../core/errors.js';
@@ -31,6 +33,10 @@ export function promptTerms(prompt: string): PromptTerms {
     .slice(0, familyAt)
     .reverse()
     .find((x) => (COLOR_NAMES as readonly string[]).includes(x));
+  const colors = family.attributes.find((s) => s.kind === 'color' && !s.part)?.values ?? COLOR_NAMES;
+  if (color && !colors.includes(color)) {
+    throw new Dd3dError(`--prompt: "${prompt}" asks for a ${color} ${family.name}, which the world never makes (expected one of ${colors.join(', ')})`);
+  }
   const text = ` ${w.join(' ')} `;
   const attributes: Record<string, string> = {};
   for (const spec of family.attributes) {

@@ -30,6 +30,14 @@ describe('what a prompt asks for', () => {
       '--prompt: "a red thing" names no object family (expected one of chair, table, lamp, mug, vase, sofa, car, tree)',
     );
   });
+
+  it('a main colour the family never takes is a one-line error listing the ones it does', () => {
+    expect(() => promptTerms('a gray tree, side view')).toThrow(
+      '--prompt: "a gray tree, side view" asks for a gray tree, which the world never makes (expected one of green, yellow, orange, red, pink, white, purple)',
+    );
+    // a part colour outside the main colours is not the object's colour, so it passes
+    expect(promptTerms('a green tree with a gray trunk').color).toBe('green');
+  });
 });
 
 describe('diversity', () => {
