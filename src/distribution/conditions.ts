@@ -105,13 +105,22 @@ export function instanceNoise(seed: number, i: number, shape: [number, number]):
   return seededNormal(shape, 0, 1, deriveSeed(seed, `instance/${i}`)) as tf.Tensor2D;
 }
 
+/** φ − 1, the golden ratio's fractional part: the multiples of it mod 1 stay evenly spread for any count (Weyl). */
+const GOLDEN_FRACTION = (Math.sqrt(5) - 1) / 2;
+
 /**
- * The component instance `i` of `seed` is drawn from, by weight; drawn apart from ε, so a
- * single Gaussian's instances are what they were before mixtures existed.
+ * The component instance `i` of `seed` is drawn from: the one whose share of [0, 1) (weights
+ * in order) holds uᵢ = frac(u + i·φ), with one uniform u per seed and φ the golden fraction.
+ * Alone, each instance draws component c with probability w_c, as an independent draw would.
+ * Together, consecutive instances spread over [0, 1), so a few assets cover the components
+ * near their weights: three instances of a 0.75 / 0.25 mixture all come from the larger 26%
+ * of the time (42% drawn independently), and of a 0.42 / 0.58 mixture never. Instance i's
+ * draw does not depend on n. Drawn apart from ε, so a single Gaussian's instances are what
+ * they were before mixtures existed.
  */
 export function instanceComponent(weights: number[], seed: number, i: number): number {
   if (weights.length === 1) return 0;
-  let u = mulberry32(deriveSeed(seed, `component/${i}`)).next();
+  let u = (mulberry32(deriveSeed(seed, 'component')).next() + i * GOLDEN_FRACTION) % 1;
   for (const [c, w] of weights.entries()) {
     if (u < w) return c;
     u -= w;

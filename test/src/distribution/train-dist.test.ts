@@ -215,9 +215,8 @@ describe('mixing and instances', () => {
     const c = instanceConditions(m, 3, 0, n).dataSync();
     const drawn = Array.from({ length: n }, (_, i) => (c[2 * i]! > 50 ? 1 : 0));
     expect(drawn).toEqual(Array.from({ length: n }, (_, i) => instanceComponent(m.weights, 3, i)));
-    const share = drawn.filter((x) => x === 1).length / n;
-    expect(share).toBeGreaterThan(0.68);
-    expect(share).toBeLessThan(0.82);
+    // consecutive instances spread evenly: 400 of them hold the weights to within 1% (independent draws: ±4%)
+    expect(Math.abs(drawn.filter((x) => x === 1).length / n - 0.75)).toBeLessThan(0.01);
     const eps = instanceNoise(3, 5, [1, 2]).dataSync();
     expect(c[10]! - 100 * drawn[5]!).toBeCloseTo(eps[0]!, 4);
     expect(() =>
@@ -230,6 +229,23 @@ describe('mixing and instances', () => {
       ),
     ).toThrow('--mix: m.json has 2 components; --mix combines single-Gaussian distributions (train-dist without --components)');
     expect(mixGaussians([{ file: 'm.json', g: m, weight: 1 }], 2).sigma.dataSync()[0]).toBe(2);
+  });
+
+  it("draws each instance's component with the weight's probability, and a few instances cover the components", () => {
+    const seeds = Array.from({ length: 4000 }, (_, s) => s);
+    for (const i of [0, 1, 7]) {
+      // alone, instance i of a random seed is component 1 with probability 0.25, as an independent draw
+      const share = seeds.filter((s) => instanceComponent([0.75, 0.25], s, i) === 1).length / seeds.length;
+      expect(Math.abs(share - 0.25)).toBeLessThan(0.025);
+    }
+    const firstThree = (w: number[], s: number) => [0, 1, 2].map((i) => instanceComponent(w, s, i));
+    const alike = (w: number[]) => seeds.filter((s) => new Set(firstThree(w, s)).size === 1).length / seeds.length;
+    // three instances all from the 0.75 component: 26% of seeds (0.75³ + 0.25³ = 44% drawn independently)
+    expect(alike([0.75, 0.25])).toBeGreaterThan(0.23);
+    expect(alike([0.75, 0.25])).toBeLessThan(0.3);
+    // no share holds three consecutive points when each is under 0.618 (the golden gaps are 0.236, 0.382, 0.382)
+    expect(alike([5 / 12, 7 / 12])).toBe(0);
+    expect(alike([0.5, 0.5])).toBe(0);
   });
 
   it('needs weights that sum to 1', () => {
