@@ -7,7 +7,8 @@
 # minutes on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dd3d() { node dist/src/cli.js "$@"; }
+# --force: the grids it replaces are its own earlier outputs
+dd3d() { node dist/src/cli.js "$@" --force; }
 mkdir -p examples/grids
 
 for row in "a red chair, front view|red-chair-front" "a blue lamp, front view|blue-lamp-front" \
