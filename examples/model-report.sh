@@ -56,7 +56,7 @@ if [[ ${ONLY:-3d} == 3d ]]; then
       MODEL=$model GENERATE_FLAGS="--seed $seed" bash examples/results-3d.sh "$dir" "$set" > "$dir/$set.log" 2>&1 &
       pids+=($!)
     done
-    for i in 0 1 2; do
+    for i in "${!sets[@]}"; do
       wait "${pids[$i]}" || echo "| ${sets[$i]} | failed: see $dir/${sets[$i]}.log |" >> "$dir/${sets[$i]}.log"
     done
     {

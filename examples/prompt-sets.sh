@@ -32,7 +32,7 @@ set_p=("a red chair with a green seat, front view" "a blue chair with a yellow s
   "a red car with black wheels, side view" "a white car with gray wheels, front view"
   "a green tree with a brown trunk, side view" "a pink tree with a black trunk, front view")
 # N: the neutral colours set A lacks, on family pairs sets B and C do not use (set C's gray
-# prompts failed at guidance 5; set N shows the same at 3 and 4: docs/training-record.md,
+# prompts failed at guidance 5; set N does little better at 3 and 4: docs/training-record.md,
 # "Sampling without clipping"). Its first version asked for a gray tree, a colour no tree
 # in the world has; eval-prompt now refuses such prompts, and a white tree took its place.
 set_n=("a gray sofa, side view" "a gray table, front view" "a gray mug, side view"
