@@ -1,6 +1,6 @@
 /**
  * The built-in model (models/dd3d-mv): dd3d-tiny fine-tuned with `pretrain --config mv32q`, then
- * `--config mv32c` (docs/training-record.md).
+ * `--config mv32c` twice, the second link stopped at step 2,000 (docs/training-record.md).
  * It is in the repository, camera-conditioned for 4 views, within the size budget, used
  * without --model, and `sample --views 4` draws one row of 4 views per instance from it. (How well it draws and
  * distils is measured by examples/views-grids.sh, adherence.sh and results-3d.sh, docs/training-record.md.)
