@@ -108,12 +108,12 @@ describe('shipped probe', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  // The judgement the eye makes on the README's turntable grids (examples/probe-turntables.mjs):
-  // the main command's chairs are chairs; red sacks on dripping legs (the 64-pixel fit alone)
-  // and dd3d-tiny's cups on legs are not. The probe trained on clean renders alone read the
-  // sacks as chairs in 70.8% of these views (the cups in 41.7%, the chairs in 83.3%).
-  // A fixed grid of chairs, not main-command-turntables.png, which each new built-in model redraws:
-  // this holds the probe, not the model (the README's main command reads 87.5%, docs/commands.md).
+  // The judgement the eye makes on turntable grids (examples/probe-turntables.mjs): dd3d-mv's
+  // tall-backed red chairs are chairs; red sacks on dripping legs (the 64-pixel fit alone) and
+  // dd3d-tiny's cups on legs are not. The probe trained on clean renders alone reads the sacks
+  // as chairs in 70.8% of these views, the cups in 41.7%, the chairs in 87.5%. The chairs are a
+  // fixed grid (the main command of 2026-12-07 afternoon), not main-command-turntables.png, which
+  // each new built-in model redraws: this holds the probe, not the model (docs/commands.md).
   it('reads dd3d-mv’s chairs as chairs and fails sacks and cups on legs (turntable grids)', () => {
     const chairShare = (grid: string) => {
       const r = spawnSync(process.execPath, ['examples/probe-turntables.mjs', `examples/grids/${grid}`, 'chair'], { cwd: root, encoding: 'utf8' });
