@@ -287,7 +287,7 @@ export function settingsFromFlags(opts: GenerateSettingsFlags): GenerateConfig {
  */
 export function applyModelSettings(
   config: GenerateConfig,
-  opts: GenerateSettingsFlags,
+  opts: Pick<GenerateSettingsFlags, 'views' | 'iters' | 'fitIters' | 'fitEvery' | 'shading' | 'lambdaPhotometric' | 'dist' | 'prompt'>,
   model: DiffusionModel,
   modelDir: string,
   dist: PromptDistribution | null,

@@ -74,7 +74,16 @@ describe('score distillation', () => {
     const uncond = model.encodePrompts(['']);
     const t = 600;
     const opts = { cond, uncond, t: [t], guidance: 5, gradClip: 0, seed: 11 };
-    const grad = tf.grad((x: tf.Tensor) => sdsLoss(model, x as tf.Tensor4D, opts).loss)(images);
+    // Tensors the SDS loss leaves alive inside the gradient scope: the UNet's, were it taped
+    // (its activations kept through the backward pass), would be hundreds.
+    let leftOnTape = 0;
+    const grad = tf.grad((x: tf.Tensor) => {
+      const before = tf.memory().numTensors;
+      const loss = sdsLoss(model, x as tf.Tensor4D, opts).loss;
+      leftOnTape = tf.memory().numTensors - before;
+      return loss;
+    })(images);
+    expect(leftOnTape).toBeLessThan(10);
     // the same quantity by hand: noise with the same seed, guided prediction, v → ε
     const expected = tf.tidy(() => {
       const x0 = tf.sub(tf.mul(images, 2), 1);
