@@ -179,9 +179,9 @@ function offsetPoints(points: Float32Array, eps: number): Float32Array {
  * Unit normals −∇σ/‖∇σ‖ [M, 3] by forward differences from σ at the points themselves (the
  * query's, [M]): 3 extra density queries per sample where central differences take 6. The
  * error is O(eps) rather than O(eps²); at the default eps the main command's chairs and the
- * README's tables came out as with central differences, and an SDS iteration's render and
- * backprop took half the time with the margin cut below (docs/generate-record.md, "Where an
- * SDS iteration's time went").
+ * README's tables came out as with central differences, and with the occupancy margin cut in
+ * src/generate/generate-asset.ts an SDS iteration's render and backprop took half the time
+ * (docs/generate-record.md, "Where an SDS iteration's time went").
  */
 function finiteDifferenceNormals(field: RadianceField, points: Float32Array, sigma: tf.Tensor1D, eps: number): tf.Tensor2D {
   const m = points.length / 3;

@@ -110,8 +110,8 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     lrScale: (key) => config.lr[groupOf.get(key) ?? 'background'],
   });
   // A margin around what is occupied, so the object can grow: two cells out of the initial blob;
-  // one after the fast path's fit, which lays the object out (and leaves a faint haze that
-  // already marks most of the cube occupied: two cells of margin render 33% more samples).
+  // one after the fast path's fit, which lays the object out and leaves a faint haze that two
+  // cells of margin turned into 80% of the cube occupied (`npm run bench -- generate`).
   const occupancy = new OccupancyGrid(field.bound, { dilation: run.targets && config.fitIters > 0 ? 1 : 2 });
   // The grid's decayed values go into checkpoints, so a resumed run skips exactly the same samples.
   const occupancyState = new Map([['values', tf.variable(tf.tensor1d(occupancy.values), false)]]);

@@ -49,8 +49,8 @@ export function sdsLoss(model: DiffusionModel, images: tf.Tensor4D, o: SdsOption
   let nonFinite = 0;
   // A custom op: tfjs records nothing on the tape inside its forward, so the UNet is not
   // differentiated and its activations are freed when it returns, where a taped call keeps
-  // them through the backward pass that never reads them (the main command's peak memory
-  // fell from 4.7 to 2.1 GB). Its gradient in x is the SDS gradient itself.
+  // them through the backward pass that never reads them. Its gradient in x is the SDS
+  // gradient itself.
   const distill = tf.customGrad((input, save) => {
     const x0 = input as tf.Tensor4D;
     const grad = tf.tidy(() => {
