@@ -109,10 +109,12 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
     weightDecay: 0,
     lrScale: (key) => config.lr[groupOf.get(key) ?? 'background'],
   });
+  // The fast path fits the sampled target views first; then score distillation.
+  const fastPath = run.targets !== undefined && config.fitIters > 0;
   // A margin around what is occupied, so the object can grow: two cells out of the initial blob;
   // one after the fast path's fit, which lays the object out and leaves a faint haze that two
   // cells of margin turned into 80% of the cube occupied (`npm run bench -- generate`).
-  const occupancy = new OccupancyGrid(field.bound, { dilation: run.targets && config.fitIters > 0 ? 1 : 2 });
+  const occupancy = new OccupancyGrid(field.bound, { dilation: fastPath ? 1 : 2 });
   // The grid's decayed values go into checkpoints, so a resumed run skips exactly the same samples.
   const occupancyState = new Map([['values', tf.variable(tf.tensor1d(occupancy.values), false)]]);
   const saveState = () => {
@@ -133,10 +135,8 @@ export async function generateAsset(run: AssetRun): Promise<AssetResult> {
   let nonFinite = 0;
   const started = performance.now() - state.seconds * 1000;
   const variables = [...weights.values()];
-  // The fast path fits the sampled target views first; then score distillation.
   const main: Guidance = GUIDANCE[guidanceKind(config.views)]!({ model, conditions, config, seed }, res);
-  const fit: Guidance | null =
-    run.targets && config.fitIters > 0 ? GUIDANCE.photometric!({ model, conditions, config, seed, targets: run.targets }, res) : null;
+  const fit: Guidance | null = fastPath ? GUIDANCE.photometric!({ model, conditions, config, seed, targets: run.targets }, res) : null;
   const regularizers = (Object.keys(REGULARIZERS) as RegularizerName[]).filter((name) => config.lambda[name] > 0);
 
   for (let iter = state.step; iter < config.iters; iter++) {
