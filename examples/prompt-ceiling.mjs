@@ -6,12 +6,10 @@
 // Usage: node examples/prompt-ceiling.mjs DATASET_DIR "PROMPT"...
 // e.g.   npx dd3d scenes dataset --n 40000 --res 32 --seed 3 --out /tmp/world
 //        source examples/prompt-sets.sh; node examples/prompt-ceiling.mjs /tmp/world "${set_c[@]}"
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../dist/src/backend/backend.js';
 import { promptTerms } from '../dist/src/eval/prompt-terms.js';
 import { loadProbe } from '../dist/src/probe/index.js';
-import { imageToFloat, loadProbeData } from '../dist/src/probe/data.js';
-import { headArgmax } from '../dist/src/probe/probe.js';
+import { loadProbeData } from '../dist/src/probe/data.js';
 import { VIEW_PHRASES } from '../dist/scenes/index.js';
 
 const [dataDir, ...prompts] = process.argv.slice(2);
@@ -20,29 +18,10 @@ await initBackend('wasm');
 const probe = loadProbe('models/dd3d-tiny/probe');
 const cfg = probe.config;
 const data = loadProbeData(dataDir, cfg);
-const R = cfg.res;
-
-// the probe's family and colour for every image, a batch at a time, as eval-prompt reads a sample
-const family = new Int32Array(data.n);
-const color = new Int32Array(data.n);
+// the probe's reading of every image (one byte array per image, so a dataset at a multiple of
+// the probe's resolution is box-downsampled)
 const frame = data.res * data.res * 3;
-for (let start = 0; start < data.n; start += 256) {
-  const count = Math.min(256, data.n - start);
-  const pixels = new Float32Array(count * R * R * 3);
-  for (let k = 0; k < count; k++) {
-    const i = start + k;
-    imageToFloat(data.images.subarray(i * frame, (i + 1) * frame), data.res, data.res / R, pixels.subarray(k * R * R * 3, (k + 1) * R * R * 3));
-  }
-  const logits = tf.tidy(() => probe.logits(tf.tensor4d(pixels, [count, R, R, 3])));
-  const T = logits.shape[1];
-  const all = logits.dataSync();
-  logits.dispose();
-  for (let k = 0; k < count; k++) {
-    const row = all.subarray(k * T, (k + 1) * T);
-    family[start + k] = headArgmax(row, probe.heads[0]);
-    color[start + k] = headArgmax(row, probe.heads[1]);
-  }
-}
+const predictions = probe.predict(Array.from({ length: data.n }, (_, i) => data.images.subarray(i * frame, (i + 1) * frame)));
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`.padStart(7);
 console.log(`${'prompt'.padEnd(36)}  images  family  colour`);
@@ -58,8 +37,8 @@ for (const prompt of prompts) {
   for (let i = 0; i < data.n; i++) {
     if (cfg.families[data.family[i]] !== terms.family || cfg.colors[data.color[i]] !== terms.color || data.records[i].view !== view) continue;
     n++;
-    if (family[i] === data.family[i]) familyOk++;
-    if (color[i] === data.color[i]) colorOk++;
+    if (predictions[i].family === terms.family) familyOk++;
+    if (predictions[i].color === terms.color) colorOk++;
   }
   if (n === 0) throw new Error(`"${prompt}": no image of the dataset matches it; make the dataset larger`);
   familySum += familyOk / n;
