@@ -232,6 +232,7 @@ export function batchOptions(config: PretrainConfig, seed: number): BatchOptions
     singleViewShare: mv?.singleViewShare,
     familyWeights: mv?.familyWeights,
     focusedShare: mv?.focusedShare,
+    colorWeights: config.colorWeights,
   };
 }
 

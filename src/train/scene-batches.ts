@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SceneDataset, SceneRecord } from '../dataset/scene-dataset.js';
-import { caption } from '../../scenes/index.js';
+import { COLOR_NAMES, caption } from '../../scenes/index.js';
 import { deriveSeed, mulberry32 } from '../core/random.js';
 import { CAMERA_FEATURES, cameraFeatures } from '../models/camera-embedding.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
@@ -40,6 +40,26 @@ export interface BatchOptions {
   familyWeights?: Readonly<Record<string, number>>;
   /** Multi-view datasets: share of multi-view steps that are focused (familyWeights, minTimestep); default 1, all. */
   focusedShare?: number;
+  /** Relative weight of each main colour among drawn objects, in every step; unlisted colours weigh 1. */
+  colorWeights?: Readonly<Record<string, number>>;
+}
+
+/** Objects (their first image) and the cumulative share of the draws each takes, ending at 1. */
+interface WeightedObjects {
+  firsts: number[];
+  cumulative: Float64Array;
+}
+
+/** The first object whose cumulative share exceeds u in [0, 1). */
+function drawWeighted(table: WeightedObjects, u: number): number {
+  let lo = 0;
+  let hi = table.firsts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (u < table.cumulative[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return table.firsts[lo]!;
 }
 
 /**
@@ -71,6 +91,8 @@ export class SceneBatches {
   readonly res: number;
   /** With familyWeights: the first image of every object, per family, and the families' cumulative weights. */
   private readonly weighted?: { objects: number[][]; cumulative: number[] };
+  /** With colorWeights: every object weighed by its colour, and in focused steps by its family too. */
+  private readonly byColor?: { all: WeightedObjects; focused: WeightedObjects };
 
   constructor(
     readonly dataset: SceneDataset,
@@ -89,6 +111,32 @@ export class SceneBatches {
     const share = options.focusedShare;
     if (share !== undefined && !(share >= 0 && share <= 1)) throw new RangeError(`focusedShare: expected a share in [0, 1], got ${share}`);
     if (options.familyWeights && dataset.views > 1) this.weighted = this.familyTable(options.familyWeights);
+    if (options.colorWeights) this.byColor = this.colorTables(options.colorWeights, dataset.views > 1 ? options.familyWeights : undefined);
+  }
+
+  private colorTables(colors: Readonly<Record<string, number>>, families?: Readonly<Record<string, number>>): { all: WeightedObjects; focused: WeightedObjects } {
+    for (const [color, w] of Object.entries(colors)) {
+      if (!COLOR_NAMES.includes(color)) throw new RangeError(`colorWeights: "${color}" is not a colour (expected one of ${COLOR_NAMES.join(', ')})`);
+      if (!(Number.isFinite(w) && w >= 0)) throw new RangeError(`colorWeights.${color}: expected a finite weight >= 0, got ${w}`);
+    }
+    const views = this.dataset.views;
+    const table = (weightOf: (r: SceneRecord) => number): WeightedObjects => {
+      const firsts: number[] = [];
+      const weights: number[] = [];
+      for (let first = 0; first < this.length; first += views) {
+        const w = weightOf(this.records[first]!);
+        if (w > 0) (firsts.push(first), weights.push(w));
+      }
+      const total = weights.reduce((a, b) => a + b, 0);
+      if (total === 0) throw new RangeError('colorWeights: every object of the dataset weighs 0');
+      const cumulative = new Float64Array(weights.length);
+      let sum = 0;
+      weights.forEach((w, k) => (cumulative[k] = (sum += w) / total));
+      return { firsts, cumulative };
+    };
+    const colorWeight = (r: SceneRecord): number => colors[r.attributes.color ?? ''] ?? 1;
+    const all = table(colorWeight);
+    return { all, focused: families ? table((r) => colorWeight(r) * (families[r.attributes.family] ?? 1)) : all };
   }
 
   private familyTable(weights: Readonly<Record<string, number>>): { objects: number[][]; cumulative: number[] } {
@@ -119,6 +167,7 @@ export class SceneBatches {
 
   /** The first image of a multi-view object, drawn by familyWeights in a focused step, else uniformly. */
   private drawObject(rng: { next(): number }, views: number, focused: boolean): number {
+    if (this.byColor) return drawWeighted(focused ? this.byColor.focused : this.byColor.all, rng.next());
     if (!this.weighted || !focused) return Math.floor(rng.next() * (this.length / views)) * views;
     const u = rng.next();
     const f = this.weighted.cumulative.findIndex((c) => u < c);
@@ -153,7 +202,9 @@ export class SceneBatches {
     };
     if (views === 1) {
       for (let b = 0; b < size; b++) {
-        const i = Math.floor(rng.next() * this.length);
+        const i = this.byColor
+          ? drawWeighted(this.byColor.all, rng.next()) + Math.floor(rng.next() * this.dataset.views)
+          : Math.floor(rng.next() * this.length);
         copy(i, b);
         const r = this.records[i];
         const dropped = rng.next() < this.options.captionDropout;

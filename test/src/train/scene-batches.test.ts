@@ -154,6 +154,73 @@ describe('multi-view batches', () => {
   });
 });
 
+describe('batches by main colour (colorWeights, mv32n)', () => {
+  /** The dataset index of every image of a batch, found by its pixels. */
+  function imagesOf(ds: SceneDataset, b: { images: tf.Tensor4D }): number[] {
+    const frame = ds.res * ds.res * 3;
+    const byImage = new Map<string, number>();
+    for (let i = 0; i < ds.length; i++) byImage.set(Buffer.from(ds.get(i).image).toString('base64'), i);
+    const pixels = b.images.dataSync();
+    return Array.from({ length: b.images.shape[0] }, (_, k) => {
+      const bytes = Uint8Array.from(pixels.subarray(k * frame, (k + 1) * frame), (x) => Math.round((x + 1) * 127.5));
+      return byImage.get(Buffer.from(bytes).toString('base64'))!;
+    });
+  }
+
+  it('draws objects by main colour in single- and multi-view steps, on top of familyWeights in focused steps', () => {
+    const ds = SceneDataset.open(data);
+    const m = buildTinyModel(config, 1);
+    const objects = Array.from({ length: ds.length / 4 }, (_, r) => ds.get(4 * r).record.attributes);
+    const present = [...new Set(objects.map((a) => a.color!))];
+    expect(present.length).toBeGreaterThan(2);
+    const c = present[0]!;
+    const zero = Object.fromEntries(COLOR_NAMES.map((name) => [name, 0]));
+    const draw = (options: { colorWeights: Record<string, number>; familyWeights?: Record<string, number> }, steps = 40) => {
+      const batches = new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, singleViewShare: 0.5, ...options });
+      const drawn = { single: [] as number[], multi: [] as number[] };
+      for (let step = 0; step < steps; step++) {
+        const b = batches.batch(step, 8);
+        drawn[b.views === 1 ? 'single' : 'multi'].push(...imagesOf(ds, b));
+        b.images.dispose();
+      }
+      return drawn;
+    };
+    const only = draw({ colorWeights: { ...zero, [c]: 1 } });
+    expect(only.single.length).toBeGreaterThan(40);
+    expect(only.multi.length).toBeGreaterThan(40);
+    const colorOf = (i: number) => ds.get(i).record.attributes.color;
+    expect(new Set([...only.single, ...only.multi].map(colorOf))).toEqual(new Set([c]));
+    // a single-view step takes any view of the drawn object, not only its first
+    expect(new Set(only.single.map((i) => i % 4)).size).toBe(4);
+
+    // weight 3 against 1: c's share of the draws is 3·n_c / (3·n_c + n_rest)
+    const nc = objects.filter((a) => a.color === c).length;
+    const expected = (3 * nc) / (3 * nc + objects.length - nc);
+    const mix = draw({ colorWeights: { [c]: 3 } }, 120);
+    const all = [...mix.single, ...mix.multi.filter((_, k) => k % 4 === 0)];
+    const share = all.filter((i) => colorOf(i) === c).length / all.length;
+    expect(Math.abs(share - expected)).toBeLessThan(0.1);
+    expect(expected).toBeGreaterThan(nc / objects.length + 0.15); // so the weight shows against uniform draws
+
+    // with familyWeights, focused multi-view steps draw only the weighted families
+    const family = objects[0]!.family;
+    const families = Object.fromEntries(objects.map((a) => [a.family, a.family === family ? 1 : 0]));
+    const both = draw({ colorWeights: {}, familyWeights: families });
+    const familyOf = (i: number) => ds.get(i).record.attributes.family;
+    expect(new Set(both.multi.map(familyOf))).toEqual(new Set([family]));
+    expect(new Set(both.single.map(familyOf)).size).toBeGreaterThan(1);
+
+    expect(() => new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, colorWeights: { teal: 1 } })).toThrow(/colorWeights: "teal" is not a colour/);
+    expect(() => new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, colorWeights: { [c]: Number.NaN } })).toThrow(
+      new RegExp(`colorWeights.${c}: expected a finite weight >= 0, got NaN`),
+    );
+    expect(() => new SceneBatches(ds, m.tokenizer, { seed: 5, captionDropout: 0, colorWeights: zero })).toThrow(/every object of the dataset weighs 0/);
+    expect(batchOptions(PRETRAIN_CONFIGS.mv32n!, 0).colorWeights).toEqual({ gray: 3, white: 3 });
+    m.textParams.dispose();
+    m.unetParams.dispose();
+  });
+});
+
 describe('multi-view batches by family and timestep', () => {
   /** The family of each object of a multi-view batch, found by its first image's pixels. */
   function familiesOf(ds: SceneDataset, b: { images: tf.Tensor4D }, views: number): string[] {
