@@ -114,7 +114,10 @@ export class SceneBatches {
     if (options.colorWeights) this.byColor = this.colorTables(options.colorWeights, dataset.views > 1 ? options.familyWeights : undefined);
   }
 
-  private colorTables(colors: Readonly<Record<string, number>>, families?: Readonly<Record<string, number>>): { all: WeightedObjects; focused: WeightedObjects } {
+  private colorTables(
+    colors: Readonly<Record<string, number>>,
+    families?: Readonly<Record<string, number>>,
+  ): { all: WeightedObjects; focused: WeightedObjects } {
     for (const [color, w] of Object.entries(colors)) {
       if (!COLOR_NAMES.includes(color)) throw new RangeError(`colorWeights: "${color}" is not a colour (expected one of ${COLOR_NAMES.join(', ')})`);
       if (!(Number.isFinite(w) && w >= 0)) throw new RangeError(`colorWeights.${color}: expected a finite weight >= 0, got ${w}`);
