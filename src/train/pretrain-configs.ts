@@ -262,7 +262,8 @@ PRETRAIN_CONFIGS.mv32c = {
 // view" 9%), where the world's own renders read 96–99%. Gray is an object's main colour as often
 // as blue (3,200 of 40,000 records), but gray, white and black are also the commonest part
 // colours (wheels, trunks, seats, shades: about 4,800 records each, blue 1,800), so the word
-// mostly names a part. Tuned on set N (neutral colours), checked on set C (docs/training-record.md, "mv32n").
+// mostly names a part. The weight 3 was chosen before any run; judged on set N (the neutral
+// colours' tuning set) and on set C (docs/training-record.md, "mv32n").
 PRETRAIN_CONFIGS.mv32n = {
   ...PRETRAIN_CONFIGS.mv32c,
   name: 'mv32n',
