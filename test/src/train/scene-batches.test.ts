@@ -1,8 +1,9 @@
 /**
  * Multi-view data and training: `scenes dataset --views V` (MVDream's layout), the batches it
- * gives (whole objects, shared caption and timestep, camera dropout, single-view steps), and
- * a camera-conditioned fine-tune from a model folder: step 0 equals the folder's model, a
- * resumed run equals an uninterrupted one, and a worker thread computes the same training.
+ * gives (whole objects, shared caption and timestep, camera dropout, single-view steps, objects
+ * drawn by family and by main colour), and a camera-conditioned fine-tune from a model folder:
+ * step 0 equals the folder's model, a resumed run equals an uninterrupted one, and a worker
+ * thread computes the same training.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -154,19 +155,19 @@ describe('multi-view batches', () => {
   });
 });
 
-describe('batches by main colour (colorWeights, mv32n)', () => {
-  /** The dataset index of every image of a batch, found by its pixels. */
-  function imagesOf(ds: SceneDataset, b: { images: tf.Tensor4D }): number[] {
-    const frame = ds.res * ds.res * 3;
-    const byImage = new Map<string, number>();
-    for (let i = 0; i < ds.length; i++) byImage.set(Buffer.from(ds.get(i).image).toString('base64'), i);
-    const pixels = b.images.dataSync();
-    return Array.from({ length: b.images.shape[0] }, (_, k) => {
-      const bytes = Uint8Array.from(pixels.subarray(k * frame, (k + 1) * frame), (x) => Math.round((x + 1) * 127.5));
-      return byImage.get(Buffer.from(bytes).toString('base64'))!;
-    });
-  }
+/** The dataset index of every image of a batch, found by its pixels. */
+function imagesOf(ds: SceneDataset, b: { images: tf.Tensor4D }): number[] {
+  const frame = ds.res * ds.res * 3;
+  const byImage = new Map<string, number>();
+  for (let i = 0; i < ds.length; i++) byImage.set(Buffer.from(ds.get(i).image).toString('base64'), i);
+  const pixels = b.images.dataSync();
+  return Array.from({ length: b.images.shape[0] }, (_, k) => {
+    const bytes = Uint8Array.from(pixels.subarray(k * frame, (k + 1) * frame), (x) => Math.round((x + 1) * 127.5));
+    return byImage.get(Buffer.from(bytes).toString('base64'))!;
+  });
+}
 
+describe('batches by main colour (colorWeights, mv32n)', () => {
   it('draws objects by main colour in single- and multi-view steps, on top of familyWeights in focused steps', () => {
     const ds = SceneDataset.open(data);
     const m = buildTinyModel(config, 1);
@@ -222,19 +223,11 @@ describe('batches by main colour (colorWeights, mv32n)', () => {
 });
 
 describe('multi-view batches by family and timestep', () => {
-  /** The family of each object of a multi-view batch, found by its first image's pixels. */
-  function familiesOf(ds: SceneDataset, b: { images: tf.Tensor4D }, views: number): string[] {
-    const frame = ds.res * ds.res * 3;
-    const pixels = b.images.dataSync();
-    const byImage = new Map<string, string>();
-    for (let i = 0; i < ds.length; i += views) byImage.set(Buffer.from(ds.get(i).image).toString('base64'), ds.get(i).record.attributes.family);
-    const families: string[] = [];
-    for (let o = 0; o < b.images.shape[0] / views; o++) {
-      const bytes = Uint8Array.from(pixels.subarray(o * views * frame, (o * views + 1) * frame), (x) => Math.round((x + 1) * 127.5));
-      families.push(byImage.get(Buffer.from(bytes).toString('base64'))!);
-    }
-    return families;
-  }
+  /** The family of each object of a multi-view batch. */
+  const familiesOf = (ds: SceneDataset, b: { images: tf.Tensor4D }, views: number): string[] =>
+    imagesOf(ds, b)
+      .filter((_, k) => k % views === 0)
+      .map((i) => ds.get(i).record.attributes.family);
 
   it('familyWeights draws multi-view objects by family, in proportion; unlisted families weigh 1', () => {
     const ds = SceneDataset.open(data);
